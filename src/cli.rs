@@ -1,0 +1,64 @@
+//! The command line: `stagehand` opens the console; subcommands are the headless twins.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stagehand",
+    version,
+    about = "Stage corporate Windows devices into Microsoft Intune: scan, watch, hand over.",
+    long_about = None,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct GlobalArgs {
+    /// Config file (default: the platform config dir's stagehand.toml).
+    #[arg(long, global = true, env = "STAGEHAND_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Data dir for the queue journal, audit log and logs.
+    #[arg(long, global = true, env = "STAGEHAND_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Tenant id or domain (overrides [tenant] id).
+    #[arg(long, global = true, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// Application (client) id (overrides [tenant] client_id).
+    #[arg(long, global = true, value_name = "ID")]
+    pub client_id: Option<String>,
+    /// Microsoft Graph base URL (overrides [tenant] graph_url).
+    #[arg(long, global = true, value_name = "URL")]
+    pub graph_url: Option<String>,
+    /// Entra sign-in base URL (overrides [tenant] login_url).
+    #[arg(long, global = true, value_name = "URL")]
+    pub login_url: Option<String>,
+    /// More detail in the log file (-v debug, -vv trace). RUST_LOG wins when set.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the console against the embedded simulated tenant: no configuration, no network.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Seed for the simulated fleet (same seed, same fleet).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Simulated devices already in the tenant when the demo opens.
+    #[arg(long, default_value_t = 60)]
+    pub devices: usize,
+    /// How much faster than real time the simulated tenant runs.
+    #[arg(long, default_value_t = 60.0)]
+    pub speed: f64,
+}
