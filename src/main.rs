@@ -1,1 +1,14 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = stagehand::cli::Cli::parse();
+    match stagehand::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stagehand: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! Keys map to actions through one table; the help overlay reads the same table.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::Pane;
+
+/// Everything a key can ask for. One line of help text per binding lives in [`BINDINGS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave stagehand.
+    Quit,
+    /// Show a pane.
+    Focus(Pane),
+    /// Open or close the help overlay.
+    Help,
+    /// Close the topmost overlay or cancel the current input.
+    Back,
+    /// Move the selection.
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    /// Start typing a filter for the focused list.
+    Filter,
+    /// Ask the pane's feed to refresh now.
+    Refresh,
+    /// Cycle the sort column of the focused table (same key again reverses).
+    Sort,
+    /// Open the detail view of the selected row.
+    Open,
+    /// Toggle the selection mark on the current row.
+    Mark,
+    /// Approve the marked rows (review).
+    Approve,
+    /// Reject the marked rows (review).
+    Reject,
+    /// Pick another user for the row (review).
+    Edit,
+    /// Cycle the active staging profile (intake).
+    NextProfile,
+    /// Toggle "every device enrolled by a staging account" (status).
+    ToggleScope,
+    /// Delete the selected queue entry before upload (intake).
+    Delete,
+    /// Retry failed entries (intake).
+    Retry,
+    /// Move focus between the scan input and the queue list (intake).
+    SwitchFocus,
+}
+
+/// When a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everywhere, even while typing.
+    Global,
+    /// Only in this pane, and not while a text input has focus.
+    Pane(Pane),
+    /// In this pane even while its text input has focus (function keys, control chords).
+    PaneTyping(Pane),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    pub scope: Scope,
+    pub code: KeyCode,
+    pub mods: KeyModifiers,
+    pub action: Action,
+    pub help: &'static str,
+}
+
+const fn b(
+    scope: Scope,
+    code: KeyCode,
+    mods: KeyModifiers,
+    action: Action,
+    help: &'static str,
+) -> Binding {
+    Binding {
+        scope,
+        code,
+        mods,
+        action,
+        help,
+    }
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+
+use Action as A;
+use KeyCode as K;
+use Scope::{Global as G, Pane as P, PaneTyping as T};
+
+/// The default keymap. Order matters only for the help overlay.
+pub const BINDINGS: &[Binding] = &[
+    b(G, K::Char('c'), CTRL, A::Quit, "quit"),
+    b(G, K::F(1), NONE, A::Help, "help for this pane"),
+    b(G, K::F(2), NONE, A::Focus(Pane::Intake), "intake pane"),
+    b(G, K::F(3), NONE, A::Focus(Pane::Status), "status pane"),
+    b(G, K::F(4), NONE, A::Focus(Pane::Review), "review pane"),
+    b(G, K::Esc, NONE, A::Back, "close overlay / clear input"),
+    // Intake: the scan input keeps focus; list keys work with control chords or after F6.
+    b(
+        T(Pane::Intake),
+        K::F(5),
+        NONE,
+        A::Refresh,
+        "upload queued scans now",
+    ),
+    b(
+        T(Pane::Intake),
+        K::F(6),
+        NONE,
+        A::SwitchFocus,
+        "switch between scan input and queue list",
+    ),
+    b(
+        T(Pane::Intake),
+        K::F(7),
+        NONE,
+        A::NextProfile,
+        "next staging profile",
+    ),
+    b(T(Pane::Intake), K::Up, NONE, A::Up, "select previous entry"),
+    b(T(Pane::Intake), K::Down, NONE, A::Down, "select next entry"),
+    b(T(Pane::Intake), K::PageUp, NONE, A::PageUp, "page up"),
+    b(T(Pane::Intake), K::PageDown, NONE, A::PageDown, "page down"),
+    b(
+        P(Pane::Intake),
+        K::Char(' '),
+        NONE,
+        A::Mark,
+        "mark entry (queue list focused)",
+    ),
+    b(
+        P(Pane::Intake),
+        K::Char('d'),
+        NONE,
+        A::Delete,
+        "delete entry before upload (queue list focused)",
+    ),
+    b(
+        P(Pane::Intake),
+        K::Char('R'),
+        NONE,
+        A::Retry,
+        "retry failed entries (queue list focused)",
+    ),
+    b(
+        P(Pane::Intake),
+        K::Char('?'),
+        NONE,
+        A::Help,
+        "help for this pane",
+    ),
+    // Status
+    b(
+        P(Pane::Status),
+        K::Char('?'),
+        NONE,
+        A::Help,
+        "help for this pane",
+    ),
+    b(P(Pane::Status), K::Char('q'), NONE, A::Quit, "quit"),
+    b(
+        P(Pane::Status),
+        K::Up,
+        NONE,
+        A::Up,
+        "select previous device",
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('k'),
+        NONE,
+        A::Up,
+        "select previous device",
+    ),
+    b(
+        P(Pane::Status),
+        K::Down,
+        NONE,
+        A::Down,
+        "select next device",
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('j'),
+        NONE,
+        A::Down,
+        "select next device",
+    ),
+    b(P(Pane::Status), K::PageUp, NONE, A::PageUp, "page up"),
+    b(P(Pane::Status), K::PageDown, NONE, A::PageDown, "page down"),
+    b(P(Pane::Status), K::Home, NONE, A::Home, "first device"),
+    b(P(Pane::Status), K::End, NONE, A::End, "last device"),
+    b(
+        P(Pane::Status),
+        K::Char('/'),
+        NONE,
+        A::Filter,
+        "filter as you type",
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('s'),
+        NONE,
+        A::Sort,
+        "sort by next column (again: reverse)",
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('a'),
+        NONE,
+        A::ToggleScope,
+        "toggle all staged devices / this queue",
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('r'),
+        NONE,
+        A::Refresh,
+        "refresh now",
+    ),
+    b(T(Pane::Status), K::F(5), NONE, A::Refresh, "refresh now"),
+    b(
+        P(Pane::Status),
+        K::Enter,
+        NONE,
+        A::Open,
+        "device detail and timeline",
+    ),
+    // Review
+    b(
+        P(Pane::Review),
+        K::Char('?'),
+        NONE,
+        A::Help,
+        "help for this pane",
+    ),
+    b(P(Pane::Review), K::Char('q'), NONE, A::Quit, "quit"),
+    b(P(Pane::Review), K::Up, NONE, A::Up, "select previous row"),
+    b(
+        P(Pane::Review),
+        K::Char('k'),
+        NONE,
+        A::Up,
+        "select previous row",
+    ),
+    b(P(Pane::Review), K::Down, NONE, A::Down, "select next row"),
+    b(
+        P(Pane::Review),
+        K::Char('j'),
+        NONE,
+        A::Down,
+        "select next row",
+    ),
+    b(P(Pane::Review), K::PageUp, NONE, A::PageUp, "page up"),
+    b(P(Pane::Review), K::PageDown, NONE, A::PageDown, "page down"),
+    b(
+        P(Pane::Review),
+        K::Char('/'),
+        NONE,
+        A::Filter,
+        "filter as you type",
+    ),
+    b(P(Pane::Review), K::Char(' '), NONE, A::Mark, "select row"),
+    b(
+        P(Pane::Review),
+        K::Char('a'),
+        NONE,
+        A::Approve,
+        "approve selected rows",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('r'),
+        NONE,
+        A::Reject,
+        "reject selected rows",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('e'),
+        NONE,
+        A::Edit,
+        "pick another user from sign-in history",
+    ),
+    b(T(Pane::Review), K::F(5), NONE, A::Refresh, "refresh now"),
+    b(
+        P(Pane::Review),
+        K::Enter,
+        NONE,
+        A::Open,
+        "whole sign-in history",
+    ),
+];
+
+/// Finds the action for a key. `typing` is true while a text input of the pane has focus: then
+/// only global and `PaneTyping` bindings apply, so every printable key reaches the input.
+pub fn lookup(pane: Pane, typing: bool, key: &KeyEvent) -> Option<Action> {
+    // Shift is part of an uppercase char already; ignore it for char keys.
+    let mods = match key.code {
+        KeyCode::Char(_) => key.modifiers - KeyModifiers::SHIFT,
+        _ => key.modifiers,
+    };
+    BINDINGS
+        .iter()
+        .find(|bd| {
+            let in_scope = match bd.scope {
+                Scope::Global => true,
+                Scope::PaneTyping(p) => p == pane,
+                Scope::Pane(p) => p == pane && !typing,
+            };
+            in_scope && bd.code == key.code && bd.mods == mods
+        })
+        .map(|bd| bd.action)
+}
+
+/// The bindings shown in the help overlay for a pane: global ones first, then the pane's own.
+pub fn help_for(pane: Pane) -> Vec<(String, &'static str)> {
+    let mut seen: Vec<(String, &'static str)> = Vec::new();
+    for bd in BINDINGS {
+        let applies = match bd.scope {
+            Scope::Global => true,
+            Scope::Pane(p) | Scope::PaneTyping(p) => p == pane,
+        };
+        if applies {
+            let key = key_label(bd.code, bd.mods);
+            if let Some(existing) = seen.iter_mut().find(|(_, h)| *h == bd.help) {
+                existing.0 = format!("{} {}", existing.0, key);
+            } else {
+                seen.push((key, bd.help));
+            }
+        }
+    }
+    seen
+}
+
+pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
+    let base = match code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        KeyCode::Enter => "Enter".into(),
+        KeyCode::Esc => "Esc".into(),
+        KeyCode::Up => "↑".into(),
+        KeyCode::Down => "↓".into(),
+        KeyCode::PageUp => "PgUp".into(),
+        KeyCode::PageDown => "PgDn".into(),
+        KeyCode::Home => "Home".into(),
+        KeyCode::End => "End".into(),
+        KeyCode::Tab => "Tab".into(),
+        other => format!("{other:?}"),
+    };
+    if mods.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{}", base.to_uppercase())
+    } else {
+        base
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, mods)
+    }
+
+    #[test]
+    fn ctrl_c_quits_everywhere_even_while_typing() {
+        for pane in [Pane::Intake, Pane::Status, Pane::Review] {
+            for typing in [true, false] {
+                assert_eq!(
+                    lookup(pane, typing, &key(K::Char('c'), CTRL)),
+                    Some(A::Quit)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn printable_keys_reach_the_scan_input() {
+        for c in ['q', '?', 'a', 'r', '/', ' ', 'j'] {
+            assert_eq!(
+                lookup(Pane::Intake, true, &key(K::Char(c), NONE)),
+                None,
+                "{c}"
+            );
+        }
+        assert_eq!(
+            lookup(Pane::Status, false, &key(K::Char('?'), NONE)),
+            Some(A::Help)
+        );
+    }
+
+    #[test]
+    fn function_keys_switch_panes_while_typing() {
+        assert_eq!(
+            lookup(Pane::Intake, true, &key(K::F(3), NONE)),
+            Some(A::Focus(Pane::Status))
+        );
+        assert_eq!(
+            lookup(Pane::Review, false, &key(K::F(2), NONE)),
+            Some(A::Focus(Pane::Intake))
+        );
+    }
+
+    #[test]
+    fn shifted_chars_match_without_the_shift_modifier() {
+        assert_eq!(
+            lookup(Pane::Intake, false, &key(K::Char('R'), KeyModifiers::SHIFT)),
+            Some(A::Retry)
+        );
+    }
+
+    #[test]
+    fn every_binding_has_help_and_help_lists_each_once() {
+        for pane in [Pane::Intake, Pane::Status, Pane::Review] {
+            let help = help_for(pane);
+            assert!(
+                help.iter()
+                    .any(|(k, h)| k.contains("F1") && h.contains("help"))
+            );
+            let mut texts: Vec<_> = help.iter().map(|(_, h)| *h).collect();
+            texts.sort();
+            texts.dedup();
+            assert_eq!(texts.len(), help.len());
+        }
+        assert!(BINDINGS.iter().all(|b| !b.help.is_empty()));
+        let status = help_for(Pane::Status);
+        assert!(
+            status
+                .iter()
+                .any(|(k, h)| k == "↑ k" && *h == "select previous device"),
+            "{status:?}"
+        );
+    }
+}

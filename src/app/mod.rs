@@ -1,0 +1,304 @@
+//! The model: plain data, no IO, no async. `App::update(Msg) -> Vec<Cmd>`.
+
+pub mod cmd;
+pub mod filter;
+pub mod intake;
+pub mod keymap;
+pub mod list;
+pub mod msg;
+pub mod review;
+pub mod status;
+pub mod tabs;
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+pub use cmd::Cmd;
+pub use msg::{ConnState, Msg, SessionState};
+
+use crate::config::Config;
+use keymap::Action;
+
+/// The smallest terminal the console draws in; smaller shows a notice.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Intake,
+    Status,
+    Review,
+}
+
+/// Something drawn over the panes. Only one at a time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+}
+
+/// Where a pane's data stands, drawn in its block title.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum LoadState {
+    /// No feed runs (not signed in, or no tenant configured).
+    #[default]
+    Idle,
+    Loading,
+    Ready {
+        at: DateTime<Utc>,
+    },
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub config: Config,
+    pub focus: Pane,
+    pub overlay: Option<Overlay>,
+    pub width: u16,
+    pub height: u16,
+    pub now: DateTime<Utc>,
+    /// Tenant as shown in the status bar.
+    pub tenant: String,
+    /// True when running against the embedded simulated tenant.
+    pub demo: bool,
+    pub session: SessionState,
+    pub conn: ConnState,
+    pub intake: intake::IntakeState,
+    pub status: status::StatusState,
+    pub review: review::ReviewState,
+    /// Something changed since the last draw.
+    pub dirty: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(config: Config, now: DateTime<Utc>) -> Self {
+        let tenant = config
+            .tenant
+            .id
+            .clone()
+            .unwrap_or_else(|| "no tenant configured".into());
+        let intake = intake::IntakeState::new(&config);
+        Self {
+            config,
+            focus: Pane::Intake,
+            overlay: None,
+            width: MIN_WIDTH,
+            height: MIN_HEIGHT,
+            now,
+            tenant,
+            demo: false,
+            session: SessionState::SignedOut,
+            conn: ConnState::Idle,
+            intake,
+            status: status::StatusState::default(),
+            review: review::ReviewState::default(),
+            dirty: true,
+            quit: false,
+        }
+    }
+
+    pub fn too_small(&self) -> bool {
+        self.width < MIN_WIDTH || self.height < MIN_HEIGHT
+    }
+
+    /// Rows of the focused pane's list viewport for this terminal size: total minus tab bar,
+    /// status bar, pane border and table header, and the intake input block.
+    pub fn list_height(&self, pane: Pane) -> usize {
+        let chrome = match pane {
+            Pane::Intake => 2 + 2 + 3 + 1 + 1,
+            Pane::Status | Pane::Review => 2 + 2 + 1 + 1,
+        };
+        usize::from(self.height).saturating_sub(chrome)
+    }
+
+    /// Whether the focused pane has a text input taking printable keys.
+    pub fn typing(&self) -> bool {
+        match self.focus {
+            Pane::Intake => self.intake.input_focused,
+            Pane::Status => self.status.filter.editing,
+            Pane::Review => self.review.filter.editing,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
+        self.dirty = true;
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            Msg::Paste(text) => match self.focus {
+                Pane::Intake => self.intake.on_paste(&text),
+                Pane::Status => {
+                    self.status.on_paste(&text);
+                    Vec::new()
+                }
+                Pane::Review => {
+                    self.review.on_paste(&text);
+                    Vec::new()
+                }
+            },
+            Msg::Click { column, row } => {
+                if row == 0
+                    && self.overlay.is_none()
+                    && let Some(pane) = tabs::tab_at(column)
+                {
+                    self.focus = pane;
+                }
+                Vec::new()
+            }
+            Msg::Resize { width, height } => {
+                self.width = width;
+                self.height = height;
+                self.intake.list.set_height(self.list_height(Pane::Intake));
+                self.status.list.set_height(self.list_height(Pane::Status));
+                self.review.list.set_height(self.list_height(Pane::Review));
+                Vec::new()
+            }
+            Msg::Tick(now) => {
+                self.now = now;
+                self.intake.on_tick(now);
+                Vec::new()
+            }
+            Msg::Conn(c) => {
+                self.conn = c;
+                Vec::new()
+            }
+            Msg::Session(s) => {
+                self.session = s;
+                Vec::new()
+            }
+            Msg::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let action = keymap::lookup(self.focus, self.typing(), &key);
+        if self.overlay.is_some() {
+            // Any key closes help, except quit which still quits.
+            match action {
+                Some(Action::Quit) => self.quit = true,
+                Some(Action::Focus(p)) => {
+                    self.overlay = None;
+                    self.focus = p;
+                }
+                _ => self.overlay = None,
+            }
+            return Vec::new();
+        }
+        match action {
+            Some(Action::Quit) => {
+                self.quit = true;
+                Vec::new()
+            }
+            Some(Action::Help) => {
+                self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            Some(Action::Focus(p)) => {
+                self.focus = p;
+                Vec::new()
+            }
+            other => match self.focus {
+                Pane::Intake => self.intake.on_key(key, other, &self.config),
+                Pane::Status => self.status.on_key(key, other),
+                Pane::Review => self.review.on_key(key, other),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    pub(crate) fn app() -> App {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        App::new(Config::default(), now)
+    }
+
+    fn key(code: KeyCode) -> Msg {
+        Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn starts_on_intake_with_input_ready() {
+        let a = app();
+        assert_eq!(a.focus, Pane::Intake);
+        assert!(a.typing());
+    }
+
+    #[test]
+    fn function_keys_and_clicks_switch_panes() {
+        let mut a = app();
+        a.update(key(KeyCode::F(3)));
+        assert_eq!(a.focus, Pane::Status);
+        a.update(key(KeyCode::F(4)));
+        assert_eq!(a.focus, Pane::Review);
+        a.update(Msg::Click { column: 2, row: 0 });
+        assert_eq!(a.focus, Pane::Intake);
+        a.update(Msg::Click { column: 13, row: 5 });
+        assert_eq!(
+            a.focus,
+            Pane::Intake,
+            "clicks below the tab row do not switch"
+        );
+    }
+
+    #[test]
+    fn question_mark_types_on_intake_but_opens_help_elsewhere() {
+        let mut a = app();
+        a.update(key(KeyCode::Char('?')));
+        assert_eq!(a.overlay, None);
+        assert_eq!(a.intake.input, "?");
+        a.update(key(KeyCode::F(3)));
+        a.update(key(KeyCode::Char('?')));
+        assert_eq!(a.overlay, Some(Overlay::Help));
+        a.update(key(KeyCode::Esc));
+        assert_eq!(a.overlay, None);
+        a.update(key(KeyCode::F(1)));
+        assert_eq!(a.overlay, Some(Overlay::Help));
+    }
+
+    #[test]
+    fn ctrl_c_quits_from_help_and_from_typing() {
+        for setup in [true, false] {
+            let mut a = app();
+            if setup {
+                a.update(key(KeyCode::F(1)));
+            }
+            a.update(Msg::Key(KeyEvent::new(
+                KeyCode::Char('c'),
+                KeyModifiers::CONTROL,
+            )));
+            assert!(a.quit);
+        }
+    }
+
+    #[test]
+    fn resize_records_size_and_list_heights() {
+        let mut a = app();
+        a.update(Msg::Resize {
+            width: 60,
+            height: 20,
+        });
+        assert!(a.too_small());
+        a.update(Msg::Resize {
+            width: 160,
+            height: 48,
+        });
+        assert!(!a.too_small());
+        assert_eq!(a.status.list.height, 48 - 6);
+    }
+
+    #[test]
+    fn signals_quit_through_the_normal_path() {
+        let mut a = app();
+        a.update(Msg::Quit);
+        assert!(a.quit);
+    }
+}

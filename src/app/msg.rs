@@ -1,0 +1,53 @@
+//! Messages into the model. Everything the app learns arrives as one of these: keys from the input
+//! task, results from the feed tasks, acknowledgements from the store task, ticks.
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+/// Connection to Graph as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ConnState {
+    /// Nothing has been asked of Graph yet.
+    #[default]
+    Idle,
+    Online,
+    /// A 429 paused requests until this time.
+    Throttled {
+        until: DateTime<Utc>,
+    },
+    Offline(String),
+}
+
+/// Who is signed in, as the status bar shows it. Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SessionState {
+    #[default]
+    SignedOut,
+    /// A user (UPN) or an app (its display name or client id).
+    SignedIn { account: String },
+    /// A refresh failed mid-session: polling pauses until the user signs in again.
+    Expired { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Msg {
+    /// A key press (releases are dropped by the input task).
+    Key(KeyEvent),
+    /// A bracketed paste.
+    Paste(String),
+    /// A left click at a cell.
+    Click {
+        column: u16,
+        row: u16,
+    },
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// The slow clock (about once a second).
+    Tick(DateTime<Utc>),
+    Conn(ConnState),
+    Session(SessionState),
+    /// SIGTERM, SIGHUP or a closed console window.
+    Quit,
+}

@@ -1,0 +1,210 @@
+//! The view: functions of `&App`, no mutation. Tabs on top, the focused pane, the status bar,
+//! overlays in z-order, and a notice when the terminal is too small.
+
+pub mod help;
+pub mod intake;
+pub mod review;
+pub mod status;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use crate::app::tabs::{DIVIDER, TABS};
+use crate::app::{App, ConnState, LoadState, MIN_HEIGHT, MIN_WIDTH, Overlay, Pane, SessionState};
+
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        draw_too_small(frame, area);
+        return;
+    }
+    let [tabs, body, bar] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_tabs(frame, app, tabs);
+    match app.focus {
+        Pane::Intake => intake::draw(frame, app, body),
+        Pane::Status => status::draw(frame, app, body),
+        Pane::Review => review::draw(frame, app, body),
+    }
+    draw_status_bar(frame, app, bar);
+    if let Some(Overlay::Help) = app.overlay {
+        help::draw(frame, app, body);
+    }
+}
+
+fn draw_too_small(frame: &mut Frame, area: Rect) {
+    let text = vec![
+        Line::from(Span::styled("terminal too small", theme::title())),
+        Line::from(format!(
+            "{}x{} — stagehand needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        )),
+        Line::from(Span::styled(
+            "enlarge the window; Ctrl-C quits",
+            theme::dim(),
+        )),
+    ];
+    let y = area.y + area.height.saturating_sub(3) / 2;
+    let rect = Rect {
+        y,
+        height: 3.min(area.height),
+        ..area
+    };
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        rect,
+    );
+}
+
+fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
+    let mut spans = Vec::new();
+    for (i, (pane, label)) in TABS.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(DIVIDER, theme::dim()));
+        }
+        let style = if *pane == app.focus {
+            theme::tab_active()
+        } else {
+            theme::tab_idle()
+        };
+        spans.push(Span::styled(*label, style));
+    }
+    frame.render_widget(Line::from(spans), area);
+    let brand = if app.demo {
+        "stagehand · DEMO TENANT "
+    } else {
+        "stagehand "
+    };
+    frame.render_widget(
+        Line::from(Span::styled(brand, theme::title())).alignment(Alignment::Right),
+        area,
+    );
+}
+
+fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
+    let sep = || Span::raw(" │ ");
+    let session = match &app.session {
+        SessionState::SignedOut => {
+            Span::styled("signed out", ratatui::style::Style::new().fg(theme::WARN))
+        }
+        SessionState::SignedIn { account } => Span::raw(account.clone()),
+        SessionState::Expired { reason } => Span::styled(
+            format!("sign-in expired: {reason}"),
+            ratatui::style::Style::new().fg(theme::BAD),
+        ),
+    };
+    let conn = match &app.conn {
+        ConnState::Idle => Span::styled("○ idle", theme::dim()),
+        ConnState::Online => Span::styled("● online", ratatui::style::Style::new().fg(theme::OK)),
+        ConnState::Throttled { until } => {
+            let secs = (*until - app.now).num_seconds().max(0);
+            Span::styled(
+                format!("◐ throttled, retrying in {secs} s"),
+                ratatui::style::Style::new().fg(theme::WARN),
+            )
+        }
+        ConnState::Offline(reason) => Span::styled(
+            format!("✕ offline: {reason}"),
+            ratatui::style::Style::new().fg(theme::BAD),
+        ),
+    };
+    let queue = format!(
+        "queue {} · saving {}",
+        app.intake.list.total(),
+        app.intake.pending.len()
+    );
+    let line = Line::from(vec![
+        Span::raw(" "),
+        Span::raw(app.tenant.clone()),
+        sep(),
+        session,
+        sep(),
+        conn,
+        sep(),
+        Span::raw(queue),
+    ]);
+    frame.render_widget(Paragraph::new(line).style(theme::status_bar()), area);
+    let hint = Line::from(Span::styled("F1 help ", theme::dim())).alignment(Alignment::Right);
+    frame.render_widget(Paragraph::new(hint).style(theme::status_bar()), area);
+}
+
+/// A pane's block with its load state in the title.
+pub fn pane_block<'a>(title: &'a str, load: &LoadState, app: &App) -> Block<'a> {
+    let state = match load {
+        LoadState::Idle => Span::styled(" · not watching (sign in to a tenant) ", theme::dim()),
+        LoadState::Loading => {
+            Span::styled(" · loading… ", ratatui::style::Style::new().fg(theme::WARN))
+        }
+        LoadState::Ready { at } => {
+            let ago = (app.now - *at).num_seconds().max(0);
+            Span::styled(format!(" · updated {ago} s ago "), theme::dim())
+        }
+        LoadState::Failed(reason) => Span::styled(
+            format!(" · failed: {reason} "),
+            ratatui::style::Style::new().fg(theme::BAD),
+        ),
+    };
+    Block::bordered().title(Line::from(vec![
+        Span::styled(format!(" {title} "), theme::title()),
+        state,
+    ]))
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use chrono::DateTime;
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+
+    use crate::app::App;
+    use crate::config::Config;
+
+    pub fn app() -> App {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut cfg = Config::default();
+        cfg.tenant.id = Some("contoso.example".into());
+        App::new(cfg, now)
+    }
+
+    pub fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
+        app.update(crate::app::Msg::Resize { width, height });
+        let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
+        t.draw(|f| super::draw(f, app)).unwrap();
+        t
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{app, render};
+    use crate::app::{ConnState, Msg};
+
+    #[test]
+    fn too_small_shows_a_notice() {
+        let mut a = app();
+        let t = render(&mut a, 60, 20);
+        insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
+    fn status_bar_shows_throttling_countdown() {
+        let mut a = app();
+        a.update(Msg::Conn(ConnState::Throttled {
+            until: a.now + chrono::Duration::seconds(3),
+        }));
+        let t = render(&mut a, 80, 24);
+        let text = format!("{}", t.backend());
+        assert!(text.contains("throttled, retrying in 3 s"), "{text}");
+    }
+}
