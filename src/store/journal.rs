@@ -98,6 +98,8 @@ pub struct Journal {
     /// The durable queue (what replaying the file gives).
     queue: Queue,
     records: u64,
+    /// Successful appends (each one write + one fsync) since open.
+    group_commits: u64,
     policy: CompactionPolicy,
     /// A write or fsync failed: the file's tail is unknown, so rewrite from memory before appending.
     damaged: bool,
@@ -150,6 +152,7 @@ impl Journal {
             file: Some(file),
             queue: queue.clone(),
             records,
+            group_commits: 0,
             policy: CompactionPolicy::default(),
             damaged: false,
             _lock: lock,
@@ -191,6 +194,7 @@ impl Journal {
             apply(&mut self.queue, ev);
         }
         self.records += events.len() as u64;
+        self.group_commits += 1;
         Ok(())
     }
 
@@ -219,6 +223,11 @@ impl Journal {
     /// Records in the file.
     pub fn records(&self) -> u64 {
         self.records
+    }
+
+    /// Successful appends since open: each is one write and one fsync, however many events it held.
+    pub fn group_commits(&self) -> u64 {
+        self.group_commits
     }
 
     pub fn path(&self) -> &Path {
