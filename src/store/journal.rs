@@ -332,3 +332,106 @@ fn replay(path: &Path) -> Result<(Queue, u64, Option<TornTail>), StoreError> {
     });
     Ok((queue, records, torn))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::queue::tests::entry;
+
+    fn added(serial: &str) -> QueueEvent {
+        QueueEvent::Added(entry(serial))
+    }
+
+    /// What a failed write or fsync leaves: unknown bytes at the tail and the `damaged` flag (the
+    /// flag is what `append` sets on any write or fsync error).
+    fn fail_a_write(j: &mut Journal) {
+        let mut f = OpenOptions::new().append(true).open(&j.path).unwrap();
+        f.write_all(b"0badc0de 99 {\"added\":{\"ser").unwrap();
+        j.damaged = true;
+    }
+
+    #[test]
+    fn after_a_failed_write_the_next_append_rewrites_from_memory_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _, _) = Journal::open(dir.path()).unwrap();
+        j.append(&[added("A1"), added("B2")]).unwrap();
+        fail_a_write(&mut j);
+        j.append(&[added("C3")]).unwrap();
+        assert!(!j.damaged);
+        let expected = j.queue().clone();
+        drop(j);
+        let (_j, q, report) = Journal::open(dir.path()).unwrap();
+        assert!(
+            report.torn.is_none(),
+            "the unknown tail must be gone: {report}"
+        );
+        assert_eq!(q, expected);
+        assert_eq!(q.len(), 3);
+    }
+
+    #[test]
+    fn when_the_rewrite_also_fails_append_is_refused_as_poisoned_until_it_can_rewrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _, _) = Journal::open(dir.path()).unwrap();
+        j.append(&[added("A1")]).unwrap();
+        fail_a_write(&mut j);
+        // A directory where the compaction file goes makes the rewrite fail for real.
+        let tmp = dir.path().join(JOURNAL_TMP);
+        fs::create_dir(&tmp).unwrap();
+        let err = j.append(&[added("B2")]).unwrap_err();
+        assert!(matches!(err, StoreError::Poisoned { .. }), "{err:?}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains(JOURNAL_FILE) && msg.contains(JOURNAL_TMP),
+            "{msg}"
+        );
+        assert!(!j.queue().contains("B2"));
+
+        fs::remove_dir(&tmp).unwrap();
+        j.append(&[added("B2")]).unwrap();
+        drop(j);
+        let (_j, q, report) = Journal::open(dir.path()).unwrap();
+        assert!(report.torn.is_none());
+        assert_eq!(q.entries().len(), 2);
+    }
+
+    #[test]
+    fn a_failed_compaction_leaves_the_journal_whole_and_appendable() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _, _) = Journal::open(dir.path()).unwrap();
+        j.append(&[added("A1"), added("B2")]).unwrap();
+        let tmp = dir.path().join(JOURNAL_TMP);
+        fs::create_dir(&tmp).unwrap();
+        let err = j.compact().unwrap_err();
+        assert!(err.to_string().contains(JOURNAL_TMP), "{err}");
+        assert!(!j.damaged);
+        j.append(&[added("C3")]).unwrap();
+        fs::remove_dir(&tmp).unwrap();
+        drop(j);
+        let (_j, q, report) = Journal::open(dir.path()).unwrap();
+        assert_eq!((report.records, q.len()), (3, 3));
+    }
+
+    #[test]
+    fn compaction_is_due_only_past_both_thresholds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, _, _) = Journal::open(dir.path()).unwrap();
+        j.set_compaction_policy(CompactionPolicy {
+            min_records: 6,
+            ratio: 2,
+        });
+        j.append(&[added("A1"), added("B2"), added("C3")]).unwrap();
+        let churn = QueueEvent::Note {
+            serial: "A1".into(),
+            note: None,
+        };
+        j.append(&[churn.clone(), churn.clone(), churn.clone()])
+            .unwrap();
+        assert!(
+            !j.compaction_due(),
+            "6 records, 3 live: not more than twice"
+        );
+        j.append(&[churn]).unwrap();
+        assert!(j.compaction_due());
+    }
+}

@@ -13,7 +13,6 @@ pub mod queue;
 pub mod record;
 pub mod task;
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -78,14 +77,12 @@ impl StoreError {
 pub fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
-        let d =
-            File::open(dir).map_err(|e| StoreError::io(dir, "open the directory for fsync", e))?;
+        let d = std::fs::File::open(dir)
+            .map_err(|e| StoreError::io(dir, "open the directory for fsync", e))?;
         d.sync_all()
             .map_err(|e| StoreError::io(dir, "fsync the directory", e))?;
     }
     #[cfg(not(unix))]
-    {
-        let _ = (dir, std::mem::size_of::<File>());
-    }
+    let _ = dir;
     Ok(())
 }
