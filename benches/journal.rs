@@ -84,7 +84,7 @@ fn burst(dir: &Path, rate: u64, secs: u64) -> (Vec<Duration>, Duration, u64) {
     }
     let elapsed = start.elapsed();
     let (sent, store) = sender.join().unwrap();
-    let fsyncs = store.shutdown().unwrap().group_commits();
+    let fsyncs = store.shutdown().unwrap().0.group_commits();
     let lat = sent.iter().zip(&acked).map(|(s, a)| *a - *s).collect();
     (lat, elapsed, fsyncs)
 }

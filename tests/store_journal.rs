@@ -317,7 +317,7 @@ fn the_store_task_acks_every_ticket_in_order_after_it_is_durable_and_compacts() 
     }
     assert_eq!(tickets, expected);
 
-    let journal = store.shutdown().unwrap();
+    let (journal, _) = store.shutdown().unwrap();
     assert!(
         journal.records() < 700,
         "compaction never ran: {}",

@@ -132,16 +132,27 @@ impl AuditLog {
     /// Writes one record as one line and fsyncs it. On `Err` the record must be treated as not
     /// written (the fsync is not retried); the caller should not proceed with the change.
     pub fn append(&mut self, record: &AuditRecord) -> Result<(), StoreError> {
-        let mut line = Vec::with_capacity(512);
-        if self.needs_seal {
-            line.push(b'\n');
+        self.append_all(std::slice::from_ref(record))
+    }
+
+    /// Writes each record as one line, then fsyncs once (the store task's group commit).
+    pub fn append_all(&mut self, records: &[AuditRecord]) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
         }
-        serde_json::to_writer(&mut line, record)
-            .map_err(|e| StoreError::io(&self.path, "encode a record", std::io::Error::other(e)))?;
-        line.push(b'\n');
+        let mut buf = Vec::with_capacity(512 * records.len());
+        if self.needs_seal {
+            buf.push(b'\n');
+        }
+        for record in records {
+            serde_json::to_writer(&mut buf, record).map_err(|e| {
+                StoreError::io(&self.path, "encode a record", std::io::Error::other(e))
+            })?;
+            buf.push(b'\n');
+        }
         let written = self
             .file
-            .write_all(&line)
+            .write_all(&buf)
             .map_err(|e| StoreError::io(&self.path, "append", e))
             .and_then(|()| {
                 self.file

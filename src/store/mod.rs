@@ -20,7 +20,7 @@ pub use audit::{AuditLog, AuditPhase, AuditRead, AuditRecord};
 pub use journal::{Journal, OpenReport, TornTail};
 pub use lock::DataDirLock;
 pub use queue::{EntryState, Queue, QueueEntry, QueueEvent};
-pub use task::{StoreAck, StoreHandle, spawn};
+pub use task::{StoreAck, StoreClosed, StoreHandle, spawn, spawn_with_audit};
 
 /// A store failure, always naming the file (and the line, where one is involved).
 #[derive(Debug, thiserror::Error)]
