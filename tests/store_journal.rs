@@ -331,3 +331,71 @@ fn the_store_task_acks_every_ticket_in_order_after_it_is_durable_and_compacts() 
     assert_eq!(q.len(), 300);
     assert_eq!(q.get("T0000").unwrap().attempts, 200);
 }
+
+mod property {
+    use super::*;
+    use proptest::prelude::*;
+    use stagehand::store::queue::apply;
+
+    const SERIALS: [&str; 4] = ["A1", "b2", "C3", "D4"];
+
+    fn any_state() -> impl Strategy<Value = EntryState> {
+        prop_oneof![
+            Just(EntryState::Queued),
+            Just(EntryState::Uploading),
+            Just(EntryState::Registered),
+            Just(EntryState::Rejected),
+            Just(EntryState::Failed),
+        ]
+    }
+
+    fn any_event() -> impl Strategy<Value = QueueEvent> {
+        let serial = (0..SERIALS.len()).prop_map(|i| SERIALS[i].to_string());
+        let text = proptest::option::of("[a-z \n\"\\\\é]{0,12}");
+        prop_oneof![
+            3 => serial.clone().prop_map(|s| added(&s)),
+            3 => (serial.clone(), any_state(), text.clone())
+                .prop_map(|(s, st, m)| QueueEvent::State { serial: s, state: st, message: m }),
+            1 => serial.clone().prop_map(|s| QueueEvent::Removed { serial: s.to_lowercase() }),
+            1 => (serial.clone(), text.clone()).prop_map(|(s, n)| QueueEvent::Note { serial: s, note: n }),
+            1 => (serial.clone(), "[a-z ]{1,10}")
+                .prop_map(|(s, r)| QueueEvent::MarkedFailed { serial: s, reason: r }),
+            1 => (proptest::collection::vec(serial.clone(), 0..3), text.clone(), text)
+                .prop_map(|(serials, model, profile)| QueueEvent::Edited {
+                    serials, manufacturer: None, model, profile,
+                }),
+            1 => (serial, "[0-9a-f]{8}")
+                .prop_map(|(s, id)| QueueEvent::Imported { serial: s, imported_id: id }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+
+        /// Any history, appended in any grouping, with or without a compaction in the middle,
+        /// replays to exactly the queue that applying it in memory gives.
+        #[test]
+        fn any_history_replays_to_the_in_memory_queue(
+            groups in proptest::collection::vec(proptest::collection::vec(any_event(), 0..6), 1..12),
+            compact_after in 0usize..12,
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut j, _, _) = Journal::open(dir.path()).unwrap();
+            let mut expected = Queue::new();
+            for (i, group) in groups.iter().enumerate() {
+                j.append(group).unwrap();
+                for ev in group {
+                    apply(&mut expected, ev);
+                }
+                if i == compact_after {
+                    j.compact().unwrap();
+                }
+            }
+            prop_assert_eq!(j.queue(), &expected);
+            drop(j);
+            let (_j, q, report) = Journal::open(dir.path()).unwrap();
+            prop_assert!(report.torn.is_none());
+            prop_assert_eq!(q, expected);
+        }
+    }
+}

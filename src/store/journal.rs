@@ -19,7 +19,8 @@ use std::path::{Path, PathBuf};
 
 use super::lock::DataDirLock;
 use super::queue::{Queue, QueueEvent, apply};
-use super::record::{LineError, decode, encode_into};
+use super::record::encode_into;
+use super::replay::replay;
 use super::{StoreError, sync_dir};
 
 pub const JOURNAL_FILE: &str = "queue.journal";
@@ -276,61 +277,6 @@ fn open_append(path: &Path) -> Result<File, StoreError> {
         .append(true)
         .open(path)
         .map_err(|e| StoreError::io(path, "open for appending", e))
-}
-
-/// Replays the file into a queue; returns the queue, good records and any torn tail.
-fn replay(path: &Path) -> Result<(Queue, u64, Option<TornTail>), StoreError> {
-    let bytes = fs::read(path).map_err(|e| StoreError::io(path, "read", e))?;
-    let mut queue = Queue::new();
-    let mut records = 0u64;
-    let mut good_end = 0usize;
-    let mut first_bad: Option<(usize, String)> = None;
-    let (mut pos, mut line) = (0usize, 0usize);
-    while pos < bytes.len() {
-        line += 1;
-        let (text, next, result) = match bytes[pos..].iter().position(|&b| b == b'\n') {
-            Some(i) => (&bytes[pos..pos + i], pos + i + 1, None),
-            None => (
-                &bytes[pos..],
-                bytes.len(),
-                Some(LineError::Damaged(
-                    "no end of line: the write stopped mid-record".into(),
-                )),
-            ),
-        };
-        match result.map_or_else(|| decode(text), Err) {
-            Ok(event) => {
-                if let Some((bad_line, reason)) = first_bad {
-                    return Err(StoreError::Corrupt {
-                        file: path.to_path_buf(),
-                        line: bad_line,
-                        reason,
-                    });
-                }
-                apply(&mut queue, &event);
-                records += 1;
-                good_end = next;
-            }
-            Err(LineError::Damaged(reason)) => {
-                first_bad.get_or_insert((line, reason));
-            }
-            Err(LineError::Unknown(reason)) => {
-                return Err(StoreError::Unknown {
-                    file: path.to_path_buf(),
-                    line,
-                    reason,
-                });
-            }
-        }
-        pos = next;
-    }
-    let torn = first_bad.map(|(line, reason)| TornTail {
-        line,
-        offset: good_end as u64,
-        bytes: (bytes.len() - good_end) as u64,
-        reason,
-    });
-    Ok((queue, records, torn))
 }
 
 #[cfg(test)]

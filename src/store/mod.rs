@@ -11,6 +11,7 @@ pub mod journal;
 pub mod lock;
 pub mod queue;
 pub mod record;
+mod replay;
 pub mod task;
 
 use std::io;
