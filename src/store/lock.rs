@@ -9,7 +9,7 @@ use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use super::{StoreError, sync_dir};
 
 pub const LOCK_FILE: &str = "stagehand.lock";
 
@@ -24,7 +24,13 @@ impl DataDirLock {
     /// Takes the lock on `dir` (created if missing) or fails with [`StoreError::Locked`] naming the
     /// holder's pid.
     pub fn acquire(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, "create the data dir", e))?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::io(dir, "create the data dir", e))?;
+            // Make the new directory's own entry durable too.
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            sync_dir(parent.unwrap_or(Path::new(".")))?;
+        }
         let path = dir.join(LOCK_FILE);
         // No truncate on open: the holder's pid must survive our failed attempt.
         let mut file = OpenOptions::new()
@@ -67,6 +73,16 @@ impl DataDirLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn creates_a_missing_data_dir_and_records_the_holder_pid() {
+        let base = tempfile::tempdir().unwrap();
+        let dir = base.path().join("new").join("data");
+        let lock = DataDirLock::acquire(&dir).unwrap();
+        assert_eq!(lock.path(), dir.join(LOCK_FILE));
+        let pid = std::fs::read_to_string(lock.path()).unwrap();
+        assert_eq!(pid.trim(), std::process::id().to_string());
+    }
 
     #[test]
     fn a_second_holder_is_refused_with_our_pid_until_the_first_drops() {
