@@ -399,3 +399,28 @@ mod property {
         }
     }
 }
+
+/// The UI loop's view: a single-threaded runtime sends scans and awaits acks. The store's own
+/// blocking receive must not run on the runtime (tokio panics on `blocking_recv` there).
+#[tokio::test(flavor = "current_thread")]
+async fn the_store_task_serves_a_single_threaded_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let (j, _, _) = Journal::open(dir.path()).unwrap();
+    let (store, mut acks) = spawn(j);
+    for i in 0..200u64 {
+        store.append(vec![added(&format!("U{i:03}"))], i).unwrap();
+    }
+    let mut next = 0u64;
+    while next < 200 {
+        let ack = tokio::time::timeout(std::time::Duration::from_secs(60), acks.recv())
+            .await
+            .expect("no ack within the timeout")
+            .expect("store task ended");
+        assert_eq!((ack.ticket, ack.result), (next, Ok(())));
+        next += 1;
+    }
+    let (journal, _) = tokio::task::spawn_blocking(move || store.shutdown().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(journal.queue().len(), 200);
+}
