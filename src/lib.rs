@@ -11,6 +11,7 @@ pub mod error;
 pub mod logging;
 pub mod runtime;
 pub mod secret;
+pub mod store;
 pub mod term;
 
 use std::path::PathBuf;
