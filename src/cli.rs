@@ -48,6 +48,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Open the console against the embedded simulated tenant: no configuration, no network.
     Demo(DemoArgs),
+    /// The intake queue without the console: add serials, list the queue.
+    Intake(crate::commands::intake::IntakeArgs),
 }
 
 #[derive(Debug, Clone, Args)]

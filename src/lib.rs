@@ -5,12 +5,14 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod console;
 pub mod error;
 pub mod logging;
 pub mod runtime;
 pub mod secret;
+pub mod serial;
 pub mod store;
 pub mod term;
 
@@ -60,6 +62,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             console(app, data_dir.join("demo"), g.verbose).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
     }
 }
 
@@ -74,9 +77,13 @@ fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Effects the real console runs.
+/// Effects the real console runs: non-blocking sends to the store task and the feeds.
 struct ConsoleEffects {
     bell: bool,
+    store: store::StoreHandle,
+    /// Answers that must reach the app when a task is gone.
+    back: mpsc::UnboundedSender<Msg>,
+    uploads: Option<mpsc::UnboundedSender<Vec<store::QueueEntry>>>,
 }
 
 impl runtime::Effects for ConsoleEffects {
@@ -88,6 +95,32 @@ impl runtime::Effects for ConsoleEffects {
                 }
             }
             Cmd::RefreshAll => {}
+            Cmd::Store { ticket, events } => {
+                if let Err(e) = self.store.append(events, ticket) {
+                    let _ = self.back.send(Msg::Stored(store::StoreAck {
+                        ticket,
+                        result: Err(e.to_string()),
+                    }));
+                }
+            }
+            Cmd::Upload(batch) => {
+                let sent = self
+                    .uploads
+                    .as_ref()
+                    .is_some_and(|tx| tx.send(batch.clone()).is_ok());
+                if !sent {
+                    let outcomes = batch
+                        .into_iter()
+                        .map(|e| app::intake::UploadOutcome {
+                            serial: e.serial,
+                            result: app::intake::UploadResult::Failed {
+                                message: "not connected to a tenant".into(),
+                            },
+                        })
+                        .collect();
+                    let _ = self.back.send(Msg::Uploaded(outcomes));
+                }
+            }
         }
     }
 }
@@ -95,8 +128,16 @@ impl runtime::Effects for ConsoleEffects {
 /// Opens the full-screen console and runs it until quit. The terminal is restored on every path.
 async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)?;
+    // Open the journal (and take the data-dir lock) before the screen, so a second stagehand on
+    // the same data dir gets a plain error on the shell.
+    let (journal, queue, report) = store::Journal::open(&data_dir)?;
+    let audit = store::AuditLog::open(&data_dir)?;
     let _log = logging::init(&data_dir, verbose)?;
-    tracing::info!(data_dir = %data_dir.display(), demo = app.demo, "console starting");
+    tracing::info!(data_dir = %data_dir.display(), demo = app.demo, %report, "console starting");
+    app.intake
+        .load(queue, report.torn.is_some().then(|| report.to_string()));
+    app.intake.bench = gethostname::gethostname().to_string_lossy().into_owned();
+    let (store, mut acks) = store::spawn_with_audit(journal, audit);
     let mut guard = term::TerminalGuard::enter().context("cannot open the terminal")?;
     let size = guard.terminal.size()?;
     app.update(Msg::Resize {
@@ -110,6 +151,14 @@ async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result
     let mut tasks = JoinSet::new();
     tasks.spawn(runtime::input::run(input_tx.clone(), cancel.clone()));
     tasks.spawn(runtime::signals::run(input_tx.clone()));
+    let ack_tx = input_tx.clone();
+    tasks.spawn(async move {
+        while let Some(ack) = acks.recv().await {
+            if ack_tx.send(Msg::Stored(ack)).is_err() {
+                break;
+            }
+        }
+    });
 
     let mut inbox = runtime::Inbox {
         input: input_rx,
@@ -117,6 +166,9 @@ async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result
     };
     let mut effects = ConsoleEffects {
         bell: app.config.intake.bell_on_error,
+        store,
+        back: input_tx.clone(),
+        uploads: None,
     };
     let result = runtime::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 
@@ -124,6 +176,9 @@ async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     drop(guard);
+    // Drain the store: everything sent to it is written and fsync'd before we exit.
+    let store = effects.store;
+    let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
     let stats = result?;
     tracing::info!(?stats, "console stopped");
     Ok(())

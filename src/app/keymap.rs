@@ -48,6 +48,8 @@ pub enum Action {
     Retry,
     /// Move focus between the scan input and the queue list (intake).
     SwitchFocus,
+    /// Give the marked entries the active profile's manufacturer, model and name (intake).
+    ApplyProfile,
 }
 
 /// When a binding applies.

@@ -74,6 +74,11 @@ impl<K: Clone + PartialEq> SelectList<K> {
         self.keys.len()
     }
 
+    /// The key of row `i` (an index as returned by `visible` or `window`).
+    pub fn key_at(&self, i: usize) -> Option<&K> {
+        self.keys.get(i)
+    }
+
     pub fn selected_key(&self) -> Option<&K> {
         self.selected.as_ref()
     }

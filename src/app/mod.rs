@@ -78,7 +78,8 @@ impl App {
             .id
             .clone()
             .unwrap_or_else(|| "no tenant configured".into());
-        let intake = intake::IntakeState::new(&config);
+        let mut intake = intake::IntakeState::new(&config);
+        intake.now = now;
         Self {
             config,
             focus: Pane::Intake,
@@ -126,7 +127,7 @@ impl App {
         match msg {
             Msg::Key(key) => self.on_key(key),
             Msg::Paste(text) => match self.focus {
-                Pane::Intake => self.intake.on_paste(&text),
+                Pane::Intake => self.intake.on_paste(&text, &self.config),
                 Pane::Status => {
                     self.status.on_paste(&text);
                     Vec::new()
@@ -155,21 +156,46 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
-                self.intake.on_tick(now);
-                Vec::new()
+                self.intake.on_tick(now, &self.config)
             }
             Msg::Conn(c) => {
                 self.conn = c;
-                Vec::new()
+                self.uploads_allowed()
             }
             Msg::Session(s) => {
                 self.session = s;
-                Vec::new()
+                self.uploads_allowed()
             }
+            Msg::Stored(ack) => self.intake.on_ack(ack, &self.config),
+            Msg::Uploaded(outcomes) => self.intake.on_uploaded(outcomes),
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()
             }
+        }
+    }
+
+    /// Sets the clock without marking anything changed (the runtime stamps each wake-up, so a
+    /// scan's time is when it arrived, not the last tick).
+    pub fn set_clock(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+        self.intake.now = now;
+    }
+
+    /// Recomputes derived state after a batch of messages, before drawing.
+    pub fn settle(&mut self) {
+        self.intake.settle();
+    }
+
+    /// Uploads run while signed in and not offline or throttled.
+    fn uploads_allowed(&mut self) -> Vec<Cmd> {
+        let ok = matches!(self.session, SessionState::SignedIn { .. })
+            && matches!(self.conn, ConnState::Idle | ConnState::Online);
+        self.intake.can_upload = ok;
+        if ok {
+            self.intake.on_tick(self.now, &self.config)
+        } else {
+            Vec::new()
         }
     }
 

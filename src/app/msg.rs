@@ -48,6 +48,10 @@ pub enum Msg {
     Tick(DateTime<Utc>),
     Conn(ConnState),
     Session(SessionState),
+    /// The store task's answer to a `Cmd::Store`.
+    Stored(crate::store::StoreAck),
+    /// The uploader's answer to a `Cmd::Upload`.
+    Uploaded(Vec<super::intake::UploadOutcome>),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

@@ -119,7 +119,7 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
     };
     let queue = format!(
         "queue {} · saving {}",
-        app.intake.list.total(),
+        app.intake.queue.len(),
         app.intake.pending.len()
     );
     let line = Line::from(vec![
@@ -179,6 +179,7 @@ pub(crate) mod test_support {
 
     pub fn render(app: &mut App, width: u16, height: u16) -> Terminal<TestBackend> {
         app.update(crate::app::Msg::Resize { width, height });
+        app.settle();
         let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
         t.draw(|f| super::draw(f, app)).unwrap();
         t

@@ -56,6 +56,7 @@ pub async fn run_loop<B: Backend>(
     let mut feeds_open = true;
     loop {
         if app.dirty {
+            app.settle();
             let due = last_draw.map_or(Instant::now(), |t| t + FRAME);
             if Instant::now() >= due {
                 terminal.draw(|f| crate::console::draw(f, app))?;
@@ -82,6 +83,7 @@ pub async fn run_loop<B: Backend>(
             _ = tick.tick() => Some(Msg::Tick(chrono::Utc::now())),
         };
         stats.wakeups += 1;
+        app.set_clock(chrono::Utc::now());
         if let Some(m) = first {
             apply(app, m, effects, &mut stats);
         }
@@ -145,7 +147,13 @@ mod tests {
         let stats = run_loop(&mut term, &mut app, &mut inbox, &mut Recorder(Vec::new()))
             .await
             .unwrap();
-        assert_eq!(app.intake.pending, serials, "every key, in order");
+        let pending: Vec<String> = app
+            .intake
+            .pending
+            .iter()
+            .map(|e| e.serial.clone())
+            .collect();
+        assert_eq!(pending, serials, "every key, in order");
         assert_eq!(stats.messages, 200 * 11 + 1);
         // The first draw happens before anything arrives; the burst adds at most one more.
         assert!(stats.draws <= 2, "{stats:?}");

@@ -1,0 +1,172 @@
+//! `stagehand intake add|list`: the intake queue without the console. They take the same data-dir
+//! lock as the console, so they never write a journal another stagehand is using.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use chrono::{SecondsFormat, Utc};
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use crate::app::intake::scan::{self, ScanContext};
+use crate::config::Config;
+use crate::store::{Journal, QueueEntry, QueueEvent};
+
+#[derive(Debug, Args)]
+pub struct IntakeArgs {
+    #[command(subcommand)]
+    pub command: IntakeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntakeCommand {
+    /// Queue serials as if scanned at this bench.
+    Add(AddArgs),
+    /// Print the queue.
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// Serial numbers.
+    #[arg(required = true)]
+    pub serials: Vec<String>,
+    /// Staging profile (default: [intake] default_profile).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Manufacturer instead of the profile's.
+    #[arg(long, requires = "model")]
+    pub manufacturer: Option<String>,
+    /// Model instead of the profile's.
+    #[arg(long, requires = "manufacturer")]
+    pub model: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One queue entry as `intake list --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct ListedEntry<'a> {
+    pub serial: &'a str,
+    pub manufacturer: &'a str,
+    pub model: &'a str,
+    pub profile: &'a str,
+    pub platform: crate::config::Platform,
+    pub state: crate::store::EntryState,
+    pub scanned_at: String,
+    pub bench: &'a str,
+    pub message: Option<&'a str>,
+    pub note: Option<&'a str>,
+    pub imported_id: Option<&'a str>,
+}
+
+impl<'a> From<&'a QueueEntry> for ListedEntry<'a> {
+    fn from(e: &'a QueueEntry) -> Self {
+        ListedEntry {
+            serial: &e.serial,
+            manufacturer: &e.manufacturer,
+            model: &e.model,
+            profile: &e.profile,
+            platform: e.platform,
+            state: e.state,
+            scanned_at: e.scanned_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            bench: &e.bench,
+            message: e.message.as_deref(),
+            note: e.note.as_deref(),
+            imported_id: e.imported_id.as_deref(),
+        }
+    }
+}
+
+pub fn run(args: &IntakeArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        IntakeCommand::Add(a) => add(a, config, data_dir),
+        IntakeCommand::List(a) => list(a, data_dir),
+    }
+}
+
+fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
+    if report.torn.is_some() {
+        eprintln!("{report}");
+    }
+    let bench = gethostname::gethostname().to_string_lossy().into_owned();
+    let profile = args
+        .profile
+        .clone()
+        .unwrap_or_else(|| config.intake.default_profile.clone());
+    let ctx = ScanContext {
+        config,
+        profile: &profile,
+        manufacturer: args.manufacturer.as_deref(),
+        model: args.model.as_deref(),
+        bench: &bench,
+        now: Utc::now(),
+    };
+    let mut events = Vec::new();
+    let mut refused = 0;
+    let mut out = std::io::stdout().lock();
+    for raw in &args.serials {
+        match scan::accept(raw, &ctx, |k| queue.contains(k)) {
+            Ok(a) => {
+                if let Some(n) = &a.notice {
+                    writeln!(out, "{}: {n}", a.entry.serial)?;
+                }
+                let event = QueueEvent::Added(a.entry);
+                crate::store::queue::apply(&mut queue, &event);
+                events.push(event);
+            }
+            Err(e) => {
+                refused += 1;
+                eprintln!("{raw}: {e}");
+            }
+        }
+    }
+    journal.append(&events)?;
+    writeln!(
+        out,
+        "queued {} of {} serials",
+        events.len(),
+        args.serials.len()
+    )?;
+    Ok(if refused > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let (_journal, queue, report) = Journal::open(data_dir)?;
+    if report.torn.is_some() {
+        eprintln!("{report}");
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let rows: Vec<ListedEntry> = queue.entries().iter().map(ListedEntry::from).collect();
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+    } else {
+        for e in queue.entries() {
+            writeln!(
+                out,
+                "{:<10} {:<20} {:<12} {:<14} {:<10} {} {}",
+                format!("{:?}", e.state).to_lowercase(),
+                e.serial,
+                e.manufacturer,
+                e.model,
+                e.profile,
+                e.scanned_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                e.message.as_deref().unwrap_or("")
+            )?;
+        }
+        writeln!(out, "{} entries", queue.len())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}

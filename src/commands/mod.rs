@@ -1,0 +1,3 @@
+//! Headless subcommands: the console's twins for scripts and schedulers.
+
+pub mod intake;
