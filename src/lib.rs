@@ -6,4 +6,5 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod graph;
 pub mod secret;
