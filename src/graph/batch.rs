@@ -188,6 +188,7 @@ impl GraphClient {
             if retry.is_empty() {
                 break;
             }
+            retry.sort_by_key(|r| order.iter().position(|id| *id == r.id));
             let w = wait.unwrap_or_default();
             tracing::info!(items = retry.len(), wait_ms = w.as_millis() as u64, "retrying batch items");
             tokio::time::sleep(w).await;

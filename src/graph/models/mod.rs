@@ -37,12 +37,13 @@ pub struct Collection<T> {
 }
 
 /// Parses a single entity, accepting the `{"value": {...}}` wrapper that Intune doc samples
-/// (and possibly some Intune answers) use as well as the entity at top level.
+/// (and possibly some Intune answers) use as well as the entity at top level. A `value` that is
+/// an array is a collection and is left alone, so `Collection<T>` parses through here too.
 pub fn parse_entity<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
     let v: serde_json::Value = serde_json::from_slice(body)?;
     let inner = match &v {
         serde_json::Value::Object(m)
-            if m.contains_key("value")
+            if m.get("value").is_some_and(|v| !v.is_array())
                 && m.keys().all(|k| k == "value" || k.starts_with("@odata.")) =>
         {
             m["value"].clone()

@@ -144,6 +144,8 @@ fn wrapped_and_top_level_entities_both_parse() {
     let top: User = parse_entity(br#"{"@odata.context":"x","id":"u1"}"#).unwrap();
     let wrapped: User = parse_entity(br#"{"value":{"id":"u1"}}"#).unwrap();
     assert_eq!(top, wrapped);
+    let page: Collection<User> = parse_entity(br#"{"value":[{"id":"u1"}]}"#).unwrap();
+    assert_eq!(page.value.len(), 1);
 }
 
 #[test]
