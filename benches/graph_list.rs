@@ -51,11 +51,17 @@ fn vm_hwm_kib() -> Option<u64> {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         // Pre-render the pages so the server's cost is not in the client's numbers.
         let pages: Arc<Vec<Vec<serde_json::Value>>> = Arc::new(
-            (0..DEVICES / PAGE).map(|p| (p * PAGE..(p + 1) * PAGE).map(device).collect()).collect(),
+            (0..DEVICES / PAGE)
+                .map(|p| (p * PAGE..(p + 1) * PAGE).map(device).collect())
+                .collect(),
         );
         let hwm_before = vm_hwm_kib();
         let server = CannedServer::start(move |req, _| {
@@ -74,7 +80,10 @@ fn main() {
         .await;
         let client = GraphClient::new(
             url::Url::parse(&server.url).unwrap(),
-            Timeouts { connect: Duration::from_secs(5), total: Duration::from_secs(60) },
+            Timeouts {
+                connect: Duration::from_secs(5),
+                total: Duration::from_secs(60),
+            },
             Arc::new(StaticToken(Secret::new("bench"))),
             Arc::new(Governor::new(&[])),
         )
@@ -87,14 +96,21 @@ fn main() {
             runs.push((t.elapsed(), server.count() - before, devices.len()));
         }
         for (i, (d, reqs, n)) in runs.iter().enumerate() {
-            println!("run {i}: {n} devices in {reqs} requests, {:.1} ms", d.as_secs_f64() * 1e3);
+            println!(
+                "run {i}: {n} devices in {reqs} requests, {:.1} ms",
+                d.as_secs_f64() * 1e3
+            );
         }
         let (_, reqs, n) = runs[0];
         assert_eq!(n, DEVICES);
         assert!(reqs <= 11, "{reqs} requests for {DEVICES} devices");
         let mut times: Vec<f64> = runs.iter().map(|r| r.0.as_secs_f64() * 1e3).collect();
         times.sort_by(f64::total_cmp);
-        println!("median {:.1} ms over {} runs", times[times.len() / 2], times.len());
+        println!(
+            "median {:.1} ms over {} runs",
+            times[times.len() / 2],
+            times.len()
+        );
         println!(
             "peak RSS (VmHWM): {} KiB (before server+client: {} KiB)",
             vm_hwm_kib().map_or("n/a".into(), |v| v.to_string()),

@@ -12,23 +12,32 @@ use serde_json::json as j;
 use stagehand::auth::{AuthError, StaticToken, TokenProvider};
 use stagehand::graph::models::User;
 use stagehand::graph::odata::Query;
-use stagehand::graph::{ConnState, GraphClient, GraphError, Governor, RetryPolicy, Timeouts};
+use stagehand::graph::{ConnState, Governor, GraphClient, GraphError, RetryPolicy, Timeouts};
 use stagehand::secret::Secret;
 use url::Url;
 
 fn client_with(url: &str, tokens: Arc<dyn TokenProvider>, timeouts: Timeouts) -> GraphClient {
-    GraphClient::new(Url::parse(url).unwrap(), timeouts, tokens, Arc::new(Governor::new(&[])))
-        .unwrap()
-        .with_retry(RetryPolicy {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(20),
-            max_delay: Duration::from_millis(200),
-            max_retry_after: Duration::from_secs(10),
-        })
+    GraphClient::new(
+        Url::parse(url).unwrap(),
+        timeouts,
+        tokens,
+        Arc::new(Governor::new(&[])),
+    )
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(200),
+        max_retry_after: Duration::from_secs(10),
+    })
 }
 
 fn client(url: &str) -> GraphClient {
-    client_with(url, Arc::new(StaticToken(Secret::new("tok-1"))), Timeouts::default())
+    client_with(
+        url,
+        Arc::new(StaticToken(Secret::new("tok-1"))),
+        Timeouts::default(),
+    )
 }
 
 #[tokio::test]
@@ -37,27 +46,46 @@ async fn paging_follows_next_link_verbatim_across_three_pages() {
         let host = req.header("host").unwrap().to_string();
         let next = |t: &str| format!("http://{host}/beta/users?$top=2&$skiptoken={t}");
         match i {
-            0 => json(200, &[], j!({"value": [{"id": "a"}, {"id": "b"}], "@odata.nextLink": next("X%2BY%3D%3D")})),
-            1 => json(200, &[], j!({"value": [{"id": "c"}, {"id": "d"}], "@odata.nextLink": next("page3")})),
+            0 => json(
+                200,
+                &[],
+                j!({"value": [{"id": "a"}, {"id": "b"}], "@odata.nextLink": next("X%2BY%3D%3D")}),
+            ),
+            1 => json(
+                200,
+                &[],
+                j!({"value": [{"id": "c"}, {"id": "d"}], "@odata.nextLink": next("page3")}),
+            ),
             _ => json(200, &[], j!({"value": [{"id": "e"}]})),
         }
     })
     .await;
     let c = client(&server.url);
-    let users: Vec<User> = c.get_all(c.beta("/users", &Query::new().top(2))).await.unwrap();
+    let users: Vec<User> = c
+        .get_all(c.beta("/users", &Query::new().top(2)))
+        .await
+        .unwrap();
     let ids: Vec<_> = users.iter().map(|u| u.id.clone().unwrap()).collect();
     assert_eq!(ids, ["a", "b", "c", "d", "e"]);
     let reqs = server.recorded();
     assert_eq!(reqs.len(), 3);
     // The nextLink is sent exactly as received, not re-encoded or rebuilt.
-    assert_eq!(reqs[1].query.as_deref(), Some("$top=2&$skiptoken=X%2BY%3D%3D"));
+    assert_eq!(
+        reqs[1].query.as_deref(),
+        Some("$top=2&$skiptoken=X%2BY%3D%3D")
+    );
     assert_eq!(reqs[2].query.as_deref(), Some("$top=2&$skiptoken=page3"));
     let mut ids = std::collections::HashSet::new();
     for r in &reqs {
         assert_eq!(r.header("authorization"), Some("Bearer tok-1"));
-        let crid = r.header("client-request-id").expect("client-request-id on every request");
+        let crid = r
+            .header("client-request-id")
+            .expect("client-request-id on every request");
         assert!(uuid::Uuid::parse_str(crid).is_ok());
-        assert!(ids.insert(crid.to_string()), "client-request-id is fresh per request");
+        assert!(
+            ids.insert(crid.to_string()),
+            "client-request-id is fresh per request"
+        );
         assert!(r.header("accept-encoding").unwrap_or("").contains("gzip"));
     }
 }
@@ -71,10 +99,17 @@ async fn a_foreign_origin_next_link_never_receives_the_token() {
     })
     .await;
     let c = client(&server.url);
-    let err = c.get_all::<User>(c.beta("/users", &Query::new())).await.unwrap_err();
+    let err = c
+        .get_all::<User>(c.beta("/users", &Query::new()))
+        .await
+        .unwrap_err();
     assert!(matches!(err, GraphError::ForeignOrigin { .. }), "{err:?}");
     assert_eq!(server.count(), 1);
-    assert_eq!(foreign.count(), 0, "nothing at all is sent to a foreign origin");
+    assert_eq!(
+        foreign.count(),
+        0,
+        "nothing at all is sent to a foreign origin"
+    );
 }
 
 #[tokio::test]
@@ -98,7 +133,11 @@ async fn redirects_are_not_followed() {
 #[tokio::test]
 async fn throttling_waits_for_fractional_retry_after_and_publishes_state() {
     let server = CannedServer::start(|_, i| match i {
-        0 => json(429, &[("retry-after", "1.5"), ("request-id", "r-429")], j!({"error": {"code": "TooManyRequests", "message": "slow down"}})),
+        0 => json(
+            429,
+            &[("retry-after", "1.5"), ("request-id", "r-429")],
+            j!({"error": {"code": "TooManyRequests", "message": "slow down"}}),
+        ),
         _ => json(200, &[], j!({"id": "u1"})),
     })
     .await;
@@ -109,7 +148,10 @@ async fn throttling_waits_for_fractional_retry_after_and_publishes_state() {
     let reqs = server.recorded();
     assert_eq!(reqs.len(), 2);
     let gap = reqs[1].at - reqs[0].at;
-    assert!(gap >= Duration::from_millis(1500), "retried after {gap:?}, before Retry-After");
+    assert!(
+        gap >= Duration::from_millis(1500),
+        "retried after {gap:?}, before Retry-After"
+    );
     // The status bar saw the throttle and then the recovery.
     assert!(state.has_changed().unwrap());
     assert_eq!(*state.borrow_and_update(), ConnState::Online);
@@ -139,7 +181,14 @@ async fn throttling_honours_an_http_date_and_falls_back_to_backoff_without_heade
 
 #[tokio::test]
 async fn retries_are_bounded_and_the_last_error_is_typed() {
-    let server = CannedServer::start(|_, _| json(429, &[("retry-after", "0")], j!({"error": {"code": "TooManyRequests", "message": "no"}}))).await;
+    let server = CannedServer::start(|_, _| {
+        json(
+            429,
+            &[("retry-after", "0")],
+            j!({"error": {"code": "TooManyRequests", "message": "no"}}),
+        )
+    })
+    .await;
     let c = client(&server.url);
     let err = c.get_user("u1", &[]).await.unwrap_err();
     assert!(matches!(err, GraphError::Throttled { .. }), "{err:?}");
@@ -148,14 +197,32 @@ async fn retries_are_bounded_and_the_last_error_is_typed() {
 
 #[tokio::test]
 async fn a_wipe_that_got_503_is_not_replayed() {
-    let server = CannedServer::start(|_, _| json(503, &[("request-id", "r-503")], j!({"error": {"code": "ServiceUnavailable", "message": "try later"}}))).await;
+    let server = CannedServer::start(|_, _| {
+        json(
+            503,
+            &[("request-id", "r-503")],
+            j!({"error": {"code": "ServiceUnavailable", "message": "try later"}}),
+        )
+    })
+    .await;
     let c = client(&server.url);
     let err = c.wipe("dev-1", &Default::default()).await.unwrap_err();
-    assert_eq!(server.count(), 1, "a wipe that may have been processed is never resent");
+    assert_eq!(
+        server.count(),
+        1,
+        "a wipe that may have been processed is never resent"
+    );
     assert_eq!(err.status(), Some(503));
     assert_eq!(err.request_id(), Some("r-503"));
     // The same 503 on an idempotent GET is retried.
-    let server = CannedServer::start(|_, i| if i == 0 { json(503, &[], j!({})) } else { json(200, &[], j!({"id": "d"})) }).await;
+    let server = CannedServer::start(|_, i| {
+        if i == 0 {
+            json(503, &[], j!({}))
+        } else {
+            json(200, &[], j!({"id": "d"}))
+        }
+    })
+    .await;
     let c = client(&server.url);
     c.get_managed_device("d", &[]).await.unwrap();
     assert_eq!(server.count(), 2);
@@ -163,14 +230,27 @@ async fn a_wipe_that_got_503_is_not_replayed() {
 
 #[tokio::test]
 async fn a_wipe_that_got_429_is_resent_after_retry_after() {
-    let server = CannedServer::start(|_, i| if i == 0 { json(429, &[("retry-after", "1")], j!({})) } else { empty(204) }).await;
+    let server = CannedServer::start(|_, i| {
+        if i == 0 {
+            json(429, &[("retry-after", "1")], j!({}))
+        } else {
+            empty(204)
+        }
+    })
+    .await;
     let c = client(&server.url);
     c.wipe("dev-1", &Default::default()).await.unwrap();
     let reqs = server.recorded();
     assert_eq!(reqs.len(), 2);
     assert!(reqs[1].at - reqs[0].at >= Duration::from_secs(1));
-    assert_eq!(reqs[0].path, "/beta/deviceManagement/managedDevices/dev-1/wipe");
-    assert_eq!(reqs[0].json(), j!({"keepEnrollmentData": false, "keepUserData": false}));
+    assert_eq!(
+        reqs[0].path,
+        "/beta/deviceManagement/managedDevices/dev-1/wipe"
+    );
+    assert_eq!(
+        reqs[0].json(),
+        j!({"keepEnrollmentData": false, "keepUserData": false})
+    );
 }
 
 /// Hands out "old" until told it was rejected, then "new"; counts refreshes.
@@ -179,7 +259,10 @@ struct Rotating {
 }
 
 impl TokenProvider for Rotating {
-    fn access_token<'a>(&'a self, rejected: Option<&'a Secret>) -> BoxFuture<'a, Result<Secret, AuthError>> {
+    fn access_token<'a>(
+        &'a self,
+        rejected: Option<&'a Secret>,
+    ) -> BoxFuture<'a, Result<Secret, AuthError>> {
         Box::pin(async move {
             if rejected.is_some() {
                 *self.refreshes.lock().unwrap() += 1;
@@ -197,11 +280,17 @@ async fn a_401_refreshes_the_token_once_and_retries_once() {
         if req.header("authorization") == Some("Bearer new") {
             json(200, &[], j!({"id": "u1"}))
         } else {
-            json(401, &[], j!({"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}))
+            json(
+                401,
+                &[],
+                j!({"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}),
+            )
         }
     })
     .await;
-    let tokens = Arc::new(Rotating { refreshes: Mutex::new(0) });
+    let tokens = Arc::new(Rotating {
+        refreshes: Mutex::new(0),
+    });
     let c = client_with(&server.url, tokens.clone(), Timeouts::default());
     c.get_user("u1", &[]).await.unwrap();
     let reqs = server.recorded();
@@ -212,10 +301,17 @@ async fn a_401_refreshes_the_token_once_and_retries_once() {
 
     // A second 401 is final: one refresh, then Unauthorized.
     let server = CannedServer::start(|_, _| json(401, &[("request-id", "r-401")], j!({}))).await;
-    let tokens = Arc::new(Rotating { refreshes: Mutex::new(0) });
+    let tokens = Arc::new(Rotating {
+        refreshes: Mutex::new(0),
+    });
     let c = client_with(&server.url, tokens.clone(), Timeouts::default());
     let err = c.get_user("u1", &[]).await.unwrap_err();
-    assert_eq!(err, GraphError::Unauthorized { request_id: Some("r-401".into()) });
+    assert_eq!(
+        err,
+        GraphError::Unauthorized {
+            request_id: Some("r-401".into())
+        }
+    );
     assert_eq!(server.count(), 2);
     assert_eq!(*tokens.refreshes.lock().unwrap(), 1);
 }
@@ -229,7 +325,10 @@ async fn errors_carry_status_code_message_and_request_id_without_the_token() {
     let c = client(&server.url);
     let err = c.get_managed_device("x", &[]).await.unwrap_err();
     let line = err.to_string();
-    assert_eq!(line, "Graph error 400: User id must be in the form of Guid - Activity ID: 42 (BadRequest) [request-id rid-9]");
+    assert_eq!(
+        line,
+        "Graph error 400: User id must be in the form of Guid - Activity ID: 42 (BadRequest) [request-id rid-9]"
+    );
     assert!(!format!("{err:?}").contains("tok-1"));
 }
 
@@ -243,9 +342,19 @@ async fn a_slow_answer_hits_the_total_timeout() {
         json(200, &[], j!({"id": "late"}))
     })
     .await;
-    let timeouts = Timeouts { connect: Duration::from_secs(2), total: Duration::from_millis(300) };
-    let c = client_with(&server.url, Arc::new(StaticToken(Secret::new("t"))), timeouts)
-        .with_retry(RetryPolicy { max_attempts: 1, ..RetryPolicy::default() });
+    let timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        total: Duration::from_millis(300),
+    };
+    let c = client_with(
+        &server.url,
+        Arc::new(StaticToken(Secret::new("t"))),
+        timeouts,
+    )
+    .with_retry(RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    });
     let err = c.get_user("u1", &[]).await.unwrap_err();
     drop(tx);
     assert!(matches!(err, GraphError::Timeout(_)), "{err:?}");

@@ -13,7 +13,7 @@ use serde_json::{Value, json as j};
 use stagehand::auth::StaticToken;
 use stagehand::graph::export::ExportPolling;
 use stagehand::graph::models::ImportedDeviceIdentity;
-use stagehand::graph::{BatchRequest, GraphClient, GraphError, Governor, RetryPolicy, Timeouts};
+use stagehand::graph::{BatchRequest, Governor, GraphClient, GraphError, RetryPolicy, Timeouts};
 use stagehand::secret::Secret;
 use url::Url;
 
@@ -66,9 +66,19 @@ async fn batch_splits_into_twenties_and_retries_only_safe_failed_items() {
     .await;
     let c = client(&server.url);
     let mut reqs: Vec<BatchRequest> = (0..45)
-        .map(|i| BatchRequest::get(i.to_string(), format!("/deviceManagement/managedDevices/d{i}")))
+        .map(|i| {
+            BatchRequest::get(
+                i.to_string(),
+                format!("/deviceManagement/managedDevices/d{i}"),
+            )
+        })
         .collect();
-    reqs[8] = BatchRequest::with_body("8", "POST", "/deviceManagement/managedDevices/d8/syncDevice", j!({}));
+    reqs[8] = BatchRequest::with_body(
+        "8",
+        "POST",
+        "/deviceManagement/managedDevices/d8/syncDevice",
+        j!({}),
+    );
     reqs[9].depends_on = vec!["8".into()];
     let out = c.batch(reqs).await.unwrap();
 
@@ -83,21 +93,47 @@ async fn batch_splits_into_twenties_and_retries_only_safe_failed_items() {
     assert_eq!(out[44].body.as_ref().unwrap()["id"], "dev-44");
 
     let calls = server.recorded();
-    let sizes: Vec<usize> = calls.iter().map(|r| r.json()["requests"].as_array().unwrap().len()).collect();
-    assert_eq!(sizes, vec![20, 20, 5, 2], "three chunks, then one retry batch with items 7 and 10");
-    let retried: Vec<Value> = calls[3].json()["requests"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
+    let sizes: Vec<usize> = calls
+        .iter()
+        .map(|r| r.json()["requests"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(
+        sizes,
+        vec![20, 20, 5, 2],
+        "three chunks, then one retry batch with items 7 and 10"
+    );
+    let retried: Vec<Value> = calls[3].json()["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     assert_eq!(retried, vec![j!("7"), j!("10")]);
-    assert_eq!(seen.lock().unwrap()["8"], 1, "the POST that got 500 was sent once");
+    assert_eq!(
+        seen.lock().unwrap()["8"],
+        1,
+        "the POST that got 500 was sent once"
+    );
     // No request went out before the largest item Retry-After (1 s) had passed.
     assert!(calls[3].at - calls[0].at >= Duration::from_secs(1));
     for r in &calls {
-        assert!(r.json()["requests"].as_array().unwrap().iter().all(|x| x["url"].as_str().unwrap().starts_with("/deviceManagement/")));
+        assert!(
+            r.json()["requests"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["url"].as_str().unwrap().starts_with("/deviceManagement/"))
+        );
     }
 }
 
 fn zip_csv(csv: &str) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    w.start_file("AutopilotV2DeploymentStatus.csv", zip::write::SimpleFileOptions::default()).unwrap();
+    w.start_file(
+        "AutopilotV2DeploymentStatus.csv",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
     w.write_all(csv.as_bytes()).unwrap();
     w.finish().unwrap().into_inner()
 }
@@ -133,9 +169,18 @@ async fn export_job_round_trip_downloads_without_the_token() {
     })
     .await;
     let c = client(&server.url);
-    let polling = ExportPolling { first_wait: Duration::from_millis(10), max_wait: Duration::from_millis(50), deadline: Duration::from_secs(10) };
+    let polling = ExportPolling {
+        first_wait: Duration::from_millis(10),
+        max_wait: Duration::from_millis(50),
+        deadline: Duration::from_secs(10),
+    };
     let rows = c
-        .export_report_with("AutopilotV2DeploymentStatus", &["DeviceId", "SerialNumber"], None, polling)
+        .export_report_with(
+            "AutopilotV2DeploymentStatus",
+            &["DeviceId", "SerialNumber"],
+            None,
+            polling,
+        )
         .await
         .unwrap();
     assert_eq!(rows.len(), 2);
@@ -145,13 +190,21 @@ async fn export_job_round_trip_downloads_without_the_token() {
     let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
         paths,
-        ["/beta/deviceManagement/reports/exportJobs", "/beta/deviceManagement/reports/exportJobs/job-1",
-         "/beta/deviceManagement/reports/exportJobs/job-1", "/blob/report.zip"]
+        [
+            "/beta/deviceManagement/reports/exportJobs",
+            "/beta/deviceManagement/reports/exportJobs/job-1",
+            "/beta/deviceManagement/reports/exportJobs/job-1",
+            "/blob/report.zip"
+        ]
     );
     for r in &reqs[..3] {
         assert_eq!(r.header("authorization"), Some("Bearer tok-ops"));
     }
-    assert_eq!(reqs[3].header("authorization"), None, "the pre-signed download carries no token");
+    assert_eq!(
+        reqs[3].header("authorization"),
+        None,
+        "the pre-signed download carries no token"
+    );
     assert_eq!(reqs[3].header("client-request-id"), None);
 }
 
@@ -174,13 +227,29 @@ async fn a_serial_with_a_quote_is_one_literal_and_rows_are_rechecked() {
     let d = c.find_device_by_serial("O'BRIEN 1").await.unwrap().unwrap();
     assert_eq!(d.id, "2");
     let r = &server.recorded()[0];
-    assert_eq!(r.param("$filter").as_deref(), Some("serialNumber eq 'O''BRIEN 1'"));
+    assert_eq!(
+        r.param("$filter").as_deref(),
+        Some("serialNumber eq 'O''BRIEN 1'")
+    );
     assert_eq!(r.param("$top").as_deref(), Some("1000"));
-    assert!(r.query.as_deref().unwrap().contains("%27O%27%27BRIEN%201%27"), "{:?}", r.query);
+    assert!(
+        r.query
+            .as_deref()
+            .unwrap()
+            .contains("%27O%27%27BRIEN%201%27"),
+        "{:?}",
+        r.query
+    );
 
     assert_eq!(c.find_device_by_serial("NOPE").await.unwrap(), None);
     let err = c.find_device_by_serial("TWIN").await.unwrap_err();
-    assert_eq!(err, GraphError::Ambiguous { what: "device with serial \"TWIN\"".into(), count: 2 });
+    assert_eq!(
+        err,
+        GraphError::Ambiguous {
+            what: "device with serial \"TWIN\"".into(),
+            count: 2
+        }
+    );
     let err = c.find_device_by_serial("  ").await.unwrap_err();
     assert!(matches!(err, GraphError::Invalid(_)));
 }
@@ -193,10 +262,19 @@ async fn set_primary_user_posts_a_ref_built_from_the_base() {
     c.set_primary_user("dev/1", uid).await.unwrap();
     let r = &server.recorded()[0];
     assert_eq!(r.method, "POST");
-    assert_eq!(r.path, "/beta/deviceManagement/managedDevices/dev%2F1/users/$ref");
-    assert_eq!(r.json(), j!({"@odata.id": format!("{}beta/users/{uid}", server.url)}));
+    assert_eq!(
+        r.path,
+        "/beta/deviceManagement/managedDevices/dev%2F1/users/$ref"
+    );
+    assert_eq!(
+        r.json(),
+        j!({"@odata.id": format!("{}beta/users/{uid}", server.url)})
+    );
     assert_eq!(r.header("content-type"), Some("application/json"));
-    assert!(matches!(c.set_primary_user("d", "not-a-guid").await, Err(GraphError::Invalid(_))));
+    assert!(matches!(
+        c.set_primary_user("d", "not-a-guid").await,
+        Err(GraphError::Invalid(_))
+    ));
     assert_eq!(server.count(), 1, "an invalid user id never reaches Graph");
 }
 
@@ -204,41 +282,70 @@ async fn set_primary_user_posts_a_ref_built_from_the_base() {
 async fn import_sends_the_documented_body_and_reads_statuses() {
     let server = CannedServer::start(|req, _| {
         let ids = req.json()["importedDeviceIdentities"].clone();
-        let out: Vec<Value> = ids.as_array().unwrap().iter().map(|i| {
-            let mut o = i.clone();
-            o["status"] = j!(true);
-            o["id"] = j!("new-id");
-            o
-        }).collect();
+        let out: Vec<Value> = ids
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let mut o = i.clone();
+                o["status"] = j!(true);
+                o["id"] = j!("new-id");
+                o
+            })
+            .collect();
         json(200, &[], j!({"value": out}))
     })
     .await;
     let c = client(&server.url);
     let res = c
-        .import_device_identities(&[ImportedDeviceIdentity::windows("Microsoft", "Surface 5", "SN1")], false)
+        .import_device_identities(
+            &[ImportedDeviceIdentity::windows(
+                "Microsoft",
+                "Surface 5",
+                "SN1",
+            )],
+            false,
+        )
         .await
         .unwrap();
     assert_eq!(res[0].status, Some(true));
     assert_eq!(res[0].identity.id.as_deref(), Some("new-id"));
     let r = &server.recorded()[0];
-    assert_eq!(r.path, "/beta/deviceManagement/importedDeviceIdentities/importDeviceIdentityList");
+    assert_eq!(
+        r.path,
+        "/beta/deviceManagement/importedDeviceIdentities/importDeviceIdentityList"
+    );
     assert_eq!(r.json()["overwriteImportedDeviceIdentities"], false);
-    assert_eq!(r.json()["importedDeviceIdentities"][0]["importedDeviceIdentifier"], "Microsoft,Surface 5,SN1");
+    assert_eq!(
+        r.json()["importedDeviceIdentities"][0]["importedDeviceIdentifier"],
+        "Microsoft,Surface 5,SN1"
+    );
 }
 
 #[tokio::test]
 async fn list_imported_identities_rechecks_contains_and_delete_tolerates_gone() {
     let server = CannedServer::start(|req, _| match req.method.as_str() {
-        "DELETE" => json(404, &[], j!({"error": {"code": "ResourceNotFound", "message": "gone"}})),
-        _ => json(200, &[], j!({"value": [
-            {"id": "1", "importedDeviceIdentifier": "Microsoft,Surface,ABC123"},
-            {"id": "2", "importedDeviceIdentifier": "Lenovo,T14,ZZZ"}
-        ]})),
+        "DELETE" => json(
+            404,
+            &[],
+            j!({"error": {"code": "ResourceNotFound", "message": "gone"}}),
+        ),
+        _ => json(
+            200,
+            &[],
+            j!({"value": [
+                {"id": "1", "importedDeviceIdentifier": "Microsoft,Surface,ABC123"},
+                {"id": "2", "importedDeviceIdentifier": "Lenovo,T14,ZZZ"}
+            ]}),
+        ),
     })
     .await;
     let c = client(&server.url);
     let found = c.list_imported_identities(Some("abc1")).await.unwrap();
     assert_eq!(found.len(), 1);
-    assert_eq!(server.recorded()[0].param("$filter").as_deref(), Some("contains(importedDeviceIdentifier,'abc1')"));
+    assert_eq!(
+        server.recorded()[0].param("$filter").as_deref(),
+        Some("contains(importedDeviceIdentifier,'abc1')")
+    );
     c.delete_imported_identity("1").await.unwrap();
 }

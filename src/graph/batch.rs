@@ -30,11 +30,19 @@ pub struct BatchRequest {
     pub method: String,
     /// Relative to the version root, e.g. `/deviceManagement/managedDevices/{id}/users`.
     pub url: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub headers: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "null_default"
+    )]
     pub depends_on: Vec<String>,
 }
 
@@ -51,17 +59,26 @@ impl BatchRequest {
     }
 
     /// A request with a JSON body (adds the `Content-Type` Graph requires).
-    pub fn with_body(id: impl Into<String>, method: &str, url: impl Into<String>, body: Value) -> Self {
+    pub fn with_body(
+        id: impl Into<String>,
+        method: &str,
+        url: impl Into<String>,
+        body: Value,
+    ) -> Self {
         let mut r = Self::get(id, url);
         r.method = method.to_ascii_uppercase();
-        r.headers.insert("Content-Type".into(), "application/json".into());
+        r.headers
+            .insert("Content-Type".into(), "application/json".into());
         r.body = Some(body);
         r
     }
 
     /// Whether sending this again after an unclear outcome cannot act twice.
     pub fn is_repeatable(&self) -> bool {
-        matches!(self.method.to_ascii_uppercase().as_str(), "GET" | "HEAD" | "PUT" | "DELETE")
+        matches!(
+            self.method.to_ascii_uppercase().as_str(),
+            "GET" | "HEAD" | "PUT" | "DELETE"
+        )
     }
 }
 
@@ -101,7 +118,10 @@ fn validate(requests: &[BatchRequest]) -> Result<(), GraphError> {
     let mut seen = HashSet::new();
     for (i, r) in requests.iter().enumerate() {
         if !seen.insert(r.id.to_ascii_lowercase()) {
-            return Err(GraphError::Invalid(format!("batch item {i}: duplicate id {:?}", r.id)));
+            return Err(GraphError::Invalid(format!(
+                "batch item {i}: duplicate id {:?}",
+                r.id
+            )));
         }
         if r.url.contains("://") || r.url.starts_with("/beta/") || r.url.starts_with("/v1.0/") {
             return Err(GraphError::Invalid(format!(
@@ -126,7 +146,10 @@ fn validate(requests: &[BatchRequest]) -> Result<(), GraphError> {
 
 impl GraphClient {
     /// Runs `requests` through `/beta/$batch` in chunks of 20; answers come back in input order.
-    pub async fn batch(&self, requests: Vec<BatchRequest>) -> Result<Vec<BatchResponse>, GraphError> {
+    pub async fn batch(
+        &self,
+        requests: Vec<BatchRequest>,
+    ) -> Result<Vec<BatchResponse>, GraphError> {
         validate(&requests)?;
         let order: Vec<String> = requests.iter().map(|r| r.id.clone()).collect();
         let mut done: HashMap<String, BatchResponse> = HashMap::new();
@@ -138,18 +161,27 @@ impl GraphClient {
             for chunk in pending.chunks(MAX_BATCH) {
                 for r in chunk {
                     let family = Family::of_path(r.url.split('?').next().unwrap_or(""));
-                    self.governor().acquire(family, !r.method.eq_ignore_ascii_case("GET")).await;
+                    self.governor()
+                        .acquire(family, !r.method.eq_ignore_ascii_case("GET"))
+                        .await;
                 }
                 let safety = if chunk.iter().all(BatchRequest::is_repeatable) {
                     RetrySafety::Idempotent
                 } else {
                     RetrySafety::NotIdempotent
                 };
-                let body = serde_json::to_vec(&BatchRequestBody { requests: chunk.to_vec() })
-                    .map_err(|e| GraphError::Invalid(format!("batch body: {e}")))?;
+                let body = serde_json::to_vec(&BatchRequestBody {
+                    requests: chunk.to_vec(),
+                })
+                .map_err(|e| GraphError::Invalid(format!("batch body: {e}")))?;
                 let url = self.beta("/$batch", &Query::new());
                 let answer = self
-                    .execute(Request { method: Method::POST, url: url.clone(), body: Some(body), safety })
+                    .execute(Request {
+                        method: Method::POST,
+                        url: url.clone(),
+                        body: Some(body),
+                        safety,
+                    })
                     .await?;
                 let parsed: BatchResponseBody =
                     serde_json::from_slice(&answer.body).map_err(|e| GraphError::Decode {
@@ -158,14 +190,17 @@ impl GraphClient {
                         request_id: answer.request_id.clone(),
                     })?;
                 for resp in parsed.responses {
-                    let Some(req) = chunk.iter().find(|r| r.id.eq_ignore_ascii_case(&resp.id)) else {
+                    let Some(req) = chunk.iter().find(|r| r.id.eq_ignore_ascii_case(&resp.id))
+                    else {
                         tracing::warn!(id = %resp.id, "batch answer for an id that was not sent");
                         continue;
                     };
                     let transient = resp.status == 429 || resp.status >= 500;
                     let repeatable = resp.status == 429 || req.is_repeatable();
                     if transient && repeatable && round < max_rounds {
-                        let w = resp.retry_after().unwrap_or_else(|| backoff(&self.retry_policy(), round));
+                        let w = resp
+                            .retry_after()
+                            .unwrap_or_else(|| backoff(&self.retry_policy(), round));
                         if resp.status == 429 {
                             self.governor().throttled(Family::of_path(&req.url), w);
                         }
@@ -190,11 +225,18 @@ impl GraphClient {
             }
             retry.sort_by_key(|r| order.iter().position(|id| *id == r.id));
             let w = wait.unwrap_or_default();
-            tracing::info!(items = retry.len(), wait_ms = w.as_millis() as u64, "retrying batch items");
+            tracing::info!(
+                items = retry.len(),
+                wait_ms = w.as_millis() as u64,
+                "retrying batch items"
+            );
             tokio::time::sleep(w).await;
             pending = retry;
         }
-        Ok(order.into_iter().filter_map(|id| done.remove(&id)).collect())
+        Ok(order
+            .into_iter()
+            .filter_map(|id| done.remove(&id))
+            .collect())
     }
 }
 
@@ -204,13 +246,31 @@ mod tests {
 
     #[test]
     fn duplicate_ids_absolute_urls_and_split_dependencies_are_refused() {
-        let dup = vec![BatchRequest::get("a", "/users"), BatchRequest::get("A", "/groups")];
-        assert!(validate(&dup).unwrap_err().to_string().contains("duplicate id"));
-        let abs = vec![BatchRequest::get("a", "https://graph.microsoft.com/beta/users")];
+        let dup = vec![
+            BatchRequest::get("a", "/users"),
+            BatchRequest::get("A", "/groups"),
+        ];
+        assert!(
+            validate(&dup)
+                .unwrap_err()
+                .to_string()
+                .contains("duplicate id")
+        );
+        let abs = vec![BatchRequest::get(
+            "a",
+            "https://graph.microsoft.com/beta/users",
+        )];
         assert!(validate(&abs).unwrap_err().to_string().contains("relative"));
-        let mut many: Vec<_> = (0..21).map(|i| BatchRequest::get(i.to_string(), "/users")).collect();
+        let mut many: Vec<_> = (0..21)
+            .map(|i| BatchRequest::get(i.to_string(), "/users"))
+            .collect();
         many[20].depends_on = vec!["0".into()];
-        assert!(validate(&many).unwrap_err().to_string().contains("same batch"));
+        assert!(
+            validate(&many)
+                .unwrap_err()
+                .to_string()
+                .contains("same batch")
+        );
         many[20].depends_on.clear();
         assert!(validate(&many).is_ok());
     }
@@ -226,7 +286,8 @@ mod tests {
     #[test]
     fn item_retry_after_is_read_case_insensitively() {
         let r: BatchResponse =
-            serde_json::from_str(r#"{"id":"1","status":429,"headers":{"retry-after":"2.5"}}"#).unwrap();
+            serde_json::from_str(r#"{"id":"1","status":429,"headers":{"retry-after":"2.5"}}"#)
+                .unwrap();
         assert_eq!(r.retry_after(), Some(Duration::from_millis(2500)));
     }
 }

@@ -173,7 +173,10 @@ impl GraphClient {
 
     /// The Graph path without base and version (`/deviceManagement/...`), for the governor.
     fn resource_path<'a>(&self, url: &'a Url) -> &'a str {
-        let rest = url.path().strip_prefix(self.base.path()).unwrap_or(url.path());
+        let rest = url
+            .path()
+            .strip_prefix(self.base.path())
+            .unwrap_or(url.path());
         rest.split_once('/').map_or("", |(_, r)| r)
     }
 
@@ -208,7 +211,9 @@ impl GraphClient {
                 .header("client-request-id", &client_request_id)
                 .header(ACCEPT, "application/json");
             let sent = match &req.body {
-                Some(b) => sent.header(CONTENT_TYPE, "application/json").body(b.clone()),
+                Some(b) => sent
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(b.clone()),
                 None => sent,
             };
             let result = match sent.send().await {
@@ -221,7 +226,8 @@ impl GraphClient {
                     let connect = e.is_connect();
                     let err = map_transport(e);
                     tracing::warn!(error = %err, "transport failure");
-                    if attempt < self.retry.max_attempts && may_retry_transport(req.safety, connect) {
+                    if attempt < self.retry.max_attempts && may_retry_transport(req.safety, connect)
+                    {
                         tokio::time::sleep(backoff(&self.retry, attempt)).await;
                         attempt += 1;
                         continue;
@@ -232,10 +238,18 @@ impl GraphClient {
                     return Err(err);
                 }
             };
-            tracing::debug!(status = status.as_u16(), request_id = request_id.as_deref().unwrap_or(""), "answer");
+            tracing::debug!(
+                status = status.as_u16(),
+                request_id = request_id.as_deref().unwrap_or(""),
+                "answer"
+            );
             if status.is_success() {
                 self.governor.answered();
-                return Ok(Answer { status, body, request_id });
+                return Ok(Answer {
+                    status,
+                    body,
+                    request_id,
+                });
             }
             if status == StatusCode::UNAUTHORIZED && !refreshed {
                 // One refresh, one retry: the provider must not hand back the rejected token.
@@ -253,7 +267,11 @@ impl GraphClient {
                     && attempt < self.retry.max_attempts
                     && wait <= self.retry.max_retry_after;
                 if retry {
-                    tracing::info!(status = status.as_u16(), wait_ms = wait.as_millis() as u64, "retrying");
+                    tracing::info!(
+                        status = status.as_u16(),
+                        wait_ms = wait.as_millis() as u64,
+                        "retrying"
+                    );
                     if retry_after.is_none() && status != StatusCode::TOO_MANY_REQUESTS {
                         tokio::time::sleep(wait).await;
                     }
@@ -336,8 +354,9 @@ async fn read_answer(resp: reqwest::Response) -> Result<Parts, reqwest::Error> {
 }
 
 fn bearer(token: &Secret) -> Result<HeaderValue, GraphError> {
-    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-        .map_err(|_| GraphError::Invalid("the access token contains characters not allowed in a header".into()))?;
+    let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+        GraphError::Invalid("the access token contains characters not allowed in a header".into())
+    })?;
     v.set_sensitive(true);
     Ok(v)
 }
@@ -374,22 +393,33 @@ mod tests {
     fn urls_are_built_from_the_injected_base() {
         let c = client("http://127.0.0.1:9/").unwrap();
         let u = c.beta("/deviceManagement/managedDevices", &Query::new().top(1000));
-        assert_eq!(u.as_str(), "http://127.0.0.1:9/beta/deviceManagement/managedDevices?$top=1000");
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9/beta/deviceManagement/managedDevices?$top=1000"
+        );
         let c = client("https://graph.example/prefix").unwrap();
-        assert_eq!(c.v1("/users/x", &Query::new()).as_str(), "https://graph.example/prefix/v1.0/users/x");
+        assert_eq!(
+            c.v1("/users/x", &Query::new()).as_str(),
+            "https://graph.example/prefix/v1.0/users/x"
+        );
         assert_eq!(c.resource_path(&c.v1("/users/x", &Query::new())), "users/x");
     }
 
     #[test]
     fn plain_http_is_refused_off_loopback() {
-        assert!(matches!(client("http://graph.example/"), Err(GraphError::Invalid(_))));
+        assert!(matches!(
+            client("http://graph.example/"),
+            Err(GraphError::Invalid(_))
+        ));
         assert!(client("http://localhost:8080/").is_ok());
     }
 
     #[test]
     fn origin_check_covers_scheme_host_port_and_base_path() {
         let c = client("https://graph.example/").unwrap();
-        assert!(c.is_graph_origin(&Url::parse("https://graph.example/beta/x?$skiptoken=1").unwrap()));
+        assert!(
+            c.is_graph_origin(&Url::parse("https://graph.example/beta/x?$skiptoken=1").unwrap())
+        );
         assert!(!c.is_graph_origin(&Url::parse("http://graph.example/beta/x").unwrap()));
         assert!(!c.is_graph_origin(&Url::parse("https://graph.example:444/beta/x").unwrap()));
         assert!(!c.is_graph_origin(&Url::parse("https://evil.example/beta/x").unwrap()));

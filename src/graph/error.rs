@@ -158,7 +158,12 @@ pub fn parse_error_body(body: &[u8]) -> ErrorDetail {
         let text = String::from_utf8_lossy(body);
         return ErrorDetail {
             code: "unknown".into(),
-            message: text.chars().take(200).collect::<String>().trim().to_string(),
+            message: text
+                .chars()
+                .take(200)
+                .collect::<String>()
+                .trim()
+                .to_string(),
             request_id: None,
         };
     };
@@ -167,7 +172,11 @@ pub fn parse_error_body(body: &[u8]) -> ErrorDetail {
     let mut inner = env.error.inner_error.as_deref();
     while let Some(i) = inner {
         // The most specific code wins, but purely numeric echoes of the status do not.
-        if let Some(c) = i.code.as_deref().filter(|c| !c.chars().all(|ch| ch.is_ascii_digit())) {
+        if let Some(c) = i
+            .code
+            .as_deref()
+            .filter(|c| !c.chars().all(|ch| ch.is_ascii_digit()))
+        {
             code = c.to_string();
         }
         request_id = request_id.or_else(|| i.request_id.clone());
@@ -248,7 +257,8 @@ mod tests {
     use super::*;
 
     fn sample(name: &str) -> Vec<u8> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/graph/samples");
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/graph/samples");
         let p = if dir.exists() {
             dir.join(name)
         } else {

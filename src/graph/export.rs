@@ -99,7 +99,10 @@ impl GraphClient {
                     });
                 }
                 Some(ReportStatus::Failed) => {
-                    return Err(GraphError::Export { report: name.into(), state: "failed".into() });
+                    return Err(GraphError::Export {
+                        report: name.into(),
+                        state: "failed".into(),
+                    });
                 }
                 _ => {}
             }
@@ -124,10 +127,19 @@ impl GraphClient {
 
 /// Unzips the export and parses its CSV into rows. Errors name the report, entry and line.
 pub fn parse_report_zip(name: &str, zip: &[u8]) -> Result<Vec<ReportRow>, GraphError> {
-    let bad = |detail: String| GraphError::Decode { what: format!("report {name}"), detail, request_id: None };
-    let mut archive = zip::ZipArchive::new(Cursor::new(zip)).map_err(|e| bad(format!("not a ZIP file: {e}")))?;
+    let bad = |detail: String| GraphError::Decode {
+        what: format!("report {name}"),
+        detail,
+        request_id: None,
+    };
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(zip)).map_err(|e| bad(format!("not a ZIP file: {e}")))?;
     let index = (0..archive.len())
-        .find(|&i| archive.by_index(i).is_ok_and(|f| f.name().to_ascii_lowercase().ends_with(".csv")))
+        .find(|&i| {
+            archive
+                .by_index(i)
+                .is_ok_and(|f| f.name().to_ascii_lowercase().ends_with(".csv"))
+        })
         .ok_or_else(|| bad("the ZIP holds no .csv file".into()))?;
     let mut file = archive.by_index(index).map_err(|e| bad(e.to_string()))?;
     let entry = file.name().to_string();
@@ -135,7 +147,9 @@ pub fn parse_report_zip(name: &str, zip: &[u8]) -> Result<Vec<ReportRow>, GraphE
     file.read_to_string(&mut text)
         .map_err(|e| bad(format!("{entry}: not UTF-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(text.as_bytes());
     let headers = reader
         .headers()
         .map_err(|e| bad(format!("{entry}: header line: {e}")))?
@@ -143,7 +157,13 @@ pub fn parse_report_zip(name: &str, zip: &[u8]) -> Result<Vec<ReportRow>, GraphE
     let mut rows = Vec::new();
     for (i, rec) in reader.records().enumerate() {
         let rec = rec.map_err(|e| bad(format!("{entry}: line {}: {e}", i + 2)))?;
-        rows.push(headers.iter().map(str::to_string).zip(rec.iter().map(str::to_string)).collect());
+        rows.push(
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(rec.iter().map(str::to_string))
+                .collect(),
+        );
     }
     Ok(rows)
 }
@@ -155,14 +175,18 @@ mod tests {
 
     pub(crate) fn zip_with(name: &str, content: &str) -> Vec<u8> {
         let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
-        w.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        w.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
         w.write_all(content.as_bytes()).unwrap();
         w.finish().unwrap().into_inner()
     }
 
     #[test]
     fn csv_inside_zip_becomes_rows() {
-        let z = zip_with("r.csv", "\u{feff}SerialNumber,DeploymentStatus\r\nSN1,2\r\n\"S,N2\",3\r\n");
+        let z = zip_with(
+            "r.csv",
+            "\u{feff}SerialNumber,DeploymentStatus\r\nSN1,2\r\n\"S,N2\",3\r\n",
+        );
         let rows = parse_report_zip("AutopilotV2DeploymentStatus", &z).unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["SerialNumber"], "SN1");
@@ -174,9 +198,13 @@ mod tests {
     fn broken_inputs_name_what_and_where() {
         let e = parse_report_zip("R", b"not a zip").unwrap_err().to_string();
         assert!(e.contains("report R") && e.contains("not a ZIP"), "{e}");
-        let e = parse_report_zip("R", &zip_with("a.txt", "x")).unwrap_err().to_string();
+        let e = parse_report_zip("R", &zip_with("a.txt", "x"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no .csv"), "{e}");
-        let e = parse_report_zip("R", &zip_with("r.csv", "A,B\n1,2\n3\n")).unwrap_err().to_string();
+        let e = parse_report_zip("R", &zip_with("r.csv", "A,B\n1,2\n3\n"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("r.csv: line 3"), "{e}");
     }
 }

@@ -58,8 +58,16 @@ impl Limits {
     pub fn documented(family: Family) -> Limits {
         let w = Duration::from_secs(20);
         match family {
-            Family::Devices => Limits { window: w, any: 2000, writes: 200 },
-            Family::Enrollment | Family::Identity => Limits { window: w, any: 1000, writes: 100 },
+            Family::Devices => Limits {
+                window: w,
+                any: 2000,
+                writes: 200,
+            },
+            Family::Enrollment | Family::Identity => Limits {
+                window: w,
+                any: 1000,
+                writes: 100,
+            },
             Family::ConditionalAccess => Limits {
                 window: Duration::from_secs(1),
                 any: 1,
@@ -74,7 +82,9 @@ impl Limits {
 pub enum ConnState {
     Online,
     /// Throttled; requests resume at `until`.
-    Throttled { until: Instant },
+    Throttled {
+        until: Instant,
+    },
     Offline(String),
 }
 
@@ -168,7 +178,11 @@ impl Governor {
             st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
             all.values().filter_map(|s| s.paused_until).max()
         };
-        tracing::warn!(?family, wait_ms = wait.as_millis() as u64, "throttled: family paused");
+        tracing::warn!(
+            ?family,
+            wait_ms = wait.as_millis() as u64,
+            "throttled: family paused"
+        );
         if let Some(until) = latest {
             self.conn.send_replace(ConnState::Throttled { until });
         }
@@ -193,7 +207,8 @@ impl Governor {
 
     /// Graph could not be reached at all.
     pub fn offline(&self, reason: &str) {
-        self.conn.send_replace(ConnState::Offline(reason.to_string()));
+        self.conn
+            .send_replace(ConnState::Offline(reason.to_string()));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Family, FamilyState>> {
@@ -215,9 +230,18 @@ mod tests {
 
     #[test]
     fn paths_map_to_families() {
-        assert_eq!(Family::of_path("/deviceManagement/managedDevices/1/users/$ref"), Family::Devices);
-        assert_eq!(Family::of_path("/deviceManagement/importedDeviceIdentities"), Family::Enrollment);
-        assert_eq!(Family::of_path("/identity/conditionalAccess/policies"), Family::ConditionalAccess);
+        assert_eq!(
+            Family::of_path("/deviceManagement/managedDevices/1/users/$ref"),
+            Family::Devices
+        );
+        assert_eq!(
+            Family::of_path("/deviceManagement/importedDeviceIdentities"),
+            Family::Enrollment
+        );
+        assert_eq!(
+            Family::of_path("/identity/conditionalAccess/policies"),
+            Family::ConditionalAccess
+        );
         assert_eq!(Family::of_path("/users/abc"), Family::Identity);
     }
 
@@ -225,7 +249,11 @@ mod tests {
     async fn reads_beyond_the_window_budget_wait_for_the_window() {
         let g = Governor::new(&[(
             Family::Enrollment,
-            Limits { window: Duration::from_secs(20), any: 1000, writes: 100 },
+            Limits {
+                window: Duration::from_secs(20),
+                any: 1000,
+                writes: 100,
+            },
         )]);
         let start = Instant::now();
         for _ in 0..1000 {
@@ -269,7 +297,9 @@ mod tests {
         g.throttled(Family::Devices, Duration::from_secs(3));
         assert_eq!(
             *rx.borrow_and_update(),
-            ConnState::Throttled { until: start + Duration::from_secs(3) }
+            ConnState::Throttled {
+                until: start + Duration::from_secs(3)
+            }
         );
         let tasks: Vec<_> = (0..5)
             .map(|_| {

@@ -10,7 +10,11 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use super::models::ManagedDevice;
 
 /// Everything but RFC 3986 unreserved characters is encoded.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// An OData string literal: `'` + value with every `'` doubled + `'`. Not yet percent-encoded.
 pub fn literal(value: &str) -> String {

@@ -19,7 +19,8 @@ impl GraphClient {
     /// Every item of a collection, following `@odata.nextLink` until it is absent.
     pub async fn get_all<T: DeserializeOwned>(&self, first: Url) -> Result<Vec<T>, GraphError> {
         let mut all = Vec::new();
-        self.for_each_page(first, |page: Vec<T>| all.extend(page)).await?;
+        self.for_each_page(first, |page: Vec<T>| all.extend(page))
+            .await?;
         Ok(all)
     }
 

@@ -77,7 +77,8 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     }
     if v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         let secs: f64 = v.parse().ok()?;
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
     let at: SystemTime = at.with_timezone(&chrono::Utc).into();
@@ -111,7 +112,10 @@ mod tests {
     fn retry_after_integer_fraction_and_date() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // 06 Nov 1994 08:49:37 GMT
         assert_eq!(parse_retry_after("3", now), Some(Duration::from_secs(3)));
-        assert_eq!(parse_retry_after(" 2.128 ", now), Some(Duration::from_millis(2128)));
+        assert_eq!(
+            parse_retry_after(" 2.128 ", now),
+            Some(Duration::from_millis(2128))
+        );
         assert_eq!(parse_retry_after("0", now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("2, 2", now), Some(Duration::from_secs(2)));
         assert_eq!(
@@ -139,7 +143,10 @@ mod tests {
             let d = (100u64 << (attempt - 1)).min(1000);
             for _ in 0..50 {
                 let b = backoff(&p, attempt);
-                assert!(b >= Duration::from_millis(d / 2), "attempt {attempt}: {b:?}");
+                assert!(
+                    b >= Duration::from_millis(d / 2),
+                    "attempt {attempt}: {b:?}"
+                );
                 assert!(b <= Duration::from_millis(d), "attempt {attempt}: {b:?}");
             }
         }
@@ -151,12 +158,27 @@ mod tests {
     fn non_idempotent_requests_only_retry_when_certainly_unprocessed() {
         use RetrySafety::*;
         for s in [429, 503, 504] {
-            assert!(may_retry_status(Idempotent, StatusCode::from_u16(s).unwrap()));
+            assert!(may_retry_status(
+                Idempotent,
+                StatusCode::from_u16(s).unwrap()
+            ));
         }
-        assert!(!may_retry_status(Idempotent, StatusCode::INTERNAL_SERVER_ERROR));
-        assert!(may_retry_status(NotIdempotent, StatusCode::TOO_MANY_REQUESTS));
-        assert!(!may_retry_status(NotIdempotent, StatusCode::SERVICE_UNAVAILABLE));
-        assert!(!may_retry_status(NotIdempotent, StatusCode::GATEWAY_TIMEOUT));
+        assert!(!may_retry_status(
+            Idempotent,
+            StatusCode::INTERNAL_SERVER_ERROR
+        ));
+        assert!(may_retry_status(
+            NotIdempotent,
+            StatusCode::TOO_MANY_REQUESTS
+        ));
+        assert!(!may_retry_status(
+            NotIdempotent,
+            StatusCode::SERVICE_UNAVAILABLE
+        ));
+        assert!(!may_retry_status(
+            NotIdempotent,
+            StatusCode::GATEWAY_TIMEOUT
+        ));
         assert!(may_retry_transport(NotIdempotent, true));
         assert!(!may_retry_transport(NotIdempotent, false));
         assert!(may_retry_transport(Idempotent, false));

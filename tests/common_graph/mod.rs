@@ -56,7 +56,9 @@ impl Drop for CannedServer {
 
 impl CannedServer {
     /// Starts a server whose answers come from `respond(request, index_of_request)`.
-    pub async fn start(respond: impl Fn(&Recorded, usize) -> Response<Body> + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        respond: impl Fn(&Recorded, usize) -> Response<Body> + Send + Sync + 'static,
+    ) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         let requests: Arc<Mutex<Vec<Recorded>>> = Arc::default();
@@ -67,7 +69,9 @@ impl CannedServer {
             let respond = respond.clone();
             async move {
                 let (parts, body) = req.into_parts();
-                let body = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+                let body = axum::body::to_bytes(body, 64 << 20)
+                    .await
+                    .unwrap_or_default();
                 let rec = Recorded {
                     method: parts.method,
                     path: parts.uri.path().to_string(),
@@ -87,7 +91,11 @@ impl CannedServer {
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        CannedServer { url, requests, task }
+        CannedServer {
+            url,
+            requests,
+            task,
+        }
     }
 
     pub fn recorded(&self) -> Vec<Recorded> {
@@ -107,7 +115,8 @@ pub fn json(status: u16, headers: &[(&str, &str)], body: serde_json::Value) -> R
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    b.body(Body::from(serde_json::to_vec(&body).unwrap())).unwrap()
+    b.body(Body::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap()
 }
 
 pub fn empty(status: u16) -> Response<Body> {

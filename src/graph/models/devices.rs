@@ -5,15 +5,58 @@ use serde::{Deserialize, Serialize};
 
 use super::{graph_enum, null_default};
 
-graph_enum!(ComplianceState { Unknown, Compliant, Noncompliant, Conflict, Error, InGracePeriod, ConfigManager });
-graph_enum!(ManagementState {
-    Managed, RetirePending, RetireFailed, WipePending, WipeFailed, Unhealthy, DeletePending,
-    RetireIssued, WipeIssued, WipeCanceled, RetireCanceled, Discovered
+graph_enum!(ComplianceState {
+    Unknown,
+    Compliant,
+    Noncompliant,
+    Conflict,
+    Error,
+    InGracePeriod,
+    ConfigManager
 });
-graph_enum!(JoinType { Unknown, #[serde(rename = "azureADJoined")] AzureAdJoined, #[serde(rename = "azureADRegistered")] AzureAdRegistered, #[serde(rename = "hybridAzureADJoined")] HybridAzureAdJoined });
-graph_enum!(OwnerType { Unknown, Company, Personal });
-graph_enum!(ActionState { None, Pending, Canceled, Active, Done, Failed, NotSupported });
-graph_enum!(ObliterationBehavior { Always, Default, DoNotObliterate, ObliterateWithWarning });
+graph_enum!(ManagementState {
+    Managed,
+    RetirePending,
+    RetireFailed,
+    WipePending,
+    WipeFailed,
+    Unhealthy,
+    DeletePending,
+    RetireIssued,
+    WipeIssued,
+    WipeCanceled,
+    RetireCanceled,
+    Discovered
+});
+graph_enum!(JoinType {
+    Unknown,
+    #[serde(rename = "azureADJoined")]
+    AzureAdJoined,
+    #[serde(rename = "azureADRegistered")]
+    AzureAdRegistered,
+    #[serde(rename = "hybridAzureADJoined")]
+    HybridAzureAdJoined
+});
+graph_enum!(OwnerType {
+    Unknown,
+    Company,
+    Personal
+});
+graph_enum!(ActionState {
+    None,
+    Pending,
+    Canceled,
+    Active,
+    Done,
+    Failed,
+    NotSupported
+});
+graph_enum!(ObliterationBehavior {
+    Always,
+    Default,
+    DoNotObliterate,
+    ObliterateWithWarning
+});
 
 /// `loggedOnUser`: one entry of `usersLoggedOn`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

@@ -81,7 +81,11 @@ pub struct JustInTimeAssignmentPolicy {
     pub target: Vec<String>,
 }
 
-graph_enum!(PolicyState { Enabled, Disabled, EnabledForReportingButNotEnforced });
+graph_enum!(PolicyState {
+    Enabled,
+    Disabled,
+    EnabledForReportingButNotEnforced
+});
 
 /// `conditionalAccessPolicy`: typed where the readiness check looks, the rest ignored.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]

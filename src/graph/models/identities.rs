@@ -48,7 +48,9 @@ impl ImportedDeviceIdentity {
     pub fn windows(manufacturer: &str, model: &str, serial: &str) -> Self {
         Self {
             imported_device_identifier: Some(format!("{manufacturer},{model},{serial}")),
-            imported_device_identity_type: Some(ImportedDeviceIdentityType::ManufacturerModelSerial),
+            imported_device_identity_type: Some(
+                ImportedDeviceIdentityType::ManufacturerModelSerial,
+            ),
             platform: Some(Platform::Windows),
             ..Self::default()
         }

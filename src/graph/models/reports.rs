@@ -5,7 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{graph_enum, null_default};
 
-graph_enum!(ReportStatus { Unknown, NotStarted, InProgress, Completed, Failed });
+graph_enum!(ReportStatus {
+    Unknown,
+    NotStarted,
+    InProgress,
+    Completed,
+    Failed
+});
 graph_enum!(ReportFormat { Csv, Json, Pdf });
 
 /// An export job as Graph returns it.

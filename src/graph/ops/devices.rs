@@ -57,13 +57,20 @@ impl GraphClient {
         })
         .await?;
         if dropped > 0 {
-            tracing::warn!(dropped, "Graph returned devices outside the filter; dropped them");
+            tracing::warn!(
+                dropped,
+                "Graph returned devices outside the filter; dropped them"
+            );
         }
         Ok(out)
     }
 
     /// One device; use `select` for properties only populated on single GETs.
-    pub async fn get_managed_device(&self, id: &str, select: &[&str]) -> Result<ManagedDevice, GraphError> {
+    pub async fn get_managed_device(
+        &self,
+        id: &str,
+        select: &[&str],
+    ) -> Result<ManagedDevice, GraphError> {
         self.get_entity(self.beta(&format!("{BASE}/{}", seg(id)), &Query::new().select(select)))
             .await
     }
@@ -82,7 +89,10 @@ impl GraphClient {
         let target = self.beta(&format!("/users/{}", seg(user_id)), &Query::new());
         self.send_json(
             Method::POST,
-            self.beta(&format!("{BASE}/{}/users/$ref", seg(device_id)), &Query::new()),
+            self.beta(
+                &format!("{BASE}/{}/users/$ref", seg(device_id)),
+                &Query::new(),
+            ),
             Some(&json!({ "@odata.id": target.as_str() })),
             RetrySafety::Idempotent,
         )
@@ -91,20 +101,23 @@ impl GraphClient {
 
     /// `POST syncDevice`: asking a device to check in twice is harmless, so retried.
     pub async fn sync_device(&self, id: &str) -> Result<(), GraphError> {
-        self.action(id, "syncDevice", None, RetrySafety::Idempotent).await
+        self.action(id, "syncDevice", None, RetrySafety::Idempotent)
+            .await
     }
 
     /// `POST retire`: destructive; never replayed after an unclear outcome. Read
     /// `managementState` (`retirePending`) before issuing it again.
     pub async fn retire(&self, id: &str) -> Result<(), GraphError> {
-        self.action(id, "retire", None, RetrySafety::NotIdempotent).await
+        self.action(id, "retire", None, RetrySafety::NotIdempotent)
+            .await
     }
 
     /// `POST wipe`: destructive; never replayed after an unclear outcome. Read
     /// `managementState` (`wipePending`) before issuing it again.
     pub async fn wipe(&self, id: &str, options: &WipeOptions) -> Result<(), GraphError> {
         let body = serde_json::to_value(options).map_err(|e| GraphError::Invalid(e.to_string()))?;
-        self.action(id, "wipe", Some(body), RetrySafety::NotIdempotent).await
+        self.action(id, "wipe", Some(body), RetrySafety::NotIdempotent)
+            .await
     }
 
     async fn action(
@@ -125,14 +138,20 @@ impl GraphClient {
 
     /// The one device with this serial, `None` if there is none; more than one is an error so
     /// nothing downstream acts on the wrong device.
-    pub async fn find_device_by_serial(&self, serial: &str) -> Result<Option<ManagedDevice>, GraphError> {
+    pub async fn find_device_by_serial(
+        &self,
+        serial: &str,
+    ) -> Result<Option<ManagedDevice>, GraphError> {
         let mut found = self
             .list_managed_devices(Some(DeviceFilter::SerialNumber(serial.to_string())), &[])
             .await?;
         match found.len() {
             0 => Ok(None),
             1 => Ok(found.pop()),
-            n => Err(GraphError::Ambiguous { what: format!("device with serial {serial:?}"), count: n }),
+            n => Err(GraphError::Ambiguous {
+                what: format!("device with serial {serial:?}"),
+                count: n,
+            }),
         }
     }
 }

@@ -5,7 +5,8 @@ use reqwest::Method;
 use super::super::client::GraphClient;
 use super::super::error::GraphError;
 use super::super::models::{
-    ConditionalAccessPolicy, ConfigurationPolicy, DirectoryObject, MembershipTargetResult, ServicePrincipal,
+    ConditionalAccessPolicy, ConfigurationPolicy, DirectoryObject, MembershipTargetResult,
+    ServicePrincipal,
 };
 use super::super::odata::{Query, literal};
 use super::super::retry::RetrySafety;
@@ -13,14 +14,25 @@ use super::seg;
 
 impl GraphClient {
     /// The tenant's service principal for `app_id`, `None` if missing (re-checked exactly).
-    pub async fn service_principal_by_app_id(&self, app_id: &str) -> Result<Option<ServicePrincipal>, GraphError> {
+    pub async fn service_principal_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> Result<Option<ServicePrincipal>, GraphError> {
         let q = Query::new().filter(format!("appId eq {}", literal(app_id)));
-        let mut all: Vec<ServicePrincipal> = self.get_all(self.v1("/servicePrincipals", &q)).await?;
-        all.retain(|s| s.app_id.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(app_id)));
+        let mut all: Vec<ServicePrincipal> =
+            self.get_all(self.v1("/servicePrincipals", &q)).await?;
+        all.retain(|s| {
+            s.app_id
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(app_id))
+        });
         match all.len() {
             0 => Ok(None),
             1 => Ok(all.pop()),
-            n => Err(GraphError::Ambiguous { what: format!("service principal for app {app_id}"), count: n }),
+            n => Err(GraphError::Ambiguous {
+                what: format!("service principal for app {app_id}"),
+                count: n,
+            }),
         }
     }
 
@@ -32,9 +44,13 @@ impl GraphClient {
 
     /// Settings Catalog policies; `filter` is an OData expression whose string values were
     /// built with [`literal`]. Callers re-check rows: Intune may ignore the filter.
-    pub async fn configuration_policies(&self, filter: Option<&str>) -> Result<Vec<ConfigurationPolicy>, GraphError> {
+    pub async fn configuration_policies(
+        &self,
+        filter: Option<&str>,
+    ) -> Result<Vec<ConfigurationPolicy>, GraphError> {
         let q = filter.map_or_else(Query::new, |f| Query::new().filter(f));
-        self.get_all(self.beta("/deviceManagement/configurationPolicies", &q)).await
+        self.get_all(self.beta("/deviceManagement/configurationPolicies", &q))
+            .await
     }
 
     /// `POST configurationPolicies/{id}/retrieveEnrollmentTimeDeviceMembershipTarget`: a read,
@@ -59,7 +75,10 @@ impl GraphClient {
     }
 
     /// `GET /v1.0/identity/conditionalAccess/policies` (paced at 1 request/s by the governor).
-    pub async fn conditional_access_policies(&self) -> Result<Vec<ConditionalAccessPolicy>, GraphError> {
-        self.get_all(self.v1("/identity/conditionalAccess/policies", &Query::new())).await
+    pub async fn conditional_access_policies(
+        &self,
+    ) -> Result<Vec<ConditionalAccessPolicy>, GraphError> {
+        self.get_all(self.v1("/identity/conditionalAccess/policies", &Query::new()))
+            .await
     }
 }

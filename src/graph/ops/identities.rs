@@ -37,7 +37,11 @@ impl GraphClient {
             imported_device_identities: identities,
             overwrite_imported_device_identities: Some(overwrite),
         };
-        let safety = if overwrite { RetrySafety::Idempotent } else { RetrySafety::NotIdempotent };
+        let safety = if overwrite {
+            RetrySafety::Idempotent
+        } else {
+            RetrySafety::NotIdempotent
+        };
         let page: Collection<ImportedDeviceIdentityResult> = self
             .send_json(
                 Method::POST,
@@ -54,7 +58,10 @@ impl GraphClient {
         &self,
         identities: &[ImportedDeviceIdentity],
     ) -> Result<Vec<ImportedDeviceIdentity>, GraphError> {
-        let body = ImportBody { imported_device_identities: identities, overwrite_imported_device_identities: None };
+        let body = ImportBody {
+            imported_device_identities: identities,
+            overwrite_imported_device_identities: None,
+        };
         let page: Collection<ImportedDeviceIdentity> = self
             .send_json(
                 Method::POST,
@@ -73,7 +80,9 @@ impl GraphClient {
         contains: Option<&str>,
     ) -> Result<Vec<ImportedDeviceIdentity>, GraphError> {
         let q = match contains {
-            Some(c) => Query::new().filter(format!("contains(importedDeviceIdentifier,{})", literal(c))),
+            Some(c) => {
+                Query::new().filter(format!("contains(importedDeviceIdentifier,{})", literal(c)))
+            }
             None => Query::new(),
         };
         let all: Vec<ImportedDeviceIdentity> = self.get_all(self.beta(BASE, &q)).await?;

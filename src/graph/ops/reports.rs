@@ -56,8 +56,13 @@ impl AutopilotDeployment {
 
 impl GraphClient {
     /// Exports `AutopilotV2DeploymentStatus` and types its rows.
-    pub async fn autopilot_v2_deployments(&self, filter: Option<&str>) -> Result<Vec<AutopilotDeployment>, GraphError> {
-        let rows = self.export_report(AUTOPILOT_V2_DEPLOYMENT_STATUS, COLUMNS, filter).await?;
+    pub async fn autopilot_v2_deployments(
+        &self,
+        filter: Option<&str>,
+    ) -> Result<Vec<AutopilotDeployment>, GraphError> {
+        let rows = self
+            .export_report(AUTOPILOT_V2_DEPLOYMENT_STATUS, COLUMNS, filter)
+            .await?;
         Ok(rows.iter().map(AutopilotDeployment::from_row).collect())
     }
 }

@@ -21,25 +21,37 @@ impl GraphClient {
         if id_or_upn.trim().is_empty() {
             return Err(GraphError::Invalid("empty user id".into()));
         }
-        self.get_entity(self.v1(&format!("/users{}", user_segment(id_or_upn)), &Query::new().select(select)))
-            .await
+        self.get_entity(self.v1(
+            &format!("/users{}", user_segment(id_or_upn)),
+            &Query::new().select(select),
+        ))
+        .await
     }
 
     /// `GET /v1.0/users/{id}/licenseDetails` (delegated tokens only).
     pub async fn user_license_details(&self, id: &str) -> Result<Vec<LicenseDetails>, GraphError> {
-        self.get_all(self.v1(&format!("/users{}/licenseDetails", user_segment(id)), &Query::new()))
-            .await
+        self.get_all(self.v1(
+            &format!("/users{}/licenseDetails", user_segment(id)),
+            &Query::new(),
+        ))
+        .await
     }
 
     /// `GET /v1.0/me/transitiveMemberOf`: groups and directory roles of the signed-in user.
     pub async fn transitive_member_of_me(&self) -> Result<Vec<DirectoryObject>, GraphError> {
-        self.get_all(self.v1("/me/transitiveMemberOf", &Query::new())).await
+        self.get_all(self.v1("/me/transitiveMemberOf", &Query::new()))
+            .await
     }
 
     /// `GET /beta/deviceManagement/getAssignedRoleIdsForLoggedInUser` (delegated only).
-    pub async fn assigned_role_ids_for_logged_in_user(&self) -> Result<AssignedRoleIds, GraphError> {
-        self.get_entity(self.beta("/deviceManagement/getAssignedRoleIdsForLoggedInUser", &Query::new()))
-            .await
+    pub async fn assigned_role_ids_for_logged_in_user(
+        &self,
+    ) -> Result<AssignedRoleIds, GraphError> {
+        self.get_entity(self.beta(
+            "/deviceManagement/getAssignedRoleIdsForLoggedInUser",
+            &Query::new(),
+        ))
+        .await
     }
 }
 
