@@ -359,3 +359,43 @@ async fn a_slow_answer_hits_the_total_timeout() {
     drop(tx);
     assert!(matches!(err, GraphError::Timeout(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_429_seen_by_one_task_pauses_the_family_for_every_client_sharing_the_governor() {
+    let server = CannedServer::start(|req, i| {
+        if i == 0 {
+            assert!(req.path.ends_with("/managedDevices/a"));
+            return json(429, &[("retry-after", "1")], j!({}));
+        }
+        json(200, &[], j!({"id": "x"}))
+    })
+    .await;
+    let governor = Arc::new(Governor::new(&[]));
+    let make = || {
+        GraphClient::new(
+            Url::parse(&server.url).unwrap(),
+            Timeouts::default(),
+            Arc::new(StaticToken(Secret::new("t"))),
+            governor.clone(),
+        )
+        .unwrap()
+    };
+    let (a, b) = (make(), make());
+    let mut state = a.conn_state();
+    let task = tokio::spawn(async move { a.get_managed_device("a", &[]).await });
+    // Wait until the status bar shows the throttle, then start an unrelated device read.
+    state
+        .wait_for(|s| matches!(s, ConnState::Throttled { .. }))
+        .await
+        .unwrap();
+    b.get_managed_device("b", &[]).await.unwrap();
+    task.await.unwrap().unwrap();
+    let reqs = server.recorded();
+    assert_eq!(reqs.len(), 3);
+    let b_req = reqs.iter().find(|r| r.path.ends_with("/b")).unwrap();
+    assert!(
+        b_req.at - reqs[0].at >= Duration::from_secs(1),
+        "another task's request went out before the family's Retry-After"
+    );
+    assert_eq!(governor.granted(stagehand::graph::Family::Devices), 3);
+}

@@ -349,3 +349,86 @@ async fn list_imported_identities_rechecks_contains_and_delete_tolerates_gone() 
     );
     c.delete_imported_identity("1").await.unwrap();
 }
+
+#[tokio::test]
+async fn directory_and_user_reads_hit_the_documented_paths_and_recheck_rows() {
+    let server = CannedServer::start(|req, _| {
+        let tpl = "80d33118-b7b4-40d8-b15f-81be745e053f_1";
+        match req.path.as_str() {
+            "/v1.0/servicePrincipals" => json(200, &[], j!({"value": [
+                {"id": "sp1", "appId": "f1346770-5b25-470b-88bd-d5744ab7952c"},
+                {"id": "sp2", "appId": "someone-else"}
+            ]})),
+            "/beta/groups/g1/owners" => json(200, &[], j!({"value": [
+                {"@odata.type": "#microsoft.graph.servicePrincipal", "id": "sp1", "appId": "f1346770-5b25-470b-88bd-d5744ab7952c"}
+            ]})),
+            "/beta/deviceManagement/configurationPolicies" => json(200, &[], j!({"value": [
+                {"id": "p1", "name": "APv2", "templateReference": {"templateId": tpl}},
+                {"id": "p2", "name": "Other", "templateReference": null}
+            ]})),
+            "/v1.0/users/a%23b%40contoso.com" => json(200, &[], j!({"id": "u1", "userPrincipalName": "a#b@contoso.com"})),
+            "/v1.0/users/u1/licenseDetails" => json(200, &[], j!({"value": [{"skuId": "s", "servicePlans": [
+                {"servicePlanId": "c1ec4a95-1f05-45b3-a911-aa3fa01094f5", "servicePlanName": "INTUNE_A", "provisioningStatus": "Success"}
+            ]}]})),
+            "/v1.0/me/transitiveMemberOf" => json(200, &[], j!({"value": [{"@odata.type": "#microsoft.graph.directoryRole", "roleTemplateId": "3a2c62db-5318-420d-8d74-23affee5d9d5"}]})),
+            "/beta/deviceManagement/getAssignedRoleIdsForLoggedInUser" => json(200, &[], j!({"value": {"roleDefinitionIds": ["r1"], "roleAssignmentIds": []}})),
+            "/v1.0/identity/conditionalAccess/policies" => json(200, &[], j!({"value": [{"id": "ca1", "state": "enabled"}]})),
+            _ => empty(404),
+        }
+    })
+    .await;
+    let c = client(&server.url);
+    let sp = c
+        .service_principal_by_app_id("f1346770-5b25-470b-88bd-d5744ab7952c")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sp.id.as_deref(), Some("sp1"));
+    assert_eq!(
+        c.group_owners("g1").await.unwrap()[0].app_id.as_deref(),
+        Some("f1346770-5b25-470b-88bd-d5744ab7952c")
+    );
+    let policies = c.device_preparation_policies().await.unwrap();
+    assert_eq!(
+        policies.len(),
+        1,
+        "the policy without the template is dropped"
+    );
+    let u = c
+        .get_user("a#b@contoso.com", &["id", "userPrincipalName"])
+        .await
+        .unwrap();
+    assert_eq!(u.id.as_deref(), Some("u1"));
+    assert!(c.user_license_details("u1").await.unwrap()[0].has_intune());
+    assert_eq!(c.transitive_member_of_me().await.unwrap().len(), 1);
+    assert_eq!(
+        c.assigned_role_ids_for_logged_in_user()
+            .await
+            .unwrap()
+            .role_definition_ids,
+        ["r1"]
+    );
+    let before_ca = std::time::Instant::now();
+    c.conditional_access_policies().await.unwrap();
+    c.conditional_access_policies().await.unwrap();
+
+    let reqs = server.recorded();
+    let sp_req = &reqs[0];
+    assert_eq!(
+        sp_req.param("$filter").as_deref(),
+        Some("appId eq 'f1346770-5b25-470b-88bd-d5744ab7952c'")
+    );
+    assert_eq!(
+        reqs[3].param("$select").as_deref(),
+        Some("id,userPrincipalName")
+    );
+    let ca: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.path.contains("conditionalAccess"))
+        .collect();
+    assert_eq!(ca.len(), 2);
+    assert!(
+        ca[1].at - before_ca >= Duration::from_secs(1),
+        "Conditional Access reads are paced at 1/s"
+    );
+}

@@ -12,6 +12,7 @@ use super::error::GraphError;
 use super::models::{ExportJob, ExportJobRequest, ReportFormat, ReportStatus};
 use super::odata::{Query, encode};
 use super::retry::RetrySafety;
+use crate::secret::Secret;
 
 /// One CSV row: column name → value.
 pub type ReportRow = BTreeMap<String, String>;
@@ -77,7 +78,7 @@ impl GraphClient {
             request_id: None,
         })?;
         let url = self.wait_for_export(name, &id, job, polling).await?;
-        let zip = self.download_blob(&url).await?;
+        let zip = self.download_blob(url.expose()).await?;
         parse_report_zip(name, &zip)
     }
 
@@ -87,7 +88,7 @@ impl GraphClient {
         id: &str,
         mut job: ExportJob,
         polling: ExportPolling,
-    ) -> Result<String, GraphError> {
+    ) -> Result<Secret, GraphError> {
         let started = tokio::time::Instant::now();
         let mut wait = polling.first_wait;
         loop {

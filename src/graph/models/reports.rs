@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{graph_enum, null_default};
+use crate::secret::Secret;
 
 graph_enum!(ReportStatus {
     Unknown,
@@ -30,9 +31,10 @@ pub struct ExportJob {
     pub format: Option<ReportFormat>,
     #[serde(default)]
     pub status: Option<ReportStatus>,
-    /// Pre-signed download URL: fetched without the bearer token, never logged.
+    /// Pre-signed download URL: its signature is a credential, so it is a redacted [`Secret`];
+    /// fetched without the bearer token, never logged.
     #[serde(default)]
-    pub url: Option<String>,
+    pub url: Option<Secret>,
     #[serde(default)]
     pub request_date_time: Option<DateTime<Utc>>,
     #[serde(default)]

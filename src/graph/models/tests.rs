@@ -107,6 +107,11 @@ fn every_sample_parses_into_its_type() {
     let job: ExportJob = one("exportJob-create-response.json");
     assert_eq!(job.status, Some(ReportStatus::NotStarted));
     assert_eq!(job.format, Some(ReportFormat::Pdf));
+    assert_eq!(job.url.as_ref().map(|u| u.expose()), Some("Url value"));
+    assert!(
+        !format!("{job:?}").contains("Url value"),
+        "the pre-signed URL is redacted"
+    );
 
     let roles: AssignedRoleIds = one("getAssignedRoleIdsForLoggedInUser-response.json");
     assert_eq!(roles.role_definition_ids.len(), 1);

@@ -12,6 +12,9 @@ use super::super::odata::{Query, literal};
 use super::super::retry::RetrySafety;
 use super::seg;
 
+/// Settings Catalog template of the user-driven APv2 device preparation policy.
+pub const DEVICE_PREPARATION_TEMPLATE_ID: &str = "80d33118-b7b4-40d8-b15f-81be745e053f_1";
+
 impl GraphClient {
     /// The tenant's service principal for `app_id`, `None` if missing (re-checked exactly).
     pub async fn service_principal_by_app_id(
@@ -51,6 +54,27 @@ impl GraphClient {
         let q = filter.map_or_else(Query::new, |f| Query::new().filter(f));
         self.get_all(self.beta("/deviceManagement/configurationPolicies", &q))
             .await
+    }
+
+    /// Autopilot device preparation (APv2) policies: filtered by template server-side and
+    /// re-checked client-side, since Intune may ignore the filter.
+    pub async fn device_preparation_policies(
+        &self,
+    ) -> Result<Vec<ConfigurationPolicy>, GraphError> {
+        let filter = format!(
+            "(technologies has {}) and (platforms eq {}) and (TemplateReference/templateId eq {})",
+            literal("enrollment"),
+            literal("windows10"),
+            literal(DEVICE_PREPARATION_TEMPLATE_ID)
+        );
+        let mut all = self.configuration_policies(Some(&filter)).await?;
+        all.retain(|p| {
+            p.template_reference
+                .as_ref()
+                .and_then(|t| t.template_id.as_deref())
+                .is_some_and(|t| t.eq_ignore_ascii_case(DEVICE_PREPARATION_TEMPLATE_ID))
+        });
+        Ok(all)
     }
 
     /// `POST configurationPolicies/{id}/retrieveEnrollmentTimeDeviceMembershipTarget`: a read,
