@@ -257,14 +257,7 @@ mod tests {
     use super::*;
 
     fn sample(name: &str) -> Vec<u8> {
-        let dir =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/graph/samples");
-        let p = if dir.exists() {
-            dir.join(name)
-        } else {
-            std::path::PathBuf::from("/work/shared/graph/samples").join(name)
-        };
-        std::fs::read(p).unwrap()
+        std::fs::read(crate::graph::models::tests::samples_dir().join(name)).unwrap()
     }
 
     #[test]

@@ -70,4 +70,4 @@ macro_rules! graph_enum {
 pub(crate) use graph_enum;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
