@@ -399,3 +399,57 @@ async fn a_429_seen_by_one_task_pauses_the_family_for_every_client_sharing_the_g
     );
     assert_eq!(governor.granted(stagehand::graph::Family::Devices), 3);
 }
+
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn trace_logs_keep_the_request_id_and_never_the_token() {
+    let buf = LogBuf::default();
+    let writer = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = CannedServer::start(|_, i| match i {
+        0 => json(401, &[("request-id", "rid-401")], j!({})),
+        _ => json(
+            500,
+            &[("request-id", "rid-500")],
+            j!({"error": {"code": "InternalError", "message": "boom"}}),
+        ),
+    })
+    .await;
+    let c = client_with(
+        &server.url,
+        Arc::new(Rotating {
+            refreshes: Mutex::new(0),
+        }),
+        Timeouts::default(),
+    );
+    let err = c.get_user("u1", &[]).await.unwrap_err();
+    assert_eq!(err.request_id(), Some("rid-500"));
+    let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(log.contains("rid-500"), "request-id is in the log:\n{log}");
+    assert!(
+        log.contains("client_request_id"),
+        "client-request-id is in the log"
+    );
+    assert!(
+        !log.contains("Bearer"),
+        "no Authorization header in the log:\n{log}"
+    );
+    assert_eq!(server.count(), 2);
+}
