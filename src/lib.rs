@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod feeds;
 pub mod graph;
 pub mod logging;
 pub mod runtime;
