@@ -48,6 +48,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Open the console against the embedded simulated tenant: no configuration, no network.
     Demo(DemoArgs),
+    /// Prepare procurement CSVs offline into files Intune accepts (no network, no sign-in).
+    Prep(crate::prep::PrepArgs),
 }
 
 #[derive(Debug, Clone, Args)]

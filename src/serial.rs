@@ -1,0 +1,270 @@
+//! Serial number validation shared by the intake pane (one call per scan) and `stagehand prep`.
+//!
+//! Rules: trim; remove periods (the Intune portal rule: "remove all periods from serials") and say
+//! so; allow ASCII letters, digits, space, `-`, `_` and `/`; 1 to 64 characters after cleaning.
+//! Manufacturer and model must not contain a comma (Intune's Windows identifier is
+//! `manufacturer,model,serial`).
+//!
+//! [`clean`] borrows the input when nothing needs removing, so a valid scan costs no allocation.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Longest serial accepted, in characters, after cleaning.
+pub const MAX_LEN: usize = 64;
+
+/// A serial that passed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clean<'a> {
+    /// The cleaned serial (trimmed, periods removed).
+    pub value: Cow<'a, str>,
+    /// How many periods were removed; non-zero means the technician should be told.
+    pub periods_removed: usize,
+}
+
+impl Clean<'_> {
+    /// The notice to show when periods were removed, if any.
+    pub fn notice(&self) -> Option<String> {
+        (self.periods_removed > 0).then(|| {
+            format!(
+                "removed {} period{} (Intune does not accept periods in serials)",
+                self.periods_removed,
+                if self.periods_removed == 1 { "" } else { "s" }
+            )
+        })
+    }
+}
+
+/// Why a serial was refused. `Display` is written for a technician at the bench.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SerialError {
+    /// Nothing left after trimming and removing periods.
+    Empty,
+    /// More than [`MAX_LEN`] characters after cleaning.
+    TooLong { len: usize },
+    /// A character outside the allowed set; `position` is 1-based, counted in the trimmed input.
+    BadChar { ch: char, position: usize },
+}
+
+impl fmt::Display for SerialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SerialError::Empty => f.write_str("the serial is empty"),
+            SerialError::TooLong { len } => write!(
+                f,
+                "the serial is {len} characters long; at most {MAX_LEN} are allowed"
+            ),
+            SerialError::BadChar { ch, position } => {
+                if ch.is_control() || ch.is_whitespace() {
+                    write!(
+                        f,
+                        "character {} at position {position} is not allowed",
+                        ch.escape_unicode()
+                    )
+                } else {
+                    write!(f, "character '{ch}' at position {position} is not allowed")
+                }
+            }
+        }
+    }
+}
+
+impl std::error::Error for SerialError {}
+
+/// True for the characters a serial may hold (periods are removed before this check).
+#[inline]
+pub fn is_allowed(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '/')
+}
+
+/// Validates and cleans one serial. Allocates only when periods have to be removed.
+pub fn clean(raw: &str) -> Result<Clean<'_>, SerialError> {
+    let trimmed = raw.trim();
+    let mut periods = 0usize;
+    // Fast path over bytes: everything allowed is ASCII, so the first non-ASCII byte is an error.
+    for (i, b) in trimmed.bytes().enumerate() {
+        let ok = b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b'_' | b'/');
+        if ok {
+            continue;
+        }
+        if b == b'.' {
+            periods += 1;
+            continue;
+        }
+        let ch = trimmed[i..].chars().next().unwrap_or('\u{FFFD}');
+        let position = trimmed[..i].chars().count() + 1;
+        return Err(SerialError::BadChar { ch, position });
+    }
+    let value: Cow<'_, str> = if periods == 0 {
+        Cow::Borrowed(trimmed)
+    } else {
+        let without: String = trimmed.chars().filter(|&c| c != '.').collect();
+        // Removing periods can expose spaces at either end ("AB12 ."): trim again.
+        Cow::Owned(without.trim().to_string())
+    };
+    // All remaining bytes are ASCII, so the byte length is the character count.
+    match value.len() {
+        0 => Err(SerialError::Empty),
+        len if len > MAX_LEN => Err(SerialError::TooLong { len }),
+        _ => Ok(Clean {
+            value,
+            periods_removed: periods,
+        }),
+    }
+}
+
+/// Removes a scanner's configured prefix and suffix (each only when present and non-empty).
+pub fn strip_affixes<'a>(raw: &'a str, prefix: &str, suffix: &str) -> &'a str {
+    let mut s = raw;
+    if !prefix.is_empty() {
+        s = s.strip_prefix(prefix).unwrap_or(s);
+    }
+    if !suffix.is_empty() {
+        s = s.strip_suffix(suffix).unwrap_or(s);
+    }
+    s
+}
+
+/// A manufacturer or model that cannot go into a Windows identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelError {
+    Comma { field: &'static str },
+    Control { field: &'static str },
+    Empty { field: &'static str },
+}
+
+impl fmt::Display for LabelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LabelError::Comma { field } => write!(
+                f,
+                "the {field} must not contain a comma (Intune's Windows identifier is manufacturer,model,serial)"
+            ),
+            LabelError::Control { field } => write!(
+                f,
+                "the {field} must not contain line breaks or other control characters"
+            ),
+            LabelError::Empty { field } => write!(f, "the {field} is empty"),
+        }
+    }
+}
+
+impl std::error::Error for LabelError {}
+
+/// Checks a manufacturer or model (`field` names it in the error) and returns it trimmed.
+pub fn check_label<'a>(field: &'static str, value: &'a str) -> Result<&'a str, LabelError> {
+    let v = value.trim();
+    if v.is_empty() {
+        Err(LabelError::Empty { field })
+    } else if v.contains(',') {
+        Err(LabelError::Comma { field })
+    } else if v.chars().any(char::is_control) {
+        Err(LabelError::Control { field })
+    } else {
+        Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn valid_serial_is_borrowed_and_trimmed() {
+        let c = clean("  PF3ABC12 \r").unwrap();
+        assert_eq!(c.value, "PF3ABC12");
+        assert!(matches!(c.value, Cow::Borrowed(_)));
+        assert_eq!(c.periods_removed, 0);
+        assert_eq!(c.notice(), None);
+        for ok in ["a-b_c/d e", "0", "Z".repeat(64).as_str()] {
+            assert!(clean(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn periods_are_removed_with_a_notice() {
+        let c = clean("1.234.5").unwrap();
+        assert_eq!(c.value, "12345");
+        assert_eq!(c.periods_removed, 2);
+        assert_eq!(
+            c.notice().unwrap(),
+            "removed 2 periods (Intune does not accept periods in serials)"
+        );
+        assert_eq!(clean("AB12 .").unwrap().value, "AB12");
+        assert_eq!(clean("...").unwrap_err(), SerialError::Empty);
+    }
+
+    #[test]
+    fn bad_character_names_character_and_position() {
+        let e = clean("ABC#12").unwrap_err();
+        assert_eq!(
+            e,
+            SerialError::BadChar {
+                ch: '#',
+                position: 4
+            }
+        );
+        assert_eq!(e.to_string(), "character '#' at position 4 is not allowed");
+        // Position counts characters of the trimmed input, not bytes.
+        let e = clean("  éA,").unwrap_err();
+        assert_eq!(
+            e,
+            SerialError::BadChar {
+                ch: 'é',
+                position: 1
+            }
+        );
+        let e = clean("AéB,").unwrap_err();
+        assert_eq!(
+            e,
+            SerialError::BadChar {
+                ch: 'é',
+                position: 2
+            }
+        );
+        let e = clean("AB\u{1d}C").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "character \\u{1d} at position 3 is not allowed"
+        );
+    }
+
+    #[test]
+    fn length_limits() {
+        assert_eq!(clean("   ").unwrap_err(), SerialError::Empty);
+        assert_eq!(clean("").unwrap_err(), SerialError::Empty);
+        let long = "A".repeat(65);
+        assert_eq!(clean(&long).unwrap_err(), SerialError::TooLong { len: 65 });
+        // 64 after removing periods is fine.
+        let dotted = format!("{}.", "B".repeat(64));
+        assert_eq!(clean(&dotted).unwrap().value.len(), 64);
+    }
+
+    #[test]
+    fn strip_affixes_only_when_present() {
+        assert_eq!(strip_affixes("]C1ABC123\r", "]C1", "\r"), "ABC123");
+        assert_eq!(strip_affixes("ABC123", "]C1", "#"), "ABC123");
+        assert_eq!(strip_affixes("ABC", "", ""), "ABC");
+        assert_eq!(strip_affixes("#ABC#", "#", "#"), "ABC");
+    }
+
+    #[test]
+    fn labels_refuse_commas() {
+        assert_eq!(check_label("model", " Surface 5 "), Ok("Surface 5"));
+        assert_eq!(
+            check_label("model", "Lat\r\n5440").unwrap_err(),
+            LabelError::Control { field: "model" }
+        );
+        let e = check_label("model", "Surface, 5").unwrap_err();
+        assert!(
+            e.to_string().contains("model must not contain a comma"),
+            "{e}"
+        );
+        assert_eq!(
+            check_label("manufacturer", " ").unwrap_err(),
+            LabelError::Empty {
+                field: "manufacturer"
+            }
+        );
+    }
+}
