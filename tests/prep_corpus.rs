@@ -69,7 +69,12 @@ fn only_files(dir: &Path) -> Vec<String> {
 fn each_encoding_delimiter_and_header_variant() {
     let cases = [
         ("utf8_header_extra.csv", "UTF-8", "comma", true),
-        ("utf8_bom_semicolon.csv", "UTF-8 with BOM", "semicolon", true),
+        (
+            "utf8_bom_semicolon.csv",
+            "UTF-8 with BOM",
+            "semicolon",
+            true,
+        ),
         ("excel_unicode_text.txt", "UTF-16 LE", "tab", true),
         ("utf16be_noheader.csv", "UTF-16 BE", "comma", false),
     ];
@@ -90,7 +95,11 @@ fn each_encoding_delimiter_and_header_variant() {
             String::from_utf8(expected(&want)).unwrap(),
             "{name}"
         );
-        assert_eq!(only_files(dir.path()), ["out.csv"], "no temporary file left");
+        assert_eq!(
+            only_files(dir.path()),
+            ["out.csv"],
+            "no temporary file left"
+        );
     }
 }
 
@@ -116,16 +125,27 @@ fn plain_list_with_profiles_and_period_notice() {
     let out = dir.path().join("w.csv");
     let o = run(&["plain_list.txt"], &out, &["--profile", "Standard"]);
     assert_eq!(o.exit_code, 0);
-    assert_eq!(std::fs::read(&out).unwrap(), expected("plain_list_standard.csv"));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        expected("plain_list_standard.csv")
+    );
     assert_eq!(o.summary.periods_removed.rows, 1);
     assert_eq!(
-        o.summary.periods_removed.first_lines.values().next().unwrap(),
+        o.summary
+            .periods_removed
+            .first_lines
+            .values()
+            .next()
+            .unwrap(),
         &vec![4]
     );
     let out = dir.path().join("m.csv");
     let o = run(&["plain_list.txt"], &out, &["--profile", "Mobile"]);
     assert_eq!(o.exit_code, 0);
-    assert_eq!(std::fs::read(&out).unwrap(), expected("plain_list_mobile.csv"));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        expected("plain_list_mobile.csv")
+    );
 }
 
 #[test]
@@ -142,7 +162,11 @@ fn excel_damage_is_flagged() {
         ]
     );
     assert_eq!(o.problems[1].severity, Severity::Warning);
-    assert!(o.problems[1].reason.contains("has 8 digits where this column's serials have 12"));
+    assert!(
+        o.problems[1]
+            .reason
+            .contains("has 8 digits where this column's serials have 12")
+    );
     assert_eq!(o.exit_code, 1);
     assert_eq!((o.summary.rows_read, o.summary.rows_written), (5, 4));
 }
@@ -165,7 +189,10 @@ fn duplicates_within_and_across_files_are_written_once() {
     let a = fixture("dupes_a.csv");
     assert_eq!(
         o.problems[1].reason,
-        format!("serial DUP002 already on {} line 3; written once", a.display())
+        format!(
+            "serial DUP002 already on {} line 3; written once",
+            a.display()
+        )
     );
     assert_eq!(o.summary.duplicates, 2);
 }
@@ -175,7 +202,10 @@ fn autopilot_hash_csv_round_trips_with_exact_header() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ap.csv");
     let o = run(&["autopilot_hashes.csv"], &out, &["--format", "autopilot"]);
-    assert_eq!(std::fs::read(&out).unwrap(), expected("autopilot_hashes.csv"));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        expected("autopilot_hashes.csv")
+    );
     assert_eq!(problems(&o), ["autopilot_hashes.csv:4:-:missing-hash"]);
     assert_eq!(o.exit_code, 1);
 }
@@ -219,7 +249,10 @@ fn empty_and_binary_files() {
     assert!(!out.exists(), "nothing to write, no file");
     let o = run(&["utf8_header_extra.csv", "binary.bin"], &out, &[]);
     assert_eq!(o.exit_code, 2);
-    assert!(!out.exists(), "an unreadable input stops the run before writing");
+    assert!(
+        !out.exists(),
+        "an unreadable input stops the run before writing"
+    );
     assert!(only_files(dir.path()).is_empty());
 }
 
@@ -227,7 +260,11 @@ fn empty_and_binary_files() {
 fn json_report_lists_rows_problems_and_summary() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
-    let o = run(&["bad_rows.csv", "dupes_a.csv"], &out, &["--format", "json", "--profile", "Standard"]);
+    let o = run(
+        &["bad_rows.csv", "dupes_a.csv"],
+        &out,
+        &["--format", "json", "--profile", "Standard"],
+    );
     assert_eq!(o.exit_code, 1);
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let serials: Vec<&str> = v["rows"]
