@@ -247,7 +247,7 @@ fn pipeline(
         let mut rows = 0u64;
         while let Some(item) = file.next() {
             rows += 1;
-            if big && rows % 8192 == 0 {
+            if big && rows.is_multiple_of(8192) {
                 bar.update(&file.path, rows, file.position(), file.size);
             }
             let row = match item {
