@@ -231,3 +231,56 @@ fn read_rows_is_reusable_by_intake_import() {
     let missing = dir.path().join("missing.txt");
     assert!(prep::read_rows(&[missing], &prep::ReadOptions::default()).is_err());
 }
+
+#[test]
+fn delimiter_and_encoding_can_be_overridden() {
+    let dir = tempfile::tempdir().unwrap();
+    // Detection picks the semicolon despite the decimal commas; forcing comma is obeyed (and then
+    // the serial cells hold ';', which is refused).
+    let input = write(dir.path(), "eu.csv", "Serial;Price\nSN1;1,2,3\nSN2;4,5,6\n");
+    let out = dir.path().join("out.csv");
+    let detected = prep::execute(
+        &args(&[&s(&input), "-o", &s(&out), "--profile", "Standard"]),
+        &Config::default(),
+        false,
+    );
+    assert_eq!(detected.summary.inputs[0].delimiter, "semicolon");
+    assert_eq!(detected.exit_code, 0, "{:?}", detected.problems);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "Contoso,Laptop 7,SN1\r\nContoso,Laptop 7,SN2\r\n"
+    );
+    let forced = prep::execute(
+        &args(&[
+            &s(&input),
+            "-o",
+            &s(&out),
+            "--profile",
+            "Mobile",
+            "--delimiter",
+            "comma",
+        ]),
+        &Config::default(),
+        false,
+    );
+    assert_eq!(forced.summary.inputs[0].delimiter, "comma");
+    assert_eq!(forced.summary.rejected, 3, "{:?}", forced.problems);
+    assert!(
+        forced.problems[0]
+            .reason
+            .ends_with("character ';' at position 7 is not allowed")
+    );
+    // Bytes that are valid UTF-8 but really Windows-1252 ("Ã©" vs "é") are read as asked.
+    let latin = dir.path().join("latin.csv");
+    std::fs::write(&latin, b"Make,Model,Serial\nSoci\xc3\xa9t\xc3\xa9,M,SN9\n").unwrap();
+    let o = prep::execute(
+        &args(&[&s(&latin), "-o", &s(&out), "--encoding", "windows-1252"]),
+        &Config::default(),
+        false,
+    );
+    assert_eq!(o.summary.inputs[0].encoding, "Windows-1252");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "SociÃ©tÃ©,M,SN9\r\n"
+    );
+}
