@@ -64,6 +64,23 @@ fn exit_codes_clean_rejected_usage() {
     );
     let nowhere = dir.path().join("no-such-dir/out.csv");
     assert_eq!(prep::run(&args(&[&s(&good), "-o", &s(&nowhere)])), 2);
+    let err = |argv: &[&str]| {
+        prep::execute(&args(argv), &Config::default(), false)
+            .error
+            .unwrap()
+    };
+    assert!(
+        err(&[&s(&missing), "-o", &s(&out)])
+            .starts_with(&format!("{}: cannot read: ", s(&missing)))
+    );
+    assert_eq!(
+        err(&[&s(&good), "-o", &s(&out), "--profile", "Nope"]),
+        "--profile \"Nope\": no such profile (profiles: Executive, Mobile, Standard)"
+    );
+    assert!(
+        err(&[&s(&good), "-o", &s(&out), "--model", "A, B"])
+            .starts_with("--model: the model must not contain a comma")
+    );
     assert_eq!(files_in(dir.path()), ["bad.csv", "good.csv", "out.csv"]);
 }
 
@@ -73,6 +90,18 @@ fn refuses_to_write_over_an_input() {
     let input = write(dir.path(), "in.csv", "Dell,M,SN1\n");
     let before = std::fs::read(&input).unwrap();
     assert_eq!(prep::run(&args(&[&s(&input), "-o", &s(&input)])), 2);
+    let o = prep::execute(
+        &args(&[&s(&input), "-o", &s(&input)]),
+        &Config::default(),
+        false,
+    );
+    assert_eq!(
+        o.error.unwrap(),
+        format!(
+            "{}: the output is one of the inputs; refusing to overwrite it",
+            s(&input)
+        )
+    );
     // Same file through another spelling of the path.
     let sneaky = dir.path().join(".").join("in.csv");
     assert_eq!(prep::run(&args(&[&s(&input), "-o", &s(&sneaky)])), 2);
@@ -90,6 +119,10 @@ fn refuses_to_write_over_an_input() {
         false,
     );
     assert_eq!(o.exit_code, 2);
+    assert_eq!(
+        o.error.unwrap(),
+        format!("{}: would overwrite an input; nothing written", s(&part))
+    );
     assert_eq!(std::fs::read_to_string(&part).unwrap(), big);
     assert_eq!(files_in(dir.path()), ["in.csv", "out-2.csv"]);
 }

@@ -249,6 +249,13 @@ fn empty_and_binary_files() {
     assert!(!out.exists(), "nothing to write, no file");
     let o = run(&["utf8_header_extra.csv", "binary.bin"], &out, &[]);
     assert_eq!(o.exit_code, 2);
+    assert_eq!(
+        o.error.unwrap(),
+        format!(
+            "{}: looks like a binary file, not text (byte 0x1A at offset 6)",
+            fixture("binary.bin").display()
+        )
+    );
     assert!(
         !out.exists(),
         "an unreadable input stops the run before writing"

@@ -96,6 +96,8 @@ impl DelimiterArg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub exit_code: i32,
+    /// Why the run stopped (usage error, unreadable input, output failure), for exit code 2.
+    pub error: Option<String>,
     pub summary: Summary,
     pub problems: Vec<RowError>,
 }
@@ -114,16 +116,20 @@ pub fn run_with_config(args: &PrepArgs, cfg: &Config) -> i32 {
         text.push_str(&p.to_string());
         text.push('\n');
     }
-    text.push_str(&out.summary.render());
+    if let Some(e) = &out.error {
+        text.push_str(&format!("stagehand prep: {e}\n"));
+    } else {
+        text.push_str(&out.summary.render());
+    }
     eprint!("{text}");
     out.exit_code
 }
 
 /// Usage problems found before reading anything.
 fn usage(msg: impl std::fmt::Display) -> Outcome {
-    eprintln!("stagehand prep: {msg}");
     Outcome {
         exit_code: 2,
+        error: Some(msg.to_string()),
         summary: Summary::default(),
         problems: Vec::new(),
     }

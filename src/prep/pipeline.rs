@@ -128,13 +128,11 @@ pub(super) fn pipeline(
     }
     bar.finish();
     problems.sort_by_key(|p| (names.iter().position(|n| *n == p.file), p.line));
-    let fail = |summary: Summary, problems: Vec<RowError>, msg: String| {
-        eprintln!("stagehand prep: {msg}");
-        Outcome {
-            exit_code: 2,
-            summary,
-            problems,
-        }
+    let fail = |summary: Summary, problems: Vec<RowError>, msg: String| Outcome {
+        exit_code: 2,
+        error: Some(msg),
+        summary,
+        problems,
     };
     if let Some(e) = io_error {
         return fail(
@@ -187,6 +185,7 @@ pub(super) fn pipeline(
     }
     Outcome {
         exit_code: i32::from(rejected),
+        error: None,
         summary,
         problems,
     }
