@@ -17,6 +17,16 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// User + system CPU seconds of this process (from /proc/self/stat, assuming 100 ticks/s), so
+/// the figure can be read on a machine that other jobs keep busy.
+fn cpu_secs() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks as f64 / 100.0)
+}
+
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("clean.csv");
@@ -30,12 +40,13 @@ fn main() {
     let size = std::fs::metadata(&input).expect("input").len();
     let rss_before = peak_rss_kib();
 
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_secs());
     let rows = prep::read_rows(std::slice::from_ref(&input), &prep::ReadOptions::default())
         .expect("open")
         .filter(Result::is_ok)
         .count();
     let read = t.elapsed();
+    let read_cpu = cpu_secs().zip(c).map(|(a, b)| a - b);
     assert_eq!(rows, ROWS);
 
     let out = dir.path().join("out.csv");
@@ -49,24 +60,32 @@ fn main() {
     let Some(Command::Prep(args)) = Cli::parse_from(argv).command else {
         unreachable!("prep parses")
     };
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), cpu_secs());
     let outcome = prep::execute(&args, &Config::default(), false);
     let full = t.elapsed();
+    let full_cpu = cpu_secs().zip(c).map(|(a, b)| a - b);
     assert_eq!(outcome.exit_code, 0);
     assert_eq!(outcome.summary.rows_written as usize, ROWS);
 
     let per_sec = |d: std::time::Duration| ROWS as f64 / d.as_secs_f64();
     println!("input: {ROWS} rows, {:.1} MB", size as f64 / 1e6);
+    let cpu = |c: Option<f64>| {
+        c.map_or("n/a".to_string(), |c| {
+            format!("{c:.2} s CPU, {:.0} rows/CPU-s", ROWS as f64 / c.max(0.01))
+        })
+    };
     println!(
-        "read+validate only: {:.3} s, {:.0} rows/s",
+        "read+validate only: {:.3} s wall, {:.0} rows/s; {}",
         read.as_secs_f64(),
-        per_sec(read)
+        per_sec(read),
+        cpu(read_cpu)
     );
     println!(
-        "full prep (validate, dedupe, write {} files): {:.3} s, {:.0} rows/s",
+        "full prep (validate, dedupe, write {} files): {:.3} s wall, {:.0} rows/s; {}",
         outcome.summary.outputs.len(),
         full.as_secs_f64(),
-        per_sec(full)
+        per_sec(full),
+        cpu(full_cpu)
     );
     if let (Some(before), Some(peak)) = (rss_before, peak_rss_kib()) {
         println!(

@@ -1,6 +1,7 @@
 //! The streaming loop: rows in, validated, de-duplicated, formatted, written; problems counted.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,7 +27,10 @@ pub(super) fn pipeline(
     let mut out = split::SplitWriter::new(&args.output, header, max_rows, max_bytes);
     let mut summary = Summary::default();
     let mut problems: Vec<RowError> = Vec::new();
-    let mut seen: HashMap<Box<str>, (usize, u64)> = HashMap::new();
+    // Sized from the inputs (about 24 bytes a row, capped) so a big file does not rehash often.
+    let estimate = files.iter().map(|f| f.size).sum::<u64>() / 24;
+    let mut seen: HashMap<Box<str>, (usize, u64), BuildHasherDefault<WordHasher>> =
+        HashMap::with_capacity_and_hasher(estimate.min(1 << 21) as usize, Default::default());
     let mut names: Vec<Arc<Path>> = Vec::new();
     let mut bar = report::Progress::new(progress);
     let mut line = Vec::with_capacity(256);
@@ -42,7 +46,7 @@ pub(super) fn pipeline(
             if big && rows.is_multiple_of(8192) {
                 bar.update(&file.path, rows, file.position(), file.size);
             }
-            let row = match item {
+            let mut row = match item {
                 Ok(r) => r,
                 Err(e) => {
                     summary.count(&e);
@@ -64,8 +68,20 @@ pub(super) fn pipeline(
                 problems.push(e);
                 continue;
             }
-            let key: Box<str> = row.serial.to_ascii_uppercase().into_boxed_str();
+            // Duplicates compare case-insensitively. The serial moves into the set unless it has
+            // lower-case letters, so the common case costs no extra allocation.
+            let has_lower = row.serial.bytes().any(|b| b.is_ascii_lowercase());
+            let key: Box<str> = if has_lower {
+                row.serial.to_ascii_uppercase().into_boxed_str()
+            } else {
+                std::mem::take(&mut row.serial).into_boxed_str()
+            };
             if let Some(&(pf, pl)) = seen.get(&key) {
+                let shown = if has_lower {
+                    row.serial.as_str()
+                } else {
+                    &*key
+                };
                 let e = RowError {
                     file: row.file.clone(),
                     line: row.line,
@@ -73,8 +89,7 @@ pub(super) fn pipeline(
                     severity: Severity::Duplicate,
                     code: "duplicate",
                     reason: format!(
-                        "serial {} already on {} line {pl}; written once",
-                        row.serial,
+                        "serial {shown} already on {} line {pl}; written once",
                         names[pf].display()
                     ),
                 };
@@ -82,12 +97,12 @@ pub(super) fn pipeline(
                 problems.push(e);
                 continue;
             }
-            seen.insert(key, (fi, row.line));
             if row.periods_removed > 0 {
                 summary.note_periods(&row.file, row.line);
             }
             serial_column = row.serial_column;
-            zeros.observe(row.line, &row.serial);
+            zeros.observe(row.line, &key);
+            seen.insert(key, (fi, row.line));
             if format == Format::Json && out.rows_written() > 0 {
                 line.splice(0..0, *b",");
             }
@@ -188,5 +203,72 @@ pub(super) fn pipeline(
         error: None,
         summary,
         problems,
+    }
+}
+
+/// A fast non-cryptographic hasher for the duplicate set: each 8-byte word is mixed in with a
+/// folded 64x64->128 multiply (the core of foldhash/ahash's fallback). Inputs come from the
+/// operator's own files, so hash flooding is not a concern here.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        const K: u64 = 0x9E37_79B9_7F4A_7C15;
+        let x = u128::from(self.0 ^ word) * u128::from(K ^ 0x2d35_8dcc_aa6c_78a5);
+        self.0 = (x as u64) ^ ((x >> 64) as u64);
+    }
+}
+
+impl Hasher for WordHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut b = [0u8; 8];
+            b[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(b));
+        }
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn hasher_spreads_similar_serials() {
+        let hash = |s: &str| {
+            let mut h = WordHasher::default();
+            h.write(s.as_bytes());
+            h.write_u8(0xff);
+            h.finish()
+        };
+        for pattern in ["PF", "5CG1234", ""] {
+            let hashes: HashSet<u64> = (0..100_000)
+                .map(|i| hash(&format!("{pattern}{i:08}")))
+                .collect();
+            assert_eq!(hashes.len(), 100_000, "{pattern}");
+        }
+        let hashes: HashSet<u64> = (0..100_000).map(|i| hash(&format!("PF{i:08}"))).collect();
+        // The top 7 bits (hashbrown's control byte) must vary too.
+        let tops: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
+        assert!(tops.len() > 100, "{}", tops.len());
     }
 }

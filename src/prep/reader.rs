@@ -152,76 +152,86 @@ impl InputFile {
     }
 
     fn convert(&self, rec: &ByteRecord, line: u64) -> Result<PrepRow, RowError> {
-        let c = &self.columns;
-        let reject = |column: usize, code: &'static str, reason: String| RowError {
-            file: self.path.clone(),
-            line,
-            column: Some(column + 1),
-            severity: Severity::Rejected,
-            code,
-            reason,
-        };
-        let cell = |i: usize| -> Result<Option<&str>, RowError> {
-            match rec.get(i) {
-                None => Ok(None),
-                Some(b) => std::str::from_utf8(b).map(|s| Some(s.trim())).map_err(|_| {
-                    reject(
-                        i,
-                        "bad-text",
-                        "the cell is not valid text in the detected encoding".into(),
-                    )
-                }),
-            }
-        };
-        let raw = match cell(c.serial)? {
-            Some(s) if !s.is_empty() => s,
-            _ => {
-                return Err(reject(
-                    c.serial,
-                    "empty-serial",
-                    "the serial is empty".into(),
-                ));
-            }
-        };
-        if damage::is_scientific(raw) {
+        convert(&self.path, &self.columns, rec, line)
+    }
+}
+
+/// Validates one record into a row (a free function so the reader's record buffer can be
+/// borrowed alongside it).
+fn convert(
+    path: &Arc<Path>,
+    c: &Columns,
+    rec: &ByteRecord,
+    line: u64,
+) -> Result<PrepRow, RowError> {
+    let reject = |column: usize, code: &'static str, reason: String| RowError {
+        file: path.clone(),
+        line,
+        column: Some(column + 1),
+        severity: Severity::Rejected,
+        code,
+        reason,
+    };
+    let cell = |i: usize| -> Result<Option<&str>, RowError> {
+        match rec.get(i) {
+            None => Ok(None),
+            Some(b) => std::str::from_utf8(b).map(|s| Some(s.trim())).map_err(|_| {
+                reject(
+                    i,
+                    "bad-text",
+                    "the cell is not valid text in the detected encoding".into(),
+                )
+            }),
+        }
+    };
+    let raw = match cell(c.serial)? {
+        Some(s) if !s.is_empty() => s,
+        _ => {
             return Err(reject(
                 c.serial,
-                "scientific-notation",
-                format!(
-                    "{raw:?} is a number in scientific notation: a spreadsheet replaced the serial and its digits are lost; export the column as text"
-                ),
+                "empty-serial",
+                "the serial is empty".into(),
             ));
         }
-        let clean = serial::clean(raw)
-            .map_err(|e| reject(c.serial, "bad-serial", format!("serial {raw:?}: {e}")))?;
-        let opt = |col: Option<usize>| -> Result<Option<String>, RowError> {
-            Ok(match col {
-                Some(i) => cell(i)?.filter(|s| !s.is_empty()).map(str::to_string),
-                None => None,
-            })
-        };
-        let label = |col: Option<usize>, field: &'static str| -> Result<Option<String>, RowError> {
-            let v = opt(col)?;
-            if let (Some(v), Some(i)) = (&v, col) {
-                serial::check_label(field, v).map_err(|e| reject(i, "bad-label", e.to_string()))?;
-            }
-            Ok(v)
-        };
-        Ok(PrepRow {
-            file: self.path.clone(),
-            line,
-            serial: clean.value.into_owned(),
-            serial_column: c.serial + 1,
-            periods_removed: clean.periods_removed,
-            manufacturer: label(c.manufacturer, "manufacturer")?,
-            model: label(c.model, "model")?,
-            user: opt(c.user)?,
-            group_tag: opt(c.group_tag)?,
-            hardware_hash: opt(c.hardware_hash)?,
-            product_id: opt(c.product_id)?,
-            details: opt(c.details)?,
-        })
+    };
+    if damage::is_scientific(raw) {
+        return Err(reject(
+            c.serial,
+            "scientific-notation",
+            format!(
+                "{raw:?} is a number in scientific notation: a spreadsheet replaced the serial and its digits are lost; export the column as text"
+            ),
+        ));
     }
+    let clean = serial::clean(raw)
+        .map_err(|e| reject(c.serial, "bad-serial", format!("serial {raw:?}: {e}")))?;
+    let opt = |col: Option<usize>| -> Result<Option<String>, RowError> {
+        Ok(match col {
+            Some(i) => cell(i)?.filter(|s| !s.is_empty()).map(str::to_string),
+            None => None,
+        })
+    };
+    let label = |col: Option<usize>, field: &'static str| -> Result<Option<String>, RowError> {
+        let v = opt(col)?;
+        if let (Some(v), Some(i)) = (&v, col) {
+            serial::check_label(field, v).map_err(|e| reject(i, "bad-label", e.to_string()))?;
+        }
+        Ok(v)
+    };
+    Ok(PrepRow {
+        file: path.clone(),
+        line,
+        serial: clean.value.into_owned(),
+        serial_column: c.serial + 1,
+        periods_removed: clean.periods_removed,
+        manufacturer: label(c.manufacturer, "manufacturer")?,
+        model: label(c.model, "model")?,
+        user: opt(c.user)?,
+        group_tag: opt(c.group_tag)?,
+        hardware_hash: opt(c.hardware_hash)?,
+        product_id: opt(c.product_id)?,
+        details: opt(c.details)?,
+    })
 }
 
 /// The line a record starts on, from the reader's line after it. csv's own record position does
@@ -276,19 +286,18 @@ impl Iterator for InputFile {
         if self.failed {
             return None;
         }
-        let mut rec = std::mem::take(&mut self.record);
-        let out = loop {
-            match self.csv.read_byte_record(&mut rec) {
-                Ok(false) => break None,
-                Ok(true) if is_blank(&rec) => continue,
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) if is_blank(&self.record) => continue,
                 Ok(true) => {
-                    let line = start_line(&rec, self.csv.position().line());
-                    break Some(self.convert(&rec, line));
+                    let line = start_line(&self.record, self.csv.position().line());
+                    return Some(convert(&self.path, &self.columns, &self.record, line));
                 }
                 Err(e) => {
                     // csv only fails on IO errors once flexible; the rest of the file is lost.
                     self.failed = true;
-                    break Some(Err(RowError {
+                    return Some(Err(RowError {
                         file: self.path.clone(),
                         line: line_of(&e),
                         column: None,
@@ -298,9 +307,7 @@ impl Iterator for InputFile {
                     }));
                 }
             }
-        };
-        self.record = rec;
-        out
+        }
     }
 }
 
