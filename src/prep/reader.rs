@@ -33,8 +33,9 @@ pub struct PrepRow {
     /// 1-based column of the serial.
     pub serial_column: usize,
     pub periods_removed: usize,
-    pub manufacturer: Option<String>,
-    pub model: Option<String>,
+    /// Shared with neighbouring rows that have the same value (rows repeat them).
+    pub manufacturer: Option<Arc<str>>,
+    pub model: Option<Arc<str>>,
     pub user: Option<String>,
     pub group_tag: Option<String>,
     pub hardware_hash: Option<String>,
@@ -55,6 +56,7 @@ pub struct InputFile {
     columns: Columns,
     csv: csv::Reader<Box<dyn Read + Send>>,
     first: Option<(ByteRecord, u64)>,
+    labels: Labels,
     record: ByteRecord,
     failed: bool,
 }
@@ -141,6 +143,7 @@ impl InputFile {
             columns,
             csv,
             first,
+            labels: Labels::default(),
             record: ByteRecord::new(),
             failed: false,
         })
@@ -151,9 +154,16 @@ impl InputFile {
         self.csv.position().byte()
     }
 
-    fn convert(&self, rec: &ByteRecord, line: u64) -> Result<PrepRow, RowError> {
-        convert(&self.path, &self.columns, rec, line)
+    fn convert(&mut self, rec: &ByteRecord, line: u64) -> Result<PrepRow, RowError> {
+        convert(&self.path, &self.columns, &mut self.labels, rec, line)
     }
+}
+
+/// The last manufacturer and model seen, reused while rows repeat them.
+#[derive(Debug, Default)]
+struct Labels {
+    manufacturer: Option<Arc<str>>,
+    model: Option<Arc<str>>,
 }
 
 /// Validates one record into a row (a free function so the reader's record buffer can be
@@ -161,6 +171,7 @@ impl InputFile {
 fn convert(
     path: &Arc<Path>,
     c: &Columns,
+    labels: &mut Labels,
     rec: &ByteRecord,
     line: u64,
 ) -> Result<PrepRow, RowError> {
@@ -211,21 +222,32 @@ fn convert(
             None => None,
         })
     };
-    let label = |col: Option<usize>, field: &'static str| -> Result<Option<String>, RowError> {
-        let v = opt(col)?;
-        if let (Some(v), Some(i)) = (&v, col) {
-            serial::check_label(field, v).map_err(|e| reject(i, "bad-label", e.to_string()))?;
+    let label = |col: Option<usize>,
+                 field: &'static str,
+                 last: &mut Option<Arc<str>>|
+     -> Result<Option<Arc<str>>, RowError> {
+        let Some(i) = col else { return Ok(None) };
+        let Some(v) = cell(i)?.filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        if let Some(prev) = last.as_ref().filter(|p| ***p == *v) {
+            return Ok(Some(prev.clone()));
         }
-        Ok(v)
+        serial::check_label(field, v).map_err(|e| reject(i, "bad-label", e.to_string()))?;
+        let shared: Arc<str> = Arc::from(v);
+        *last = Some(shared.clone());
+        Ok(Some(shared))
     };
+    let manufacturer = label(c.manufacturer, "manufacturer", &mut labels.manufacturer)?;
+    let model = label(c.model, "model", &mut labels.model)?;
     Ok(PrepRow {
         file: path.clone(),
         line,
         serial: clean.value.into_owned(),
         serial_column: c.serial + 1,
         periods_removed: clean.periods_removed,
-        manufacturer: label(c.manufacturer, "manufacturer")?,
-        model: label(c.model, "model")?,
+        manufacturer,
+        model,
         user: opt(c.user)?,
         group_tag: opt(c.group_tag)?,
         hardware_hash: opt(c.hardware_hash)?,
@@ -292,7 +314,13 @@ impl Iterator for InputFile {
                 Ok(true) if is_blank(&self.record) => continue,
                 Ok(true) => {
                     let line = start_line(&self.record, self.csv.position().line());
-                    return Some(convert(&self.path, &self.columns, &self.record, line));
+                    return Some(convert(
+                        &self.path,
+                        &self.columns,
+                        &mut self.labels,
+                        &self.record,
+                        line,
+                    ));
                 }
                 Err(e) => {
                     // csv only fails on IO errors once flexible; the rest of the file is lost.

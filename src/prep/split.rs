@@ -3,6 +3,8 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 
 /// Writes rows into temporary files next to the target, starting a new part when a limit would be
 /// passed, and renames them into place only on [`SplitWriter::commit`]. Dropped without commit,
@@ -17,6 +19,38 @@ pub struct SplitWriter {
     rows: usize,
     bytes: u64,
     total_rows: u64,
+    /// Finished parts are fsync'd on a helper thread while the next part is written.
+    syncer: Option<Syncer>,
+}
+
+struct Syncer {
+    tx: mpsc::Sender<File>,
+    handle: JoinHandle<io::Result<()>>,
+}
+
+impl Syncer {
+    fn start() -> Self {
+        let (tx, rx) = mpsc::channel::<File>();
+        let handle = std::thread::spawn(move || {
+            // Keep syncing after a failure so every file is closed; report the first error.
+            let mut first = Ok(());
+            for file in rx {
+                if let Err(e) = file.sync_all() {
+                    first = first.and(Err(e));
+                }
+            }
+            first
+        });
+        Self { tx, handle }
+    }
+
+    /// Waits until every file handed over is synced.
+    fn finish(self) -> io::Result<()> {
+        drop(self.tx);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the fsync thread panicked")))
+    }
 }
 
 impl SplitWriter {
@@ -37,6 +71,7 @@ impl SplitWriter {
             rows: 0,
             bytes: 0,
             total_rows: 0,
+            syncer: None,
         }
     }
 
@@ -97,7 +132,10 @@ impl SplitWriter {
     fn close_current(&mut self) -> io::Result<()> {
         if let Some(w) = self.current.take() {
             let file = w.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
+            let syncer = self.syncer.get_or_insert_with(Syncer::start);
+            if let Err(mpsc::SendError(file)) = syncer.tx.send(file) {
+                file.sync_all()?;
+            }
         }
         Ok(())
     }
@@ -110,6 +148,10 @@ impl SplitWriter {
     /// Flushes, syncs and renames every part into place; returns the final names.
     pub fn commit(mut self) -> io::Result<Vec<PathBuf>> {
         self.close_current()?;
+        if let Some(syncer) = self.syncer.take() {
+            // A failed fsync means the data may not be on disk: do not rename, fail the run.
+            syncer.finish()?;
+        }
         let names = self.final_names();
         for (tmp, name) in self.parts.iter().zip(&names) {
             std::fs::rename(tmp, name)?;
@@ -123,6 +165,9 @@ impl SplitWriter {
 impl Drop for SplitWriter {
     fn drop(&mut self) {
         self.current.take();
+        if let Some(syncer) = self.syncer.take() {
+            let _ = syncer.finish();
+        }
         for p in &self.parts {
             let _ = std::fs::remove_file(p);
         }
