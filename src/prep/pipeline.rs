@@ -29,7 +29,7 @@ pub(super) fn pipeline(
     let mut problems: Vec<RowError> = Vec::new();
     // Sized from the inputs (about 24 bytes a row, capped) so a big file does not rehash often.
     let estimate = files.iter().map(|f| f.size).sum::<u64>() / 24;
-    let mut seen: HashMap<Box<str>, (usize, u64), BuildHasherDefault<WordHasher>> =
+    let mut seen: HashMap<Box<str>, (u32, u32), BuildHasherDefault<WordHasher>> =
         HashMap::with_capacity_and_hasher(estimate.min(1 << 21) as usize, Default::default());
     let mut names: Vec<Arc<Path>> = Vec::new();
     let mut bar = report::Progress::new(progress);
@@ -90,7 +90,7 @@ pub(super) fn pipeline(
                     code: "duplicate",
                     reason: format!(
                         "serial {shown} already on {} line {pl}; written once",
-                        names[pf].display()
+                        names[pf as usize].display()
                     ),
                 };
                 summary.count(&e);
@@ -102,7 +102,9 @@ pub(super) fn pipeline(
             }
             serial_column = row.serial_column;
             zeros.observe(row.line, &key);
-            seen.insert(key, (fi, row.line));
+            // File index and line in 8 bytes; a line past 4 billion is recorded as the maximum.
+            let at = (fi as u32, u32::try_from(row.line).unwrap_or(u32::MAX));
+            seen.insert(key, at);
             if format == Format::Json && out.rows_written() > 0 {
                 line.splice(0..0, *b",");
             }
