@@ -16,15 +16,13 @@ pub(super) fn pipeline(
     progress: bool,
 ) -> Outcome {
     let format = args.format;
-    let header: &[u8] = match format {
-        Format::Autopilot => {
-            b"Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User\r\n"
-        }
-        Format::Json => b"{\"rows\":[\n",
-        _ => b"",
+    let header: Vec<u8> = match format {
+        Format::Autopilot => [super::writer::AUTOPILOT_HEADER.as_bytes(), b"\r\n"].concat(),
+        Format::Json => b"{\"rows\":[\n".to_vec(),
+        _ => Vec::new(),
     };
     let (max_rows, max_bytes) = format.limits();
-    let mut out = split::SplitWriter::new(&args.output, header, max_rows, max_bytes);
+    let mut out = split::SplitWriter::new(&args.output, &header, max_rows, max_bytes);
     let mut summary = Summary::default();
     let mut problems: Vec<RowError> = Vec::new();
     // Sized from the inputs (about 24 bytes a row, capped) so a big file does not rehash often.
