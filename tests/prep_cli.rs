@@ -317,3 +317,31 @@ fn delimiter_and_encoding_can_be_overridden() {
         "SociÃ©tÃ©,M,SN9\r\n"
     );
 }
+
+#[test]
+fn a_failed_run_leaves_the_previous_output_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = write(dir.path(), "out.csv", "Dell,M,OLD1\r\n");
+    let bad = write(dir.path(), "bad.csv", "Dell,M,NEW1\nDell,M,N#W2\n");
+    assert_eq!(prep::run(&args(&[&s(&bad), "-o", &s(&out), "--strict"])), 1);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "Dell,M,OLD1\r\n");
+    assert_eq!(
+        files_in(dir.path()),
+        ["bad.csv", "out.csv"],
+        "no temporary file left"
+    );
+}
+
+#[test]
+fn json_report_of_an_empty_input_is_valid_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = write(dir.path(), "empty.csv", "");
+    let out = dir.path().join("r.json");
+    assert_eq!(
+        prep::run(&args(&[&s(&empty), "-o", &s(&out), "--format", "json"])),
+        0
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(v["rows"], serde_json::json!([]));
+    assert_eq!(v["summary"]["rows_read"], 0);
+}
