@@ -50,6 +50,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// The intake queue without the console: add serials, list the queue.
     Intake(crate::commands::intake::IntakeArgs),
+    /// Prepare procurement CSVs offline into files Intune accepts (no network, no sign-in).
+    Prep(crate::prep::PrepArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,6 +12,7 @@ pub mod error;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
+pub mod prep;
 pub mod runtime;
 pub mod secret;
 pub mod serial;
@@ -65,6 +66,10 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
+        Some(Command::Prep(args)) => {
+            let code = prep::run_with_config(&args, &config);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(2)))
+        }
     }
 }
 
