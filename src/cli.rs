@@ -48,6 +48,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Open the console against the embedded simulated tenant: no configuration, no network.
     Demo(DemoArgs),
+    /// Run the simulated tenant on loopback until Ctrl-C (prints the env line to point stagehand at it).
+    Sim(crate::sim::SimArgs),
 }
 
 #[derive(Debug, Clone, Args)]

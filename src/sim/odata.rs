@@ -23,6 +23,8 @@ pub enum Op {
     Ge,
     Lt,
     Le,
+    /// `has` (enum flags): treated as a case-insensitive substring test.
+    Has,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -223,6 +225,7 @@ impl Parser {
                 "ge" => Op::Ge,
                 "lt" => Op::Lt,
                 "le" => Op::Le,
+                "has" => Op::Has,
                 _ => {
                     return Err(format!(
                         "Invalid $filter: unknown operator {w:?} at position {oat}"
@@ -334,6 +337,9 @@ fn field<'a>(obj: &'a Value, prop: &str) -> Option<&'a Value> {
 
 fn compare(v: Option<&Value>, op: Op, lit: &Lit) -> bool {
     use std::cmp::Ordering;
+    if op == Op::Has {
+        return matches!((v, lit), (Some(Value::String(s)), Lit::Str(l)) if s.to_lowercase().contains(&l.to_lowercase()));
+    }
     let ord: Option<Ordering> = match (v, lit) {
         (None | Some(Value::Null), Lit::Null) => Some(Ordering::Equal),
         (None | Some(Value::Null), _) | (Some(_), Lit::Null) => None,
@@ -354,6 +360,7 @@ fn compare(v: Option<&Value>, op: Op, lit: &Lit) -> bool {
         (Op::Ge, Some(o)) => o != Ordering::Less,
         (Op::Lt, Some(o)) => o == Ordering::Less,
         (Op::Le, Some(o)) => o != Ordering::Greater,
+        (Op::Has, Some(_)) => false,
     }
 }
 
