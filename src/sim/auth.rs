@@ -82,24 +82,46 @@ impl fmt::Debug for Tokens {
 }
 
 fn random(prefix: &str) -> String {
-    format!("{prefix}.{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+    format!(
+        "{prefix}.{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 impl Tokens {
     pub fn issue_access(&mut self, subject: Subject, scopes: Vec<String>, ttl: Duration) -> String {
         let t = random("sim-at");
-        self.access.insert(t.clone(), Token { subject, scopes, expires: Instant::now() + ttl });
+        self.access.insert(
+            t.clone(),
+            Token {
+                subject,
+                scopes,
+                expires: Instant::now() + ttl,
+            },
+        );
         t
     }
     /// Approves a pending device code as `user_id`; false if the user code is unknown.
     pub fn approve(&mut self, user_code: &str, user_id: &str) -> bool {
-        self.device_codes.values_mut().find(|d| d.user_code.eq_ignore_ascii_case(user_code)).map(|d| d.approved_by = Some(user_id.to_string())).is_some()
+        self.device_codes
+            .values_mut()
+            .find(|d| d.user_code.eq_ignore_ascii_case(user_code))
+            .map(|d| d.approved_by = Some(user_id.to_string()))
+            .is_some()
     }
     pub fn decline(&mut self, user_code: &str) -> bool {
-        self.device_codes.values_mut().find(|d| d.user_code.eq_ignore_ascii_case(user_code)).map(|d| d.declined = true).is_some()
+        self.device_codes
+            .values_mut()
+            .find(|d| d.user_code.eq_ignore_ascii_case(user_code))
+            .map(|d| d.declined = true)
+            .is_some()
     }
     pub fn pending_user_codes(&self) -> Vec<String> {
-        self.device_codes.values().map(|d| d.user_code.clone()).collect()
+        self.device_codes
+            .values()
+            .map(|d| d.user_code.clone())
+            .collect()
     }
     /// Every refresh token stops working (as after a password reset or an admin revocation).
     pub fn revoke_refresh_tokens(&mut self) {
@@ -115,11 +137,21 @@ impl Tokens {
 
 /// Checks `Authorization: Bearer …`; the error is the 401 message.
 pub fn check_bearer(st: &State, header: Option<&str>, now: Instant) -> Result<Token, &'static str> {
-    let raw = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))).map(str::trim).unwrap_or("");
+    let raw = header
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .unwrap_or("");
     if raw.is_empty() {
         return Err("Access token is empty.");
     }
-    let t = st.tokens.access.get(raw).ok_or("Access token validation failure. Invalid audience or malformed token.")?;
+    let t = st
+        .tokens
+        .access
+        .get(raw)
+        .ok_or("Access token validation failure. Invalid audience or malformed token.")?;
     if t.expires <= now {
         return Err("Lifetime validation failed, the token is expired.");
     }
@@ -130,9 +162,17 @@ pub fn check_bearer(st: &State, header: Option<&str>, now: Instant) -> Result<To
 fn oauth_error(status: u16, error: &str, code: u32, msg: &str, inc: &Incoming) -> Reply {
     let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
     let trace = uuid::Uuid::new_v4().to_string();
-    let corr = inc.header("client-request-id").map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let desc = format!("AADSTS{code}: {msg}\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}");
-    Reply::json(status, json!({"error": error, "error_description": desc, "error_codes": [code], "timestamp": ts, "trace_id": trace, "correlation_id": corr}))
+    let corr = inc
+        .header("client-request-id")
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let desc = format!(
+        "AADSTS{code}: {msg}\r\nTrace ID: {trace}\r\nCorrelation ID: {corr}\r\nTimestamp: {ts}"
+    );
+    Reply::json(
+        status,
+        json!({"error": error, "error_description": desc, "error_codes": [code], "timestamp": ts, "trace_id": trace, "correlation_id": corr}),
+    )
 }
 
 /// Splits a `scope` parameter into granted Graph scopes (prefix stripped, `.default` expanded)
@@ -146,8 +186,18 @@ fn parse_scopes(raw: &str) -> Result<(Vec<String>, bool, bool), String> {
             "openid" => openid = true,
             "profile" | "email" => {}
             ".default" => out.extend(ALL_DELEGATED.iter().map(|x| x.to_string())),
-            other if ALL_DELEGATED.iter().any(|x| x.eq_ignore_ascii_case(other)) || other == "DeviceManagementManagedDevices.Read.All" || other == "DeviceManagementServiceConfig.Read.All" => out.push(other.to_string()),
-            other => return Err(format!("The provided value for the input parameter 'scope' is not valid. The scope {other} is not valid.")),
+            other
+                if ALL_DELEGATED.iter().any(|x| x.eq_ignore_ascii_case(other))
+                    || other == "DeviceManagementManagedDevices.Read.All"
+                    || other == "DeviceManagementServiceConfig.Read.All" =>
+            {
+                out.push(other.to_string())
+            }
+            other => {
+                return Err(format!(
+                    "The provided value for the input parameter 'scope' is not valid. The scope {other} is not valid."
+                ));
+            }
         }
     }
     out.sort();
@@ -161,48 +211,101 @@ fn parse_scopes(raw: &str) -> Result<(Vec<String>, bool, bool), String> {
 pub fn dispatch(st: &mut State, inc: &Incoming) -> Reply {
     let segs: Vec<&str> = inc.path.trim_start_matches('/').split('/').collect();
     let tenant = segs.first().copied().unwrap_or("");
-    let known = [st.tenant_id.as_str(), super::directory::DOMAIN, "organizations", "common"];
+    let known = [
+        st.tenant_id.as_str(),
+        super::directory::DOMAIN,
+        "organizations",
+        "common",
+    ];
     if !known.iter().any(|k| k.eq_ignore_ascii_case(tenant)) {
-        return oauth_error(400, "invalid_request", 90002, &format!("Tenant '{tenant}' not found."), inc);
+        return oauth_error(
+            400,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+            inc,
+        );
     }
-    let form: HashMap<String, String> = if inc.method == "GET" { inc.query.clone() } else { url::form_urlencoded::parse(&inc.body).into_owned().collect() };
-    let client_id = form.get("client_id").cloned().or_else(|| basic_auth(inc).map(|(id, _)| id)).unwrap_or_default();
+    let form: HashMap<String, String> = if inc.method == "GET" {
+        inc.query.clone()
+    } else {
+        url::form_urlencoded::parse(&inc.body)
+            .into_owned()
+            .collect()
+    };
+    let client_id = form
+        .get("client_id")
+        .cloned()
+        .or_else(|| basic_auth(inc).map(|(id, _)| id))
+        .unwrap_or_default();
     if client_id != st.client_id {
-        return oauth_error(400, "unauthorized_client", 700016, &format!("Application with identifier '{client_id}' was not found in the directory."), inc);
+        return oauth_error(
+            400,
+            "unauthorized_client",
+            700016,
+            &format!("Application with identifier '{client_id}' was not found in the directory."),
+            inc,
+        );
     }
     match (inc.method.as_str(), segs.get(3).copied()) {
         ("POST", Some("devicecode")) => device_code(st, inc, &form),
         ("POST", Some("token")) => super::grants::token(st, inc, &form),
         ("GET", Some("authorize")) => authorize(st, inc, &form),
-        _ => oauth_error(404, "invalid_request", 900561, "The endpoint only accepts the documented methods.", inc),
+        _ => oauth_error(
+            404,
+            "invalid_request",
+            900561,
+            "The endpoint only accepts the documented methods.",
+            inc,
+        ),
     }
 }
 
 pub(super) fn basic_auth(inc: &Incoming) -> Option<(String, String)> {
     let b = inc.header("authorization")?.strip_prefix("Basic ")?;
-    let raw = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(b.trim()).ok()?).ok()?;
+    let raw = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(b.trim())
+            .ok()?,
+    )
+    .ok()?;
     let (id, secret) = raw.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
 }
 
 fn device_code(st: &mut State, inc: &Incoming, form: &HashMap<String, String>) -> Reply {
-    let (scopes, offline, _) = match parse_scopes(form.get("scope").map(String::as_str).unwrap_or("")) {
-        Ok(s) => s,
-        Err(m) => return oauth_error(400, "invalid_scope", 70011, &m, inc),
-    };
+    let (scopes, offline, _) =
+        match parse_scopes(form.get("scope").map(String::as_str).unwrap_or("")) {
+            Ok(s) => s,
+            Err(m) => return oauth_error(400, "invalid_scope", 70011, &m, inc),
+        };
     let user_code = st.fleet.rng.code(9);
     let code = random("sim-dc");
     let ttl = st.opts.device_code_ttl;
-    st.tokens.device_codes.insert(code.clone(), DeviceCode { user_code: user_code.clone(), scopes, offline, expires: Instant::now() + ttl, approved_by: None, declined: false, last_poll: None });
+    st.tokens.device_codes.insert(
+        code.clone(),
+        DeviceCode {
+            user_code: user_code.clone(),
+            scopes,
+            offline,
+            expires: Instant::now() + ttl,
+            approved_by: None,
+            declined: false,
+            last_poll: None,
+        },
+    );
     let uri = format!("{}devicelogin", st.base);
-    Reply::json(200, json!({
-        "user_code": user_code,
-        "device_code": code,
-        "verification_uri": uri,
-        "expires_in": ttl.as_secs(),
-        "interval": st.opts.device_code_interval.as_secs().max(1),
-        "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
-    }))
+    Reply::json(
+        200,
+        json!({
+            "user_code": user_code,
+            "device_code": code,
+            "verification_uri": uri,
+            "expires_in": ttl.as_secs(),
+            "interval": st.opts.device_code_interval.as_secs().max(1),
+            "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
+        }),
+    )
 }
 
 pub(super) fn poll_device_code(st: &mut State, inc: &Incoming, code: &str) -> Reply {
@@ -211,16 +314,36 @@ pub(super) fn poll_device_code(st: &mut State, inc: &Incoming, code: &str) -> Re
     let lead = st.dir.lead().id.clone();
     let auto = st.opts.auto_approve_device_code;
     let Some(dc) = st.tokens.device_codes.get_mut(code) else {
-        return oauth_error(400, "bad_verification_code", 70000, "The provided device code is not valid.", inc);
+        return oauth_error(
+            400,
+            "bad_verification_code",
+            70000,
+            "The provided device code is not valid.",
+            inc,
+        );
     };
     if now >= dc.expires {
         st.tokens.device_codes.remove(code);
-        return oauth_error(400, "expired_token", 70020, "The provided device code has expired.", inc);
+        return oauth_error(
+            400,
+            "expired_token",
+            70020,
+            "The provided device code has expired.",
+            inc,
+        );
     }
     if dc.declined {
-        return oauth_error(400, "authorization_declined", 70000, "The user declined the sign-in request.", inc);
+        return oauth_error(
+            400,
+            "authorization_declined",
+            70000,
+            "The user declined the sign-in request.",
+            inc,
+        );
     }
-    let too_fast = dc.last_poll.is_some_and(|t| now.duration_since(t) < interval);
+    let too_fast = dc
+        .last_poll
+        .is_some_and(|t| now.duration_since(t) < interval);
     dc.last_poll = Some(now);
     if too_fast {
         return oauth_error(400, "slow_down", 70016, "Polling too fast: slow down.", inc);
@@ -229,7 +352,13 @@ pub(super) fn poll_device_code(st: &mut State, inc: &Incoming, code: &str) -> Re
         dc.approved_by = Some(lead);
     }
     let Some(user) = dc.approved_by.clone() else {
-        return oauth_error(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization is pending. Continue polling.", inc);
+        return oauth_error(
+            400,
+            "authorization_pending",
+            70016,
+            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+            inc,
+        );
     };
     let (scopes, offline) = (dc.scopes.clone(), dc.offline);
     st.tokens.device_codes.remove(code);
@@ -237,32 +366,73 @@ pub(super) fn poll_device_code(st: &mut State, inc: &Incoming, code: &str) -> Re
 }
 
 /// A delegated token response for `user`, with a rotated refresh token when `offline`.
-pub(super) fn user_tokens(st: &mut State, user: &str, scopes: Vec<String>, offline: bool, id_token: bool) -> Reply {
+pub(super) fn user_tokens(
+    st: &mut State,
+    user: &str,
+    scopes: Vec<String>,
+    offline: bool,
+    id_token: bool,
+) -> Reply {
     let ttl = st.faults.token_ttl;
-    let access = st.tokens.issue_access(Subject::User(user.to_string()), scopes.clone(), ttl);
+    let access = st
+        .tokens
+        .issue_access(Subject::User(user.to_string()), scopes.clone(), ttl);
     let mut body = json!({"token_type": "Bearer", "scope": scopes.join(" "), "expires_in": ttl.as_secs(), "ext_expires_in": ttl.as_secs(), "access_token": access});
     if offline {
         let rt = random("sim-rt");
-        st.tokens.refresh.insert(rt.clone(), RefreshGrant { user: user.to_string(), scopes: scopes.clone() });
+        st.tokens.refresh.insert(
+            rt.clone(),
+            RefreshGrant {
+                user: user.to_string(),
+                scopes: scopes.clone(),
+            },
+        );
         body["refresh_token"] = Value::String(rt);
     }
     if id_token && let Some(u) = st.dir.find(user) {
         let claims = json!({"aud": st.client_id, "iss": format!("{}{}/v2.0", st.base, st.tenant_id), "tid": st.tenant_id, "oid": u.id, "preferred_username": u.upn, "name": u.display_name});
-        body["id_token"] = Value::String(format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), URL_SAFE_NO_PAD.encode(claims.to_string())));
+        body["id_token"] = Value::String(format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        ));
     }
     Reply::json(200, body)
 }
 
-pub(super) fn redeem_refresh(st: &mut State, inc: &Incoming, rt: &str, scope: Option<&str>) -> Reply {
+pub(super) fn redeem_refresh(
+    st: &mut State,
+    inc: &Incoming,
+    rt: &str,
+    scope: Option<&str>,
+) -> Reply {
     let Some(grant) = st.tokens.refresh.get(rt) else {
-        let (code, msg) = if st.tokens.refresh_revoked { (50173, "The provided grant has expired due to it being revoked.") } else { (70008, "The provided authorization code or refresh token has expired or is invalid.") };
+        let (code, msg) = if st.tokens.refresh_revoked {
+            (
+                50173,
+                "The provided grant has expired due to it being revoked.",
+            )
+        } else {
+            (
+                70008,
+                "The provided authorization code or refresh token has expired or is invalid.",
+            )
+        };
         return oauth_error(400, "invalid_grant", code, msg, inc);
     };
     let (user, mut scopes) = (grant.user.clone(), grant.scopes.clone());
     if let Some(req) = scope.filter(|s| !s.trim().is_empty()) {
         match parse_scopes(req) {
             Ok((asked, _, _)) if asked.iter().all(|a| scopes.contains(a)) => scopes = asked,
-            _ => return oauth_error(400, "invalid_scope", 70011, "The requested scope is not a subset of the original grant.", inc),
+            _ => {
+                return oauth_error(
+                    400,
+                    "invalid_scope",
+                    70011,
+                    "The requested scope is not a subset of the original grant.",
+                    inc,
+                );
+            }
         }
     }
     // Rotation: a new refresh token every time; the old one keeps working, as Entra's do.
@@ -271,36 +441,89 @@ pub(super) fn redeem_refresh(st: &mut State, inc: &Incoming, rt: &str, scope: Op
 
 fn authorize(st: &mut State, inc: &Incoming, q: &HashMap<String, String>) -> Reply {
     let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
-    let loopback = url::Url::parse(&redirect).ok().is_some_and(|u| u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")));
+    let loopback = url::Url::parse(&redirect).ok().is_some_and(|u| {
+        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
+    });
     if !loopback {
-        return oauth_error(400, "invalid_request", 50011, &format!("The redirect URI '{redirect}' does not match the redirect URIs configured for the application (loopback only)."), inc);
+        return oauth_error(
+            400,
+            "invalid_request",
+            50011,
+            &format!(
+                "The redirect URI '{redirect}' does not match the redirect URIs configured for the application (loopback only)."
+            ),
+            inc,
+        );
     }
-    if q.get("response_type").map(String::as_str) != Some("code") || q.get("code_challenge_method").map(String::as_str) != Some("S256") || q.get("code_challenge").is_none_or(|c| c.len() < 43) {
-        return oauth_error(400, "invalid_request", 900144, "response_type=code, code_challenge and code_challenge_method=S256 are required.", inc);
+    if q.get("response_type").map(String::as_str) != Some("code")
+        || q.get("code_challenge_method").map(String::as_str) != Some("S256")
+        || q.get("code_challenge").is_none_or(|c| c.len() < 43)
+    {
+        return oauth_error(
+            400,
+            "invalid_request",
+            900144,
+            "response_type=code, code_challenge and code_challenge_method=S256 are required.",
+            inc,
+        );
     }
-    let (scopes, offline, _) = match parse_scopes(q.get("scope").map(String::as_str).unwrap_or("")) {
+    let (scopes, offline, _) = match parse_scopes(q.get("scope").map(String::as_str).unwrap_or(""))
+    {
         Ok(s) => s,
         Err(m) => return oauth_error(400, "invalid_scope", 70011, &m, inc),
     };
     let code = random("sim-ac");
     let user = st.dir.lead().id.clone();
-    st.tokens.auth_codes.insert(code.clone(), AuthCode { challenge: q["code_challenge"].clone(), redirect_uri: redirect.clone(), scopes, offline, user });
+    st.tokens.auth_codes.insert(
+        code.clone(),
+        AuthCode {
+            challenge: q["code_challenge"].clone(),
+            redirect_uri: redirect.clone(),
+            scopes,
+            offline,
+            user,
+        },
+    );
     let mut to = url::Url::parse(&redirect).expect("checked above");
-    to.query_pairs_mut().append_pair("code", &code).append_pair("state", q.get("state").map(String::as_str).unwrap_or(""));
+    to.query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", q.get("state").map(String::as_str).unwrap_or(""));
     Reply::empty(302).header("Location", to.to_string())
 }
 
-pub(super) fn redeem_auth_code(st: &mut State, inc: &Incoming, form: &HashMap<String, String>) -> Reply {
+pub(super) fn redeem_auth_code(
+    st: &mut State,
+    inc: &Incoming,
+    form: &HashMap<String, String>,
+) -> Reply {
     let code = form.get("code").map(String::as_str).unwrap_or("");
     let Some(ac) = st.tokens.auth_codes.remove(code) else {
-        return oauth_error(400, "invalid_grant", 54005, "OAuth2 Authorization code was already redeemed or is invalid.", inc);
+        return oauth_error(
+            400,
+            "invalid_grant",
+            54005,
+            "OAuth2 Authorization code was already redeemed or is invalid.",
+            inc,
+        );
     };
     if form.get("redirect_uri") != Some(&ac.redirect_uri) {
-        return oauth_error(400, "invalid_grant", 50148, "The redirect_uri does not match the one used in the authorization request.", inc);
+        return oauth_error(
+            400,
+            "invalid_grant",
+            50148,
+            "The redirect_uri does not match the one used in the authorization request.",
+            inc,
+        );
     }
     let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
     if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != ac.challenge {
-        return oauth_error(400, "invalid_grant", 501481, "The Code_Verifier does not match the code_challenge supplied in the authorization request.", inc);
+        return oauth_error(
+            400,
+            "invalid_grant",
+            501481,
+            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
+            inc,
+        );
     }
     user_tokens(st, &ac.user, ac.scopes, ac.offline, true)
 }

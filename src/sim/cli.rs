@@ -29,7 +29,14 @@ impl SimArgs {
         for f in &self.faults {
             faults.apply(f)?;
         }
-        Ok(SimOptions { port: self.port, seed: self.seed, devices: self.devices, speed: self.speed, faults, ..SimOptions::default() })
+        Ok(SimOptions {
+            port: self.port,
+            seed: self.seed,
+            devices: self.devices,
+            speed: self.speed,
+            faults,
+            ..SimOptions::default()
+        })
     }
 }
 

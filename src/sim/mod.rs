@@ -117,7 +117,10 @@ impl Default for SimOptions {
             speed: 1.0,
             faults: Faults::default(),
             tenant: TenantSetup::default(),
-            staging_accounts: vec![format!("staging@{}", directory::DOMAIN), format!("o'neil.staging@{}", directory::DOMAIN)],
+            staging_accounts: vec![
+                format!("staging@{}", directory::DOMAIN),
+                format!("o'neil.staging@{}", directory::DOMAIN),
+            ],
             port: 0,
             failure_rate: 0.15,
             auto_approve_device_code: false,
@@ -143,23 +146,45 @@ pub struct SimHandle {
 
 /// Binds 127.0.0.1 (port 0 = any free one), builds the fleet and serves until dropped.
 pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
-    anyhow::ensure!(opts.speed.is_finite() && opts.speed > 0.0, "sim speed must be a positive number, got {}", opts.speed);
-    anyhow::ensure!(!opts.staging_accounts.is_empty(), "at least one staging account is needed");
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port)).await.with_context(|| format!("binding 127.0.0.1:{}", opts.port))?;
+    anyhow::ensure!(
+        opts.speed.is_finite() && opts.speed > 0.0,
+        "sim speed must be a positive number, got {}",
+        opts.speed
+    );
+    anyhow::ensure!(
+        !opts.staging_accounts.is_empty(),
+        "at least one staging account is needed"
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
+        .await
+        .with_context(|| format!("binding 127.0.0.1:{}", opts.port))?;
     let addr = listener.local_addr()?;
     let base_url = Url::parse(&format!("http://{addr}/"))?;
     let mut rng = rng::Rng::new(opts.seed);
     let tenant_id = rng.guid();
     let client_id = rng.guid();
-    let dir = directory::Directory::generate(&mut rng, &opts.staging_accounts, !opts.tenant.staging_licensed);
+    let dir = directory::Directory::generate(
+        &mut rng,
+        &opts.staging_accounts,
+        !opts.tenant.staging_licensed,
+    );
     let sim_start = opts.start_time.unwrap_or_else(chrono::Utc::now);
-    let mut fleet = fleet::Fleet::new(rng::Rng::new(opts.seed.wrapping_add(1)), opts.failure_rate, opts.staging_accounts.clone());
+    let mut fleet = fleet::Fleet::new(
+        rng::Rng::new(opts.seed.wrapping_add(1)),
+        opts.failure_rate,
+        opts.staging_accounts.clone(),
+    );
     fleet.seed(opts.devices, sim_start, &dir);
     let state = State {
         base: base_url.clone(),
         tenant_id,
         client_id,
-        clock: Clock { real_start: Instant::now(), sim_start, speed: opts.speed, advanced: chrono::Duration::zero() },
+        clock: Clock {
+            real_start: Instant::now(),
+            sim_start,
+            speed: opts.speed,
+            advanced: chrono::Duration::zero(),
+        },
         dir,
         fleet,
         tokens: Tokens::default(),
@@ -172,7 +197,9 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         opts,
     };
     let shared: Shared = Arc::new(Mutex::new(state));
-    let app = axum::Router::new().fallback(server::handle).with_state(shared.clone());
+    let app = axum::Router::new()
+        .fallback(server::handle)
+        .with_state(shared.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -182,7 +209,12 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
             tracing::warn!("simulator server stopped: {e}");
         }
     });
-    Ok(SimHandle { base_url, state: shared, stop: Some(stop_tx), task: Some(task) })
+    Ok(SimHandle {
+        base_url,
+        state: shared,
+        stop: Some(stop_tx),
+        task: Some(task),
+    })
 }
 
 impl SimHandle {
@@ -199,7 +231,9 @@ impl SimHandle {
     }
     /// `{base}{tenant}/oauth2/v2.0/` — the sign-in base for this tenant.
     pub fn login_url(&self) -> Url {
-        self.base_url.join(&format!("{}/oauth2/v2.0/", self.tenant_id())).expect("a tenant id is a valid path segment")
+        self.base_url
+            .join(&format!("{}/oauth2/v2.0/", self.tenant_id()))
+            .expect("a tenant id is a valid path segment")
     }
     /// `{base}beta/`.
     pub fn graph_url(&self) -> Url {
@@ -215,21 +249,33 @@ impl SimHandle {
     pub fn issue_token(&self, scopes: &[&str], ttl: Duration) -> Secret {
         self.with(|s| {
             let user = s.dir.lead().id.clone();
-            Secret::new(s.tokens.issue_access(Subject::User(user), scopes.iter().map(|x| x.to_string()).collect(), ttl))
+            Secret::new(s.tokens.issue_access(
+                Subject::User(user),
+                scopes.iter().map(|x| x.to_string()).collect(),
+                ttl,
+            ))
         })
     }
     /// A delegated token for any directory user (by id or UPN); `None` if unknown.
     pub fn issue_token_for(&self, user: &str, scopes: &[&str], ttl: Duration) -> Option<Secret> {
         self.with(|s| {
             let id = s.dir.find(user)?.id.clone();
-            Some(Secret::new(s.tokens.issue_access(Subject::User(id), scopes.iter().map(|x| x.to_string()).collect(), ttl)))
+            Some(Secret::new(s.tokens.issue_access(
+                Subject::User(id),
+                scopes.iter().map(|x| x.to_string()).collect(),
+                ttl,
+            )))
         })
     }
     /// An app-only token with these application permissions.
     pub fn issue_app_token(&self, roles: &[&str], ttl: Duration) -> Secret {
         self.with(|s| {
             let app = s.client_id.clone();
-            Secret::new(s.tokens.issue_access(Subject::App(app), roles.iter().map(|x| x.to_string()).collect(), ttl))
+            Secret::new(s.tokens.issue_access(
+                Subject::App(app),
+                roles.iter().map(|x| x.to_string()).collect(),
+                ttl,
+            ))
         })
     }
     /// (user id, UPN) of the identity `issue_token` signs in as.
@@ -270,7 +316,16 @@ impl SimHandle {
     }
     /// (user id, UPN) of every directory user, and the ids of deleted users seen in `usersLoggedOn`.
     pub fn users(&self) -> (Vec<(String, String)>, Vec<String>) {
-        self.with(|s| (s.dir.users.iter().map(|u| (u.id.clone(), u.upn.clone())).collect(), s.dir.deleted_ids.clone()))
+        self.with(|s| {
+            (
+                s.dir
+                    .users
+                    .iter()
+                    .map(|u| (u.id.clone(), u.upn.clone()))
+                    .collect(),
+                s.dir.deleted_ids.clone(),
+            )
+        })
     }
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {

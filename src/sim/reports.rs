@@ -12,7 +12,18 @@ use super::routes::{body_json, context, error};
 use super::server::{Incoming, Reply, ReplyBody, State};
 
 pub const REPORT: &str = "AutopilotV2DeploymentStatus";
-pub const COLUMNS: &[&str] = &["DeviceId", "DeviceName", "SerialNumber", "UPN", "EnrollmentTimeInUtc", "CurrentProvisioningPhase", "DeploymentStatus", "DeploymentDurationTimeInSeconds", "Phase", "ResultCode"];
+pub const COLUMNS: &[&str] = &[
+    "DeviceId",
+    "DeviceName",
+    "SerialNumber",
+    "UPN",
+    "EnrollmentTimeInUtc",
+    "CurrentProvisioningPhase",
+    "DeploymentStatus",
+    "DeploymentDurationTimeInSeconds",
+    "Phase",
+    "ResultCode",
+];
 /// Polls needed before a job reports `completed`.
 const POLLS_TO_COMPLETE: u32 = 3;
 
@@ -38,7 +49,10 @@ impl ExportJob {
     }
 
     fn to_json(&self, st: &State, inc: &Incoming) -> Value {
-        let url = self.zip.as_ref().map(|_| format!("{}_blob/exports/{}.zip?sig={}", st.base, self.id, self.sig));
+        let url = self
+            .zip
+            .as_ref()
+            .map(|_| format!("{}_blob/exports/{}.zip?sig={}", st.base, self.id, self.sig));
         json!({
             "@odata.context": context(st, inc, "deviceManagement/reports/exportJobs/$entity"),
             "@odata.type": "#microsoft.graph.deviceManagementExportJob",
@@ -63,11 +77,31 @@ pub fn create(st: &mut State, inc: &Incoming) -> Reply {
         Err(r) => return r,
     };
     if body["reportName"] != REPORT {
-        return error(400, "BadRequest", &format!("reportName {} is not supported by the simulator (only {REPORT}).", body["reportName"]), inc);
+        return error(
+            400,
+            "BadRequest",
+            &format!(
+                "reportName {} is not supported by the simulator (only {REPORT}).",
+                body["reportName"]
+            ),
+            inc,
+        );
     }
-    let select: Vec<String> = body["select"].as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    let select: Vec<String> = body["select"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
     if let Some(bad) = select.iter().find(|s| !COLUMNS.contains(&s.as_str())) {
-        return error(400, "BadRequest", &format!("select: unknown column '{bad}' for {REPORT}."), inc);
+        return error(
+            400,
+            "BadRequest",
+            &format!("select: unknown column '{bad}' for {REPORT}."),
+            inc,
+        );
     }
     let job = ExportJob {
         id: format!("{REPORT}_{}", st.fleet.rng.guid()),
@@ -87,7 +121,12 @@ pub fn create(st: &mut State, inc: &Incoming) -> Reply {
 pub fn poll(st: &mut State, inc: &Incoming, id: &str) -> Reply {
     let now = st.clock.now();
     let Some(job) = st.exports.get(id).cloned() else {
-        return error(404, "ResourceNotFound", &format!("exportJob '{id}' was not found."), inc);
+        return error(
+            404,
+            "ResourceNotFound",
+            &format!("exportJob '{id}' was not found."),
+            inc,
+        );
     };
     let mut job = job;
     job.polls += 1;
@@ -109,7 +148,11 @@ pub fn csv_rows(devices: &[&Device], now: DateTime<Utc>) -> Vec<Vec<String>> {
         .iter()
         .filter_map(|d| {
             let dep = d.deployment(now)?;
-            let end = if dep.status_code() == 1 { now } else { d.finished_at() };
+            let end = if dep.status_code() == 1 {
+                now
+            } else {
+                d.finished_at()
+            };
             let (phase, result) = dep.phase_and_result();
             Some(vec![
                 d.id.clone(),
@@ -128,7 +171,14 @@ pub fn csv_rows(devices: &[&Device], now: DateTime<Utc>) -> Vec<Vec<String>> {
 }
 
 fn build_zip(job: &ExportJob, devices: &[&Device], now: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
-    let cols: Vec<usize> = if job.select.is_empty() { (0..COLUMNS.len()).collect() } else { job.select.iter().filter_map(|s| COLUMNS.iter().position(|c| c == s)).collect() };
+    let cols: Vec<usize> = if job.select.is_empty() {
+        (0..COLUMNS.len()).collect()
+    } else {
+        job.select
+            .iter()
+            .filter_map(|s| COLUMNS.iter().position(|c| c == s))
+            .collect()
+    };
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(cols.iter().map(|&i| COLUMNS[i]))?;
     for row in csv_rows(devices, now) {
@@ -136,19 +186,49 @@ fn build_zip(job: &ExportJob, devices: &[&Device], now: DateTime<Utc>) -> anyhow
     }
     let csv_bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    zip.start_file(format!("{}.csv", job.id), zip::write::SimpleFileOptions::default())?;
+    zip.start_file(
+        format!("{}.csv", job.id),
+        zip::write::SimpleFileOptions::default(),
+    )?;
     zip.write_all(&csv_bytes)?;
     Ok(zip.finish()?.into_inner())
 }
 
 /// `GET /_blob/exports/{id}.zip?sig=…`: no auth needed; a wrong `sig` is a 403.
 pub fn serve_blob(st: &mut State, inc: &Incoming) -> Reply {
-    let name = inc.path.trim_start_matches("/_blob/exports/").trim_end_matches(".zip");
+    let name = inc
+        .path
+        .trim_start_matches("/_blob/exports/")
+        .trim_end_matches(".zip");
     let Some(job) = st.exports.get(name) else {
-        return Reply { status: 404, headers: vec![], body: ReplyBody::Bytes { content_type: "application/xml", data: b"<Error><Code>BlobNotFound</Code></Error>".to_vec() }, drop: false };
+        return Reply {
+            status: 404,
+            headers: vec![],
+            body: ReplyBody::Bytes {
+                content_type: "application/xml",
+                data: b"<Error><Code>BlobNotFound</Code></Error>".to_vec(),
+            },
+            drop: false,
+        };
     };
     match (&job.zip, inc.query.get("sig")) {
-        (Some(z), Some(sig)) if *sig == job.sig => Reply { status: 200, headers: vec![], body: ReplyBody::Bytes { content_type: "application/zip", data: z.clone() }, drop: false },
-        _ => Reply { status: 403, headers: vec![], body: ReplyBody::Bytes { content_type: "application/xml", data: b"<Error><Code>AuthenticationFailed</Code></Error>".to_vec() }, drop: false },
+        (Some(z), Some(sig)) if *sig == job.sig => Reply {
+            status: 200,
+            headers: vec![],
+            body: ReplyBody::Bytes {
+                content_type: "application/zip",
+                data: z.clone(),
+            },
+            drop: false,
+        },
+        _ => Reply {
+            status: 403,
+            headers: vec![],
+            body: ReplyBody::Bytes {
+                content_type: "application/xml",
+                data: b"<Error><Code>AuthenticationFailed</Code></Error>".to_vec(),
+            },
+            drop: false,
+        },
     }
 }

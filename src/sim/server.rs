@@ -74,15 +74,28 @@ pub struct Reply {
 pub enum ReplyBody {
     Empty,
     Json(Value),
-    Bytes { content_type: &'static str, data: Vec<u8> },
+    Bytes {
+        content_type: &'static str,
+        data: Vec<u8>,
+    },
 }
 
 impl Reply {
     pub fn json(status: u16, v: Value) -> Self {
-        Self { status, headers: vec![], body: ReplyBody::Json(v), drop: false }
+        Self {
+            status,
+            headers: vec![],
+            body: ReplyBody::Json(v),
+            drop: false,
+        }
     }
     pub fn empty(status: u16) -> Self {
-        Self { status, headers: vec![], body: ReplyBody::Empty, drop: false }
+        Self {
+            status,
+            headers: vec![],
+            body: ReplyBody::Empty,
+            drop: false,
+        }
     }
     pub fn header(mut self, k: &str, v: impl Into<String>) -> Self {
         self.headers.push((k.to_string(), v.into()));
@@ -104,20 +117,32 @@ pub struct Incoming {
 
 impl Incoming {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
 }
 
 pub fn parse_query(raw: Option<&str>) -> HashMap<String, String> {
-    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 pub async fn handle(AxState(shared): AxState<Shared>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let body = axum::body::to_bytes(body, 16 * 1024 * 1024).await.unwrap_or_default();
+    let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
     let mut headers = HashMap::new();
     for (k, v) in &parts.headers {
-        headers.insert(k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or("").to_string());
+        headers.insert(
+            k.as_str().to_ascii_lowercase(),
+            v.to_str().unwrap_or("").to_string(),
+        );
     }
     let inc = Incoming {
         method: parts.method.as_str().to_string(),
@@ -162,10 +187,20 @@ fn dispatch_top(st: &mut State, inc: &Incoming) -> Reply {
 }
 
 /// Counts and logs one request (Graph ones are recorded by `routes::dispatch`).
-pub fn record(st: &mut State, inc: &Incoming, at: Instant, violation: bool, reply: &Reply, in_batch: bool) {
+pub fn record(
+    st: &mut State,
+    inc: &Incoming,
+    at: Instant,
+    violation: bool,
+    reply: &Reply,
+    in_batch: bool,
+) {
     let route = route_label(&inc.method, &inc.path);
     st.stats.requests_total += 1;
-    *st.stats.requests_per_route.entry(route.clone()).or_default() += 1;
+    *st.stats
+        .requests_per_route
+        .entry(route.clone())
+        .or_default() += 1;
     match reply.status {
         401 => st.stats.unauthorized_401 += 1,
         403 => st.stats.forbidden_403 += 1,
@@ -197,18 +232,30 @@ fn plain(status: u16, msg: &str) -> Response {
 fn into_response(reply: Reply, inc: &Incoming) -> Response {
     let (ctype, bytes): (Option<&str>, Vec<u8>) = match reply.body {
         ReplyBody::Empty => (None, vec![]),
-        ReplyBody::Json(v) => (Some("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"), serde_json::to_vec(&v).unwrap_or_default()),
+        ReplyBody::Json(v) => (
+            Some(
+                "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8",
+            ),
+            serde_json::to_vec(&v).unwrap_or_default(),
+        ),
         ReplyBody::Bytes { content_type, data } => (Some(content_type), data),
     };
     let body = if reply.drop {
         // Headers go out, then the body stream fails: hyper aborts the connection mid-response.
-        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(Bytes::from_static(b"{\"va")), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "simulated drop"))];
+        let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+            Ok(Bytes::from_static(b"{\"va")),
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "simulated drop",
+            )),
+        ];
         Body::from_stream(futures::stream::iter(chunks))
     } else {
         Body::from(bytes)
     };
     let mut resp = Response::new(body);
-    *resp.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h: &mut HeaderMap = resp.headers_mut();
     if let Some(ct) = ctype {
         h.insert("content-type", HeaderValue::from_static(ct));
@@ -216,11 +263,17 @@ fn into_response(reply: Reply, inc: &Incoming) -> Response {
     if let Ok(v) = HeaderValue::from_str(&inc.request_id) {
         h.insert("request-id", v);
     }
-    if let Some(c) = inc.header("client-request-id").and_then(|c| HeaderValue::from_str(c).ok()) {
+    if let Some(c) = inc
+        .header("client-request-id")
+        .and_then(|c| HeaderValue::from_str(c).ok())
+    {
         h.insert("client-request-id", c);
     }
     for (k, v) in reply.headers {
-        if let (Ok(k), Ok(v)) = (axum::http::HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+        if let (Ok(k), Ok(v)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
             h.insert(k, v);
         }
     }

@@ -32,15 +32,39 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
     let (version, rest) = path.split_once('/').unwrap_or((path, ""));
     let segs: Vec<&str> = rest.split('/').collect();
     if version != "beta" && version != "v1.0" {
-        return (error(404, "NotFound", &format!("No such route: {}", inc.path), inc), false);
+        return (
+            error(
+                404,
+                "NotFound",
+                &format!("No such route: {}", inc.path),
+                inc,
+            ),
+            false,
+        );
     }
     let Some(route) = Route::parse(&inc.method, version, &segs) else {
         let last = segs.last().copied().unwrap_or_default();
-        return (error(400, "BadRequest", &format!("Resource not found for the segment '{last}'."), inc), false);
+        return (
+            error(
+                400,
+                "BadRequest",
+                &format!("Resource not found for the segment '{last}'."),
+                inc,
+            ),
+            false,
+        );
     };
     if route == Route::Batch {
         if in_batch {
-            return (error(400, "BadRequest", "A $batch request cannot contain another $batch.", inc), false);
+            return (
+                error(
+                    400,
+                    "BadRequest",
+                    "A $batch request cannot contain another $batch.",
+                    inc,
+                ),
+                false,
+            );
         }
         st.stats.batch_requests += 1;
         return (batch::handle(st, inc, version, now), false);
@@ -55,21 +79,46 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
     };
     if spec.delegated_only && token.is_app() {
         let r = if route == Route::Me {
-            error(400, "BadRequest", "/me request is only valid with delegated authentication flow.", inc)
+            error(
+                400,
+                "BadRequest",
+                "/me request is only valid with delegated authentication flow.",
+                inc,
+            )
         } else {
-            error(403, "Authorization_RequestDenied", "This operation requires a delegated (user) token; application permissions are not supported.", inc)
+            error(
+                403,
+                "Authorization_RequestDenied",
+                "This operation requires a delegated (user) token; application permissions are not supported.",
+                inc,
+            )
         };
         return (r, false);
     }
     if !spec.scopes.iter().any(|s| token.has(s)) {
-        let code = if spec.family == Family::Identity { "Authorization_RequestDenied" } else { "Forbidden" };
-        let msg = format!("Insufficient privileges to complete the operation. Requires one of: {}.", spec.scopes.join(", "));
+        let code = if spec.family == Family::Identity {
+            "Authorization_RequestDenied"
+        } else {
+            "Forbidden"
+        };
+        let msg = format!(
+            "Insufficient privileges to complete the operation. Requires one of: {}.",
+            spec.scopes.join(", ")
+        );
         return (error(403, code, &msg, inc), false);
     }
     let (p5xx, pdrop) = (st.faults.error_5xx_rate, st.faults.drop_rate);
     if p5xx > 0.0 && st.fault_rng.chance(p5xx) {
         st.stats.injected_5xx += 1;
-        return (error(503, "serviceNotAvailable", "The service is temporarily unavailable (simulated).", inc), false);
+        return (
+            error(
+                503,
+                "serviceNotAvailable",
+                "The service is temporarily unavailable (simulated).",
+                inc,
+            ),
+            false,
+        );
     }
     if !in_batch && pdrop > 0.0 && st.fault_rng.chance(pdrop) {
         st.stats.dropped_connections += 1;
@@ -80,8 +129,16 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
     let burst = st.faults.throttle_burst;
     let violation = match st.limits.check(spec.family, spec.write, now, burst) {
         Verdict::Allow { violation } => violation,
-        Verdict::Throttle { retry_after, violation } => {
-            let mut r = error(429, "TooManyRequests", "Too many requests. Please retry again later.", inc);
+        Verdict::Throttle {
+            retry_after,
+            violation,
+        } => {
+            let mut r = error(
+                429,
+                "TooManyRequests",
+                "Too many requests. Please retry again later.",
+                inc,
+            );
             if let Some(ra) = retry_after {
                 r = r.header("Retry-After", ra);
             }
@@ -118,30 +175,53 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
 /// Graph's error envelope (REFERENCE 12).
 pub fn error(status: u16, code: &str, message: &str, inc: &Incoming) -> Reply {
     let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
-    let client = inc.header("client-request-id").unwrap_or(&inc.request_id).to_string();
-    Reply::json(status, json!({"error": {"code": code, "message": message, "innerError": {"request-id": inc.request_id, "date": date, "client-request-id": client}}}))
+    let client = inc
+        .header("client-request-id")
+        .unwrap_or(&inc.request_id)
+        .to_string();
+    Reply::json(
+        status,
+        json!({"error": {"code": code, "message": message, "innerError": {"request-id": inc.request_id, "date": date, "client-request-id": client}}}),
+    )
 }
 
 /// `{base}/{version}/$metadata#{what}`.
 pub fn context(st: &State, inc: &Incoming, what: &str) -> String {
-    let version = if inc.path.starts_with("/v1.0") { "v1.0" } else { "beta" };
+    let version = if inc.path.starts_with("/v1.0") {
+        "v1.0"
+    } else {
+        "beta"
+    };
     format!("{}{version}/$metadata#{what}", st.base)
 }
 
 /// Applies `$filter` in `dialect`; a malformed filter is a 400 naming the problem.
 pub fn filter(inc: &Incoming, items: Vec<Value>, dialect: &Dialect) -> Result<Vec<Value>, Reply> {
-    let Some(src) = inc.query.get("$filter") else { return Ok(items) };
+    let Some(src) = inc.query.get("$filter") else {
+        return Ok(items);
+    };
     let expr = odata::parse_filter(src)
         .and_then(|e| odata::validate(&e, dialect).map(|_| e))
         .map_err(|m| error(400, "BadRequest", &m, inc))?;
-    Ok(items.into_iter().filter(|v| odata::matches(&expr, v, dialect)).collect())
+    Ok(items
+        .into_iter()
+        .filter(|v| odata::matches(&expr, v, dialect))
+        .collect())
 }
 
 /// Applies `$select` (validated against `props`, the type's property names).
-pub fn select(inc: &Incoming, items: Vec<Value>, props: &[&str], type_name: &str) -> Result<Vec<Value>, Reply> {
-    let Some(src) = inc.query.get("$select") else { return Ok(items) };
+pub fn select(
+    inc: &Incoming,
+    items: Vec<Value>,
+    props: &[&str],
+    type_name: &str,
+) -> Result<Vec<Value>, Reply> {
+    let Some(src) = inc.query.get("$select") else {
+        return Ok(items);
+    };
     let tmpl: Map<String, Value> = props.iter().map(|p| (p.to_string(), Value::Null)).collect();
-    let sel = odata::parse_select(src, &tmpl, type_name).map_err(|m| error(400, "BadRequest", &m, inc))?;
+    let sel = odata::parse_select(src, &tmpl, type_name)
+        .map_err(|m| error(400, "BadRequest", &m, inc))?;
     Ok(items
         .into_iter()
         .map(|v| match v {
@@ -156,20 +236,42 @@ pub fn page(st: &State, inc: &Incoming, items: Vec<Value>, ctx: &str) -> Reply {
     let top = match inc.query.get("$top").map(|t| t.parse::<usize>()) {
         None => 1000,
         Some(Ok(n)) if n >= 1 => n.min(1000),
-        Some(_) => return error(400, "BadRequest", "Invalid $top: expected a positive whole number.", inc),
+        Some(_) => {
+            return error(
+                400,
+                "BadRequest",
+                "Invalid $top: expected a positive whole number.",
+                inc,
+            );
+        }
     };
     let offset = match inc.query.get("$skiptoken") {
         None => 0,
-        Some(tok) => match URL_SAFE_NO_PAD.decode(tok).ok().and_then(|b| String::from_utf8(b).ok()).and_then(|s| s.strip_prefix("sim-offset:").and_then(|n| n.parse().ok())) {
+        Some(tok) => match URL_SAFE_NO_PAD
+            .decode(tok)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("sim-offset:").and_then(|n| n.parse().ok()))
+        {
             Some(n) => n,
-            None => return error(400, "BadRequest", "The skip token is invalid or expired.", inc),
+            None => {
+                return error(
+                    400,
+                    "BadRequest",
+                    "The skip token is invalid or expired.",
+                    inc,
+                );
+            }
         },
     };
     let total = items.len();
     let value: Vec<Value> = items.into_iter().skip(offset).take(top).collect();
     let mut body = json!({"@odata.context": ctx, "value": value});
     if offset + top < total {
-        let mut next = st.base.join(inc.path.trim_start_matches('/')).unwrap_or_else(|_| st.base.clone());
+        let mut next = st
+            .base
+            .join(inc.path.trim_start_matches('/'))
+            .unwrap_or_else(|_| st.base.clone());
         {
             let mut q = next.query_pairs_mut();
             for (k, v) in &inc.query {
@@ -177,7 +279,10 @@ pub fn page(st: &State, inc: &Incoming, items: Vec<Value>, ctx: &str) -> Reply {
                     q.append_pair(k, v);
                 }
             }
-            q.append_pair("$skiptoken", &URL_SAFE_NO_PAD.encode(format!("sim-offset:{}", offset + top)));
+            q.append_pair(
+                "$skiptoken",
+                &URL_SAFE_NO_PAD.encode(format!("sim-offset:{}", offset + top)),
+            );
         }
         body["@odata.nextLink"] = Value::String(next.to_string());
     }
@@ -186,5 +291,6 @@ pub fn page(st: &State, inc: &Incoming, items: Vec<Value>, ctx: &str) -> Reply {
 
 /// Parses a JSON request body or answers 400.
 pub fn body_json(inc: &Incoming) -> Result<Value, Reply> {
-    serde_json::from_slice(&inc.body).map_err(|e| error(400, "BadRequest", &format!("Invalid JSON body: {e}"), inc))
+    serde_json::from_slice(&inc.body)
+        .map_err(|e| error(400, "BadRequest", &format!("Invalid JSON body: {e}"), inc))
 }
