@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use super::routes::ALL_DELEGATED;
 use super::server::{Incoming, Reply, State};
@@ -43,22 +42,22 @@ struct RefreshGrant {
     scopes: Vec<String>,
 }
 
-struct DeviceCode {
-    user_code: String,
-    scopes: Vec<String>,
-    offline: bool,
-    expires: Instant,
-    approved_by: Option<String>,
-    declined: bool,
-    last_poll: Option<Instant>,
+pub(super) struct DeviceCode {
+    pub(super) user_code: String,
+    pub(super) scopes: Vec<String>,
+    pub(super) offline: bool,
+    pub(super) expires: Instant,
+    pub(super) approved_by: Option<String>,
+    pub(super) declined: bool,
+    pub(super) last_poll: Option<Instant>,
 }
 
-struct AuthCode {
-    challenge: String,
-    redirect_uri: String,
-    scopes: Vec<String>,
-    offline: bool,
-    user: String,
+pub(super) struct AuthCode {
+    pub(super) challenge: String,
+    pub(super) redirect_uri: String,
+    pub(super) scopes: Vec<String>,
+    pub(super) offline: bool,
+    pub(super) user: String,
 }
 
 /// Every token, grant and pending sign-in. Its `Debug` shows counts only, never a token.
@@ -66,8 +65,8 @@ struct AuthCode {
 pub struct Tokens {
     access: HashMap<String, Token>,
     refresh: HashMap<String, RefreshGrant>,
-    device_codes: HashMap<String, DeviceCode>,
-    auth_codes: HashMap<String, AuthCode>,
+    pub(super) device_codes: HashMap<String, DeviceCode>,
+    pub(super) auth_codes: HashMap<String, AuthCode>,
     refresh_revoked: bool,
 }
 
@@ -81,7 +80,7 @@ impl fmt::Debug for Tokens {
     }
 }
 
-fn random(prefix: &str) -> String {
+pub(super) fn random(prefix: &str) -> String {
     format!(
         "{prefix}.{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -177,7 +176,7 @@ fn oauth_error(status: u16, error: &str, code: u32, msg: &str, inc: &Incoming) -
 
 /// Splits a `scope` parameter into granted Graph scopes (prefix stripped, `.default` expanded)
 /// and whether `offline_access` / `openid` were asked for. Unknown scopes are an error.
-fn parse_scopes(raw: &str) -> Result<(Vec<String>, bool, bool), String> {
+pub(super) fn parse_scopes(raw: &str) -> Result<(Vec<String>, bool, bool), String> {
     let (mut out, mut offline, mut openid) = (Vec::new(), false, false);
     for s in raw.split_whitespace() {
         let short = s.strip_prefix("https://graph.microsoft.com/").unwrap_or(s);
@@ -248,9 +247,9 @@ pub fn dispatch(st: &mut State, inc: &Incoming) -> Reply {
         );
     }
     match (inc.method.as_str(), segs.get(3).copied()) {
-        ("POST", Some("devicecode")) => device_code(st, inc, &form),
+        ("POST", Some("devicecode")) => super::device_code::start(st, inc, &form),
         ("POST", Some("token")) => super::grants::token(st, inc, &form),
-        ("GET", Some("authorize")) => authorize(st, inc, &form),
+        ("GET", Some("authorize")) => super::pkce::authorize(st, inc, &form),
         _ => oauth_error(
             404,
             "invalid_request",
@@ -271,98 +270,6 @@ pub(super) fn basic_auth(inc: &Incoming) -> Option<(String, String)> {
     .ok()?;
     let (id, secret) = raw.split_once(':')?;
     Some((id.to_string(), secret.to_string()))
-}
-
-fn device_code(st: &mut State, inc: &Incoming, form: &HashMap<String, String>) -> Reply {
-    let (scopes, offline, _) =
-        match parse_scopes(form.get("scope").map(String::as_str).unwrap_or("")) {
-            Ok(s) => s,
-            Err(m) => return oauth_error(400, "invalid_scope", 70011, &m, inc),
-        };
-    let user_code = st.fleet.rng.code(9);
-    let code = random("sim-dc");
-    let ttl = st.opts.device_code_ttl;
-    st.tokens.device_codes.insert(
-        code.clone(),
-        DeviceCode {
-            user_code: user_code.clone(),
-            scopes,
-            offline,
-            expires: Instant::now() + ttl,
-            approved_by: None,
-            declined: false,
-            last_poll: None,
-        },
-    );
-    let uri = format!("{}devicelogin", st.base);
-    Reply::json(
-        200,
-        json!({
-            "user_code": user_code,
-            "device_code": code,
-            "verification_uri": uri,
-            "expires_in": ttl.as_secs(),
-            "interval": st.opts.device_code_interval.as_secs().max(1),
-            "message": format!("To sign in, use a web browser to open the page {uri} and enter the code {user_code} to authenticate."),
-        }),
-    )
-}
-
-pub(super) fn poll_device_code(st: &mut State, inc: &Incoming, code: &str) -> Reply {
-    let now = Instant::now();
-    let interval = st.opts.device_code_interval;
-    let lead = st.dir.lead().id.clone();
-    let auto = st.opts.auto_approve_device_code;
-    let Some(dc) = st.tokens.device_codes.get_mut(code) else {
-        return oauth_error(
-            400,
-            "bad_verification_code",
-            70000,
-            "The provided device code is not valid.",
-            inc,
-        );
-    };
-    if now >= dc.expires {
-        st.tokens.device_codes.remove(code);
-        return oauth_error(
-            400,
-            "expired_token",
-            70020,
-            "The provided device code has expired.",
-            inc,
-        );
-    }
-    if dc.declined {
-        return oauth_error(
-            400,
-            "authorization_declined",
-            70000,
-            "The user declined the sign-in request.",
-            inc,
-        );
-    }
-    let too_fast = dc
-        .last_poll
-        .is_some_and(|t| now.duration_since(t) < interval);
-    dc.last_poll = Some(now);
-    if too_fast {
-        return oauth_error(400, "slow_down", 70016, "Polling too fast: slow down.", inc);
-    }
-    if auto && dc.approved_by.is_none() {
-        dc.approved_by = Some(lead);
-    }
-    let Some(user) = dc.approved_by.clone() else {
-        return oauth_error(
-            400,
-            "authorization_pending",
-            70016,
-            "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
-            inc,
-        );
-    };
-    let (scopes, offline) = (dc.scopes.clone(), dc.offline);
-    st.tokens.device_codes.remove(code);
-    user_tokens(st, &user, scopes, offline, true)
 }
 
 /// A delegated token response for `user`, with a rotated refresh token when `offline`.
@@ -437,95 +344,6 @@ pub(super) fn redeem_refresh(
     }
     // Rotation: a new refresh token every time; the old one keeps working, as Entra's do.
     user_tokens(st, &user, scopes, true, false)
-}
-
-fn authorize(st: &mut State, inc: &Incoming, q: &HashMap<String, String>) -> Reply {
-    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
-    let loopback = url::Url::parse(&redirect).ok().is_some_and(|u| {
-        u.scheme() == "http" && matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"))
-    });
-    if !loopback {
-        return oauth_error(
-            400,
-            "invalid_request",
-            50011,
-            &format!(
-                "The redirect URI '{redirect}' does not match the redirect URIs configured for the application (loopback only)."
-            ),
-            inc,
-        );
-    }
-    if q.get("response_type").map(String::as_str) != Some("code")
-        || q.get("code_challenge_method").map(String::as_str) != Some("S256")
-        || q.get("code_challenge").is_none_or(|c| c.len() < 43)
-    {
-        return oauth_error(
-            400,
-            "invalid_request",
-            900144,
-            "response_type=code, code_challenge and code_challenge_method=S256 are required.",
-            inc,
-        );
-    }
-    let (scopes, offline, _) = match parse_scopes(q.get("scope").map(String::as_str).unwrap_or(""))
-    {
-        Ok(s) => s,
-        Err(m) => return oauth_error(400, "invalid_scope", 70011, &m, inc),
-    };
-    let code = random("sim-ac");
-    let user = st.dir.lead().id.clone();
-    st.tokens.auth_codes.insert(
-        code.clone(),
-        AuthCode {
-            challenge: q["code_challenge"].clone(),
-            redirect_uri: redirect.clone(),
-            scopes,
-            offline,
-            user,
-        },
-    );
-    let mut to = url::Url::parse(&redirect).expect("checked above");
-    to.query_pairs_mut()
-        .append_pair("code", &code)
-        .append_pair("state", q.get("state").map(String::as_str).unwrap_or(""));
-    Reply::empty(302).header("Location", to.to_string())
-}
-
-pub(super) fn redeem_auth_code(
-    st: &mut State,
-    inc: &Incoming,
-    form: &HashMap<String, String>,
-) -> Reply {
-    let code = form.get("code").map(String::as_str).unwrap_or("");
-    let Some(ac) = st.tokens.auth_codes.remove(code) else {
-        return oauth_error(
-            400,
-            "invalid_grant",
-            54005,
-            "OAuth2 Authorization code was already redeemed or is invalid.",
-            inc,
-        );
-    };
-    if form.get("redirect_uri") != Some(&ac.redirect_uri) {
-        return oauth_error(
-            400,
-            "invalid_grant",
-            50148,
-            "The redirect_uri does not match the one used in the authorization request.",
-            inc,
-        );
-    }
-    let verifier = form.get("code_verifier").map(String::as_str).unwrap_or("");
-    if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != ac.challenge {
-        return oauth_error(
-            400,
-            "invalid_grant",
-            501481,
-            "The Code_Verifier does not match the code_challenge supplied in the authorization request.",
-            inc,
-        );
-    }
-    user_tokens(st, &ac.user, ac.scopes, ac.offline, true)
 }
 
 pub(super) fn error(status: u16, error: &str, code: u32, msg: &str, inc: &Incoming) -> Reply {

@@ -13,11 +13,11 @@ const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer
 pub fn token(st: &mut State, inc: &Incoming, form: &HashMap<String, String>) -> Reply {
     let get = |k: &str| form.get(k).map(String::as_str);
     match get("grant_type").unwrap_or("") {
-        DEVICE_CODE => auth::poll_device_code(st, inc, get("device_code").unwrap_or("")),
+        DEVICE_CODE => super::device_code::poll(st, inc, get("device_code").unwrap_or("")),
         "refresh_token" => {
             auth::redeem_refresh(st, inc, get("refresh_token").unwrap_or(""), get("scope"))
         }
-        "authorization_code" => auth::redeem_auth_code(st, inc, form),
+        "authorization_code" => super::pkce::redeem(st, inc, form),
         "client_credentials" => client_credentials(st, inc, form),
         "" => auth::error(
             400,

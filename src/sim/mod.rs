@@ -4,12 +4,14 @@
 mod assertion;
 mod auth;
 mod cli;
+mod device_code;
 pub mod directory;
 pub mod faults;
 pub mod fleet;
 mod grants;
 pub mod limits;
 pub mod odata;
+mod pkce;
 mod reports;
 pub mod rng;
 mod routes;
