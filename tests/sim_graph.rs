@@ -516,3 +516,62 @@ async fn remote_actions_set_pending_states() {
         && r.had_authorization
         && r.status == 204));
 }
+
+#[tokio::test]
+async fn deleted_users_in_users_logged_on_are_404_and_apostrophe_upns_resolve() {
+    let (s, c, tok) = sim(SimOptions {
+        devices: 64,
+        ..SimOptions::default()
+    })
+    .await;
+    let (_, deleted) = s.users();
+    let (_, list) = get(
+        &c,
+        &s,
+        &tok,
+        "beta/deviceManagement/managedDevices?$select=id",
+    )
+    .await;
+    let mut ghosts = 0;
+    for row in list["value"].as_array().unwrap() {
+        let (_, d) = get(
+            &c,
+            &s,
+            &tok,
+            &format!(
+                "beta/deviceManagement/managedDevices/{}?$select=usersLoggedOn",
+                row["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+        for u in d["usersLoggedOn"].as_array().unwrap() {
+            let id = u["userId"].as_str().unwrap();
+            if deleted.iter().any(|x| x == id) {
+                ghosts += 1;
+                let (st, b) = get(&c, &s, &tok, &format!("v1.0/users/{id}")).await;
+                assert_eq!(
+                    (st.as_u16(), b["error"]["code"].as_str()),
+                    (404, Some("Request_ResourceNotFound"))
+                );
+            }
+        }
+    }
+    assert!(ghosts > 0, "some devices show a deleted user");
+    let (st, u) = get(
+        &c,
+        &s,
+        &tok,
+        "v1.0/users/o'neil.staging%40contoso.example?$select=id,userPrincipalName,accountEnabled",
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert_eq!(u["userPrincipalName"], "o'neil.staging@contoso.example");
+    let (_, f) = get(&c, &s, &tok, "beta/deviceManagement/managedDevices?$filter=userPrincipalName eq 'o''neil.staging@contoso.example'&$select=userPrincipalName").await;
+    let rows = f["value"].as_array().unwrap();
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r["userPrincipalName"] == "o'neil.staging@contoso.example")
+    );
+}

@@ -54,3 +54,42 @@ pub async fn run_cli(args: &SimArgs) -> anyhow::Result<()> {
     sim.shutdown().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn sim_subcommand_parses_repeatable_faults_and_reports_bad_ones() {
+        let cli = Cli::try_parse_from([
+            "stagehand",
+            "sim",
+            "--port",
+            "0",
+            "--seed",
+            "3",
+            "--speed",
+            "60",
+            "--fault",
+            "latency=200ms",
+            "--fault",
+            "5xx=0.05",
+        ])
+        .unwrap();
+        let Some(Command::Sim(args)) = cli.command else {
+            panic!("expected the sim subcommand")
+        };
+        let opts = args.options().unwrap();
+        assert_eq!((opts.seed, opts.speed), (3, 60.0));
+        assert_eq!(opts.faults.latency, std::time::Duration::from_millis(200));
+        assert_eq!(opts.faults.error_5xx_rate, 0.05);
+        let cli = Cli::try_parse_from(["stagehand", "sim", "--fault", "drop=2"]).unwrap();
+        let Some(Command::Sim(args)) = cli.command else {
+            panic!("expected the sim subcommand")
+        };
+        let e = args.options().unwrap_err().to_string();
+        assert!(e.contains("drop") && e.contains("outside"), "{e}");
+    }
+}
