@@ -489,3 +489,66 @@ async fn authorization_code_with_pkce() {
         .append_pair("redirect_uri", "https://evil.example/cb");
     assert_eq!(c.get(evil).send().await.unwrap().status(), 400);
 }
+
+#[tokio::test]
+async fn demo_start_is_signed_in_and_auto_approves_device_codes() {
+    let (s, tok) = sim::start_demo(7, 24, 60.0).await.unwrap();
+    let c = Client::new();
+    assert_eq!(
+        me(&c, &s, tok.expose()).await["userPrincipalName"],
+        "lead@contoso.example"
+    );
+    let r = c
+        .get(
+            s.base_url
+                .join("beta/deviceManagement/managedDevices")
+                .unwrap(),
+        )
+        .bearer_auth(tok.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let cid = s.client_id();
+    let dc: Value = c
+        .post(s.login_url().join("devicecode").unwrap())
+        .form(&[("client_id", cid.as_str()), ("scope", "User.Read")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (st, _) = token(
+        &c,
+        &s,
+        &[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("client_id", &cid),
+            ("device_code", dc["device_code"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(st, 200);
+    assert!(
+        !format!("{tok:?}").contains(tok.expose()),
+        "the demo token prints redacted"
+    );
+    // Dropping the handle stops the server.
+    let base = s.base_url.clone();
+    drop(s);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut stopped = false;
+    while !stopped && std::time::Instant::now() < deadline {
+        stopped = Client::new()
+            .get(base.join("_sim/stats").unwrap())
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .is_err();
+        if !stopped {
+            tokio::task::yield_now().await;
+        }
+    }
+    assert!(stopped, "the server stops when its handle is dropped");
+}

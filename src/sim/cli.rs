@@ -40,16 +40,21 @@ impl SimArgs {
     }
 }
 
+/// `STAGEHAND_GRAPH_URL=… STAGEHAND_LOGIN_URL=… STAGEHAND_TENANT=… STAGEHAND_CLIENT_ID=…`, ready to
+/// paste in front of `stagehand` (both URLs are roots, as in the config: Graph adds `/beta`).
+pub fn env_line(sim: &super::SimHandle) -> String {
+    let root = sim.base_url.as_str().trim_end_matches('/');
+    format!(
+        "STAGEHAND_GRAPH_URL={root} STAGEHAND_LOGIN_URL={root} STAGEHAND_TENANT={} STAGEHAND_CLIENT_ID={}",
+        sim.tenant_id(),
+        sim.client_id()
+    )
+}
+
 pub async fn run_cli(args: &SimArgs) -> anyhow::Result<()> {
     let sim = start(args.options()?).await?;
     println!("stagehand sim listening on {}", sim.base_url);
-    println!(
-        "STAGEHAND_GRAPH_URL={} STAGEHAND_LOGIN_URL={} STAGEHAND_TENANT={} STAGEHAND_CLIENT_ID={}",
-        sim.graph_url(),
-        sim.base_url,
-        sim.tenant_id(),
-        sim.client_id()
-    );
+    println!("{}", env_line(&sim));
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(())
@@ -91,5 +96,25 @@ mod tests {
         };
         let e = args.options().unwrap_err().to_string();
         assert!(e.contains("drop") && e.contains("outside"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn env_line_points_at_the_loopback_roots() {
+        let sim = crate::sim::start(crate::sim::SimOptions {
+            devices: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let line = super::env_line(&sim);
+        let root = sim.base_url.as_str().trim_end_matches('/');
+        assert!(
+            line.starts_with(&format!(
+                "STAGEHAND_GRAPH_URL={root} STAGEHAND_LOGIN_URL={root} "
+            )),
+            "{line}"
+        );
+        assert!(root.starts_with("http://127.0.0.1:"));
+        assert!(line.contains(&sim.tenant_id()) && line.contains(&sim.client_id()));
     }
 }

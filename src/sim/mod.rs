@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use url::Url;
 
-pub use cli::{SimArgs, run_cli};
+pub use cli::{SimArgs, env_line, run_cli};
 pub use faults::Faults;
 pub use fleet::Deployment;
 pub use reports::COLUMNS as DEPLOYMENT_REPORT_COLUMNS;
@@ -134,6 +134,25 @@ impl Default for SimOptions {
             start_time: None,
         }
     }
+}
+
+/// What `stagehand demo` needs: the simulator on a free loopback port (device codes approve
+/// themselves) and a one-day delegated token for the ops lead with every scope the app has.
+pub async fn start_demo(
+    seed: u64,
+    devices: usize,
+    speed: f64,
+) -> anyhow::Result<(SimHandle, Secret)> {
+    let sim = start(SimOptions {
+        seed,
+        devices,
+        speed,
+        auto_approve_device_code: true,
+        ..SimOptions::default()
+    })
+    .await?;
+    let token = sim.issue_token(ALL_DELEGATED, Duration::from_secs(24 * 3600));
+    Ok((sim, token))
 }
 
 /// A running simulator. Dropping it stops the server.
