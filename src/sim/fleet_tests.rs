@@ -176,3 +176,29 @@ fn deleting_an_identity_cancels_a_pending_enrollment() {
     assert!(f.devices.is_empty());
     assert!(!f.delete_identity(&ident.id, now()));
 }
+
+#[test]
+fn list_upn_lags_behind_a_primary_change_on_lagging_devices() {
+    let d = dir();
+    let mut f = fleet(4, 0.0);
+    f.seed(8, now(), &d);
+    let dev = &mut f.devices[6];
+    dev.upn_lag = Span::minutes(10);
+    let adele = d.find("adele.vance@contoso.example").unwrap().clone();
+    dev.primary_changes
+        .push((now() + Span::minutes(3), adele.id.clone()));
+    let at = |m: i64, list: bool| {
+        dev.to_json(now() + Span::minutes(m), &d, list)["userPrincipalName"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(at(1, false).contains("staging@"), "not yet applied");
+    assert_eq!(
+        at(4, false),
+        adele.upn,
+        "single GET sees the change once applied"
+    );
+    assert!(at(4, true).contains("staging@"), "the list row still lags");
+    assert_eq!(at(14, true), adele.upn, "and catches up after the lag");
+}
