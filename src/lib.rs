@@ -16,6 +16,7 @@ pub mod prep;
 pub mod runtime;
 pub mod secret;
 pub mod serial;
+pub mod sim;
 pub mod store;
 pub mod term;
 
@@ -66,6 +67,10 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
+        Some(Command::Sim(args)) => {
+            sim::run_cli(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Prep(args)) => {
             let code = prep::run_with_config(&args, &config);
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(2)))
