@@ -120,7 +120,7 @@ struct ConsoleEffects {
     store: store::StoreHandle,
     /// Answers that must reach the app when a task is gone.
     back: mpsc::UnboundedSender<Msg>,
-    uploads: Option<mpsc::UnboundedSender<Vec<store::QueueEntry>>>,
+    uploads: Option<mpsc::UnboundedSender<feeds::intake::UploaderCmd>>,
 }
 
 impl runtime::Effects for ConsoleEffects {
@@ -140,11 +140,30 @@ impl runtime::Effects for ConsoleEffects {
                     }));
                 }
             }
+            Cmd::Audit { ticket, record } => {
+                if let Err(e) = self.store.audit(record, ticket) {
+                    let _ = self.back.send(Msg::Stored(store::StoreAck {
+                        ticket,
+                        result: Err(e.to_string()),
+                    }));
+                }
+            }
+            Cmd::RemoveIdentity {
+                serial,
+                imported_id,
+            } => {
+                let cmd = feeds::intake::UploaderCmd::Remove {
+                    serial: serial.clone(),
+                    imported_id,
+                };
+                if !self.uploads.as_ref().is_some_and(|tx| tx.send(cmd).is_ok()) {
+                    let result = Err("not connected to a tenant".to_string());
+                    let _ = self.back.send(Msg::IdentityRemoved { serial, result });
+                }
+            }
             Cmd::Upload(batch) => {
-                let sent = self
-                    .uploads
-                    .as_ref()
-                    .is_some_and(|tx| tx.send(batch.clone()).is_ok());
+                let cmd = feeds::intake::UploaderCmd::Upload(batch.clone());
+                let sent = self.uploads.as_ref().is_some_and(|tx| tx.send(cmd).is_ok());
                 if !sent {
                     let outcomes = batch
                         .into_iter()

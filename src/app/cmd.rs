@@ -1,6 +1,6 @@
 //! Effects as data: `App::update` returns these and the runtime executes them.
 
-use crate::store::{QueueEntry, QueueEvent};
+use crate::store::{AuditRecord, QueueEntry, QueueEvent};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
@@ -15,4 +15,8 @@ pub enum Cmd {
     },
     /// Register these entries in Intune; the uploader answers `Msg::Uploaded`.
     Upload(Vec<QueueEntry>),
+    /// Append an audit record durably; the store answers `Msg::Stored` with the ticket.
+    Audit { ticket: u64, record: AuditRecord },
+    /// Delete a corporate identifier from Intune; answered by `Msg::IdentityRemoved`.
+    RemoveIdentity { serial: String, imported_id: String },
 }

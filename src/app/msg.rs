@@ -52,6 +52,11 @@ pub enum Msg {
     Stored(crate::store::StoreAck),
     /// The uploader's answer to a `Cmd::Upload`.
     Uploaded(Vec<super::intake::UploadOutcome>),
+    /// Intune's answer to `Cmd::RemoveIdentity`.
+    IdentityRemoved {
+        serial: String,
+        result: Result<(), String>,
+    },
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }
