@@ -141,7 +141,7 @@ impl runtime::Effects for ConsoleEffects {
                 }
             }
             Cmd::Audit { ticket, record } => {
-                if let Err(e) = self.store.audit(record, ticket) {
+                if let Err(e) = self.store.audit(*record, ticket) {
                     let _ = self.back.send(Msg::Stored(store::StoreAck {
                         ticket,
                         result: Err(e.to_string()),
@@ -156,7 +156,7 @@ impl runtime::Effects for ConsoleEffects {
                     serial: serial.clone(),
                     imported_id,
                 };
-                if !self.uploads.as_ref().is_some_and(|tx| tx.send(cmd).is_ok()) {
+                if self.uploads.as_ref().is_none_or(|tx| tx.send(cmd).is_err()) {
                     let result = Err("not connected to a tenant".to_string());
                     let _ = self.back.send(Msg::IdentityRemoved { serial, result });
                 }

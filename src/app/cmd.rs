@@ -16,7 +16,10 @@ pub enum Cmd {
     /// Register these entries in Intune; the uploader answers `Msg::Uploaded`.
     Upload(Vec<QueueEntry>),
     /// Append an audit record durably; the store answers `Msg::Stored` with the ticket.
-    Audit { ticket: u64, record: AuditRecord },
+    Audit {
+        ticket: u64,
+        record: Box<AuditRecord>,
+    },
     /// Delete a corporate identifier from Intune; answered by `Msg::IdentityRemoved`.
     RemoveIdentity { serial: String, imported_id: String },
 }

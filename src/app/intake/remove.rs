@@ -59,7 +59,10 @@ impl IntakeState {
         self.next_ticket += 1;
         r.audit_ticket = Some(ticket);
         self.removing.push(r);
-        vec![Cmd::Audit { ticket, record }]
+        vec![Cmd::Audit {
+            ticket,
+            record: Box::new(record),
+        }]
     }
 
     /// The "before" record is durable: now ask Intune.
@@ -108,7 +111,7 @@ impl IntakeState {
         self.next_ticket += 1;
         let mut cmds = vec![Cmd::Audit {
             ticket,
-            record: before.after(self.now, &outcome),
+            record: Box::new(before.after(self.now, &outcome)),
         }];
         match result {
             Ok(()) => {
