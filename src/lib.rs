@@ -59,6 +59,19 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             console(app, data_dir.join("demo"), g.verbose).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Login(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            auth::commands::login(&config, &data_dir, &args, &mut std::io::stdout()).await
+        }
+        Some(Command::Logout) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            auth::commands::logout(&data_dir, &mut std::io::stdout()).await
+        }
+        Some(Command::Whoami(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            let env = |k: &str| std::env::var(k).ok();
+            auth::commands::whoami(&config, &data_dir, &args, &env, &mut std::io::stdout()).await
+        }
     }
 }
 
