@@ -4,6 +4,7 @@
 //! the sign-in state is published on a `watch` for the status bar.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -40,7 +41,8 @@ struct Inner {
     account: String,
     /// Where a rotated refresh token goes (`None`: memory only).
     persist: Option<(CredentialCache, String)>,
-    margin: Duration,
+    /// Refresh margin in milliseconds.
+    margin_ms: AtomicU64,
     cache: Mutex<Cached>,
     state: watch::Sender<SessionState>,
 }
@@ -103,19 +105,23 @@ impl Session {
                 grant,
                 account,
                 persist,
-                margin: DEFAULT_MARGIN,
+                margin_ms: AtomicU64::new(DEFAULT_MARGIN.as_millis() as u64),
                 cache: Mutex::new(cached),
                 state,
             }),
         }
     }
 
-    /// Refresh earlier or later than [`DEFAULT_MARGIN`]; call before the first clone.
-    pub fn with_margin(mut self, margin: Duration) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.margin = margin;
-        }
+    /// Refresh earlier or later than [`DEFAULT_MARGIN`] (all clones share it).
+    pub fn with_margin(self, margin: Duration) -> Self {
+        self.set_margin(margin);
         self
+    }
+
+    pub fn set_margin(&self, margin: Duration) {
+        self.inner
+            .margin_ms
+            .store(margin.as_millis() as u64, Ordering::Relaxed);
     }
 
     /// The sign-in state for the status bar: `SignedIn`, then `Expired { reason }` after a
@@ -166,7 +172,8 @@ impl Session {
     async fn token(&self, rejected: Option<&Secret>) -> Result<Secret, AuthError> {
         let mut cached = self.inner.cache.lock().await;
         if let Some((tok, exp)) = &cached.access {
-            let fresh = Instant::now() + self.inner.margin < *exp;
+            let margin = Duration::from_millis(self.inner.margin_ms.load(Ordering::Relaxed));
+            let fresh = Instant::now() + margin < *exp;
             if fresh && rejected != Some(tok) {
                 return Ok(tok.clone());
             }

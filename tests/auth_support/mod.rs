@@ -286,6 +286,9 @@ async fn token(
             if s.revoke_all || !s.live_refresh.contains(&rt) {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", &[]);
             }
+            // Stricter than Entra (which keeps old ones valid): a used refresh token is spent,
+            // so a test fails if a rotated one was not persisted.
+            s.live_refresh.retain(|r| *r != rt);
             tokens(&mut s, true, &get("scope"))
         }
         "client_credentials" => {
@@ -318,4 +321,50 @@ async fn token(
         }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type", &[]),
     }
+}
+
+/// The stagehand binary with the fake's tenant, client and login URL, an isolated HOME and data
+/// dir, full tracing (`RUST_LOG=trace`) and no D-Bus session unless the caller adds one.
+pub fn stagehand(fake: &Fake, home: &std::path::Path) -> tokio::process::Command {
+    let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_stagehand"));
+    c.arg("--tenant")
+        .arg(TENANT)
+        .arg("--client-id")
+        .arg(CLIENT)
+        .arg("--login-url")
+        .arg(fake.login_url().as_str())
+        .arg("--data-dir")
+        .arg(home.join("data"))
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("share"))
+        .env("RUST_LOG", "trace")
+        .env_remove("STAGEHAND_CLIENT_SECRET")
+        .env_remove("STAGEHAND_CONFIG")
+        .env_remove("STAGEHAND_DATA_DIR")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env(
+            "DBUS_SESSION_BUS_ADDRESS",
+            "unix:path=/nonexistent/stagehand-test-bus",
+        )
+        .kill_on_drop(true);
+    c
+}
+
+/// Every file under `dir`, read as lossy text.
+pub fn all_files_text(dir: &std::path::Path) -> String {
+    let mut out = String::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.push_str(&all_files_text(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.push_str(&String::from_utf8_lossy(&b));
+        }
+    }
+    out
 }
