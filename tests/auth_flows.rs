@@ -208,7 +208,7 @@ async fn client_credentials_with_secret_and_with_certificate() {
 
     let p = std::path::Path::new("test.pem");
     let cert = CertificateCredential::from_pem(TEST_CERT, p, TEST_KEY, p).unwrap();
-    client_credentials::acquire(&ep, &AppCredential::Certificate(cert))
+    client_credentials::acquire(&ep, &AppCredential::Certificate(Box::new(cert)))
         .await
         .unwrap();
     assert_eq!(fake.count("client_credentials"), 3);
@@ -226,7 +226,7 @@ async fn client_credentials_with_secret_and_with_certificate() {
     if let Some(o) = other.ok().filter(|o| o.status.success()) {
         let key = String::from_utf8(o.stdout).unwrap();
         let cert = CertificateCredential::from_pem(TEST_CERT, p, &key, p).unwrap();
-        let e = client_credentials::acquire(&ep, &AppCredential::Certificate(cert))
+        let e = client_credentials::acquire(&ep, &AppCredential::Certificate(Box::new(cert)))
             .await
             .unwrap_err();
         assert!(

@@ -60,8 +60,7 @@ async fn cached_token_is_reused_until_the_margin_then_refreshed_and_rotation_per
     assert_eq!(
         fake.issued()
             .iter()
-            .filter(|v| v.starts_with("RT-"))
-            .last()
+            .rfind(|v| v.starts_with("RT-"))
             .unwrap(),
         stored_after.expose()
     );

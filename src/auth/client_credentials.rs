@@ -18,7 +18,7 @@ use crate::secret::Secret;
 #[derive(Debug, Clone)]
 pub enum AppCredential {
     Secret(Secret),
-    Certificate(CertificateCredential),
+    Certificate(Box<CertificateCredential>),
 }
 
 /// A private key and the thumbprint of its certificate. Debug shows the thumbprint only.

@@ -81,7 +81,7 @@ pub async fn resolve(
     }
     let session = match record.kind {
         SecretKind::Certificate => match certificate(config) {
-            Some(c) => Session::app(ep, AppCredential::Certificate(c?)),
+            Some(c) => Session::app(ep, AppCredential::Certificate(Box::new(c?))),
             None => {
                 return Err(AuthError::Config(
                     "certificate_path/private_key_path are not set".into(),
@@ -181,7 +181,10 @@ async fn login_app(
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
     let (cred, kind) = match certificate(config) {
-        Some(c) => (AppCredential::Certificate(c?), SecretKind::Certificate),
+        Some(c) => (
+            AppCredential::Certificate(Box::new(c?)),
+            SecretKind::Certificate,
+        ),
         None => {
             let line = tokio::task::spawn_blocking(|| {
                 let mut s = String::new();
