@@ -196,3 +196,52 @@ async fn every_flow_through_the_binary_leaks_nothing() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_app_signs_in_and_whoami_works_in_another_process() {
+    let fake = Fake::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/auth_support");
+    let config = home.path().join("stagehand.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[tenant]\ncertificate_path = {:?}\nprivate_key_path = {:?}\n",
+            support.join("test_cert.pem"),
+            support.join("test_key.pem")
+        ),
+    )
+    .unwrap();
+    let cmd = |args: &[&str]| {
+        let mut c = stagehand(&fake, home.path());
+        c.arg("--config").arg(&config).args(args);
+        c
+    };
+    let r = run(cmd(&["login", "--app"]), "").await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("Signed in as app {CLIENT}")),
+        "{}",
+        r.stdout
+    );
+    // Nothing secret to keep for a certificate: no keyring needed, the record names the app.
+    let record = std::fs::read_to_string(home.path().join("data/account.json")).unwrap();
+    assert!(record.contains("\"certificate\""), "{record}");
+    let r = run(cmd(&["whoami"]), "").await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("token:    valid"), "{}", r.stdout);
+    assert_eq!(fake.count("client_credentials"), 2);
+    let r = run(cmd(&["logout"]), "").await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let r = run(cmd(&["whoami"]), "").await;
+    assert_eq!((r.stdout.trim(), r.code), ("signed out", 1));
+    // A missing key file is named.
+    std::fs::write(&config, "[tenant]\ncertificate_path = \"/nonexistent/c.pem\"\nprivate_key_path = \"/nonexistent/k.pem\"\n").unwrap();
+    let r = run(cmd(&["login", "--app"]), "").await;
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("/nonexistent/c.pem"), "{}", r.stderr);
+    let all = all_files_text(&home.path().join("data"));
+    for v in fake.issued() {
+        assert!(!all.contains(&v), "{v} leaked");
+    }
+}

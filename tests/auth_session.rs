@@ -196,3 +196,43 @@ async fn debug_of_every_auth_type_hides_the_secrets() {
     }
     assert!(!printed.contains("PRIVATE"));
 }
+
+#[tokio::test]
+async fn the_console_hears_sign_in_state_changes() {
+    let fake = Fake::start().await;
+    let (s, _, _) = signed_in(&fake).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(stagehand::auth::session::forward_state(
+        s.watch(),
+        tx,
+        cancel.clone(),
+    ));
+    assert_eq!(
+        recv(&mut rx).await,
+        stagehand::app::Msg::Session(SessionState::SignedIn {
+            account: USER.into()
+        })
+    );
+    let t = s.access_token(None).await.unwrap();
+    fake.with(|st| st.revoke_all = true);
+    let _ = s.access_token(Some(&t)).await;
+    match recv(&mut rx).await {
+        stagehand::app::Msg::Session(SessionState::Expired { reason }) => {
+            assert!(reason.contains("sign in again"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn recv(rx: &mut tokio::sync::mpsc::Receiver<stagehand::app::Msg>) -> stagehand::app::Msg {
+    tokio::time::timeout(Duration::from_secs(5), rx.recv())
+        .await
+        .unwrap()
+        .unwrap()
+}

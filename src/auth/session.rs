@@ -207,6 +207,25 @@ impl Session {
     }
 }
 
+/// Forwards the session state to the console as `Msg::Session` until `cancel` or until the
+/// session is gone: the current state first, then every change. Run it as a task beside the feeds.
+pub async fn forward_state(
+    mut rx: watch::Receiver<SessionState>,
+    tx: tokio::sync::mpsc::Sender<crate::app::Msg>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let state = rx.borrow_and_update().clone();
+        if tx.send(crate::app::Msg::Session(state)).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = rx.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
 impl TokenProvider for Session {
     fn access_token<'a>(
         &'a self,
