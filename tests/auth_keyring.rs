@@ -167,3 +167,28 @@ async fn secret_service_keeps_the_sign_in_across_processes_until_logout() {
         assert!(!files.contains(v.as_str()), "{v} in the data dir");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_sign_in_is_reported_by_whoami_in_a_later_session() {
+    if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
+        eprintln!(
+            "\n!!!! SKIPPED auth_keyring: dbus-run-session or gnome-keyring-daemon is missing !!!!\n"
+        );
+        return;
+    }
+    let fake = Fake::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let out = in_keyring_session(&fake, home.path(), &[("login --role lead", "")]).await;
+    assert_eq!(step(&out, 0).1, 0, "{out}");
+    // A new D-Bus session and keyring daemon, same keyring file: the sign-in is still there,
+    // but the tenant has revoked it.
+    fake.with(|s| s.revoke_all = true);
+    let out = in_keyring_session(&fake, home.path(), &[("whoami", "")]).await;
+    let (s, rc) = step(&out, 0);
+    assert_eq!(rc, 1, "{out}");
+    assert!(s.contains(&format!("account:  {USER}")), "{out}");
+    assert!(
+        s.contains("token:    unavailable: sign-in expired or was revoked (invalid_grant)"),
+        "{out}"
+    );
+}
