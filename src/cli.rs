@@ -54,6 +54,42 @@ pub enum Command {
     Prep(crate::prep::PrepArgs),
     /// Run the simulated tenant on loopback until Ctrl-C (prints the env line to point stagehand at it).
     Sim(crate::sim::SimArgs),
+    /// Sign in (device code by default) and keep the credential in the OS credential store.
+    Login(LoginArgs),
+    /// Remove every stored secret of the signed-in account.
+    Logout,
+    /// Show tenant, account or app, role, scopes and token expiry (never a token).
+    Whoami(WhoamiArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+#[group(multiple = false)]
+pub struct LoginFlow {
+    /// Device code flow: shows a code and a URL (the default).
+    #[arg(long)]
+    pub device_code: bool,
+    /// Authorization code with PKCE in the browser (when Conditional Access blocks device code).
+    #[arg(long)]
+    pub browser: bool,
+    /// As the app: certificate from the config, else a client secret read from stdin.
+    #[arg(long)]
+    pub app: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub flow: LoginFlow,
+    /// Which permissions to ask for (see the README's "Permissions by role").
+    #[arg(long, value_enum, default_value_t = crate::auth::Role::Technician)]
+    pub role: crate::auth::Role,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WhoamiArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Clone, Args)]

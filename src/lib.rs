@@ -69,6 +69,19 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             let code = prep::run_with_config(&args, &config);
             Ok(ExitCode::from(u8::try_from(code).unwrap_or(2)))
         }
+        Some(Command::Login(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            auth::commands::login(&config, &data_dir, &args, &mut std::io::stdout()).await
+        }
+        Some(Command::Logout) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            auth::commands::logout(&data_dir, &mut std::io::stdout()).await
+        }
+        Some(Command::Whoami(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            let env = |k: &str| std::env::var(k).ok();
+            auth::commands::whoami(&config, &data_dir, &args, &env, &mut std::io::stdout()).await
+        }
     }
 }
 

@@ -1,9 +1,30 @@
 //! Sign-in and tokens. The Graph client only sees [`TokenProvider`]; the flows (device code,
 //! authorization code with PKCE, client credentials) and the credential cache live beside it.
+//!
+//! - [`endpoint`]: the Entra token endpoint (form posts, token and error bodies).
+//! - [`roles`]: which delegated scopes each role asks for.
+//! - [`device_code`], [`pkce`], [`client_credentials`]: the three ways in.
+//! - [`store`]: refresh tokens and client secrets in the OS credential store, never on disk.
+//! - [`session`]: the live [`TokenProvider`] (in-memory access token, single-flight refresh).
+//! - [`commands`]: `stagehand login | logout | whoami`.
+
+pub mod client_credentials;
+pub mod commands;
+pub mod device_code;
+pub mod endpoint;
+pub mod pkce;
+pub mod roles;
+pub mod session;
+pub mod store;
 
 use futures::future::BoxFuture;
 
 use crate::secret::Secret;
+
+pub use endpoint::{TokenEndpoint, TokenSet};
+pub use roles::Role;
+pub use session::Session;
+pub use store::{AccountRecord, CredentialCache};
 
 /// Why a token could not be had. Never carries a token, a secret or an assertion.
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -18,6 +39,27 @@ pub enum AuthError {
     Refused { code: String, description: String },
     #[error("the token endpoint could not be reached: {0}")]
     Unreachable(String),
+    #[error("the sign-in was declined in the browser")]
+    Declined,
+    #[error("the device code expired before anyone signed in: run `stagehand login` again")]
+    CodeExpired,
+    #[error("the token endpoint did not recognise the device code (bad_verification_code)")]
+    BadVerificationCode,
+    #[error("the browser sign-in failed: {0}")]
+    Redirect(String),
+    #[error("the token endpoint answered something unexpected: {0}")]
+    Protocol(String),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("certificate sign-in: {0}")]
+    Certificate(String),
+    #[error(
+        "no OS credential store is available ({0}); the session is kept in memory only and \
+         nothing secret is written to disk"
+    )]
+    NoCredentialStore(String),
+    #[error("the OS credential store failed: {0}")]
+    Store(String),
 }
 
 /// Gives the Graph client a bearer token.

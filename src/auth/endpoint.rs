@@ -1,0 +1,324 @@
+//! The Entra v2 token endpoint: `{login_url}/{tenant}/oauth2/v2.0/{devicecode,token,authorize}`.
+//! Form posts in, [`TokenSet`] or an Entra error body (`error`, `error_description`,
+//! `error_codes`, `claims`) out.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use tokio::time::Instant;
+use url::Url;
+
+use super::AuthError;
+use crate::secret::Secret;
+
+/// Tokens from one successful answer. Debug is redacted through [`Secret`].
+#[derive(Debug, Clone)]
+pub struct TokenSet {
+    pub access_token: Secret,
+    pub refresh_token: Option<Secret>,
+    /// When the access token expires (monotonic clock).
+    pub expires_at: Instant,
+    /// Lifetime as issued, for `whoami`.
+    pub expires_in: Duration,
+    /// Scopes granted, as the endpoint listed them (empty for client credentials).
+    pub scopes: Vec<String>,
+    /// `preferred_username` from the id token, when one was issued.
+    pub account: Option<String>,
+}
+
+/// An Entra error answer, as parsed. Holds no secret: Entra never echoes one back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct OAuthError {
+    pub error: String,
+    #[serde(default)]
+    pub error_description: String,
+    #[serde(default)]
+    pub error_codes: Vec<u64>,
+    /// Present with `interaction_required` when Conditional Access wants more claims.
+    #[serde(default)]
+    pub claims: Option<String>,
+    #[serde(default)]
+    pub suberror: Option<String>,
+}
+
+impl OAuthError {
+    /// The general mapping for grants that use a stored credential (refresh, client credentials).
+    pub fn into_auth_error(self) -> AuthError {
+        match self.error.as_str() {
+            "interaction_required" if self.claims.as_deref().is_some_and(|c| !c.is_empty()) => {
+                AuthError::ClaimsChallenge
+            }
+            "invalid_grant" | "interaction_required" | "consent_required" => {
+                AuthError::Expired { code: self.error }
+            }
+            _ => AuthError::Refused {
+                code: self.error,
+                description: first_line(&self.error_description),
+            },
+        }
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// What a token post can end in before the grant-specific mapping.
+#[derive(Debug)]
+pub enum PostError {
+    OAuth(OAuthError),
+    Auth(AuthError),
+}
+
+impl From<PostError> for AuthError {
+    fn from(e: PostError) -> Self {
+        match e {
+            PostError::OAuth(o) => o.into_auth_error(),
+            PostError::Auth(a) => a,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawToken {
+    access_token: Secret,
+    #[serde(default)]
+    refresh_token: Option<Secret>,
+    #[serde(default)]
+    expires_in: Option<serde_json::Value>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    id_token: Option<Secret>,
+}
+
+/// One tenant's endpoints for one client id.
+#[derive(Debug, Clone)]
+pub struct TokenEndpoint {
+    http: reqwest::Client,
+    base: Url,
+    client_id: String,
+    tenant: String,
+}
+
+impl TokenEndpoint {
+    /// `login_url` is already validated by config (https, or http on loopback).
+    pub fn new(login_url: &Url, tenant: &str, client_id: &str) -> Result<Self, AuthError> {
+        if tenant.is_empty() || tenant.contains(['/', '?', '#']) {
+            return Err(AuthError::Config(format!(
+                "tenant id {tenant:?} is not valid"
+            )));
+        }
+        let mut base = login_url.clone();
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let base = base
+            .join(&format!("{tenant}/oauth2/v2.0/"))
+            .map_err(|e| AuthError::Config(format!("login_url: {e}")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| AuthError::Config(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            http,
+            base,
+            client_id: client_id.to_string(),
+            tenant: tenant.to_string(),
+        })
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    pub fn url(&self, leaf: &str) -> Url {
+        self.base.join(leaf).expect("fixed leaf names join")
+    }
+
+    /// POSTs a form to `leaf` and returns the JSON body of a 200, or the Entra error.
+    pub(crate) async fn post_form<T: serde::de::DeserializeOwned>(
+        &self,
+        leaf: &str,
+        form: &[(&str, &str)],
+    ) -> Result<T, PostError> {
+        let url = self.url(leaf);
+        let resp = self
+            .http
+            .post(url.clone())
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| {
+                PostError::Auth(AuthError::Unreachable(format!(
+                    "{url}: {}",
+                    e.without_url()
+                )))
+            })?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| {
+            PostError::Auth(AuthError::Unreachable(format!(
+                "{url}: {}",
+                e.without_url()
+            )))
+        })?;
+        if status.is_success() {
+            serde_json::from_slice(&body).map_err(|e| {
+                // serde's message can quote a value; only the position is reported.
+                PostError::Auth(AuthError::Protocol(format!(
+                    "{url}: HTTP {status}: the body is not the expected JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                )))
+            })
+        } else {
+            match serde_json::from_slice::<OAuthError>(&body) {
+                Ok(err) => Err(PostError::OAuth(err)),
+                Err(_) => Err(PostError::Auth(AuthError::Protocol(format!(
+                    "{url}: HTTP {status} without an OAuth error body"
+                )))),
+            }
+        }
+    }
+
+    /// POSTs to `/token` and parses a token answer.
+    pub async fn token(&self, form: &[(&str, &str)]) -> Result<TokenSet, PostError> {
+        let sent_at = Instant::now();
+        let raw: RawToken = self.post_form("token", form).await?;
+        let secs = match raw.expires_in {
+            Some(serde_json::Value::Number(n)) => n.as_u64(),
+            Some(serde_json::Value::String(s)) => s.parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            PostError::Auth(AuthError::Protocol(
+                "token answer without a numeric expires_in".into(),
+            ))
+        })?;
+        let expires_in = Duration::from_secs(secs);
+        Ok(TokenSet {
+            access_token: raw.access_token,
+            refresh_token: raw.refresh_token.filter(|r| !r.is_empty()),
+            expires_at: sent_at + expires_in,
+            expires_in,
+            scopes: raw
+                .scope
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            account: raw.id_token.as_ref().and_then(account_from_id_token),
+        })
+    }
+
+    /// The refresh-token grant (public client: no secret). Rotation is the caller's to persist.
+    pub async fn refresh(&self, refresh: &Secret, scopes: &str) -> Result<TokenSet, AuthError> {
+        let form = [
+            ("client_id", self.client_id.as_str()),
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.expose()),
+            ("scope", scopes),
+        ];
+        Ok(self.token(&form).await?)
+    }
+}
+
+/// `preferred_username` (else `upn`) from an id token's payload. The id token comes straight from
+/// the token endpoint over TLS, so its signature is not re-checked here.
+fn account_from_id_token(id: &Secret) -> Option<String> {
+    use base64::Engine as _;
+    let payload = id.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    ["preferred_username", "upn", "email"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(|x| x.as_str()).map(str::to_string))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entra_error_sample_parses_and_maps_to_refused() {
+        // shared/graph/samples/oauth-token-error-response.json (entra-docs).
+        let text = r#"{"error": "invalid_scope",
+          "error_description": "AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope https://foo.microsoft.com/.default is not valid.\r\nTrace ID: 255d1aef-8c98-452f-ac51-23d051240864\r\nCorrelation ID: fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7\r\nTimestamp: 2016-01-09 02:02:12Z",
+          "error_codes": [70011], "timestamp": "YYYY-MM-DD HH:MM:SSZ",
+          "trace_id": "255d1aef-8c98-452f-ac51-23d051240864",
+          "correlation_id": "fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7"}"#;
+        let err: OAuthError = serde_json::from_str(text).unwrap();
+        assert_eq!(err.error_codes, vec![70011]);
+        match err.into_auth_error() {
+            AuthError::Refused { code, description } => {
+                assert_eq!(code, "invalid_scope");
+                assert!(description.starts_with("AADSTS70011"));
+                assert!(!description.contains('\n'));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn revoked_and_claims_challenge_are_told_apart() {
+        let e = |error: &str, claims: Option<&str>| OAuthError {
+            error: error.into(),
+            error_description: String::new(),
+            error_codes: vec![],
+            claims: claims.map(str::to_string),
+            suberror: None,
+        };
+        assert_eq!(
+            e("invalid_grant", None).into_auth_error(),
+            AuthError::Expired {
+                code: "invalid_grant".into()
+            }
+        );
+        assert_eq!(
+            e("interaction_required", Some("{\"access_token\":{}}")).into_auth_error(),
+            AuthError::ClaimsChallenge
+        );
+        assert_eq!(
+            e("interaction_required", None).into_auth_error(),
+            AuthError::Expired {
+                code: "interaction_required".into()
+            }
+        );
+    }
+
+    #[test]
+    fn endpoint_urls_are_built_from_the_login_url_and_tenant() {
+        let ep = TokenEndpoint::new(
+            &Url::parse("http://127.0.0.1:9/login").unwrap(),
+            "contoso",
+            "c",
+        )
+        .unwrap();
+        assert_eq!(
+            ep.url("token").as_str(),
+            "http://127.0.0.1:9/login/contoso/oauth2/v2.0/token"
+        );
+        assert!(TokenEndpoint::new(&Url::parse("https://x/").unwrap(), "a/b", "c").is_err());
+    }
+
+    #[test]
+    fn id_token_gives_the_account() {
+        use base64::Engine as _;
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(br#"{"preferred_username":"tech@contoso.com"}"#);
+        let id = Secret::new(format!("e30.{payload}.sig"));
+        assert_eq!(
+            account_from_id_token(&id).as_deref(),
+            Some("tech@contoso.com")
+        );
+        assert_eq!(account_from_id_token(&Secret::new("garbage")), None);
+    }
+}

@@ -1,0 +1,236 @@
+//! The live token provider: the access token lives in memory only and is refreshed ahead of
+//! expiry; concurrent callers wait on one refresh (the cache lock is held across it); a rotated
+//! refresh token is written to the credential store before the new access token is handed out;
+//! the sign-in state is published on a `watch` for the status bar.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::{Mutex, watch};
+use tokio::time::Instant;
+
+use super::client_credentials::{self, AppCredential};
+use super::endpoint::{TokenEndpoint, TokenSet};
+use super::store::CredentialCache;
+use super::{AuthError, TokenProvider};
+use crate::app::SessionState;
+use crate::secret::Secret;
+
+/// How the session gets its next token.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    /// Delegated: a refresh token for these scopes.
+    Delegated { scope: String },
+    /// Application: client credentials.
+    App(AppCredential),
+}
+
+#[derive(Debug, Default)]
+struct Cached {
+    access: Option<(Secret, Instant)>,
+    refresh: Option<Secret>,
+    expires_in: Option<Duration>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    endpoint: TokenEndpoint,
+    grant: Grant,
+    account: String,
+    /// Where a rotated refresh token goes (`None`: memory only).
+    persist: Option<(CredentialCache, String)>,
+    /// Refresh margin in milliseconds.
+    margin_ms: AtomicU64,
+    cache: Mutex<Cached>,
+    state: watch::Sender<SessionState>,
+}
+
+/// Cheap to clone; all clones share one token cache.
+#[derive(Debug, Clone)]
+pub struct Session {
+    inner: Arc<Inner>,
+}
+
+/// Refresh this long before the access token expires (Entra issues 60-90 minutes).
+pub const DEFAULT_MARGIN: Duration = Duration::from_secs(300);
+
+impl Session {
+    /// A delegated session from a refresh token (and, right after sign-in, its first tokens).
+    pub fn delegated(
+        endpoint: TokenEndpoint,
+        scope: String,
+        account: String,
+        refresh: Secret,
+        first: Option<TokenSet>,
+        persist: Option<(CredentialCache, String)>,
+    ) -> Self {
+        let mut cached = Cached {
+            refresh: Some(refresh),
+            ..Cached::default()
+        };
+        if let Some(t) = first {
+            cached.access = Some((t.access_token, t.expires_at));
+            cached.expires_in = Some(t.expires_in);
+        }
+        Self::build(
+            endpoint,
+            Grant::Delegated { scope },
+            account,
+            cached,
+            persist,
+        )
+    }
+
+    /// An app-only session: a token is fetched on first use.
+    pub fn app(endpoint: TokenEndpoint, cred: AppCredential) -> Self {
+        let account = format!("app:{}", endpoint.client_id());
+        Self::build(endpoint, Grant::App(cred), account, Cached::default(), None)
+    }
+
+    fn build(
+        endpoint: TokenEndpoint,
+        grant: Grant,
+        account: String,
+        cached: Cached,
+        persist: Option<(CredentialCache, String)>,
+    ) -> Self {
+        let (state, _) = watch::channel(SessionState::SignedIn {
+            account: account.clone(),
+        });
+        Self {
+            inner: Arc::new(Inner {
+                endpoint,
+                grant,
+                account,
+                persist,
+                margin_ms: AtomicU64::new(DEFAULT_MARGIN.as_millis() as u64),
+                cache: Mutex::new(cached),
+                state,
+            }),
+        }
+    }
+
+    /// Refresh earlier or later than [`DEFAULT_MARGIN`] (all clones share it).
+    pub fn with_margin(self, margin: Duration) -> Self {
+        self.set_margin(margin);
+        self
+    }
+
+    pub fn set_margin(&self, margin: Duration) {
+        self.inner
+            .margin_ms
+            .store(margin.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// The sign-in state for the status bar: `SignedIn`, then `Expired { reason }` after a
+    /// refresh fails (polling pauses; the console offers to sign in again).
+    pub fn watch(&self) -> watch::Receiver<SessionState> {
+        self.inner.state.subscribe()
+    }
+
+    pub fn account(&self) -> &str {
+        &self.inner.account
+    }
+
+    pub fn endpoint(&self) -> &TokenEndpoint {
+        &self.inner.endpoint
+    }
+
+    /// When the cached access token expires and its issued lifetime, if one is cached.
+    pub async fn expiry(&self) -> Option<(Instant, Duration)> {
+        let c = self.inner.cache.lock().await;
+        Some((c.access.as_ref()?.1, c.expires_in?))
+    }
+
+    async fn fetch(&self, cached: &mut Cached) -> Result<TokenSet, AuthError> {
+        match &self.inner.grant {
+            Grant::App(cred) => client_credentials::acquire(&self.inner.endpoint, cred).await,
+            Grant::Delegated { scope } => {
+                let refresh = cached.refresh.clone().ok_or(AuthError::NotSignedIn)?;
+                let tokens = self.inner.endpoint.refresh(&refresh, scope).await?;
+                if let Some(new) = tokens.refresh_token.clone().filter(|n| *n != refresh) {
+                    if let Some((store, key)) = self.inner.persist.clone() {
+                        let value = new.clone();
+                        let saved = tokio::task::spawn_blocking(move || store.save(&key, &value))
+                            .await
+                            .map_err(|e| AuthError::Store(format!("store task: {e}")))?;
+                        if let Err(e) = saved {
+                            // Keep going in memory; the old refresh token stays valid (it is not
+                            // revoked by rotation), so the next start can still sign in.
+                            tracing::warn!(error = %e, "could not persist the rotated refresh token");
+                        }
+                    }
+                    cached.refresh = Some(new);
+                }
+                Ok(tokens)
+            }
+        }
+    }
+
+    async fn token(&self, rejected: Option<&Secret>) -> Result<Secret, AuthError> {
+        let mut cached = self.inner.cache.lock().await;
+        if let Some((tok, exp)) = &cached.access {
+            let margin = Duration::from_millis(self.inner.margin_ms.load(Ordering::Relaxed));
+            let fresh = Instant::now() + margin < *exp;
+            if fresh && rejected != Some(tok) {
+                return Ok(tok.clone());
+            }
+        }
+        cached.access = None;
+        match self.fetch(&mut cached).await {
+            Ok(t) => {
+                cached.access = Some((t.access_token.clone(), t.expires_at));
+                cached.expires_in = Some(t.expires_in);
+                self.inner.state.send_if_modified(|s| {
+                    let now = SessionState::SignedIn {
+                        account: self.inner.account.clone(),
+                    };
+                    let changed = *s != now;
+                    *s = now;
+                    changed
+                });
+                tracing::debug!(account = %self.inner.account, expires_in_s = t.expires_in.as_secs(), "token refreshed");
+                Ok(t.access_token)
+            }
+            Err(e) => {
+                if !matches!(e, AuthError::Unreachable(_)) {
+                    self.inner.state.send_replace(SessionState::Expired {
+                        reason: e.to_string(),
+                    });
+                }
+                tracing::warn!(error = %e, "token refresh failed");
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Forwards the session state to the console as `Msg::Session` until `cancel` or until the
+/// session is gone: the current state first, then every change. Run it as a task beside the feeds.
+pub async fn forward_state(
+    mut rx: watch::Receiver<SessionState>,
+    tx: tokio::sync::mpsc::Sender<crate::app::Msg>,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let state = rx.borrow_and_update().clone();
+        if tx.send(crate::app::Msg::Session(state)).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = rx.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+impl TokenProvider for Session {
+    fn access_token<'a>(
+        &'a self,
+        rejected: Option<&'a Secret>,
+    ) -> BoxFuture<'a, Result<Secret, AuthError>> {
+        Box::pin(self.token(rejected))
+    }
+}
