@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod logging;
+pub mod review;
 pub mod runtime;
 pub mod secret;
 pub mod serial;
