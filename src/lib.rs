@@ -85,6 +85,8 @@ struct ConsoleEffects {
     /// Answers that must reach the app when a task is gone.
     back: mpsc::UnboundedSender<Msg>,
     uploads: Option<mpsc::UnboundedSender<Vec<store::QueueEntry>>>,
+    /// The review feed (`feeds::review::spawn`); `None` until the console is wired to a tenant.
+    reviews: Option<mpsc::UnboundedSender<app::review::ReviewCmd>>,
 }
 
 impl runtime::Effects for ConsoleEffects {
@@ -120,6 +122,25 @@ impl runtime::Effects for ConsoleEffects {
                         })
                         .collect();
                     let _ = self.back.send(Msg::Uploaded(outcomes));
+                }
+            }
+            Cmd::Review(cmd) => {
+                let sent = self
+                    .reviews
+                    .as_ref()
+                    .is_some_and(|tx| tx.send(cmd.clone()).is_ok());
+                if !sent && let app::review::ReviewCmd::Apply(jobs) = cmd {
+                    // Nothing was written: say so on each row instead of leaving it "approved".
+                    for job in jobs {
+                        let _ = self
+                            .back
+                            .send(Msg::Review(app::review::ReviewMsg::Progress {
+                                device_id: job.device_id,
+                                state: review::ApplyState::Failed {
+                                    reason: "not connected to a tenant: nothing written".into(),
+                                },
+                            }));
+                    }
                 }
             }
         }
@@ -170,6 +191,7 @@ async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result
         store,
         back: input_tx.clone(),
         uploads: None,
+        reviews: None,
     };
     let result = runtime::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

@@ -15,4 +15,6 @@ pub enum Cmd {
     },
     /// Register these entries in Intune; the uploader answers `Msg::Uploaded`.
     Upload(Vec<QueueEntry>),
+    /// To the review feed: refresh, or write confirmed changes.
+    Review(super::review::ReviewCmd),
 }

@@ -118,7 +118,7 @@ impl App {
         match self.focus {
             Pane::Intake => self.intake.input_focused,
             Pane::Status => self.status.filter.editing,
-            Pane::Review => self.review.filter.editing,
+            Pane::Review => self.review.captures_keys(),
         }
     }
 
@@ -168,6 +168,7 @@ impl App {
             }
             Msg::Stored(ack) => self.intake.on_ack(ack, &self.config),
             Msg::Uploaded(outcomes) => self.intake.on_uploaded(outcomes),
+            Msg::Review(m) => self.review.on_msg(m),
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()
