@@ -108,7 +108,8 @@ impl App {
     pub fn list_height(&self, pane: Pane) -> usize {
         let chrome = match pane {
             Pane::Intake => 2 + 2 + 3 + 1 + 1,
-            Pane::Status | Pane::Review => 2 + 2 + 1 + 1,
+            Pane::Status => 2 + 2 + 1 + 1,
+            Pane::Review => 2 + 2 + 1 + 1 + review::DETAIL_HEIGHT,
         };
         usize::from(self.height).saturating_sub(chrome)
     }

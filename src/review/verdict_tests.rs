@@ -125,7 +125,14 @@ fn run(device: &DeviceFacts, primary: Option<&str>, signins: &[(&str, i64)]) -> 
 fn verdict_table() {
     let dev = windows("1");
     // (case, primary, sign-ins (user, hour), verdict, proposed upn)
-    let cases: Vec<(&str, &str, Vec<(&str, i64)>, Verdict, Option<&str>)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Vec<(&'a str, i64)>,
+        Verdict,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
         (
             "one real user",
             "s1",

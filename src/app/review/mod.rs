@@ -16,6 +16,9 @@ use super::list::SelectList;
 use super::{Cmd, LoadState};
 use crate::review::{ApplyJob, ApplyState, Assessment, DeviceFacts, Person, Verdict, fingerprint};
 
+/// Rows of the detail box under the review table (border included).
+pub const DETAIL_HEIGHT: usize = 5;
+
 /// A user the lead may pick for a row (a non-staging user from its sign-in history).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
@@ -478,4 +481,4 @@ impl ReviewState {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
