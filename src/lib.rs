@@ -9,6 +9,8 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod feeds;
+pub mod graph;
 pub mod logging;
 pub mod review;
 pub mod runtime;
