@@ -19,9 +19,7 @@ pub const CONFIRM_TIMEOUT: Duration = Duration::minutes(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplyState {
     Approved,
-    Writing {
-        request_id: String,
-    },
+    Writing,
     /// The write succeeded; waiting for the read-back to agree.
     Confirming {
         since: DateTime<Utc>,
@@ -39,7 +37,7 @@ impl ApplyState {
     pub fn label(&self) -> String {
         match self {
             Self::Approved => "approved".into(),
-            Self::Writing { .. } => "writing…".into(),
+            Self::Writing => "writing…".into(),
             Self::Confirming { .. } => "applied, confirming".into(),
             Self::Confirmed { .. } => "confirmed".into(),
             Self::Failed { reason } => format!("failed: {reason}"),
@@ -93,15 +91,10 @@ impl ApplyJob {
         }
     }
 
-    /// Approved → writing. Returns the `Before` record, which must be durable before the request
-    /// (carrying `request_id` as its `client-request-id`) is sent.
-    pub fn begin(
-        &mut self,
-        now: DateTime<Utc>,
-        actor: &str,
-        request_id: &str,
-    ) -> Result<AuditRecord, ApplyError> {
-        if self.state != ApplyState::Approved {
+    /// Approved (or failed, for a retry) → writing. Returns the `Before` record, which must be
+    /// durable before the request is sent.
+    pub fn begin(&mut self, now: DateTime<Utc>, actor: &str) -> Result<AuditRecord, ApplyError> {
+        if !matches!(self.state, ApplyState::Approved | ApplyState::Failed { .. }) {
             return Err(self.refuse("start writing"));
         }
         let mut r = AuditRecord::before(now, actor, ACTION);
@@ -110,28 +103,38 @@ impl ApplyJob {
         r.from = Some(self.from_upn.clone());
         r.to = Some(self.to.upn.clone());
         r.verdict = Some(self.verdict.clone());
-        r.request_id = Some(request_id.into());
         self.before = Some(r.clone());
-        self.state = ApplyState::Writing {
-            request_id: request_id.into(),
-        };
+        self.state = ApplyState::Writing;
         Ok(r)
     }
 
+    /// Writing → failed without sending anything (the `Before` record could not be made durable).
+    pub fn abandon(&mut self, reason: &str) -> Result<(), ApplyError> {
+        if self.state != ApplyState::Writing {
+            return Err(self.refuse("abandon"));
+        }
+        self.state = ApplyState::Failed {
+            reason: format!("nothing written: {reason}"),
+        };
+        Ok(())
+    }
+
     /// Writing → confirming (`Ok`) or failed (`Err` with Graph's reason). Returns the `After`
-    /// record.
+    /// record, carrying the `request-id` Graph gave the write.
     pub fn written(
         &mut self,
         now: DateTime<Utc>,
         outcome: Result<(), String>,
+        request_id: Option<&str>,
     ) -> Result<AuditRecord, ApplyError> {
-        let (ApplyState::Writing { .. }, Some(before)) = (&self.state, &self.before) else {
+        let (ApplyState::Writing, Some(before)) = (&self.state, &self.before) else {
             return Err(self.refuse("record the write of"));
         };
-        let record = match &outcome {
+        let mut record = match &outcome {
             Ok(()) => before.after(now, "ok"),
             Err(reason) => before.after(now, &format!("failed: {reason}")),
         };
+        record.request_id = request_id.map(str::to_string);
         self.state = match outcome {
             Ok(()) => ApplyState::Confirming { since: now },
             Err(reason) => ApplyState::Failed { reason },
@@ -189,16 +192,16 @@ mod tests {
     #[test]
     fn happy_path_records_before_and_after_then_confirms_on_agreement() {
         let mut j = job();
-        let before = j.begin(t(0), "lead@contoso.com", "req-1").unwrap();
+        let before = j.begin(t(0), "lead@contoso.com").unwrap();
         assert_eq!(before.phase, AuditPhase::Before);
         assert_eq!(before.device_id.as_deref(), Some("dev-1"));
         assert_eq!(before.serial.as_deref(), Some("SN1"));
         assert_eq!(before.from.as_deref(), Some("stage@contoso.com"));
         assert_eq!(before.to.as_deref(), Some("ana@contoso.com"));
         assert_eq!(before.verdict.as_deref(), Some("propose"));
-        assert_eq!(before.request_id.as_deref(), Some("req-1"));
+        assert_eq!(before.request_id, None, "Graph has not answered yet");
         assert_eq!(before.result, None);
-        let after = j.written(t(1), Ok(())).unwrap();
+        let after = j.written(t(1), Ok(()), Some("req-1")).unwrap();
         assert_eq!(after.phase, AuditPhase::After);
         assert_eq!(after.result.as_deref(), Some("ok"));
         assert_eq!(after.request_id.as_deref(), Some("req-1"));
@@ -211,9 +214,9 @@ mod tests {
     #[test]
     fn graph_refusal_fails_with_its_reason() {
         let mut j = job();
-        j.begin(t(0), "lead", "req-2").unwrap();
+        j.begin(t(0), "lead").unwrap();
         let after = j
-            .written(t(1), Err("400 user has no Intune licence".into()))
+            .written(t(1), Err("400 user has no Intune licence".into()), None)
             .unwrap();
         assert_eq!(
             after.result.as_deref(),
@@ -221,13 +224,27 @@ mod tests {
         );
         assert_eq!(j.state.label(), "failed: 400 user has no Intune licence");
         assert!(j.state.is_final());
+        // A failed change may be tried again.
+        assert!(j.begin(t(5), "lead").is_ok());
+    }
+
+    #[test]
+    fn an_unrecorded_before_abandons_without_writing() {
+        let mut j = job();
+        j.begin(t(0), "lead").unwrap();
+        j.abandon("audit.jsonl: fsync: I/O error").unwrap();
+        assert_eq!(
+            j.state.label(),
+            "failed: nothing written: audit.jsonl: fsync: I/O error"
+        );
+        assert!(j.written(t(1), Ok(()), None).is_err());
     }
 
     #[test]
     fn read_back_gives_up_after_ten_minutes() {
         let mut j = job();
-        j.begin(t(0), "lead", "r").unwrap();
-        j.written(t(0), Ok(())).unwrap();
+        j.begin(t(0), "lead").unwrap();
+        j.written(t(0), Ok(()), None).unwrap();
         assert!(!j.read_back(t(599), None).unwrap());
         assert!(j.read_back(t(600), Some("u-staging")).unwrap());
         assert!(matches!(&j.state, ApplyState::Failed { reason } if reason.contains("u-staging")));
@@ -236,10 +253,10 @@ mod tests {
     #[test]
     fn transitions_out_of_order_are_refused() {
         let mut j = job();
-        assert!(j.written(t(0), Ok(())).is_err());
+        assert!(j.written(t(0), Ok(()), None).is_err());
         assert!(j.read_back(t(0), Some("u-ana")).is_err());
-        j.begin(t(0), "lead", "r").unwrap();
-        let e = j.begin(t(0), "lead", "r").unwrap_err();
+        j.begin(t(0), "lead").unwrap();
+        let e = j.begin(t(0), "lead").unwrap_err();
         assert_eq!(
             e.to_string(),
             "cannot start writing a change that is writing…"
