@@ -3,8 +3,10 @@
 //! read/write; no async.
 
 pub mod apply;
+pub mod fetch;
 pub mod plan;
 pub mod verdict;
+pub mod write;
 
 pub use apply::{ApplyError, ApplyJob, ApplyState, CONFIRM_TIMEOUT};
 pub use plan::{Drift, PlanError, PlanRow, fingerprint, read_plan, recheck, write_plan};
