@@ -50,6 +50,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// The intake queue without the console: add serials, list the queue.
     Intake(crate::commands::intake::IntakeArgs),
+    /// The reassignment plan: devices whose primary user is a staging account, with verdicts.
+    Review(crate::commands::review::ReviewArgs),
+    /// Move primary users from staging accounts to the proposed users (`propose` rows only, or a
+    /// reviewed plan file), audited before and after each write.
+    Reassign(crate::commands::review::ReassignArgs),
 }
 
 #[derive(Debug, Clone, Args)]

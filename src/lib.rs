@@ -66,6 +66,25 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
+        Some(Command::Review(args)) => {
+            let client = commands::review::connect(&config)?;
+            commands::review::review(&client, &config, &args, &mut std::io::stdout()).await
+        }
+        Some(Command::Reassign(args)) => {
+            let client = commands::review::connect(&config)?;
+            let actor = commands::review::actor(&config);
+            let report = commands::review::reassign(
+                &client,
+                &config,
+                &data_dir,
+                &actor,
+                &args,
+                &mut std::io::stdin().lock(),
+                &mut std::io::stdout(),
+            )
+            .await?;
+            Ok(report.exit_code())
+        }
     }
 }
 

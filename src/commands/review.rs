@@ -47,6 +47,26 @@ pub struct ReassignArgs {
     pub dry_run: bool,
 }
 
+/// A Graph client for the headless commands. Sign-in (the `auth` module's token providers) is
+/// not on this branch yet, so this refuses with a plain message; the library functions below take
+/// any `GraphClient` and are what the tests drive.
+pub fn connect(config: &Config) -> anyhow::Result<GraphClient> {
+    anyhow::bail!(
+        "stagehand review/reassign need a signed-in Graph session for tenant {}; \
+         sign-in is not wired into this build yet",
+        config.tenant.id.as_deref().unwrap_or("(none configured)")
+    )
+}
+
+/// Who the audit log names for a headless run: the app registration on this bench.
+pub fn actor(config: &Config) -> String {
+    format!(
+        "{}@{}",
+        config.tenant.client_id.as_deref().unwrap_or("stagehand"),
+        gethostname::gethostname().to_string_lossy()
+    )
+}
+
 /// The plan rows of every candidate.
 pub fn plan_rows(candidates: &[Candidate]) -> Vec<PlanRow> {
     candidates
@@ -122,7 +142,13 @@ fn select(
 ) -> Vec<ApplyJob> {
     let job = |c: &Candidate, to: &crate::review::Person, verdict: &str| {
         let d = &c.device;
-        ApplyJob::new(&d.id, &d.serial, &c.assessment.current.upn, to.clone(), verdict)
+        ApplyJob::new(
+            &d.id,
+            &d.serial,
+            &c.assessment.current.upn,
+            to.clone(),
+            verdict,
+        )
     };
     let Some(plan) = plan else {
         return candidates
@@ -143,7 +169,11 @@ fn select(
         });
         match (drift, c) {
             (Drift::Unchanged(to), Some(c)) => {
-                let same = c.assessment.proposed.as_ref().is_some_and(|p| p.id == to.id);
+                let same = c
+                    .assessment
+                    .proposed
+                    .as_ref()
+                    .is_some_and(|p| p.id == to.id);
                 let verdict = if same { row.verdict.as_str() } else { "edited" };
                 jobs.push(job(c, &to, verdict));
             }
