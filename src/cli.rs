@@ -55,6 +55,10 @@ pub enum Command {
     /// Move primary users from staging accounts to the proposed users (`propose` rows only, or a
     /// reviewed plan file), audited before and after each write.
     Reassign(crate::commands::review::ReassignArgs),
+    /// Prepare procurement CSVs offline into files Intune accepts (no network, no sign-in).
+    Prep(crate::prep::PrepArgs),
+    /// Run the simulated tenant on loopback until Ctrl-C (prints the env line to point stagehand at it).
+    Sim(crate::sim::SimArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -12,10 +12,12 @@ pub mod error;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
+pub mod prep;
 pub mod review;
 pub mod runtime;
 pub mod secret;
 pub mod serial;
+pub mod sim;
 pub mod store;
 pub mod term;
 
@@ -84,6 +86,14 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             )
             .await?;
             Ok(report.exit_code())
+        }
+        Some(Command::Sim(args)) => {
+            sim::run_cli(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Prep(args)) => {
+            let code = prep::run_with_config(&args, &config);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(2)))
         }
     }
 }
