@@ -1,0 +1,517 @@
+//! The review against the simulated tenant over real loopback HTTP: candidates, verdicts, the
+//! list-vs-`/users` disagreement, UPN case, the apostrophe staging account, `$batch` cost, apply
+//! with partial failures, `reassign` writing exactly the `propose` rows, plan files with drift.
+
+mod review_common;
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::time::Duration;
+
+use review_common::*;
+use serde_json::Value;
+use stagehand::commands::review::{ReassignArgs, ReviewArgs, plan_rows, reassign, review};
+use stagehand::review::fetch::Fetcher;
+use stagehand::review::write::Writer;
+use stagehand::review::{ApplyJob, ApplyState, write_plan};
+use stagehand::store::{AuditLog, AuditPhase};
+
+#[tokio::test]
+async fn every_simulated_verdict_matches_what_graph_says_about_the_user() {
+    // Seed 8 puts a disabled and an unlicensed employee on in-use devices.
+    let t = Tenant::start_seeded(8, 96).await;
+    let cfg = t.config();
+    let mut f = Fetcher::new(&t.client, &cfg);
+    let candidates = f.candidates().await.unwrap();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for c in &candidates {
+        let a = &c.assessment;
+        // Candidates are exactly the devices whose /users is a staging account.
+        let primary = t.primary_upn(&c.device.id).await.unwrap();
+        assert!(cfg.staging.is_staging(&primary), "{primary}");
+        assert!(primary.eq_ignore_ascii_case(&a.current.upn));
+        let reason = a.verdict.reason();
+        let key = match &a.verdict {
+            stagehand::review::Verdict::Blocked(b) => {
+                format!(
+                    "blocked:{}",
+                    serde_json::to_value(b).unwrap()["kind"].as_str().unwrap()
+                )
+            }
+            v => v.word().to_string(),
+        };
+        *seen.entry(key.clone()).or_default() += 1;
+        match key.as_str() {
+            "propose" => {
+                let u = t.user(&a.proposed.as_ref().unwrap().id).await.unwrap();
+                assert_eq!(u["accountEnabled"], true);
+                assert!(
+                    !cfg.staging
+                        .is_staging(u["userPrincipalName"].as_str().unwrap())
+                );
+            }
+            "blocked:disabled" => {
+                let u = t.user(&a.proposed.as_ref().unwrap().id).await.unwrap();
+                assert_eq!(u["accountEnabled"], false, "{reason}");
+            }
+            "blocked:no_intune_licence" => {
+                let u = t.user(&a.proposed.as_ref().unwrap().id).await.unwrap();
+                let plans = u["assignedPlans"].as_array().unwrap();
+                assert!(
+                    !plans.iter().any(|p| p["servicePlanId"] == INTUNE_A),
+                    "{reason}"
+                );
+            }
+            "blocked:user_not_found" => {
+                let id = a
+                    .history
+                    .iter()
+                    .find(|h| !h.staging)
+                    .unwrap()
+                    .user_id
+                    .clone();
+                assert!(t.user(&id).await.is_none(), "{id} should be 404");
+            }
+            "waiting" => assert!(a.history.iter().all(|h| h.staging || h.person.is_none())),
+            other => panic!("unexpected verdict {other}"),
+        }
+    }
+    for want in [
+        "propose",
+        "waiting",
+        "blocked:disabled",
+        "blocked:no_intune_licence",
+    ] {
+        assert!(
+            seen.contains_key(want),
+            "the fleet should show {want}: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_list_row_that_disagrees_with_users_follows_users() {
+    let t = Tenant::start(96).await;
+    let cfg = t.config();
+    let candidates = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
+    let listed: Vec<&str> = candidates.iter().map(|c| c.device.id.as_str()).collect();
+    // Devices the list still shows with a staging UPN while /users already names the employee.
+    let stale = t.stale_list_rows(&cfg).await;
+    assert!(!stale.is_empty(), "the seeded fleet has lagging list rows");
+    for id in &stale {
+        assert!(
+            !listed.contains(&id.as_str()),
+            "{id} follows the list, not /users"
+        );
+    }
+}
+
+#[tokio::test]
+async fn staging_accounts_match_in_any_case_including_the_apostrophe() {
+    let t = Tenant::start(64).await;
+    let mut cfg = t.config();
+    let exact = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
+    cfg.staging.accounts = cfg
+        .staging
+        .accounts
+        .iter()
+        .map(|a| a.to_uppercase())
+        .collect();
+    let upper = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
+    let ids = |c: &[stagehand::app::review::Candidate]| {
+        c.iter().map(|c| c.device.id.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&exact), ids(&upper));
+    assert!(
+        exact
+            .iter()
+            .any(|c| c.assessment.current.upn.contains('\'')),
+        "some candidate is held by o'neil"
+    );
+    // The staging sign-in (also on the apostrophe account) is never proposed.
+    for c in &exact {
+        if let Some(p) = &c.assessment.proposed {
+            assert!(!cfg.staging.is_staging(&p.upn), "{}", p.upn);
+        }
+    }
+}
+
+#[tokio::test]
+async fn single_device_reads_and_look_ups_go_in_batches_of_twenty_and_users_are_cached() {
+    let t = Tenant::start(96).await;
+    let cfg = t.config();
+    let before = t.sim.stats();
+    let mut f = Fetcher::new(&t.client, &cfg);
+    let candidates = f.candidates().await.unwrap();
+    let after = t.sim.stats();
+    let batches = after.batch_requests - before.batch_requests;
+    let devices = f.stats.devices;
+    let expected =
+        devices.div_ceil(20) + candidates.len().div_ceil(20) + f.stats.user_lookups.div_ceil(20);
+    assert_eq!(batches as usize, expected, "{:?}", f.stats);
+    // No per-device GET outside a batch.
+    let single = t
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| !r.in_batch && r.route.contains("managedDevices/{id}"))
+        .count();
+    assert_eq!(single, 0);
+    // A second pass with the same fetcher looks up no user again.
+    let looked = f.stats.user_lookups;
+    let ids: Vec<String> = f.users().keys().cloned().collect();
+    f.resolve(ids).await.unwrap();
+    assert_eq!(f.stats.user_lookups, looked);
+}
+
+#[tokio::test]
+async fn writer_partial_failures_keep_graphs_reason_and_audit_both_sides() {
+    let t = Tenant::start(96).await;
+    let cfg = t.config();
+    let dir = tempfile::tempdir().unwrap();
+    let candidates = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
+    let good = candidates
+        .iter()
+        .find(|c| c.assessment.verdict == stagehand::review::Verdict::Propose)
+        .unwrap();
+    let disabled = t.disabled_user().await;
+    let mut jobs = vec![
+        ApplyJob::new(
+            &good.device.id,
+            &good.device.serial,
+            &good.assessment.current.upn,
+            good.assessment.proposed.clone().unwrap(),
+            "propose",
+        ),
+        // Graph refuses this one: the user is disabled.
+        ApplyJob::new(
+            &candidates[1].device.id,
+            &candidates[1].device.serial,
+            &candidates[1].assessment.current.upn,
+            disabled.clone(),
+            "edited",
+        ),
+    ];
+    let mut w = Writer::new(
+        t.client.clone(),
+        Box::new(AuditLog::open(dir.path()).unwrap()),
+        "lead@contoso.example",
+    );
+    for j in &mut jobs {
+        w.write(j).await;
+    }
+    assert!(
+        matches!(jobs[0].state, ApplyState::Confirming { .. }),
+        "{:?}",
+        jobs[0].state
+    );
+    let ApplyState::Failed { reason } = &jobs[1].state else {
+        panic!("{:?}", jobs[1].state)
+    };
+    assert!(reason.contains("disabled"), "{reason}");
+    // Propagation takes sim minutes: not confirmed yet, then confirmed after the sim moves on.
+    assert!(
+        w.confirm(&mut jobs, chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    t.sim.advance(Duration::from_secs(200));
+    assert_eq!(
+        w.confirm(&mut jobs, chrono::Utc::now()).await.unwrap(),
+        vec![0]
+    );
+    assert!(matches!(jobs[0].state, ApplyState::Confirmed { .. }));
+
+    let read = AuditLog::open(dir.path()).unwrap().read_all().unwrap();
+    let summary: Vec<_> = read
+        .records
+        .iter()
+        .map(|r| (r.phase, r.serial.clone().unwrap(), r.result.clone()))
+        .collect();
+    assert_eq!(summary.len(), 4, "{summary:?}");
+    assert_eq!(
+        summary[0],
+        (AuditPhase::Before, good.device.serial.clone(), None)
+    );
+    assert_eq!(summary[1].0, AuditPhase::After);
+    assert_eq!(summary[1].2.as_deref(), Some("ok"));
+    assert!(
+        read.records[1].request_id.is_some(),
+        "the After carries Graph's request-id"
+    );
+    assert_eq!(summary[2].0, AuditPhase::Before);
+    assert!(summary[3].2.as_deref().unwrap().contains("disabled"));
+    assert_eq!(read.records[0].actor, "lead@contoso.example");
+    assert_eq!(
+        read.records[0].to.as_deref(),
+        Some(good.assessment.proposed.as_ref().unwrap().upn.as_str())
+    );
+}
+
+#[tokio::test]
+async fn reassign_apply_writes_exactly_the_propose_rows() {
+    let t = Tenant::start(96).await;
+    let cfg = t.config();
+    let dir = tempfile::tempdir().unwrap();
+    let candidates = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
+    let propose: Vec<&str> = candidates
+        .iter()
+        .filter(|c| c.assessment.verdict == stagehand::review::Verdict::Propose)
+        .map(|c| c.device.id.as_str())
+        .collect();
+    assert!(propose.len() >= 2 && propose.len() < candidates.len());
+    let posts_before = t.ref_posts();
+
+    // Dry run: the plan, nothing written.
+    let mut out = Vec::new();
+    let args = ReassignArgs {
+        apply: true,
+        yes: true,
+        plan: None,
+        dry_run: true,
+    };
+    let r = reassign(
+        &t.client,
+        &cfg,
+        dir.path(),
+        "lead",
+        &args,
+        &mut Cursor::new(""),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert!(r.wrote_nothing);
+    assert_eq!(r.planned.len(), propose.len());
+    assert_eq!(t.ref_posts(), posts_before);
+    assert!(!dir.path().join("audit.jsonl").exists());
+
+    // Declining the question writes nothing either.
+    let args = ReassignArgs {
+        apply: true,
+        yes: false,
+        plan: None,
+        dry_run: false,
+    };
+    let mut out = Vec::new();
+    let r = reassign(
+        &t.client,
+        &cfg,
+        dir.path(),
+        "lead",
+        &args,
+        &mut Cursor::new("n\n"),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    assert!(r.wrote_nothing);
+    assert!(
+        String::from_utf8(out)
+            .unwrap()
+            .contains(&format!("Apply {} change(s)? [y/N]", propose.len()))
+    );
+    assert_eq!(t.ref_posts(), posts_before);
+
+    let args = ReassignArgs {
+        apply: true,
+        yes: true,
+        plan: None,
+        dry_run: false,
+    };
+    let mut out = Vec::new();
+    let r = reassign(
+        &t.client,
+        &cfg,
+        dir.path(),
+        "lead",
+        &args,
+        &mut Cursor::new(""),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(r.failed.is_empty(), "{text}");
+    assert_eq!(r.written, propose.len(), "{text}");
+    assert_eq!(r.exit_code(), std::process::ExitCode::SUCCESS);
+    let mut posted = t.ref_post_devices();
+    posted.sort();
+    let mut want: Vec<String> = propose.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(posted, want, "POST users/$ref for exactly the propose rows");
+    let audit = AuditLog::open(dir.path()).unwrap().read_all().unwrap();
+    assert_eq!(audit.records.len(), 2 * propose.len());
+    // After propagation the written devices leave the review.
+    t.sim.advance(Duration::from_secs(200));
+    let again = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
+    assert!(
+        again
+            .iter()
+            .all(|c| !propose.contains(&c.device.id.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn reassign_exits_non_zero_when_a_write_fails() {
+    let t = Tenant::start(64).await;
+    let cfg = t.config();
+    let dir = tempfile::tempdir().unwrap();
+    // The confirmation answer is the hook: once the plan is read, Graph starts failing every write.
+    let mut input = FaultOnRead {
+        sim: &t.sim,
+        answered: false,
+    };
+    let args = ReassignArgs {
+        apply: true,
+        yes: false,
+        plan: None,
+        dry_run: false,
+    };
+    let mut out = Vec::new();
+    let r = reassign(
+        &t.client,
+        &cfg,
+        dir.path(),
+        "lead",
+        &args,
+        &mut input,
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert!(!r.failed.is_empty(), "{text}");
+    assert_eq!(r.exit_code(), std::process::ExitCode::FAILURE);
+    assert!(r.failed[0].1.contains("503"), "{:?}", r.failed);
+    // Every failure is audited before and after.
+    let audit = AuditLog::open(dir.path()).unwrap().read_all().unwrap();
+    let afters: Vec<_> = audit
+        .records
+        .iter()
+        .filter(|r| r.phase == AuditPhase::After)
+        .collect();
+    assert_eq!(afters.len(), r.failed.len() + r.written);
+    assert!(
+        afters
+            .iter()
+            .any(|a| a.result.as_deref().unwrap().starts_with("failed"))
+    );
+}
+
+#[tokio::test]
+async fn plan_files_are_applied_row_by_row_after_a_drift_check() {
+    let t = Tenant::start(96).await;
+    let cfg = t.config();
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    let mut json_out = Vec::new();
+    let args = ReviewArgs {
+        json: true,
+        out: Some(plan_path.clone()),
+    };
+    review(&t.client, &cfg, &args, &mut json_out).await.unwrap();
+    let printed: Vec<Value> = serde_json::from_slice(&json_out).unwrap();
+    let keys: Vec<&str> = printed[0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for k in [
+        "serial",
+        "managed_device_id",
+        "device_name",
+        "current_primary_upn",
+        "proposed_upn",
+        "last_logon",
+        "verdict",
+        "reason",
+    ] {
+        assert!(keys.contains(&k), "{k} missing from {keys:?}");
+    }
+    // The lead keeps two propose rows and one waiting row.
+    let mut rows = stagehand::review::read_plan(&plan_path).unwrap();
+    let mut keep: Vec<_> = rows
+        .iter()
+        .filter(|r| r.verdict == "propose")
+        .take(2)
+        .cloned()
+        .collect();
+    keep.extend(
+        rows.iter()
+            .filter(|r| r.verdict == "waiting")
+            .take(1)
+            .cloned(),
+    );
+    assert_eq!(keep.len(), 3);
+    // One propose row drifts: someone fixed that device by hand after the review.
+    let drifted = keep[1].clone();
+    let someone = t.some_employee().await;
+    t.set_primary_now(&drifted.managed_device_id, &someone.id)
+        .await;
+    write_plan(&plan_path, &keep).unwrap();
+    rows.clear();
+
+    let args = ReassignArgs {
+        apply: true,
+        yes: true,
+        plan: Some(plan_path.clone()),
+        dry_run: false,
+    };
+    let mut out = Vec::new();
+    let r = reassign(
+        &t.client,
+        &cfg,
+        dir.path(),
+        "lead",
+        &args,
+        &mut Cursor::new(""),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(
+        r.planned,
+        vec![(
+            keep[0].serial.clone(),
+            keep[0].proposed_upn.clone().unwrap()
+        )],
+        "{text}"
+    );
+    assert_eq!(r.skipped.len(), 2, "{text}");
+    assert!(text.contains("was waiting when reviewed"), "{text}");
+    let posted = t.ref_post_devices();
+    assert!(posted.contains(&keep[0].managed_device_id));
+    assert_eq!(
+        posted
+            .iter()
+            .filter(|d| **d == drifted.managed_device_id)
+            .count(),
+        1,
+        "only the hand fix"
+    );
+}
+
+#[tokio::test]
+async fn plan_rows_are_what_review_json_prints() {
+    let t = Tenant::start(40).await;
+    let cfg = t.config();
+    let candidates = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
+    let mut out = Vec::new();
+    review(
+        &t.client,
+        &cfg,
+        &ReviewArgs {
+            json: true,
+            out: None,
+        },
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let printed: Vec<stagehand::review::PlanRow> = serde_json::from_slice(&out).unwrap();
+    assert_eq!(printed, plan_rows(&candidates));
+}
