@@ -327,9 +327,19 @@ impl<'a> Fetcher<'a> {
     pub async fn candidates(&mut self) -> Result<Vec<Candidate>, GraphError> {
         let fleet = self.client.list_managed_devices(None, LIST_SELECT).await?;
         self.stats.devices = fleet.len();
-        let ids: Vec<String> = fleet.iter().map(|d| d.id.clone()).collect();
-        let primaries = self.primaries(&ids).await?;
         let staging = &self.config.staging;
+        // The list row decides only who is worth asking: a staging account or nobody. `/users`
+        // decides who is a candidate (the list lags a change by minutes).
+        let ids: Vec<String> = fleet
+            .iter()
+            .filter(|d| {
+                d.user_principal_name
+                    .as_deref()
+                    .is_none_or(|u| u.is_empty() || staging.is_staging(u))
+            })
+            .map(|d| d.id.clone())
+            .collect();
+        let primaries = self.primaries(&ids).await?;
         let listed: Vec<(&ManagedDevice, Person)> = fleet
             .iter()
             .filter_map(|d| {
