@@ -3,6 +3,7 @@
 //! read/write; no async.
 
 pub mod apply;
+mod docs;
 pub mod fetch;
 pub mod plan;
 pub mod verdict;

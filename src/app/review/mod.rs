@@ -5,66 +5,23 @@
 //! returns `Cmd::Review(ReviewCmd::Apply(..))`. Rejections are remembered by the fingerprint of the
 //! device's data, so a new sign-in or a new primary user brings the row back.
 
+mod modal;
+mod msg;
+
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
+
+pub use msg::{Candidate, Choice, ReviewCmd, ReviewMsg};
 
 use super::filter::{FilterEdit, FilterInput};
 use super::keymap::Action;
 use super::list::SelectList;
 use super::{Cmd, LoadState};
-use crate::review::{ApplyJob, ApplyState, Assessment, DeviceFacts, Person, Verdict, fingerprint};
+use crate::review::{ApplyJob, ApplyState, Person, Verdict, fingerprint};
 
 /// Rows of the detail box under the review table (border included).
 pub const DETAIL_HEIGHT: usize = 5;
-
-/// A user the lead may pick for a row (a non-staging user from its sign-in history).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub person: Person,
-    pub at: DateTime<Utc>,
-    /// What the user rules say about this user on this device (`propose` or `blocked`).
-    pub verdict: Verdict,
-}
-
-/// One candidate as the feed reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub device: DeviceFacts,
-    pub assessment: Assessment,
-    /// Every resolved non-staging user of the history, newest first, one entry per user.
-    pub choices: Vec<Choice>,
-}
-
-/// From the review feed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReviewMsg {
-    Loading,
-    /// A complete candidate list; `generation` increases with each refresh.
-    Loaded {
-        generation: u64,
-        at: DateTime<Utc>,
-        candidates: Vec<Candidate>,
-    },
-    Failed {
-        generation: u64,
-        reason: String,
-    },
-    /// An approved change moved on (writing, confirming, confirmed, failed).
-    Progress {
-        device_id: String,
-        state: ApplyState,
-    },
-}
-
-/// To the review feed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReviewCmd {
-    Refresh,
-    /// Write these confirmed changes (audit before, POST users/$ref, audit after, read back).
-    Apply(Vec<ApplyJob>),
-}
 
 /// A row of the pane.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,11 +65,11 @@ impl ReviewRow {
                 .is_none_or(|s| matches!(s, ApplyState::Failed { .. }))
     }
 
-    fn in_flight(&self) -> bool {
+    pub(super) fn in_flight(&self) -> bool {
         self.apply.as_ref().is_some_and(|s| !s.is_final())
     }
 
-    fn job(&self) -> Option<ApplyJob> {
+    pub(super) fn job(&self) -> Option<ApplyJob> {
         let (who, _) = self.target();
         let d = &self.candidate.device;
         Some(ApplyJob::new(
@@ -401,82 +358,6 @@ impl ReviewState {
             ));
         }
         self.settle();
-    }
-
-    fn on_modal_key(&mut self, modal: ReviewModal, key: KeyEvent) -> Vec<Cmd> {
-        match modal {
-            ReviewModal::History { .. } => {}
-            ReviewModal::Confirm { device_ids } => match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => return self.confirm(&device_ids),
-                KeyCode::Char('n' | 'N') | KeyCode::Esc => {
-                    self.notice = Some("nothing applied".into());
-                }
-                _ => self.modal = Some(ReviewModal::Confirm { device_ids }),
-            },
-            ReviewModal::Pick { device_id, cursor } => {
-                let n = self
-                    .row(&device_id)
-                    .map_or(0, |r| r.candidate.choices.len());
-                match key.code {
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        self.modal = Some(ReviewModal::Pick {
-                            device_id,
-                            cursor: cursor.saturating_sub(1),
-                        });
-                    }
-                    KeyCode::Down | KeyCode::Char('j') => {
-                        self.modal = Some(ReviewModal::Pick {
-                            device_id,
-                            cursor: (cursor + 1).min(n.saturating_sub(1)),
-                        });
-                    }
-                    KeyCode::Enter => self.pick(&device_id, cursor),
-                    KeyCode::Esc => {}
-                    _ => self.modal = Some(ReviewModal::Pick { device_id, cursor }),
-                }
-            }
-        }
-        Vec::new()
-    }
-
-    fn pick(&mut self, device_id: &str, cursor: usize) {
-        let Some(r) = self
-            .rows
-            .iter_mut()
-            .find(|r| r.candidate.device.id == device_id)
-        else {
-            return;
-        };
-        let Some(choice) = r.candidate.choices.get(cursor).cloned() else {
-            return;
-        };
-        let is_proposal = r
-            .candidate
-            .assessment
-            .proposed
-            .as_ref()
-            .is_some_and(|p| p.id == choice.person.id);
-        r.pick = (!is_proposal).then_some(choice);
-        self.settle();
-    }
-
-    fn confirm(&mut self, device_ids: &[String]) -> Vec<Cmd> {
-        let mut jobs = Vec::new();
-        for id in device_ids {
-            if let Some(r) = self.rows.iter_mut().find(|r| r.candidate.device.id == *id)
-                && r.writable()
-                && let Some(job) = r.job()
-            {
-                r.apply = Some(ApplyState::Approved);
-                jobs.push(job);
-            }
-        }
-        self.marks.clear();
-        self.notice = Some(format!("applying {} change(s)", jobs.len()));
-        if jobs.is_empty() {
-            return Vec::new();
-        }
-        vec![Cmd::Review(ReviewCmd::Apply(jobs))]
     }
 }
 

@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Duration, TimeZone};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 use crate::app::{App, Msg, Pane};
 use crate::config::{Config, StagingConfig};
-use crate::review::{Join, PlanFact, Rules, SignIn, UserFacts, UserLookup, assess, assess_pick};
+use crate::review::{
+    DeviceFacts, Join, PlanFact, Rules, SignIn, UserFacts, UserLookup, assess, assess_pick,
+};
 
 pub(crate) fn t(h: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap() + Duration::hours(h)
