@@ -1,6 +1,6 @@
 //! Effects as data: `App::update` returns these and the runtime executes them.
 
-use crate::store::{QueueEntry, QueueEvent};
+use crate::store::{AuditRecord, QueueEntry, QueueEvent};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cmd {
@@ -17,4 +17,11 @@ pub enum Cmd {
     Upload(Vec<QueueEntry>),
     /// To the review feed: refresh, or write confirmed changes.
     Review(super::review::ReviewCmd),
+    /// Append an audit record durably; the store answers `Msg::Stored` with the ticket.
+    Audit {
+        ticket: u64,
+        record: Box<AuditRecord>,
+    },
+    /// Delete a corporate identifier from Intune; answered by `Msg::IdentityRemoved`.
+    RemoveIdentity { serial: String, imported_id: String },
 }

@@ -50,6 +50,8 @@ pub enum Action {
     SwitchFocus,
     /// Give the marked entries the active profile's manufacturer, model and name (intake).
     ApplyProfile,
+    /// Remove the selected registered identity from Intune, after asking (intake).
+    RemoveFromIntune,
 }
 
 /// When a binding applies.

@@ -164,12 +164,18 @@ impl App {
                 self.uploads_allowed()
             }
             Msg::Session(s) => {
+                if let SessionState::SignedIn { account } = &s {
+                    self.intake.actor = account.clone();
+                }
                 self.session = s;
                 self.uploads_allowed()
             }
             Msg::Stored(ack) => self.intake.on_ack(ack, &self.config),
             Msg::Uploaded(outcomes) => self.intake.on_uploaded(outcomes),
             Msg::Review(m) => self.review.on_msg(m),
+            Msg::IdentityRemoved { serial, result } => {
+                self.intake.on_identity_removed(&serial, result)
+            }
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()

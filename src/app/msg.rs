@@ -54,6 +54,11 @@ pub enum Msg {
     Uploaded(Vec<super::intake::UploadOutcome>),
     /// From the review feed.
     Review(super::review::ReviewMsg),
+    /// Intune's answer to `Cmd::RemoveIdentity`.
+    IdentityRemoved {
+        serial: String,
+        result: Result<(), String>,
+    },
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

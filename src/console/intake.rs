@@ -58,6 +58,16 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw(cursor),
     ]);
     let feedback = match (&s.feedback, &s.notice) {
+        _ if s.removal.is_some() => {
+            let r = s.removal.as_ref().expect("checked");
+            Line::from(Span::styled(
+                format!(
+                    "Remove {}'s corporate identifier from Intune? y removes, any other key keeps it",
+                    r.serial
+                ),
+                Style::new().fg(theme::BAD).add_modifier(Modifier::BOLD),
+            ))
+        }
         (Some(f), _) => {
             let (mark, color) = match f.kind {
                 FeedbackKind::Saving => ("…", theme::DIM),

@@ -15,28 +15,47 @@ use crate::graph::models::{EnrollmentState, ImportedDeviceIdentity, ImportedDevi
 use crate::graph::{GraphClient, GraphError};
 use crate::store::QueueEntry;
 
-/// Starts the uploader; batches sent on the returned channel are answered with `Msg::Uploaded`.
+/// What the intake pane asks of the uploader.
+#[derive(Debug)]
+pub enum UploaderCmd {
+    /// Register these entries; answered with `Msg::Uploaded`.
+    Upload(Vec<QueueEntry>),
+    /// Delete a corporate identifier; answered with `Msg::IdentityRemoved`.
+    Remove { serial: String, imported_id: String },
+}
+
+/// Starts the uploader. Requests are handled one at a time, in order.
 pub fn spawn(
     client: GraphClient,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
-) -> mpsc::UnboundedSender<Vec<QueueEntry>> {
-    let (batch_tx, mut batch_rx) = mpsc::unbounded_channel::<Vec<QueueEntry>>();
+) -> mpsc::UnboundedSender<UploaderCmd> {
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<UploaderCmd>();
     tokio::spawn(async move {
         loop {
-            tokio::select! {
+            let cmd = tokio::select! {
                 _ = cancel.cancelled() => break,
-                batch = batch_rx.recv() => {
-                    let Some(batch) = batch else { break };
-                    let outcomes = upload(&client, &batch).await;
-                    if tx.send(Msg::Uploaded(outcomes)).await.is_err() {
-                        break;
-                    }
+                cmd = cmd_rx.recv() => match cmd { Some(c) => c, None => break },
+            };
+            let msg = match cmd {
+                UploaderCmd::Upload(batch) => Msg::Uploaded(upload(&client, &batch).await),
+                UploaderCmd::Remove {
+                    serial,
+                    imported_id,
+                } => {
+                    let result = client
+                        .delete_imported_identity(&imported_id)
+                        .await
+                        .map_err(|e| e.to_string());
+                    Msg::IdentityRemoved { serial, result }
                 }
+            };
+            if tx.send(msg).await.is_err() {
+                break;
             }
         }
     });
-    batch_tx
+    cmd_tx
 }
 
 /// The identity Intune stores for an entry (REFERENCE.md 1.2-1.4).

@@ -4,6 +4,7 @@
 //! A scan shows as queued only after the store task acknowledged it durable; until then it shows
 //! as saving. Nothing here does IO: saving and uploading are `Cmd`s, their answers are `Msg`s.
 
+mod remove;
 pub mod scan;
 mod upload;
 mod view_model;
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use chrono::{DateTime, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+pub use remove::Removal;
 pub use scan::{Accepted, Refusal, ScanContext};
 pub use upload::{UploadOutcome, UploadResult};
 pub use view_model::{Row, RowState};
@@ -89,6 +91,12 @@ pub struct IntakeState {
     pub backoff: HashMap<String, DateTime<Utc>>,
     /// Uploads may start (signed in, online).
     pub can_upload: bool,
+    /// Who is signed in, for audit records.
+    pub actor: String,
+    /// A removal from Intune waiting for `y`.
+    pub removal: Option<Removal>,
+    /// Confirmed removals in flight (audit first, then Intune).
+    pub removing: Vec<Removal>,
     /// The last store failure, shown until a save succeeds.
     pub store_error: Option<String>,
     /// What opening the journal reported (a torn last record), shown once.
@@ -125,6 +133,9 @@ impl IntakeState {
             backoff: HashMap::new(),
             results_ticket: None,
             can_upload: false,
+            actor: String::from("unknown"),
+            removal: None,
+            removing: Vec::new(),
             store_error: None,
             notice: None,
             now: DateTime::<Utc>::MIN_UTC,
@@ -156,6 +167,10 @@ impl IntakeState {
     }
 
     pub fn on_key(&mut self, key: KeyEvent, action: Option<Action>, config: &Config) -> Vec<Cmd> {
+        if self.removal.is_some() {
+            return self
+                .answer_removal(matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')));
+        }
         if let Some(action) = action {
             match action {
                 Action::SwitchFocus => {
@@ -185,6 +200,7 @@ impl IntakeState {
                 Action::Delete => return self.delete_selected(),
                 Action::Retry => return self.retry_failed(),
                 Action::ApplyProfile => return self.apply_profile(config),
+                Action::RemoveFromIntune => return self.ask_removal(),
                 other if self.list.navigate(other) => return Vec::new(),
                 _ => {}
             }
@@ -310,7 +326,7 @@ impl IntakeState {
     /// The store's answer: applied to the queue when durable, kept and re-sent when not.
     pub fn on_ack(&mut self, ack: StoreAck, config: &Config) -> Vec<Cmd> {
         let Some(events) = self.inflight.remove(&ack.ticket) else {
-            return Vec::new();
+            return self.on_audit_ack(ack.ticket, ack.result.is_ok());
         };
         match ack.result {
             Ok(()) => {

@@ -356,3 +356,96 @@ fn a_paste_of_ten_thousand_lines_is_ten_thousand_scans_in_order() {
             .all(|(i, s)| *s == format!("P{i:06}"))
     );
 }
+
+#[test]
+fn removing_a_registered_identity_asks_audits_first_then_calls_intune() {
+    let (mut s, cfg) = queued(1);
+    s.can_upload = true;
+    s.actor = "tech@contoso.example".into();
+    let cmds = s.on_tick(t0(), &cfg);
+    ack_all(
+        &mut s,
+        &cfg,
+        cmds.into_iter()
+            .filter(|c| matches!(c, Cmd::Store { .. }))
+            .collect(),
+    );
+    let cmds = s.on_uploaded(vec![UploadOutcome {
+        serial: "SN0000".into(),
+        result: UploadResult::Registered {
+            imported_id: Some("imp-1".into()),
+            message: "registered".into(),
+        },
+    }]);
+    ack_all(&mut s, &cfg, cmds);
+    s.settle();
+    s.input_focused = false;
+    let x = KeyEvent::new(KeyCode::Char('X'), KeyModifiers::NONE);
+    assert!(s.on_key(x, Some(Action::RemoveFromIntune), &cfg).is_empty());
+    assert!(s.removal.is_some(), "asks first");
+    // Any key but y keeps it.
+    assert!(
+        s.on_key(
+            KeyEvent::new(KeyCode::Char('n'), KeyModifiers::NONE),
+            None,
+            &cfg
+        )
+        .is_empty()
+    );
+    assert!(s.removal.is_none());
+    s.on_key(x, Some(Action::RemoveFromIntune), &cfg);
+    let cmds = s.on_key(
+        KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE),
+        None,
+        &cfg,
+    );
+    let [Cmd::Audit { ticket, record }] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    assert_eq!(
+        (record.action.as_str(), record.actor.as_str()),
+        ("delete_identifier", "tech@contoso.example")
+    );
+    assert_eq!(record.phase, crate::store::AuditPhase::Before);
+    // Intune is asked only once the before-record is durable.
+    let cmds = s.on_ack(
+        StoreAck {
+            ticket: *ticket,
+            result: Ok(()),
+        },
+        &cfg,
+    );
+    assert_eq!(
+        cmds,
+        vec![Cmd::RemoveIdentity {
+            serial: "SN0000".into(),
+            imported_id: "imp-1".into()
+        }]
+    );
+    let cmds = s.on_identity_removed("SN0000", Ok(()));
+    assert!(
+        matches!(&cmds[0], Cmd::Audit { record, .. } if record.phase == crate::store::AuditPhase::After && record.result.as_deref() == Some("ok"))
+    );
+    ack_all(
+        &mut s,
+        &cfg,
+        cmds.into_iter()
+            .filter(|c| matches!(c, Cmd::Store { .. }))
+            .collect(),
+    );
+    assert!(s.queue.is_empty());
+}
+
+#[test]
+fn a_queued_entry_cannot_be_removed_from_intune() {
+    let (mut s, cfg) = queued(1);
+    s.settle();
+    s.input_focused = false;
+    s.on_key(
+        KeyEvent::new(KeyCode::Char('X'), KeyModifiers::NONE),
+        Some(Action::RemoveFromIntune),
+        &cfg,
+    );
+    assert!(s.removal.is_none());
+    assert_eq!(s.feedback.as_ref().unwrap().kind, FeedbackKind::Invalid);
+}
