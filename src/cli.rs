@@ -50,6 +50,11 @@ pub enum Command {
     Demo(DemoArgs),
     /// The intake queue without the console: add serials, list the queue.
     Intake(crate::commands::intake::IntakeArgs),
+    /// The reassignment plan: devices whose primary user is a staging account, with verdicts.
+    Review(crate::commands::review::ReviewArgs),
+    /// Move primary users from staging accounts to the proposed users (`propose` rows only, or a
+    /// reviewed plan file), audited before and after each write.
+    Reassign(crate::commands::review::ReassignArgs),
     /// Prepare procurement CSVs offline into files Intune accepts (no network, no sign-in).
     Prep(crate::prep::PrepArgs),
     /// Run the simulated tenant on loopback until Ctrl-C (prints the env line to point stagehand at it).

@@ -13,6 +13,7 @@ pub mod feeds;
 pub mod graph;
 pub mod logging;
 pub mod prep;
+pub mod review;
 pub mod runtime;
 pub mod secret;
 pub mod serial;
@@ -61,6 +62,25 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
+        Some(Command::Review(args)) => {
+            let client = commands::review::connect(&config)?;
+            commands::review::review(&client, &config, &args, &mut std::io::stdout()).await
+        }
+        Some(Command::Reassign(args)) => {
+            let client = commands::review::connect(&config)?;
+            let actor = commands::review::actor(&config);
+            let report = commands::review::reassign(
+                &client,
+                &config,
+                &data_dir,
+                &actor,
+                &args,
+                &mut std::io::stdin().lock(),
+                &mut std::io::stdout(),
+            )
+            .await?;
+            Ok(report.exit_code())
+        }
         Some(Command::Sim(args)) => {
             sim::run_cli(&args).await?;
             Ok(ExitCode::SUCCESS)
@@ -134,6 +154,8 @@ struct ConsoleEffects {
     /// Answers that must reach the app when a task is gone.
     back: mpsc::UnboundedSender<Msg>,
     uploads: Option<mpsc::UnboundedSender<feeds::intake::UploaderCmd>>,
+    /// The review feed (`feeds::review::spawn`); `None` until the console is wired to it.
+    reviews: Option<mpsc::UnboundedSender<app::review::ReviewCmd>>,
 }
 
 impl runtime::Effects for ConsoleEffects {
@@ -188,6 +210,25 @@ impl runtime::Effects for ConsoleEffects {
                         })
                         .collect();
                     let _ = self.back.send(Msg::Uploaded(outcomes));
+                }
+            }
+            Cmd::Review(cmd) => {
+                let sent = self
+                    .reviews
+                    .as_ref()
+                    .is_some_and(|tx| tx.send(cmd.clone()).is_ok());
+                if !sent && let app::review::ReviewCmd::Apply(jobs) = cmd {
+                    // Nothing was written: say so on each row instead of leaving it "approved".
+                    for job in jobs {
+                        let _ = self
+                            .back
+                            .send(Msg::Review(app::review::ReviewMsg::Progress {
+                                device_id: job.device_id,
+                                state: review::ApplyState::Failed {
+                                    reason: "not connected to a tenant: nothing written".into(),
+                                },
+                            }));
+                    }
                 }
             }
         }
@@ -255,6 +296,7 @@ async fn console(
         store,
         back: input_tx.clone(),
         uploads,
+        reviews: None,
     };
     let result = runtime::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

@@ -15,6 +15,8 @@ pub enum Cmd {
     },
     /// Register these entries in Intune; the uploader answers `Msg::Uploaded`.
     Upload(Vec<QueueEntry>),
+    /// To the review feed: refresh, or write confirmed changes.
+    Review(super::review::ReviewCmd),
     /// Append an audit record durably; the store answers `Msg::Stored` with the ticket.
     Audit {
         ticket: u64,

@@ -108,7 +108,8 @@ impl App {
     pub fn list_height(&self, pane: Pane) -> usize {
         let chrome = match pane {
             Pane::Intake => 2 + 2 + 3 + 1 + 1,
-            Pane::Status | Pane::Review => 2 + 2 + 1 + 1,
+            Pane::Status => 2 + 2 + 1 + 1,
+            Pane::Review => 2 + 2 + 1 + 1 + review::DETAIL_HEIGHT,
         };
         usize::from(self.height).saturating_sub(chrome)
     }
@@ -118,7 +119,7 @@ impl App {
         match self.focus {
             Pane::Intake => self.intake.input_focused,
             Pane::Status => self.status.filter.editing,
-            Pane::Review => self.review.filter.editing,
+            Pane::Review => self.review.captures_keys(),
         }
     }
 
@@ -171,6 +172,7 @@ impl App {
             }
             Msg::Stored(ack) => self.intake.on_ack(ack, &self.config),
             Msg::Uploaded(outcomes) => self.intake.on_uploaded(outcomes),
+            Msg::Review(m) => self.review.on_msg(m),
             Msg::IdentityRemoved { serial, result } => {
                 self.intake.on_identity_removed(&serial, result)
             }

@@ -52,6 +52,8 @@ pub enum Msg {
     Stored(crate::store::StoreAck),
     /// The uploader's answer to a `Cmd::Upload`.
     Uploaded(Vec<super::intake::UploadOutcome>),
+    /// From the review feed.
+    Review(super::review::ReviewMsg),
     /// Intune's answer to `Cmd::RemoveIdentity`.
     IdentityRemoved {
         serial: String,

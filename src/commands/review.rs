@@ -1,0 +1,272 @@
+//! The headless twins of the review pane, for the runbook's scheduled automation:
+//! `stagehand review [--json]` prints the plan; `stagehand reassign --apply [--yes] [--plan FILE]
+//! [--dry-run]` writes only `propose` rows (or exactly the rows of a reviewed plan file, re-checked
+//! against current data first), audited before and after each write.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::app::review::Candidate;
+use crate::config::Config;
+use crate::graph::GraphClient;
+use crate::review::fetch::Fetcher;
+use crate::review::write::Writer;
+use crate::review::{
+    ApplyJob, ApplyState, Drift, PlanRow, Verdict, assess_pick, read_plan, recheck, write_plan,
+};
+use crate::store::{AuditLog, DataDirLock};
+
+#[derive(Debug, Clone, Args)]
+pub struct ReviewArgs {
+    /// Print the plan as a JSON array (serial, managed_device_id, device_name,
+    /// current_primary_upn, proposed_upn, last_logon, verdict, reason).
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the plan to FILE (atomically), for review and `reassign --plan`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReassignArgs {
+    /// Write the changes (without it, nothing is written: same as --dry-run).
+    #[arg(long)]
+    pub apply: bool,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Apply exactly the rows of this reviewed plan file, re-checked against current data.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Show what would be written and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A Graph client for the headless commands. Sign-in (the `auth` module's token providers) is
+/// not on this branch yet, so this refuses with a plain message; the library functions below take
+/// any `GraphClient` and are what the tests drive.
+pub fn connect(config: &Config) -> anyhow::Result<GraphClient> {
+    anyhow::bail!(
+        "stagehand review/reassign need a signed-in Graph session for tenant {}; \
+         sign-in is not wired into this build yet",
+        config.tenant.id.as_deref().unwrap_or("(none configured)")
+    )
+}
+
+/// Who the audit log names for a headless run: the app registration on this bench.
+pub fn actor(config: &Config) -> String {
+    format!(
+        "{}@{}",
+        config.tenant.client_id.as_deref().unwrap_or("stagehand"),
+        gethostname::gethostname().to_string_lossy()
+    )
+}
+
+/// The plan rows of every candidate.
+pub fn plan_rows(candidates: &[Candidate]) -> Vec<PlanRow> {
+    candidates
+        .iter()
+        .map(|c| PlanRow::new(&c.device, &c.assessment))
+        .collect()
+}
+
+/// `stagehand review`: prints the plan (JSON or a table) and optionally writes it to a file.
+pub async fn review(
+    client: &GraphClient,
+    config: &Config,
+    args: &ReviewArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    let candidates = Fetcher::new(client, config).candidates().await?;
+    let rows = plan_rows(&candidates);
+    if let Some(path) = &args.out {
+        write_plan(path, &rows)?;
+    }
+    if args.json {
+        serde_json::to_writer_pretty(&mut *out, &rows)?;
+        writeln!(out)?;
+    } else {
+        for r in &rows {
+            writeln!(
+                out,
+                "{:<14} {:<16} {} → {}  {} {}",
+                r.serial,
+                r.device_name,
+                r.current_primary_upn,
+                r.proposed_upn.as_deref().unwrap_or("—"),
+                r.verdict,
+                r.reason
+            )?;
+        }
+        writeln!(out, "{} candidate(s)", rows.len())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `reassign` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReassignReport {
+    /// Rows that would be (or were) written: (serial, to UPN).
+    pub planned: Vec<(String, String)>,
+    /// Plan rows not written, with why (drift, not writable).
+    pub skipped: Vec<(String, String)>,
+    pub written: usize,
+    pub confirmed: usize,
+    /// (serial, reason)
+    pub failed: Vec<(String, String)>,
+    /// Nothing was sent (dry run, declined, or nothing to do).
+    pub wrote_nothing: bool,
+}
+
+impl ReassignReport {
+    pub fn exit_code(&self) -> ExitCode {
+        if self.failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Chooses the jobs: every `propose` row, or the plan file's rows that survive the re-check.
+fn select(
+    fetcher: &Fetcher<'_>,
+    candidates: &[Candidate],
+    plan: Option<&[PlanRow]>,
+    report: &mut ReassignReport,
+) -> Vec<ApplyJob> {
+    let job = |c: &Candidate, to: &crate::review::Person, verdict: &str| {
+        let d = &c.device;
+        ApplyJob::new(
+            &d.id,
+            &d.serial,
+            &c.assessment.current.upn,
+            to.clone(),
+            verdict,
+        )
+    };
+    let Some(plan) = plan else {
+        return candidates
+            .iter()
+            .filter(|c| c.assessment.verdict == Verdict::Propose)
+            .filter_map(|c| Some(job(c, c.assessment.proposed.as_ref()?, "propose")))
+            .collect();
+    };
+    let rules = fetcher.rules();
+    let mut jobs = Vec::new();
+    for row in plan {
+        let c = candidates
+            .iter()
+            .find(|c| c.device.id.eq_ignore_ascii_case(&row.managed_device_id));
+        let drift = recheck(row, c.map(|c| &c.assessment), |p| match c {
+            Some(c) => assess_pick(&c.device, &p.id, fetcher.users(), &rules),
+            None => Verdict::Waiting,
+        });
+        match (drift, c) {
+            (Drift::Unchanged(to), Some(c)) => {
+                let same = c
+                    .assessment
+                    .proposed
+                    .as_ref()
+                    .is_some_and(|p| p.id == to.id);
+                let verdict = if same { row.verdict.as_str() } else { "edited" };
+                jobs.push(job(c, &to, verdict));
+            }
+            (drift, _) => report.skipped.push((row.serial.clone(), drift.to_string())),
+        }
+    }
+    jobs
+}
+
+/// `stagehand reassign`. `input` answers the confirmation question; `out` gets the plan and the
+/// summary. The audit log is `audit.jsonl` in `data_dir` (the data-dir lock is held while writing).
+#[allow(clippy::too_many_arguments)]
+pub async fn reassign(
+    client: &GraphClient,
+    config: &Config,
+    data_dir: &Path,
+    actor: &str,
+    args: &ReassignArgs,
+    input: &mut dyn BufRead,
+    out: &mut dyn Write,
+) -> anyhow::Result<ReassignReport> {
+    let plan = match &args.plan {
+        Some(path) => Some(read_plan(path)?),
+        None => None,
+    };
+    let mut fetcher = Fetcher::new(client, config);
+    let candidates = fetcher.candidates().await?;
+    let mut report = ReassignReport::default();
+    let mut jobs = select(&fetcher, &candidates, plan.as_deref(), &mut report);
+    report.planned = jobs
+        .iter()
+        .map(|j| (j.serial.clone(), j.to.upn.clone()))
+        .collect();
+    for j in &jobs {
+        writeln!(out, "change {:<14} {} → {}", j.serial, j.from_upn, j.to.upn)?;
+    }
+    for (serial, why) in &report.skipped {
+        writeln!(out, "skip   {serial:<14} {why}")?;
+    }
+    report.wrote_nothing = true;
+    if jobs.is_empty() {
+        writeln!(out, "nothing to apply")?;
+        return Ok(report);
+    }
+    if args.dry_run || !args.apply {
+        writeln!(out, "dry run: {} change(s), nothing written", jobs.len())?;
+        return Ok(report);
+    }
+    if !args.yes {
+        write!(out, "Apply {} change(s)? [y/N] ", jobs.len())?;
+        out.flush()?;
+        let mut answer = String::new();
+        input.read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            writeln!(out, "nothing applied")?;
+            return Ok(report);
+        }
+    }
+    report.wrote_nothing = false;
+    let _lock = DataDirLock::acquire(data_dir)?;
+    let audit = AuditLog::open(data_dir)
+        .with_context(|| format!("cannot open the audit log in {}", data_dir.display()))?;
+    let mut writer = Writer::new(client.clone(), Box::new(audit), actor);
+    for job in &mut jobs {
+        writer.write(job).await;
+    }
+    // One read-back: changes usually show at once; the rest stay "applied, confirming".
+    if let Err(e) = writer.confirm(&mut jobs, chrono::Utc::now()).await {
+        writeln!(out, "read-back failed: {e}")?;
+    }
+    for j in &jobs {
+        match &j.state {
+            ApplyState::Failed { reason } => {
+                report.failed.push((j.serial.clone(), reason.clone()));
+            }
+            ApplyState::Confirmed { .. } => {
+                report.written += 1;
+                report.confirmed += 1;
+            }
+            _ => report.written += 1,
+        }
+        writeln!(out, "{:<14} {}", j.serial, j.state.label())?;
+    }
+    for e in &writer.audit_errors {
+        writeln!(out, "audit: {e}")?;
+    }
+    writeln!(
+        out,
+        "{} written ({} confirmed), {} failed, {} skipped",
+        report.written,
+        report.confirmed,
+        report.failed.len(),
+        report.skipped.len()
+    )?;
+    Ok(report)
+}

@@ -1,0 +1,17 @@
+//! Reassignment review, the pure domain: the rules (`verdict`), the plan rows and plan files
+//! (`plan`), and the apply state machine with its audit records (`apply`). No IO except plan-file
+//! read/write; no async.
+
+pub mod apply;
+mod docs;
+pub mod fetch;
+pub mod plan;
+pub mod verdict;
+pub mod write;
+
+pub use apply::{ApplyError, ApplyJob, ApplyState, CONFIRM_TIMEOUT};
+pub use plan::{Drift, PlanError, PlanRow, fingerprint, read_plan, recheck, write_plan};
+pub use verdict::{
+    Assessment, BlockReason, DeviceFacts, HistoryEntry, Join, Person, PlanFact, Rules, SignIn,
+    UserFacts, UserLookup, Verdict, assess, assess_pick, has_intune,
+};

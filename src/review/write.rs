@@ -1,0 +1,137 @@
+//! Writing approved changes: audit `Before` (durable) → `POST managedDevices/{id}/users/$ref` →
+//! audit `After`, then read-backs of `GET …/users` until they agree or [`CONFIRM_TIMEOUT`] passes.
+//! Writes go through the Graph client, so through the shared rate governor and its retry rules.
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde_json::json;
+
+use super::apply::{ApplyJob, ApplyState};
+use super::fetch::read_primaries;
+use crate::graph::client::Request;
+use crate::graph::odata::{Query, encode};
+use crate::graph::{GraphClient, GraphError, RetrySafety};
+use crate::store::{AuditLog, AuditRecord};
+
+pub use super::apply::CONFIRM_TIMEOUT;
+
+/// Where audit records go. `append` blocks until the record is durable (it runs on a blocking
+/// thread); an `Err` means it is not, and the change must not be sent.
+pub trait AuditSink: Send + Sync + 'static {
+    fn append(&mut self, record: &AuditRecord) -> Result<(), String>;
+}
+
+impl AuditSink for AuditLog {
+    fn append(&mut self, record: &AuditRecord) -> Result<(), String> {
+        AuditLog::append(self, record).map_err(|e| e.to_string())
+    }
+}
+
+pub struct Writer {
+    client: GraphClient,
+    audit: Option<Box<dyn AuditSink>>,
+    actor: String,
+    /// `After` records that could not be written (the change itself went through).
+    pub audit_errors: Vec<String>,
+}
+
+impl Writer {
+    pub fn new(client: GraphClient, audit: Box<dyn AuditSink>, actor: &str) -> Self {
+        Self {
+            client,
+            audit: Some(audit),
+            actor: actor.into(),
+            audit_errors: Vec::new(),
+        }
+    }
+
+    async fn audit(&mut self, record: AuditRecord) -> Result<(), String> {
+        let mut sink = self.audit.take().ok_or("the audit log was lost")?;
+        let (sink, result) = tokio::task::spawn_blocking(move || {
+            let r = sink.append(&record);
+            (sink, r)
+        })
+        .await
+        .map_err(|e| format!("audit writer: {e}"))?;
+        self.audit = Some(sink);
+        result
+    }
+
+    /// Writes one job: leaves it `Confirming` (written) or `Failed` (with the reason).
+    pub async fn write(&mut self, job: &mut ApplyJob) {
+        let Ok(before) = job.begin(Utc::now(), &self.actor) else {
+            return;
+        };
+        if let Err(e) = self.audit(before).await {
+            let _ = job.abandon(&format!("audit log: {e}"));
+            return;
+        }
+        let (outcome, request_id) = match self.post(job).await {
+            Ok(rid) => (Ok(()), rid),
+            Err(e) => (Err(e.to_string()), e.request_id().map(str::to_string)),
+        };
+        let Ok(after) = job.written(Utc::now(), outcome, request_id.as_deref()) else {
+            return;
+        };
+        if let Err(e) = self.audit(after).await {
+            tracing::error!(device = %job.device_id, error = %e, "audit after-record not written");
+            self.audit_errors
+                .push(format!("{}: after-record not written: {e}", job.serial));
+        }
+    }
+
+    async fn post(&self, job: &ApplyJob) -> Result<Option<String>, GraphError> {
+        uuid::Uuid::parse_str(&job.to.id)
+            .map_err(|_| GraphError::Invalid(format!("user id {:?} is not a GUID", job.to.id)))?;
+        let target = self
+            .client
+            .beta(&format!("/users/{}", encode(&job.to.id)), &Query::new());
+        let url = self.client.beta(
+            &format!(
+                "/deviceManagement/managedDevices/{}/users/$ref",
+                encode(&job.device_id)
+            ),
+            &Query::new(),
+        );
+        let body = serde_json::to_vec(&json!({ "@odata.id": target.as_str() }))
+            .map_err(|e| GraphError::Invalid(e.to_string()))?;
+        // Replacing the primary user with the same user twice leaves it in place: repeatable.
+        let answer = self
+            .client
+            .execute(Request {
+                method: Method::POST,
+                url,
+                body: Some(body),
+                safety: RetrySafety::Idempotent,
+            })
+            .await?;
+        Ok(answer.request_id)
+    }
+
+    /// One read-back pass over the confirming jobs (batches of 20). Returns the indices of jobs
+    /// whose state changed.
+    pub async fn confirm(
+        &self,
+        jobs: &mut [ApplyJob],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<usize>, GraphError> {
+        let waiting: Vec<usize> = (0..jobs.len())
+            .filter(|&i| matches!(jobs[i].state, ApplyState::Confirming { .. }))
+            .collect();
+        if waiting.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = waiting.iter().map(|&i| jobs[i].device_id.clone()).collect();
+        let primaries = read_primaries(&self.client, &ids).await?;
+        let mut changed = Vec::new();
+        for i in waiting {
+            let now_user = primaries
+                .get(&jobs[i].device_id)
+                .and_then(|p| p.as_ref().map(|p| p.id.clone()));
+            if jobs[i].read_back(now, now_user.as_deref()) == Ok(true) {
+                changed.push(i);
+            }
+        }
+        Ok(changed)
+    }
+}

@@ -1,0 +1,149 @@
+//! The review feed driven like the console drives it: messages into the real `App`, its `Cmd`s
+//! back to the feed, against the simulator. Waits are polls with a timeout.
+
+mod review_common;
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use review_common::Tenant;
+use stagehand::app::review::ReviewCmd;
+use stagehand::app::{App, Cmd, LoadState, Msg, Pane};
+use stagehand::feeds::review::{FeedTiming, spawn_with};
+use stagehand::review::ApplyState;
+use stagehand::store::{AuditLog, AuditPhase};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Feeds messages to the app until `done` holds, or fails after a timeout.
+async fn until(
+    app: &mut App,
+    rx: &mut mpsc::Receiver<Msg>,
+    what: &str,
+    done: impl Fn(&App) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !done(app) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(m)) => {
+                app.update(m);
+            }
+            _ => panic!("timed out waiting for {what}"),
+        }
+    }
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+#[tokio::test]
+async fn refresh_approve_confirm_write_and_confirm_through_the_feed() {
+    let t = Tenant::start(64).await;
+    let cfg = t.config();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let feed = spawn_with(
+        t.client.clone(),
+        cfg.clone(),
+        Box::new(AuditLog::open(dir.path()).unwrap()),
+        "lead@contoso.example".into(),
+        tx,
+        cancel.clone(),
+        FeedTiming {
+            poll: Duration::from_secs(3600),
+            confirm_every: Duration::from_millis(50),
+        },
+    );
+    let mut app = App::new(cfg, chrono::Utc::now());
+    app.focus = Pane::Review;
+    // The first poll tick fires at once.
+    until(&mut app, &mut rx, "the first load", |a| {
+        matches!(a.review.load, LoadState::Ready { .. })
+    })
+    .await;
+    let target = app
+        .review
+        .rows
+        .iter()
+        .position(|r| r.verdict_word() == "propose")
+        .expect("a propose row");
+    let device = app.review.rows[target].candidate.device.id.clone();
+    app.review.list.home();
+    while app.review.list.selected_key() != Some(&device) {
+        key(&mut app, KeyCode::Down);
+    }
+    assert!(
+        key(&mut app, KeyCode::Char('a')).is_empty(),
+        "approve writes nothing"
+    );
+    let cmds = key(&mut app, KeyCode::Char('y'));
+    let [Cmd::Review(cmd @ ReviewCmd::Apply(_))] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    feed.send(cmd.clone()).unwrap();
+    let state = |a: &App| a.review.row(&device).and_then(|r| r.apply.clone());
+    until(&mut app, &mut rx, "applied, confirming", |a| {
+        matches!(state(a), Some(ApplyState::Confirming { .. }))
+    })
+    .await;
+    assert!(t.ref_post_devices().contains(&device));
+    // The sim propagates the change after three sim minutes.
+    t.sim.advance(Duration::from_secs(200));
+    until(&mut app, &mut rx, "confirmed", |a| {
+        matches!(state(a), Some(ApplyState::Confirmed { .. }))
+    })
+    .await;
+    // A confirmation triggers a refresh; the device then leaves the review.
+    until(&mut app, &mut rx, "the device to leave the review", |a| {
+        a.review.row(&device).is_none()
+    })
+    .await;
+    let audit = AuditLog::open(dir.path()).unwrap().read_all().unwrap();
+    let phases: Vec<_> = audit.records.iter().map(|r| r.phase).collect();
+    assert_eq!(phases, [AuditPhase::Before, AuditPhase::After]);
+    cancel.cancel();
+}
+
+#[tokio::test]
+async fn a_failed_read_reports_the_reason_and_a_later_refresh_recovers() {
+    let t = Tenant::start(16).await;
+    let cfg = t.config();
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    t.sim.set_faults(stagehand::sim::Faults {
+        error_5xx_rate: 1.0,
+        ..Default::default()
+    });
+    let feed = spawn_with(
+        t.client.clone(),
+        cfg.clone(),
+        Box::new(AuditLog::open(dir.path()).unwrap()),
+        "lead".into(),
+        tx,
+        cancel.clone(),
+        FeedTiming {
+            poll: Duration::from_secs(3600),
+            confirm_every: Duration::from_secs(3600),
+        },
+    );
+    let mut app = App::new(cfg, chrono::Utc::now());
+    until(&mut app, &mut rx, "a failure", |a| {
+        matches!(a.review.load, LoadState::Failed(_))
+    })
+    .await;
+    let LoadState::Failed(reason) = &app.review.load else {
+        unreachable!()
+    };
+    assert!(reason.contains("503"), "{reason}");
+    t.sim.set_faults(stagehand::sim::Faults::default());
+    feed.send(ReviewCmd::Refresh).unwrap();
+    until(&mut app, &mut rx, "a load", |a| {
+        matches!(a.review.load, LoadState::Ready { .. })
+    })
+    .await;
+    assert!(!app.review.rows.is_empty());
+    cancel.cancel();
+}
