@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod devices;
 pub mod error;
 pub mod feeds;
 pub mod graph;
