@@ -61,6 +61,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
+        Some(Command::Devices(args)) => commands::devices::run(&args, &config, &data_dir).await,
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
         Some(Command::Sim(args)) => {
             sim::run_cli(&args).await?;

@@ -194,11 +194,11 @@ async fn attempt(
     guard::check_not_pending(&current).map_err(|r| refused(id, r))?;
     let plan = Plan {
         description: format!(
-            "{} on {} (serial {}, id {}).",
-            req.action.describe(),
-            device.device_name.as_deref().unwrap_or("an unnamed device"),
+            "{} (serial {}, id {}): {}",
+            device.device_name.as_deref().unwrap_or("unnamed device"),
             serial,
-            device.id
+            device.id,
+            req.action.describe()
         ),
         device,
         action: req.action.clone(),

@@ -199,6 +199,76 @@ fn detail(
     }
 }
 
+/// The text form of `devices show`: one `label: value` line per field.
+pub fn render_text(d: &DeviceDetail) -> String {
+    fn e<T: Serialize>(v: &Option<T>) -> String {
+        v.as_ref()
+            .and_then(|v| serde_json::to_value(v).ok())
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "-".into())
+    }
+    let t = |v: &Option<DateTime<Utc>>| v.map_or_else(|| "-".into(), |t| t.to_rfc3339());
+    let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut lines = vec![
+        (
+            "Device",
+            format!("{} ({} {})", d.name, d.manufacturer, d.model),
+        ),
+        ("Serial", d.serial.clone()),
+        ("Id", d.id.clone()),
+        ("OS", format!("{} {}", d.operating_system, d.os_version)),
+        ("Last sync", t(&d.last_sync)),
+        ("Compliance", e(&d.compliance)),
+        ("Primary user", o(&d.primary_user)),
+        ("Enrolled by", o(&d.enrolled_by)),
+        ("Enrollment profile", o(&d.enrollment_profile)),
+        ("Join type", e(&d.join_type)),
+        ("Management state", e(&d.management_state)),
+    ];
+    let actions: Vec<String> = d
+        .pending_actions
+        .iter()
+        .map(|a| format!("{} {} since {}", a.action, e(&a.state), t(&a.started)))
+        .collect();
+    lines.push((
+        "Actions",
+        if actions.is_empty() {
+            "-".into()
+        } else {
+            actions.join("; ")
+        },
+    ));
+    lines.push((
+        "Corporate identifier",
+        d.corporate_identifier.as_ref().map_or_else(
+            || "-".into(),
+            |c| {
+                format!(
+                    "{} ({})",
+                    c.identifier,
+                    c.enrollment_state.as_deref().unwrap_or("?")
+                )
+            },
+        ),
+    ));
+    lines.push((
+        "Deployment",
+        d.deployment.as_ref().map_or_else(
+            || "-".into(),
+            |x| {
+                format!(
+                    "{} (status {}, phase {}, result {})",
+                    x.status, x.status_code, x.phase, x.result_code
+                )
+            },
+        ),
+    ));
+    lines
+        .into_iter()
+        .map(|(k, v)| format!("{k:<21} {v}\n"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
