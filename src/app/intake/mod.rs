@@ -4,6 +4,7 @@
 //! A scan shows as queued only after the store task acknowledged it durable; until then it shows
 //! as saving. Nothing here does IO: saving and uploading are `Cmd`s, their answers are `Msg`s.
 
+pub mod note;
 pub mod scan;
 mod upload;
 mod view_model;
@@ -93,6 +94,8 @@ pub struct IntakeState {
     pub store_error: Option<String>,
     /// What opening the journal reported (a torn last record), shown once.
     pub notice: Option<String>,
+    /// The "mark failed" reason prompt, while open (`note.rs`).
+    pub fail_prompt: Option<note::FailPrompt>,
     pub now: DateTime<Utc>,
 }
 
@@ -127,6 +130,7 @@ impl IntakeState {
             can_upload: false,
             store_error: None,
             notice: None,
+            fail_prompt: None,
             now: DateTime::<Utc>::MIN_UTC,
         }
     }
@@ -156,6 +160,9 @@ impl IntakeState {
     }
 
     pub fn on_key(&mut self, key: KeyEvent, action: Option<Action>, config: &Config) -> Vec<Cmd> {
+        if self.fail_prompt.is_some() {
+            return self.on_fail_prompt_key(key, action);
+        }
         if let Some(action) = action {
             match action {
                 Action::SwitchFocus => {
@@ -184,6 +191,7 @@ impl IntakeState {
                 }
                 Action::Delete => return self.delete_selected(),
                 Action::Retry => return self.retry_failed(),
+                Action::MarkFailed => return self.open_fail_prompt(),
                 Action::ApplyProfile => return self.apply_profile(config),
                 other if self.list.navigate(other) => return Vec::new(),
                 _ => {}
