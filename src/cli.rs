@@ -48,6 +48,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Open the console against the embedded simulated tenant: no configuration, no network.
     Demo(DemoArgs),
+    /// Device operations: list, show, sync, and guarded retire and wipe.
+    Devices(crate::commands::devices::DevicesArgs),
     /// The intake queue without the console: add serials, list the queue.
     Intake(crate::commands::intake::IntakeArgs),
     /// The reassignment plan: devices whose primary user is a staging account, with verdicts.

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod devices;
 pub mod error;
 pub mod feeds;
 pub mod graph;
@@ -61,6 +62,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
+        Some(Command::Devices(args)) => commands::devices::run(&args, &config, &data_dir).await,
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
         Some(Command::Review(args)) => {
             let client = commands::review::connect(&config)?;

@@ -46,6 +46,8 @@ pub enum Action {
     Delete,
     /// Retry failed entries (intake).
     Retry,
+    /// Mark the selected entry failed with a reason: a local note, never sent to Intune (intake).
+    MarkFailed,
     /// Move focus between the scan input and the queue list (intake).
     SwitchFocus,
     /// Give the marked entries the active profile's manufacturer, model and name (intake).
@@ -144,6 +146,13 @@ pub const BINDINGS: &[Binding] = &[
         NONE,
         A::Delete,
         "delete entry before upload (queue list focused)",
+    ),
+    b(
+        P(Pane::Intake),
+        K::Char('f'),
+        NONE,
+        A::MarkFailed,
+        "mark entry failed with a local reason",
     ),
     b(
         P(Pane::Intake),

@@ -28,6 +28,18 @@ pub enum IntakeCommand {
     /// Queue the serials of files: a `stagehand prep --format queue` file, or any CSV/list that
     /// `stagehand prep` reads (same parser, same rules).
     Import(ImportArgs),
+    /// Mark a queue entry failed with a reason (a hardware fault, say): a local note kept in the
+    /// journal and shown in the console, never sent to Intune.
+    Fail(FailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FailArgs {
+    /// The queued serial.
+    pub serial: String,
+    /// Why it failed.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +123,7 @@ pub fn run(args: &IntakeArgs, config: &Config, data_dir: &Path) -> anyhow::Resul
         IntakeCommand::Add(a) => add(a, config, data_dir),
         IntakeCommand::List(a) => list(a, data_dir),
         IntakeCommand::Import(a) => import(a, config, data_dir),
+        IntakeCommand::Fail(a) => fail(a, data_dir),
     }
 }
 
@@ -264,6 +277,24 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn fail(args: &FailArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let event = crate::app::intake::note::mark_failed(&args.serial, &args.reason)
+        .map_err(|e| anyhow::anyhow!("--reason: {e}"))?;
+    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
+    if report.torn.is_some() {
+        eprintln!("{report}");
+    }
+    let serial = args.serial.trim();
+    if !queue.contains(serial) {
+        eprintln!("stagehand: {serial} is not in the intake queue");
+        return Ok(ExitCode::from(1));
+    }
+    crate::store::queue::apply(&mut queue, &event);
+    journal.append(std::slice::from_ref(&event))?;
+    println!("{serial} marked failed (local note, not sent to Intune)");
+    Ok(ExitCode::SUCCESS)
 }
 
 fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {

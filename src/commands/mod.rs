@@ -1,4 +1,5 @@
 //! Headless subcommands: the console's twins for scripts and schedulers.
 
+pub mod devices;
 pub mod intake;
 pub mod review;

@@ -348,6 +348,27 @@ impl SimHandle {
             )
         })
     }
+    /// Enrolls a second device carrying the serial of an existing one (a re-imaged board, a
+    /// vendor's duplicated serial), so "more than one device" refusals can be exercised.
+    /// Returns the new device id; `None` if no enrolled device has that serial.
+    pub fn duplicate_serial(&self, serial: &str) -> Option<String> {
+        self.with(|s| {
+            let now = s.clock.now();
+            let mut copy = s
+                .fleet
+                .enrolled(now)
+                .find(|d| d.serial.eq_ignore_ascii_case(serial))?
+                .clone();
+            copy.id = s.fleet.rng.guid();
+            copy.aad_id = s.fleet.rng.guid();
+            copy.identity_id = None;
+            copy.action_results.clear();
+            copy.management_state = "managed".into();
+            let id = copy.id.clone();
+            s.fleet.devices.push(copy);
+            Some(id)
+        })
+    }
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {

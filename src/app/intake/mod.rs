@@ -5,6 +5,7 @@
 //! as saving. Nothing here does IO: saving and uploading are `Cmd`s, their answers are `Msg`s.
 
 mod remove;
+pub mod note;
 pub mod scan;
 mod upload;
 mod view_model;
@@ -101,6 +102,8 @@ pub struct IntakeState {
     pub store_error: Option<String>,
     /// What opening the journal reported (a torn last record), shown once.
     pub notice: Option<String>,
+    /// The "mark failed" reason prompt, while open (`note.rs`).
+    pub fail_prompt: Option<note::FailPrompt>,
     pub now: DateTime<Utc>,
 }
 
@@ -138,6 +141,7 @@ impl IntakeState {
             removing: Vec::new(),
             store_error: None,
             notice: None,
+            fail_prompt: None,
             now: DateTime::<Utc>::MIN_UTC,
         }
     }
@@ -171,6 +175,9 @@ impl IntakeState {
             return self
                 .answer_removal(matches!(key.code, KeyCode::Char('y') | KeyCode::Char('Y')));
         }
+        if self.fail_prompt.is_some() {
+            return self.on_fail_prompt_key(key, action);
+        }
         if let Some(action) = action {
             match action {
                 Action::SwitchFocus => {
@@ -199,6 +206,7 @@ impl IntakeState {
                 }
                 Action::Delete => return self.delete_selected(),
                 Action::Retry => return self.retry_failed(),
+                Action::MarkFailed => return self.open_fail_prompt(),
                 Action::ApplyProfile => return self.apply_profile(config),
                 Action::RemoveFromIntune => return self.ask_removal(),
                 other if self.list.navigate(other) => return Vec::new(),

@@ -1,0 +1,328 @@
+//! `stagehand devices list|show|sync|retire|wipe`: device operations from the shell. Until
+//! sign-in lands they run with `--demo` against a freshly started simulated tenant, signed in as
+//! its ops lead (Intune Administrator) or, with `--demo-role technician`, as a user without one.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::devices::{
+    self, ActionContext, DestructiveRequest, DeviceKey, DevicesError, ListFilter, Plan, Stage,
+};
+use crate::graph::models::WipeOptions;
+use crate::graph::{Governor, GraphClient, Timeouts};
+use crate::sim::SimHandle;
+use crate::store::{AuditLog, DataDirLock};
+
+/// Exit code when a guard rail refused the action.
+pub const EXIT_REFUSED: u8 = 3;
+
+#[derive(Debug, Args)]
+pub struct DevicesArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    #[command(subcommand)]
+    pub command: DevicesCommand,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// Run against a freshly started simulated tenant on loopback (nothing persists between runs).
+    #[arg(long, global = true)]
+    pub demo: bool,
+    /// With --demo, who is signed in: the ops lead (Intune Administrator) or a technician (no role).
+    #[arg(long, global = true, value_enum, default_value_t = DemoRole::Admin)]
+    pub demo_role: DemoRole,
+    /// With --demo, the simulated fleet's seed (same seed, same serials).
+    #[arg(long, global = true, default_value_t = 7)]
+    pub demo_seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoRole {
+    Admin,
+    Technician,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// List managed devices; filters combine.
+    List(ListArgs),
+    /// One device in full: OS, sync, compliance, users, enrollment, pending actions, identifier, deployment.
+    Show(ShowArgs),
+    /// Ask a device to check in now (compliance is re-evaluated).
+    Sync(SyncArgs),
+    /// Remove company data only (Intune Administrator or a configured RBAC role; serial typed to confirm).
+    Retire(RetireArgs),
+    /// Factory-reset a device (Intune Administrator or a configured RBAC role; serial typed to confirm).
+    Wipe(WipeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Primary user's UPN.
+    #[arg(long, value_name = "EMAIL")]
+    pub user: Option<String>,
+    #[arg(long, value_enum)]
+    pub stage: Option<Stage>,
+    /// complianceState as Graph spells it: compliant, noncompliant, inGracePeriod, …
+    #[arg(long, value_name = "STATE")]
+    pub compliance: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Serial number or Intune device id.
+    #[arg(value_name = "SERIAL|ID")]
+    pub device: String,
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the deployment report (its export takes a few seconds).
+    #[arg(long)]
+    pub no_deployment: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[arg(value_name = "SERIAL|ID")]
+    pub device: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RetireArgs {
+    pub serial: String,
+    /// The serial again, to confirm.
+    #[arg(long, value_name = "SERIAL")]
+    pub confirm: Option<String>,
+    /// Do not ask once more.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WipeArgs {
+    pub serial: String,
+    /// The serial again, to confirm.
+    #[arg(long, value_name = "SERIAL")]
+    pub confirm: Option<String>,
+    /// Keep enrollment data: the device re-enrolls after the reset.
+    #[arg(long)]
+    pub keep_enrollment_data: bool,
+    /// Keep user accounts and data.
+    #[arg(long)]
+    pub keep_user_data: bool,
+    /// Do not ask once more.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// A signed-in Graph session for the devices commands.
+pub struct Session {
+    pub client: GraphClient,
+    /// UPN of the signed-in identity (the audit actor).
+    pub actor: String,
+    /// The simulator behind a `--demo` session; stops when dropped.
+    pub sim: Option<SimHandle>,
+}
+
+/// The technician `--demo-role technician` signs in as: a directory user with no admin role.
+pub const DEMO_TECHNICIAN: &str = "adele.vance@contoso.example";
+
+/// Starts a simulated tenant (40 devices, real time) and signs in as `role`.
+pub async fn demo_session(seed: u64, role: DemoRole) -> anyhow::Result<Session> {
+    let (sim, lead_token) = crate::sim::start_demo(seed, 40, 1.0).await?;
+    let (token, actor) = match role {
+        DemoRole::Admin => (lead_token, sim.signed_in_user().1),
+        DemoRole::Technician => (
+            sim.issue_token_for(
+                DEMO_TECHNICIAN,
+                crate::sim::ALL_DELEGATED,
+                Duration::from_secs(3600),
+            )
+            .context("the simulated directory has no technician user")?,
+            DEMO_TECHNICIAN.to_string(),
+        ),
+    };
+    let client = GraphClient::new(
+        sim.base_url.clone(),
+        Timeouts::default(),
+        Arc::new(crate::auth::StaticToken(token)),
+        Governor::global(),
+    )?;
+    Ok(Session {
+        client,
+        actor,
+        sim: Some(sim),
+    })
+}
+
+pub async fn run(args: &DevicesArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        args.session.demo,
+        "`stagehand devices` needs a signed-in session, which is not available yet: pass --demo to run against the simulated tenant"
+    );
+    let session = demo_session(args.session.demo_seed, args.session.demo_role).await?;
+    let mut config = config.clone();
+    config.staging.accounts = crate::sim::SimOptions::default().staging_accounts;
+    let code = run_with(&args.command, &session, &config, &data_dir.join("demo")).await;
+    if let Some(sim) = session.sim {
+        sim.shutdown().await;
+    }
+    code
+}
+
+/// Runs one command with a session; retire and wipe write `audit.jsonl` in `data_dir`.
+pub async fn run_with(
+    cmd: &DevicesCommand,
+    session: &Session,
+    config: &Config,
+    data_dir: &Path,
+) -> anyhow::Result<ExitCode> {
+    let client = &session.client;
+    let mut out = std::io::stdout().lock();
+    match cmd {
+        DevicesCommand::List(a) => {
+            let compliance = a
+                .compliance
+                .as_deref()
+                .map(devices::list::parse_compliance)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--compliance: {e}"))?;
+            let filter = ListFilter {
+                user: a.user.clone(),
+                stage: a.stage,
+                compliance,
+            };
+            let rows = devices::list(client, &config.staging, &filter).await?;
+            if a.json {
+                serde_json::to_writer_pretty(&mut out, &rows)?;
+                writeln!(out)?;
+            } else {
+                for r in &rows {
+                    writeln!(
+                        out,
+                        "{:<14} {:<16} {:<11} {:<14} {:<36} {}",
+                        r.serial,
+                        r.name,
+                        enum_text(&r.stage),
+                        r.compliance.as_ref().map(enum_text).unwrap_or_default(),
+                        r.user,
+                        r.id
+                    )?;
+                }
+                writeln!(out, "{} devices", rows.len())?;
+            }
+        }
+        DevicesCommand::Show(a) => {
+            let d = devices::show(client, &DeviceKey::parse(&a.device), !a.no_deployment).await?;
+            if a.json {
+                serde_json::to_writer_pretty(&mut out, &d)?;
+                writeln!(out)?;
+            } else {
+                write!(out, "{}", crate::devices::show::render_text(&d))?;
+            }
+        }
+        DevicesCommand::Sync(a) => {
+            let d = devices::sync(client, &DeviceKey::parse(&a.device)).await?;
+            writeln!(
+                out,
+                "asked {} (serial {}, id {}) to check in; compliance is re-evaluated when it does",
+                d.device_name.as_deref().unwrap_or("the device"),
+                d.serial_number.as_deref().unwrap_or("?"),
+                d.id
+            )?;
+        }
+        DevicesCommand::Retire(a) => {
+            let req = DestructiveRequest {
+                serial: a.serial.clone(),
+                confirm: a.confirm.clone(),
+                action: devices::Destructive::Retire,
+            };
+            drop(out);
+            return destructive(session, config, data_dir, &req, a.yes).await;
+        }
+        DevicesCommand::Wipe(a) => {
+            let req = DestructiveRequest {
+                serial: a.serial.clone(),
+                confirm: a.confirm.clone(),
+                action: devices::Destructive::Wipe(WipeOptions {
+                    keep_enrollment_data: a.keep_enrollment_data,
+                    keep_user_data: a.keep_user_data,
+                    ..WipeOptions::default()
+                }),
+            };
+            drop(out);
+            return destructive(session, config, data_dir, &req, a.yes).await;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Graph's spelling of an enum value (`inGracePeriod`), for the text table.
+fn enum_text<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+async fn destructive(
+    session: &Session,
+    config: &Config,
+    data_dir: &Path,
+    req: &DestructiveRequest,
+    yes: bool,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    // The console and the intake commands hold this lock while they write the audit log.
+    let _lock = DataDirLock::acquire(data_dir)?;
+    let mut audit = AuditLog::open(data_dir)?;
+    let ask = |plan: &Plan| {
+        println!("{}", plan.description);
+        if yes {
+            return true;
+        }
+        print!(
+            "Type yes to {} {}: ",
+            plan.action.name(),
+            plan.device.serial_number.as_deref().unwrap_or("the device")
+        );
+        let _ = std::io::stdout().flush();
+        let mut line = String::new();
+        let read = std::io::stdin().lock().read_line(&mut line);
+        matches!(read, Ok(n) if n > 0) && line.trim().eq_ignore_ascii_case("yes")
+    };
+    let ctx = ActionContext {
+        client: &session.client,
+        config,
+        audit: &mut audit,
+        actor: &session.actor,
+        now: &chrono::Utc::now,
+    };
+    match devices::run_destructive(ctx, req, ask).await {
+        Ok(done) => {
+            println!(
+                "{} sent for serial {} (device {}); request-id {}",
+                done.action,
+                done.serial,
+                done.device_id,
+                done.request_id.as_deref().unwrap_or("none")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(DevicesError::Refused(r)) => {
+            eprintln!("stagehand: {} refused: {r}", req.action.name());
+            Ok(ExitCode::from(EXIT_REFUSED))
+        }
+        Err(e) => Err(e.into()),
+    }
+}

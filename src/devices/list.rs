@@ -1,0 +1,244 @@
+//! `devices list`: managed devices filtered by primary user, stage and compliance; filters combine.
+//! The user filter goes to Graph (`userPrincipalName eq`) and is re-checked here, since Intune
+//! ignores filters it does not support; stage and compliance are decided locally.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::StagingConfig;
+use crate::graph::models::{ComplianceState, ManagedDevice, ManagementState};
+use crate::graph::{DeviceFilter, GraphClient, GraphError};
+
+/// Where a device is in the staging life cycle, as seen from its managed-device record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The primary user is a staging account: still at the bench or awaiting hand-over.
+    Staging,
+    /// The primary user is a real person: handed over.
+    Assigned,
+    /// No primary user (shared device).
+    Unassigned,
+    /// A retire was issued or is pending.
+    Retiring,
+    /// A wipe was issued or is pending.
+    Wiping,
+}
+
+/// The stage of `d`; a pending action wins over the primary user.
+pub fn stage_of(d: &ManagedDevice, staging: &StagingConfig) -> Stage {
+    match d.management_state {
+        Some(ManagementState::RetirePending | ManagementState::RetireIssued) => Stage::Retiring,
+        Some(ManagementState::WipePending | ManagementState::WipeIssued) => Stage::Wiping,
+        _ => match d.user_principal_name.as_deref().map(str::trim) {
+            None | Some("") => Stage::Unassigned,
+            Some(upn) if staging.is_staging(upn) => Stage::Staging,
+            Some(_) => Stage::Assigned,
+        },
+    }
+}
+
+/// Parses a `complianceState` as Graph spells it (`noncompliant`, `inGracePeriod`, ...),
+/// case-insensitively; the error lists the accepted values.
+pub fn parse_compliance(text: &str) -> Result<ComplianceState, String> {
+    const NAMES: &[&str] = &[
+        "unknown",
+        "compliant",
+        "noncompliant",
+        "conflict",
+        "error",
+        "inGracePeriod",
+        "configManager",
+    ];
+    let name = NAMES
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| {
+            format!(
+                "compliance state {text:?} is not one of {}",
+                NAMES.join(", ")
+            )
+        })?;
+    serde_json::from_value(serde_json::Value::String((*name).to_string()))
+        .map_err(|e| e.to_string())
+}
+
+/// List filters; `None` = any. All given filters must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListFilter {
+    /// Primary user's UPN (exact, case-insensitive).
+    pub user: Option<String>,
+    pub stage: Option<Stage>,
+    pub compliance: Option<ComplianceState>,
+}
+
+impl ListFilter {
+    pub fn matches(&self, d: &ManagedDevice, staging: &StagingConfig) -> bool {
+        let user_ok = self.user.as_deref().is_none_or(|u| {
+            d.user_principal_name
+                .as_deref()
+                .is_some_and(|x| x.trim().eq_ignore_ascii_case(u.trim()))
+        });
+        let stage_ok = self.stage.is_none_or(|s| stage_of(d, staging) == s);
+        let compliance_ok = self
+            .compliance
+            .is_none_or(|c| d.compliance_state == Some(c));
+        user_ok && stage_ok && compliance_ok
+    }
+}
+
+/// One line of `devices list` (and its `--json` element).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeviceRow {
+    pub id: String,
+    pub serial: String,
+    pub name: String,
+    pub user: String,
+    pub stage: Stage,
+    pub compliance: Option<ComplianceState>,
+    pub management_state: Option<ManagementState>,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub os_version: String,
+}
+
+/// The properties a list row needs (kept small: lists can be the whole fleet).
+pub const LIST_SELECT: &[&str] = &[
+    "id",
+    "deviceName",
+    "serialNumber",
+    "userPrincipalName",
+    "complianceState",
+    "managementState",
+    "lastSyncDateTime",
+    "osVersion",
+];
+
+impl DeviceRow {
+    pub fn of(d: &ManagedDevice, staging: &StagingConfig) -> Self {
+        let s = |v: &Option<String>| v.clone().unwrap_or_default();
+        Self {
+            id: d.id.clone(),
+            serial: s(&d.serial_number),
+            name: s(&d.device_name),
+            user: s(&d.user_principal_name),
+            stage: stage_of(d, staging),
+            compliance: d.compliance_state,
+            management_state: d.management_state,
+            last_sync: d.last_sync_date_time,
+            os_version: s(&d.os_version),
+        }
+    }
+}
+
+/// The devices matching `filter`, sorted by serial then id. An empty user is refused, as
+/// Intune answers `userPrincipalName eq ''` with the whole fleet.
+pub async fn list(
+    client: &GraphClient,
+    staging: &StagingConfig,
+    filter: &ListFilter,
+) -> Result<Vec<DeviceRow>, GraphError> {
+    let server = match filter.user.as_deref().map(str::trim) {
+        Some("") => return Err(GraphError::Invalid("--user must not be empty".into())),
+        Some(u) => Some(DeviceFilter::UserPrincipalName(u.to_string())),
+        None => None,
+    };
+    let devices = client.list_managed_devices(server, LIST_SELECT).await?;
+    let mut rows: Vec<DeviceRow> = devices
+        .iter()
+        .filter(|d| filter.matches(d, staging))
+        .map(|d| DeviceRow::of(d, staging))
+        .collect();
+    rows.sort_by(|a, b| a.serial.cmp(&b.serial).then_with(|| a.id.cmp(&b.id)));
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staging() -> StagingConfig {
+        StagingConfig {
+            accounts: vec!["staging@contoso.example".into()],
+        }
+    }
+
+    fn device(upn: &str, state: ManagementState, c: ComplianceState) -> ManagedDevice {
+        ManagedDevice {
+            id: "d".into(),
+            user_principal_name: Some(upn.into()),
+            management_state: Some(state),
+            compliance_state: Some(c),
+            ..ManagedDevice::default()
+        }
+    }
+
+    #[test]
+    fn stages_follow_pending_actions_then_the_primary_user() {
+        let st = staging();
+        let m = ManagementState::Managed;
+        let c = ComplianceState::Compliant;
+        assert_eq!(
+            stage_of(&device("STAGING@contoso.example", m, c), &st),
+            Stage::Staging
+        );
+        assert_eq!(
+            stage_of(&device("adele@contoso.example", m, c), &st),
+            Stage::Assigned
+        );
+        assert_eq!(stage_of(&device("", m, c), &st), Stage::Unassigned);
+        let wiping = device("adele@contoso.example", ManagementState::WipePending, c);
+        assert_eq!(stage_of(&wiping, &st), Stage::Wiping);
+        let retiring = device("staging@contoso.example", ManagementState::RetireIssued, c);
+        assert_eq!(stage_of(&retiring, &st), Stage::Retiring);
+    }
+
+    #[test]
+    fn filters_combine() {
+        let st = staging();
+        let d = device(
+            "adele@contoso.example",
+            ManagementState::Managed,
+            ComplianceState::Noncompliant,
+        );
+        let all = ListFilter {
+            user: Some("ADELE@contoso.example".into()),
+            stage: Some(Stage::Assigned),
+            compliance: Some(ComplianceState::Noncompliant),
+        };
+        assert!(all.matches(&d, &st));
+        for broken in [
+            ListFilter {
+                user: Some("lee@contoso.example".into()),
+                ..all.clone()
+            },
+            ListFilter {
+                stage: Some(Stage::Staging),
+                ..all.clone()
+            },
+            ListFilter {
+                compliance: Some(ComplianceState::Compliant),
+                ..all.clone()
+            },
+        ] {
+            assert!(!broken.matches(&d, &st), "{broken:?}");
+        }
+        assert!(ListFilter::default().matches(&d, &st));
+    }
+
+    #[test]
+    fn compliance_parses_graph_spellings_and_names_the_choices() {
+        assert_eq!(
+            parse_compliance("INGRACEPERIOD"),
+            Ok(ComplianceState::InGracePeriod)
+        );
+        assert_eq!(
+            parse_compliance("noncompliant"),
+            Ok(ComplianceState::Noncompliant)
+        );
+        let err = parse_compliance("green").unwrap_err();
+        assert!(
+            err.contains("\"green\"") && err.contains("inGracePeriod"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Device operations for IT operations (issue 9): list, show, sync, and the guarded destructive
+//! actions retire and wipe. Library functions over a `&GraphClient`, so the CLI, the console and
+//! the tests share one path; the guard rails are pure steps in [`guard`].
+
+pub mod actions;
+pub mod guard;
+pub mod list;
+pub mod show;
+
+use crate::graph::models::ManagedDevice;
+use crate::graph::{GraphClient, GraphError};
+use crate::store::StoreError;
+
+pub use actions::{
+    ActionContext, ActionOutcome, Destructive, DestructiveRequest, Plan, run_destructive, sync,
+};
+pub use guard::{Authority, Refusal, check_authority};
+pub use list::{DeviceRow, ListFilter, Stage, list};
+pub use show::{DeviceDetail, show};
+
+/// Why a device operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum DevicesError {
+    /// A guard rail said no; nothing was sent to Intune.
+    #[error("refused: {0}")]
+    Refused(Refusal),
+    #[error("no managed device with {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    /// The audit log could not be written, so the action was not taken (or its outcome is only in
+    /// the Intune audit log).
+    #[error("audit log: {0}")]
+    Audit(#[from] StoreError),
+}
+
+/// How the user named a device: an Intune device id (a GUID) or a serial number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceKey {
+    Id(String),
+    Serial(String),
+}
+
+impl DeviceKey {
+    /// A GUID is a device id; anything else is a serial (trimmed, as scanned).
+    pub fn parse(text: &str) -> Self {
+        let t = text.trim();
+        if uuid::Uuid::parse_str(t).is_ok() && t.len() == 36 {
+            Self::Id(t.to_string())
+        } else {
+            Self::Serial(t.to_string())
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Id(id) => format!("id {id}"),
+            Self::Serial(s) => format!("serial {s:?}"),
+        }
+    }
+}
+
+/// The one device `key` names. A serial held by several devices is an error
+/// ([`GraphError::Ambiguous`]); nothing downstream acts on a guess.
+pub async fn resolve(client: &GraphClient, key: &DeviceKey) -> Result<ManagedDevice, DevicesError> {
+    match key {
+        DeviceKey::Id(id) => match client.get_managed_device(id, &[]).await {
+            Ok(d) => Ok(d),
+            Err(GraphError::NotFound { .. }) => Err(DevicesError::NotFound(key.describe())),
+            Err(e) => Err(e.into()),
+        },
+        DeviceKey::Serial(s) => client
+            .find_device_by_serial(s)
+            .await?
+            .ok_or_else(|| DevicesError::NotFound(key.describe())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guids_are_ids_and_everything_else_is_a_serial() {
+        assert_eq!(
+            DeviceKey::parse(" 0b6c7a43-3c8d-4f25-9a5e-0c5ee5a1e0a4 "),
+            DeviceKey::Id("0b6c7a43-3c8d-4f25-9a5e-0c5ee5a1e0a4".into())
+        );
+        assert_eq!(
+            DeviceKey::parse("5CG1234567"),
+            DeviceKey::Serial("5CG1234567".into())
+        );
+        // A 32-hex serial is not taken for a GUID without its dashes.
+        assert_eq!(
+            DeviceKey::parse("0b6c7a433c8d4f259a5e0c5ee5a1e0a4"),
+            DeviceKey::Serial("0b6c7a433c8d4f259a5e0c5ee5a1e0a4".into())
+        );
+    }
+}
