@@ -48,6 +48,8 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Open the console against the embedded simulated tenant: no configuration, no network.
     Demo(DemoArgs),
+    /// Check the tenant is ready for staging: PASS, WARN or FAIL per check, with evidence and fix.
+    Doctor(crate::commands::doctor::DoctorArgs),
     /// The intake queue without the console: add serials, list the queue.
     Intake(crate::commands::intake::IntakeArgs),
     /// Prepare procurement CSVs offline into files Intune accepts (no network, no sign-in).

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod console;
+pub mod doctor;
 pub mod error;
 pub mod feeds;
 pub mod graph;
@@ -60,6 +61,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
+        Some(Command::Doctor(args)) => commands::doctor::run(&args, &config).await,
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
         Some(Command::Sim(args)) => {
             sim::run_cli(&args).await?;
