@@ -14,7 +14,8 @@ pub struct Counts {
     pub failed: usize,
 }
 
-/// Stale: still `notContacted` and registered (or last contacted) more than `stale_days` ago.
+/// Stale: still `notContacted` and registered more than `stale_days` ago. `lastContactedDateTime`
+/// of a never-contacted identity is a placeholder (the epoch, or year 1), so it is not used.
 pub fn count(list: &[ImportedDeviceIdentity], now: DateTime<Utc>, stale_days: u32) -> Counts {
     let cutoff = now - Duration::days(i64::from(stale_days));
     let mut c = Counts {
@@ -25,10 +26,7 @@ pub fn count(list: &[ImportedDeviceIdentity], now: DateTime<Utc>, stale_days: u3
         match i.enrollment_state {
             Some(EnrollmentState::Failed) => c.failed += 1,
             Some(EnrollmentState::NotContacted) | None => {
-                let since = i
-                    .last_contacted_date_time
-                    .or(i.created_date_time)
-                    .or(i.last_modified_date_time);
+                let since = i.created_date_time.or(i.last_modified_date_time);
                 if since.is_some_and(|t| t < cutoff) {
                     c.stale += 1;
                 }
@@ -50,7 +48,10 @@ pub async fn check(client: &GraphClient, now: DateTime<Utc>, stale_days: u32) ->
 pub fn judge(r: CheckResult, c: Counts, stale_days: u32) -> CheckResult {
     let r = r
         .saw(format!("registered: {}", c.registered))
-        .saw(format!("never contacted for more than {stale_days} days: {}", c.stale))
+        .saw(format!(
+            "never contacted for more than {stale_days} days: {}",
+            c.stale
+        ))
         .saw(format!("failed: {}", c.failed));
     let mut fixes = Vec::new();
     if c.stale > 0 {

@@ -71,7 +71,10 @@ pub const ROLES: &[(&str, &[Need])] = &[
     (
         "technician",
         &[
-            n(SVC_WRITE, "register scanned serials as corporate identifiers"),
+            n(
+                SVC_WRITE,
+                "register scanned serials as corporate identifiers",
+            ),
             n(DEV_READ, "watch devices enroll"),
             n(REPORTS, "read the device preparation deployment report"),
         ],
@@ -139,7 +142,8 @@ pub async fn check(
 }
 
 pub fn judge_role(role: &str, needs: &[Need], granted: Option<&[String]>) -> CheckResult {
-    let r = CheckResult::new(ids::PERMISSIONS, format!("Permissions for the {role} role")).subject(role);
+    let r = CheckResult::new(ids::PERMISSIONS, format!("Permissions for the {role} role"))
+        .subject(role);
     let Some(granted) = granted else {
         return r
             .saw("the token endpoint did not report granted scopes")
@@ -176,8 +180,13 @@ pub fn judge_intune_role(
     let mut r = CheckResult::new(ids::INTUNE_ROLE, "Intune role of the signed-in user");
     let admin = match role_templates {
         Ok(t) => {
-            let a = t.iter().any(|x| x.eq_ignore_ascii_case(INTUNE_ADMIN_ROLE_TEMPLATE));
-            r = r.saw(format!("Entra Intune Administrator role: {}", if a { "held" } else { "not held" }));
+            let a = t
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(INTUNE_ADMIN_ROLE_TEMPLATE));
+            r = r.saw(format!(
+                "Entra Intune Administrator role: {}",
+                if a { "held" } else { "not held" }
+            ));
             a
         }
         Err(e) => {
@@ -187,7 +196,14 @@ pub fn judge_intune_role(
     };
     let defs = match rbac_definitions {
         Ok(d) => {
-            r = r.saw(format!("Intune RBAC role definitions: {}", if d.is_empty() { "none".into() } else { d.join(", ") }));
+            r = r.saw(format!(
+                "Intune RBAC role definitions: {}",
+                if d.is_empty() {
+                    "none".into()
+                } else {
+                    d.join(", ")
+                }
+            ));
             d.clone()
         }
         Err(e) => {

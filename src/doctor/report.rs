@@ -9,8 +9,17 @@ use super::{CheckResult, Status, any_failed};
 pub fn render_text(results: &[CheckResult]) -> String {
     let mut s = String::new();
     for r in results {
-        let subject = r.subject.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
-        s.push_str(&format!("{}  {}{subject}  {}\n", r.status.label(), r.check, r.title));
+        let subject = r
+            .subject
+            .as_deref()
+            .map(|x| format!(" ({x})"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "{}  {}{subject}  {}\n",
+            r.status.label(),
+            r.check,
+            r.title
+        ));
         for e in &r.evidence {
             s.push_str(&format!("      read: {e}\n"));
         }
@@ -52,7 +61,11 @@ pub fn print(results: &[CheckResult], json: bool) -> ExitCode {
         render_text(results)
     };
     let mut out = std::io::stdout().lock();
-    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .is_err()
+    {
         return ExitCode::from(2);
     }
     exit_code(results)

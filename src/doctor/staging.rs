@@ -22,7 +22,10 @@ pub async fn check(client: &GraphClient, config: &Config) -> Vec<CheckResult> {
     let mut out = Vec::new();
     for upn in accounts {
         let user = client
-            .get_user(upn, &["id", "userPrincipalName", "displayName", "accountEnabled"])
+            .get_user(
+                upn,
+                &["id", "userPrincipalName", "displayName", "accountEnabled"],
+            )
             .await;
         let licences = match &user {
             Ok(u) => Some(
@@ -38,7 +41,11 @@ pub async fn check(client: &GraphClient, config: &Config) -> Vec<CheckResult> {
             licences.as_ref(),
             &config.review.intune_service_plans,
         ));
-        let ca_result = CheckResult::new(ids::STAGING_CA, "Conditional Access confines the staging account").subject(upn);
+        let ca_result = CheckResult::new(
+            ids::STAGING_CA,
+            "Conditional Access confines the staging account",
+        )
+        .subject(upn);
         out.push(match (&user, &ca) {
             (Err(e), _) => ca_result.failed_read("the staging account", e),
             (_, Err(e)) => ca_result.failed_read("Conditional Access policies", e),
@@ -55,14 +62,17 @@ pub fn judge_account(
     licences: Option<&Result<Vec<LicenseDetails>, GraphError>>,
     intune_plans: &[String],
 ) -> CheckResult {
-    let r = CheckResult::new(ids::STAGING_ACCOUNT, "Staging account exists, is enabled and licensed")
-        .subject(upn);
+    let r = CheckResult::new(
+        ids::STAGING_ACCOUNT,
+        "Staging account exists, is enabled and licensed",
+    )
+    .subject(upn);
     let u = match user {
         Ok(u) => u,
         Err(GraphError::NotFound { .. }) => {
-            return r
-                .saw(format!("GET users/{upn}: not found"))
-                .fail(format!("create {upn} in Entra ID, or correct [staging] accounts in stagehand.toml"));
+            return r.saw(format!("GET users/{upn}: not found")).fail(format!(
+                "create {upn} in Entra ID, or correct [staging] accounts in stagehand.toml"
+            ));
         }
         Err(e) => return r.failed_read("users", e),
     };
@@ -88,7 +98,11 @@ pub fn judge_account(
                 .collect();
             r = r.saw(format!(
                 "licences: {}",
-                if skus.is_empty() { "none".into() } else { skus.join(", ") }
+                if skus.is_empty() {
+                    "none".into()
+                } else {
+                    skus.join(", ")
+                }
             ));
             let intune = list.iter().any(|l| {
                 l.has_intune()
@@ -168,7 +182,11 @@ fn state_name(s: Option<&PolicyState>) -> String {
 
 /// PASS: an enforced policy blocks all apps but both enrollment apps. WARN: such a policy is
 /// report-only or disabled. FAIL: none, or a blocking policy lacks an exclusion.
-pub fn judge_ca(r: CheckResult, user_id: &str, policies: &[ConditionalAccessPolicy]) -> CheckResult {
+pub fn judge_ca(
+    r: CheckResult,
+    user_id: &str,
+    policies: &[ConditionalAccessPolicy],
+) -> CheckResult {
     let mut r = r;
     let covering: Vec<&ConditionalAccessPolicy> =
         policies.iter().filter(|p| confines(p, user_id)).collect();
@@ -187,7 +205,11 @@ pub fn judge_ca(r: CheckResult, user_id: &str, policies: &[ConditionalAccessPoli
         r = r.saw(format!(
             "\"{name}\" ({}): {state}, excludes missing: {}",
             p.id.as_deref().unwrap_or("?"),
-            if missing.is_empty() { "none".into() } else { missing.join(", ") }
+            if missing.is_empty() {
+                "none".into()
+            } else {
+                missing.join(", ")
+            }
         ));
         let enforced = matches!(p.state, Some(PolicyState::Enabled));
         if !missing.is_empty() {

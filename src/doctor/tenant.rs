@@ -185,7 +185,11 @@ pub fn judge_device_preparation(r: CheckResult, policies: &[PolicyFacts]) -> Che
                 Ok(list) => {
                     let names: Vec<String> = list
                         .iter()
-                        .map(|o| o.display_name.clone().unwrap_or_else(|| o.id.clone().unwrap_or_default()))
+                        .map(|o| {
+                            o.display_name
+                                .clone()
+                                .unwrap_or_else(|| o.id.clone().unwrap_or_default())
+                        })
                         .collect();
                     r = r.saw(format!("group {g} owners: {}", names.join(", ")));
                     let owned = list.iter().any(|o| {
