@@ -72,3 +72,71 @@ pub fn judge(r: CheckResult, c: Counts, stale_days: u32) -> CheckResult {
         r.warn(fixes.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().to_utc()
+    }
+
+    fn ident(state: EnrollmentState, created: &str) -> ImportedDeviceIdentity {
+        ImportedDeviceIdentity {
+            enrollment_state: Some(state),
+            created_date_time: Some(at(created)),
+            // What Graph sends for a device that never called in.
+            last_contacted_date_time: Some(at("0001-01-01T00:00:00Z")),
+            ..ImportedDeviceIdentity::default()
+        }
+    }
+
+    #[test]
+    fn stale_means_never_contacted_and_registered_before_the_cutoff() {
+        let now = at("2026-11-22T09:00:00Z");
+        let list = [
+            ident(EnrollmentState::NotContacted, "2026-10-01T00:00:00Z"),
+            ident(EnrollmentState::NotContacted, "2026-11-20T00:00:00Z"),
+            ident(EnrollmentState::Enrolled, "2026-01-01T00:00:00Z"),
+            ident(EnrollmentState::Failed, "2026-11-21T00:00:00Z"),
+            ident(EnrollmentState::Failed, "2026-11-21T00:00:00Z"),
+        ];
+        assert_eq!(
+            count(&list, now, 30),
+            Counts {
+                registered: 5,
+                stale: 1,
+                failed: 2
+            }
+        );
+        assert_eq!(count(&list, now, 1).stale, 2);
+        assert_eq!(count(&list, now, 365).stale, 0);
+    }
+
+    #[test]
+    fn verdict_warns_on_stale_or_failed_and_passes_otherwise() {
+        let r = || CheckResult::new(ids::CORPORATE_IDENTIFIERS, "t");
+        let ok = judge(
+            r(),
+            Counts {
+                registered: 3,
+                stale: 0,
+                failed: 0,
+            },
+            30,
+        );
+        assert_eq!(ok.status, super::super::Status::Pass);
+        assert_eq!(ok.evidence[0], "registered: 3");
+        let w = judge(
+            r(),
+            Counts {
+                registered: 3,
+                stale: 0,
+                failed: 1,
+            },
+            30,
+        );
+        assert_eq!(w.status, super::super::Status::Warn);
+        assert!(w.fix.unwrap().contains("1 failed"));
+    }
+}

@@ -219,3 +219,63 @@ pub fn judge_intune_role(
     }
     r.pass()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status;
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn any_listed_scope_satisfies_a_need_case_insensitively() {
+        let needs = [n(USERS, "look up users"), n(POLICY, "read CA")];
+        assert!(missing(&needs, &s(&["directory.read.all", "Policy.Read.All"])).is_empty());
+        let m = missing(&needs, &s(&["User.Read"]));
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn role_verdicts_list_what_is_missing() {
+        let (_, tech) = ROLES[0];
+        let r = judge_role(
+            "technician",
+            tech,
+            Some(&s(&["DeviceManagementManagedDevices.Read.All"])),
+        );
+        assert_eq!(r.status, Status::Fail);
+        let fix = r.fix.unwrap();
+        assert!(
+            fix.contains("DeviceManagementServiceConfig.ReadWrite.All"),
+            "{fix}"
+        );
+        assert!(
+            !fix.contains("DeviceManagementManagedDevices.Read.All"),
+            "{fix}"
+        );
+        assert_eq!(judge_role("technician", tech, None).status, Status::Warn);
+    }
+
+    #[test]
+    fn an_intune_role_is_required_and_destructive_roles_are_checked() {
+        let none: Result<Vec<String>, GraphError> = Ok(vec![]);
+        let admin: Result<Vec<String>, GraphError> = Ok(s(&[INTUNE_ADMIN_ROLE_TEMPLATE]));
+        let rbac: Result<Vec<String>, GraphError> = Ok(s(&["role-a"]));
+        assert_eq!(judge_intune_role(&none, &none, &[]).status, Status::Fail);
+        assert_eq!(
+            judge_intune_role(&admin, &none, &s(&["role-x"])).status,
+            Status::Pass
+        );
+        assert_eq!(judge_intune_role(&none, &rbac, &[]).status, Status::Pass);
+        assert_eq!(
+            judge_intune_role(&none, &rbac, &s(&["role-x"])).status,
+            Status::Warn
+        );
+        assert_eq!(
+            judge_intune_role(&none, &rbac, &s(&["role-a"])).status,
+            Status::Pass
+        );
+    }
+}

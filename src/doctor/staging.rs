@@ -249,3 +249,141 @@ pub fn dem_warning(config: &Config) -> CheckResult {
         .saw("Microsoft's DEM page lists Windows Autopilot among enrollment methods that \"do not support the use of a device enrollment manager\" (memdocs device-enrollment-manager-enroll.md)")
         .warn("if a staging account is a device enrollment manager, stage one pilot device end to end before a full pallet")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status;
+    use super::*;
+    use serde_json::json;
+
+    const USER: &str = "u-1";
+
+    fn policy(
+        state: &str,
+        users: serde_json::Value,
+        exclude_apps: &[&str],
+        grant: &str,
+    ) -> ConditionalAccessPolicy {
+        serde_json::from_value(json!({
+            "id": "p", "displayName": "Staging lock", "state": state,
+            "conditions": {
+                "applications": {"includeApplications": ["All"], "excludeApplications": exclude_apps},
+                "users": users,
+            },
+            "grantControls": {"operator": "OR", "builtInControls": [grant]},
+        }))
+        .unwrap()
+    }
+
+    fn direct() -> serde_json::Value {
+        json!({"includeUsers": [USER]})
+    }
+
+    const BOTH: &[&str] = &[INTUNE_ENROLLMENT_APP_ID, DEVICE_REGISTRATION_APP_ID];
+
+    fn verdict(policies: &[ConditionalAccessPolicy]) -> CheckResult {
+        judge_ca(CheckResult::new(ids::STAGING_CA, "t"), USER, policies)
+    }
+
+    #[test]
+    fn enforced_block_with_both_exclusions_passes() {
+        assert_eq!(
+            verdict(&[policy("enabled", direct(), BOTH, "block")]).status,
+            Status::Pass
+        );
+        let all = json!({"includeUsers": ["All"], "excludeUsers": []});
+        assert_eq!(
+            verdict(&[policy("enabled", all, BOTH, "block")]).status,
+            Status::Pass
+        );
+    }
+
+    #[test]
+    fn report_only_or_disabled_warns() {
+        for state in ["enabledForReportingButNotEnforced", "disabled"] {
+            let r = verdict(&[policy(state, direct(), BOTH, "block")]);
+            assert_eq!(r.status, Status::Warn, "{state}");
+            assert!(r.fix.unwrap().contains("turn it On"));
+        }
+    }
+
+    #[test]
+    fn a_missing_exclusion_fails_and_names_the_app() {
+        let r = verdict(&[policy(
+            "enabled",
+            direct(),
+            &[INTUNE_ENROLLMENT_APP_ID],
+            "block",
+        )]);
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.fix.unwrap().contains("Device Registration Service"));
+        // Even beside a good policy: the broken one still blocks enrollment.
+        let r = verdict(&[
+            policy("enabled", direct(), BOTH, "block"),
+            policy("enabledForReportingButNotEnforced", direct(), &[], "block"),
+        ]);
+        assert_eq!(r.status, Status::Fail);
+    }
+
+    #[test]
+    fn policies_that_do_not_confine_the_account_do_not_count() {
+        let excluded = json!({"includeUsers": ["All"], "excludeUsers": [USER]});
+        let other = json!({"includeUsers": ["someone-else"]});
+        let cases = [
+            policy("enabled", excluded, BOTH, "block"),
+            policy("enabled", other, BOTH, "block"),
+            policy("enabled", direct(), BOTH, "mfa"),
+        ];
+        for p in &cases {
+            assert_eq!(
+                verdict(std::slice::from_ref(p)).status,
+                Status::Fail,
+                "{p:?}"
+            );
+        }
+        let r = verdict(&[]);
+        assert!(r.fix.unwrap().contains("grant: Block"));
+        assert!(r.evidence[0].starts_with("0 Conditional Access policies read"));
+    }
+
+    fn user(enabled: bool) -> Result<User, GraphError> {
+        Ok(serde_json::from_value(
+            json!({"id": "u", "displayName": "S", "accountEnabled": enabled}),
+        )
+        .unwrap())
+    }
+
+    fn licences(plan: &str) -> Result<Vec<LicenseDetails>, GraphError> {
+        Ok(
+            serde_json::from_value(json!([{"skuPartNumber": "SKU", "servicePlans": [
+            {"servicePlanName": plan, "provisioningStatus": "Success"}]}]))
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn accounts_must_exist_be_enabled_and_licensed() {
+        let plans = vec!["INTUNE_A".to_string(), "INTUNE_EDU".to_string()];
+        let j = |u: &Result<User, GraphError>, l: &Result<Vec<LicenseDetails>, GraphError>| {
+            judge_account("s@x", u, Some(l), &plans)
+        };
+        assert_eq!(j(&user(true), &licences("INTUNE_A")).status, Status::Pass);
+        assert_eq!(
+            j(&user(true), &licences("INTUNE_EDU")).status,
+            Status::Pass,
+            "configured plan names count"
+        );
+        let r = j(&user(false), &licences("INTUNE_A"));
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.fix.unwrap().contains("enable s@x"));
+        assert_eq!(j(&user(true), &licences("EXCHANGE_S")).status, Status::Fail);
+        let gone: Result<User, GraphError> = Err(GraphError::NotFound {
+            code: "Request_ResourceNotFound".into(),
+            message: "x".into(),
+            request_id: None,
+        });
+        let r = judge_account("s@x", &gone, None, &plans);
+        assert_eq!(r.status, Status::Fail);
+        assert!(r.fix.unwrap().contains("[staging] accounts"));
+    }
+}
