@@ -213,6 +213,14 @@ async fn console(
             cancel.clone(),
         ));
     }
+    if let Some(client) = &client {
+        // The readiness checks once per session; the F9 overlay shows them when they arrive.
+        let (client, config, tx) = (client.clone(), app.config.clone(), feed_tx.clone());
+        tasks.spawn(async move {
+            let results = doctor::run_checks(&client, &config, chrono::Utc::now()).await;
+            let _ = tx.send(Msg::Doctor(results)).await;
+        });
+    }
     // Re-announce the session inside the loop, so uploads may start with real effects.
     let _ = input_tx.send(Msg::Session(app.session.clone()));
 

@@ -50,6 +50,8 @@ async fn run(sim: &SimHandle, scopes: &[&str], stale_days: u32) -> Vec<CheckResu
 }
 
 type Verdicts = BTreeMap<(String, String), Status>;
+/// (check, subject, expected status)
+type Change<'a> = (&'a str, &'a str, Status);
 
 fn verdicts(results: &[CheckResult]) -> Verdicts {
     let mut m = BTreeMap::new();
@@ -81,7 +83,7 @@ fn healthy() -> Verdicts {
         .collect()
 }
 
-fn with(mut v: Verdicts, changes: &[(&str, &str, Status)]) -> Verdicts {
+fn with(mut v: Verdicts, changes: &[Change]) -> Verdicts {
     for (c, s, st) in changes {
         let key = (c.to_string(), s.to_string());
         assert!(v.contains_key(&key), "no such check {key:?}");
@@ -118,7 +120,7 @@ async fn healthy_tenant_passes_everything_but_the_dem_caveat() {
 #[tokio::test]
 async fn each_broken_tenant_fails_exactly_what_is_broken() {
     use Status::*;
-    let cases: &[(Broken, &[(&str, &str, Status)])] = &[
+    let cases: &[(Broken, &[Change])] = &[
         (
             Broken::ProvisioningSp,
             // No SP also means it owns nothing, and Intune's validation fails.

@@ -52,6 +52,8 @@ pub enum Msg {
     Stored(crate::store::StoreAck),
     /// The uploader's answer to a `Cmd::Upload`.
     Uploaded(Vec<super::intake::UploadOutcome>),
+    /// The tenant readiness checks finished (`stagehand doctor` in the console).
+    Doctor(Vec<crate::doctor::CheckResult>),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }
