@@ -280,3 +280,30 @@ async fn stale_identifiers_are_counted_from_the_registration_date() {
         "{ci:?}"
     );
 }
+
+#[tokio::test]
+async fn conditional_access_is_read_once_per_run_whatever_the_number_of_accounts() {
+    let sim = start(TenantSetup::default()).await;
+    let client = client(&sim, sim::ALL_DELEGATED);
+    let ca_reads = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.path.contains("conditionalAccess"))
+            .count()
+    };
+    for run in 1..=2 {
+        let results = doctor::run_checks(&client, &config(), sim.now()).await;
+        assert_eq!(ca_reads(), run, "one Conditional Access read per run");
+        // Without granted scopes the permission verdicts say so instead of guessing.
+        assert_eq!(
+            find(&results, ids::PERMISSIONS, "doctor").status,
+            Status::Warn
+        );
+    }
+    assert_eq!(
+        client
+            .governor()
+            .granted(stagehand::graph::Family::ConditionalAccess),
+        2
+    );
+}

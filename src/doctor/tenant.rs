@@ -65,6 +65,8 @@ pub struct PolicyFacts {
     pub target: Option<MembershipTargetResult>,
     /// Groups from the older just-in-time configuration, when there is no membership target.
     pub jit_groups: Vec<String>,
+    /// Why the just-in-time configuration could not be read (other than "none").
+    pub jit_error: Option<String>,
     /// Owners per device group, or why they could not be read.
     pub owners: Vec<(String, Result<Vec<DirectoryObject>, String>)>,
 }
@@ -94,7 +96,11 @@ pub async fn device_preparation(client: &GraphClient) -> CheckResult {
             Err(e) => return r.failed_read("retrieveEnrollmentTimeDeviceMembershipTarget", &e),
         }
         if f.target_groups().is_empty() {
-            f.jit_groups = retrieve_jit(client, &id).await.unwrap_or_default();
+            match retrieve_jit(client, &id).await {
+                Ok(groups) => f.jit_groups = groups,
+                Err(GraphError::NotFound { .. }) => {}
+                Err(e) => f.jit_error = Some(format!("retrieveJustInTimeConfiguration: {e}")),
+            }
         }
         for g in f.target_groups() {
             let owners = client.group_owners(&g).await.map_err(|e| e.to_string());
@@ -150,6 +156,9 @@ pub fn judge_device_preparation(r: CheckResult, policies: &[PolicyFacts]) -> Che
     for p in policies {
         r = r.saw(format!("policy \"{}\" ({})", p.name, p.id));
         let groups = p.target_groups();
+        if let Some(e) = &p.jit_error {
+            r = r.saw(e.clone());
+        }
         if groups.is_empty() {
             problems.push(format!(
                 "policy \"{}\" has no device group: assign an assigned security group owned by the Intune Provisioning Client",
@@ -216,5 +225,65 @@ pub fn judge_device_preparation(r: CheckResult, policies: &[PolicyFacts]) -> Che
         r.pass()
     } else {
         r.fail(problems.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Status;
+    use super::*;
+
+    fn owner(app_id: Option<&str>, name: &str) -> DirectoryObject {
+        DirectoryObject {
+            display_name: Some(name.into()),
+            app_id: app_id.map(String::from),
+            ..DirectoryObject::default()
+        }
+    }
+
+    fn jit(owners: Vec<DirectoryObject>) -> PolicyFacts {
+        PolicyFacts {
+            id: "p1".into(),
+            name: "Device Preparation".into(),
+            jit_groups: vec!["g1".into()],
+            owners: vec![("g1".into(), Ok(owners))],
+            ..PolicyFacts::default()
+        }
+    }
+
+    fn verdict(p: &[PolicyFacts]) -> CheckResult {
+        judge_device_preparation(CheckResult::new(ids::DEVICE_PREPARATION, "t"), p)
+    }
+
+    #[test]
+    fn the_older_just_in_time_group_is_checked_by_its_owners() {
+        let ok = verdict(&[jit(vec![owner(
+            Some(PROVISIONING_CLIENT_APP_ID),
+            "Intune Provisioning Client",
+        )])]);
+        assert_eq!(ok.status, Status::Pass);
+        assert!(
+            ok.evidence.iter().any(|e| e.contains("just-in-time")),
+            "{ok:?}"
+        );
+        let bad = verdict(&[jit(vec![owner(None, "Someone")])]);
+        assert_eq!(bad.status, Status::Fail);
+        assert!(bad.fix.unwrap().contains("as an owner of group g1"));
+    }
+
+    #[test]
+    fn no_policy_or_no_group_fails() {
+        assert_eq!(verdict(&[]).status, Status::Fail);
+        let mut p = jit(vec![]);
+        p.jit_groups.clear();
+        p.owners.clear();
+        p.jit_error = Some("retrieveJustInTimeConfiguration: not allowed".into());
+        let r = verdict(&[p]);
+        assert_eq!(r.status, Status::Fail);
+        assert!(
+            r.evidence.iter().any(|e| e.contains("not allowed")),
+            "{r:?}"
+        );
+        assert!(r.fix.unwrap().contains("has no device group"));
     }
 }
