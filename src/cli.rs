@@ -50,6 +50,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Device operations: list, show, sync, and guarded retire and wipe.
     Devices(crate::commands::devices::DevicesArgs),
+    /// Check the tenant is ready for staging: PASS, WARN or FAIL per check, with evidence and fix.
+    Doctor(crate::commands::doctor::DoctorArgs),
     /// The intake queue without the console: add serials, list the queue.
     Intake(crate::commands::intake::IntakeArgs),
     /// The reassignment plan: devices whose primary user is a staging account, with verdicts.

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod devices;
+pub mod doctor;
 pub mod error;
 pub mod feeds;
 pub mod graph;
@@ -63,6 +64,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
         Some(Command::Devices(args)) => commands::devices::run(&args, &config, &data_dir).await,
+        Some(Command::Doctor(args)) => commands::doctor::run(&args, &config).await,
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
         Some(Command::Review(args)) => {
             let client = commands::review::connect(&config)?;
@@ -285,6 +287,14 @@ async fn console(
             feed_tx.clone(),
             cancel.clone(),
         ));
+    }
+    if let Some(client) = &client {
+        // The readiness checks once per session; the F9 overlay shows them when they arrive.
+        let (client, config, tx) = (client.clone(), app.config.clone(), feed_tx.clone());
+        tasks.spawn(async move {
+            let results = doctor::run_checks(&client, &config, chrono::Utc::now()).await;
+            let _ = tx.send(Msg::Doctor(results)).await;
+        });
     }
     // Re-announce the session inside the loop, so uploads may start with real effects.
     let _ = input_tx.send(Msg::Session(app.session.clone()));

@@ -54,6 +54,8 @@ pub enum Action {
     ApplyProfile,
     /// Remove the selected registered identity from Intune, after asking (intake).
     RemoveFromIntune,
+    /// Open or close the tenant readiness (doctor) overlay.
+    Doctor,
 }
 
 /// When a binding applies.
@@ -107,6 +109,7 @@ pub const BINDINGS: &[Binding] = &[
     b(G, K::F(3), NONE, A::Focus(Pane::Status), "status pane"),
     b(G, K::F(4), NONE, A::Focus(Pane::Review), "review pane"),
     b(G, K::Esc, NONE, A::Back, "close overlay / clear input"),
+    b(G, K::F(9), NONE, A::Doctor, "tenant readiness (doctor)"),
     // Intake: the scan input keeps focus; list keys work with control chords or after F6.
     b(
         T(Pane::Intake),

@@ -34,6 +34,8 @@ pub enum Pane {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     Help,
+    /// Tenant readiness verdicts (F9).
+    Doctor,
 }
 
 /// Where a pane's data stands, drawn in its block title.
@@ -66,6 +68,10 @@ pub struct App {
     pub intake: intake::IntakeState,
     pub status: status::StatusState,
     pub review: review::ReviewState,
+    /// Tenant readiness verdicts; `None` until the checks have run.
+    pub doctor: Option<Vec<crate::doctor::CheckResult>>,
+    /// First line shown in the doctor overlay.
+    pub doctor_scroll: usize,
     /// Something changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
@@ -94,6 +100,8 @@ impl App {
             intake,
             status: status::StatusState::default(),
             review: review::ReviewState::default(),
+            doctor: None,
+            doctor_scroll: 0,
             dirty: true,
             quit: false,
         }
@@ -176,6 +184,10 @@ impl App {
             Msg::IdentityRemoved { serial, result } => {
                 self.intake.on_identity_removed(&serial, result)
             }
+            Msg::Doctor(results) => {
+                self.doctor = Some(results);
+                Vec::new()
+            }
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()
@@ -209,6 +221,18 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let action = keymap::lookup(self.focus, self.typing(), &key);
+        if self.overlay == Some(Overlay::Doctor) {
+            use crossterm::event::KeyCode;
+            match key.code {
+                KeyCode::Up => self.doctor_scroll = self.doctor_scroll.saturating_sub(1),
+                KeyCode::Down => self.doctor_scroll += 1,
+                KeyCode::PageUp => self.doctor_scroll = self.doctor_scroll.saturating_sub(10),
+                KeyCode::PageDown => self.doctor_scroll += 10,
+                _ if action == Some(Action::Quit) => self.quit = true,
+                _ => self.overlay = None,
+            }
+            return Vec::new();
+        }
         if self.overlay.is_some() {
             // Any key closes help, except quit which still quits.
             match action {
@@ -228,6 +252,11 @@ impl App {
             }
             Some(Action::Help) => {
                 self.overlay = Some(Overlay::Help);
+                Vec::new()
+            }
+            Some(Action::Doctor) => {
+                self.overlay = Some(Overlay::Doctor);
+                self.doctor_scroll = 0;
                 Vec::new()
             }
             Some(Action::Focus(p)) => {

@@ -59,6 +59,8 @@ pub enum Msg {
         serial: String,
         result: Result<(), String>,
     },
+    /// The tenant readiness checks finished (`stagehand doctor` in the console).
+    Doctor(Vec<crate::doctor::CheckResult>),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

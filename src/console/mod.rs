@@ -1,6 +1,7 @@
 //! The view: functions of `&App`, no mutation. Tabs on top, the focused pane, the status bar,
 //! overlays in z-order, and a notice when the terminal is too small.
 
+pub mod doctor;
 pub mod help;
 pub mod intake;
 pub mod review;
@@ -34,8 +35,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Pane::Review => review::draw(frame, app, body),
     }
     draw_status_bar(frame, app, bar);
-    if let Some(Overlay::Help) = app.overlay {
-        help::draw(frame, app, body);
+    match app.overlay {
+        Some(Overlay::Help) => help::draw(frame, app, body),
+        Some(Overlay::Doctor) => doctor::draw(frame, app, body),
+        None => {}
     }
 }
 

@@ -10,9 +10,11 @@ use crate::sim::server::{Incoming, Reply, State};
 
 pub const PROVISIONING_CLIENT_APP_ID: &str = "f1346770-5b25-470b-88bd-d5744ab7952c";
 pub const INTUNE_ENROLLMENT_APP_ID: &str = "d4ebce55-015a-49b5-a083-c84d1797ae8c";
+pub const DEVICE_REGISTRATION_APP_ID: &str = "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9";
 pub const DEVICE_PREP_TEMPLATE_ID: &str = "80d33118-b7b4-40d8-b15f-81be745e053f_1";
 pub const DEVICE_PREP_POLICY_ID: &str = "4b0f6a3e-7c1d-4e2a-9f3b-1d2c3e4f5a6b";
 pub const CA_POLICY_ID: &str = "6e2a9c1b-3d4f-4a5b-8c7d-9e0f1a2b3c4d";
+pub const CA_STAGING_POLICY_ID: &str = "7f3b0d2c-4e5a-4b6c-9d8e-0f1a2b3c4d5e";
 const SP_OBJECT_ID: &str = "2c9d7e4f-1a3b-4c5d-8e6f-7a8b9c0d1e2f";
 
 pub fn service_principals(st: &mut State, inc: &Incoming) -> Reply {
@@ -128,6 +130,9 @@ pub fn ca_policies(st: &mut State, inc: &Incoming) -> Reply {
     } else {
         vec![]
     };
+    // The staging accounts' own policy: block everything but enrollment and device registration.
+    let mut staging_exclude = exclude_apps.clone();
+    staging_exclude.push(DEVICE_REGISTRATION_APP_ID);
     let state = if t.ca_report_only {
         "enabledForReportingButNotEnforced"
     } else {
@@ -143,12 +148,26 @@ pub fn ca_policies(st: &mut State, inc: &Incoming) -> Reply {
         "conditions": {
             "clientAppTypes": ["all"],
             "applications": {"includeApplications": ["All"], "excludeApplications": exclude_apps, "includeUserActions": []},
-            "users": {"includeUsers": ["All"], "excludeUsers": staging, "includeGroups": [], "excludeGroups": [], "includeRoles": [], "excludeRoles": []},
+            "users": {"includeUsers": ["All"], "excludeUsers": staging.clone(), "includeGroups": [], "excludeGroups": [], "includeRoles": [], "excludeRoles": []},
         },
         "grantControls": {"operator": "OR", "builtInControls": ["compliantDevice"], "customAuthenticationFactors": [], "termsOfUse": []},
     });
+    let staging_policy = json!({
+        "id": CA_STAGING_POLICY_ID,
+        "displayName": "Staging accounts: block all but enrollment",
+        "createdDateTime": "2026-01-05T10:00:00Z",
+        "modifiedDateTime": null,
+        "state": state,
+        "sessionControls": null,
+        "conditions": {
+            "clientAppTypes": ["all"],
+            "applications": {"includeApplications": ["All"], "excludeApplications": staging_exclude, "includeUserActions": []},
+            "users": {"includeUsers": staging, "excludeUsers": [], "includeGroups": [], "excludeGroups": [], "includeRoles": [], "excludeRoles": []},
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"], "customAuthenticationFactors": [], "termsOfUse": []},
+    });
     Reply::json(
         200,
-        json!({"@odata.context": context(st, inc, "identity/conditionalAccess/policies"), "value": [policy]}),
+        json!({"@odata.context": context(st, inc, "identity/conditionalAccess/policies"), "value": [policy, staging_policy]}),
     )
 }
