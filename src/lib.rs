@@ -13,6 +13,7 @@ pub mod logging;
 pub mod runtime;
 pub mod secret;
 pub mod serial;
+pub mod status;
 pub mod store;
 pub mod term;
 
