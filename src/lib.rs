@@ -96,6 +96,8 @@ impl runtime::Effects for ConsoleEffects {
                 }
             }
             Cmd::RefreshAll => {}
+            // The status feed is wired in by the console owner (see feeds::status::spawn).
+            Cmd::Status(_) => {}
             Cmd::Store { ticket, events } => {
                 if let Err(e) = self.store.append(events, ticket) {
                     let _ = self.back.send(Msg::Stored(store::StoreAck {

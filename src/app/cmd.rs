@@ -15,4 +15,6 @@ pub enum Cmd {
     },
     /// Register these entries in Intune; the uploader answers `Msg::Uploaded`.
     Upload(Vec<QueueEntry>),
+    /// To the status feed.
+    Status(crate::app::status::StatusCmd),
 }

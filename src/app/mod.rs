@@ -168,6 +168,7 @@ impl App {
             }
             Msg::Stored(ack) => self.intake.on_ack(ack, &self.config),
             Msg::Uploaded(outcomes) => self.intake.on_uploaded(outcomes),
+            Msg::Status(m) => self.status.on_msg(m),
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()
@@ -185,6 +186,7 @@ impl App {
     /// Recomputes derived state after a batch of messages, before drawing.
     pub fn settle(&mut self) {
         self.intake.settle();
+        self.status.settle();
     }
 
     /// Uploads run while signed in and not offline or throttled.

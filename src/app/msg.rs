@@ -52,6 +52,8 @@ pub enum Msg {
     Stored(crate::store::StoreAck),
     /// The uploader's answer to a `Cmd::Upload`.
     Uploaded(Vec<super::intake::UploadOutcome>),
+    /// From the status feed.
+    Status(super::status::StatusMsg),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

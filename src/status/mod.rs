@@ -4,6 +4,7 @@
 pub mod deployment;
 pub mod inputs;
 pub mod plan;
+pub mod row;
 pub mod stage;
 pub mod timeline;
 
@@ -11,5 +12,6 @@ pub use inputs::{
     DeviceRow, EnrollmentState, IdentityInput, LoggedOn, PrimaryRead, QueueInput, ReportRow,
     SingleDevice, UserRef,
 };
+pub use row::{DeviceStatus, Sources};
 pub use stage::{Derived, Flags, Inputs, Stage, Thresholds, derive};
 pub use timeline::{Change, Timeline};
