@@ -7,6 +7,7 @@ pub mod plan;
 pub mod row;
 pub mod stage;
 pub mod timeline;
+pub mod tracker;
 
 pub use inputs::{
     DeviceRow, EnrollmentState, IdentityInput, LoggedOn, PrimaryRead, QueueInput, ReportRow,
@@ -15,3 +16,4 @@ pub use inputs::{
 pub use row::{DeviceStatus, Sources};
 pub use stage::{Derived, Flags, Inputs, Stage, Thresholds, derive};
 pub use timeline::{Change, Timeline};
+pub use tracker::{Listed, ReadAnswer, Tracker};

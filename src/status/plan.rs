@@ -14,13 +14,16 @@ pub const LIST_PAGE: usize = 1000;
 /// Requests per `$batch` (REFERENCE.md §10).
 pub const BATCH_MAX: usize = 20;
 
-/// The two single-device reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The single-device reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Read {
     /// `GET managedDevices/{id}?$select=id,usersLoggedOn,enrolledByUserPrincipalName`.
     Details,
     /// `GET managedDevices/{id}/users` (authoritative primary user).
     PrimaryUser,
+    /// `GET /users/{id}?$select=id,userPrincipalName`: who a `usersLoggedOn` id is (a deleted
+    /// user answers 404). Each id is resolved once and cached by the tracker.
+    User(String),
 }
 
 /// When each single-device read last succeeded for a device.
@@ -45,29 +48,42 @@ pub fn needs_single(stage: Stage, has_device: bool, done: &ReadsDone) -> bool {
     }
 }
 
-/// The read a device gets this cycle: one never done first (details before primary user), else
-/// the older one. An assigned device only ever needs its `/users` confirmation.
-pub fn next_read(stage: Stage, done: &ReadsDone) -> Read {
+/// The read a device gets this cycle: one never done first (details, then primary user), then a
+/// logged-on user id not yet resolved, else the older of the two device reads. An assigned device
+/// only ever needs its `/users` confirmation.
+pub fn next_read(stage: Stage, done: &ReadsDone, unresolved: Option<&str>) -> Read {
     if stage == Stage::Assigned {
         return Read::PrimaryUser;
     }
-    match (done.details, done.primary_user) {
-        (None, _) => Read::Details,
-        (Some(_), None) => Read::PrimaryUser,
-        (Some(d), Some(p)) if p < d => Read::PrimaryUser,
+    match (done.details, done.primary_user, unresolved) {
+        (None, _, _) => Read::Details,
+        (Some(_), None, _) => Read::PrimaryUser,
+        (_, _, Some(id)) => Read::User(id.to_string()),
+        (Some(d), Some(p), None) if p < d => Read::PrimaryUser,
         _ => Read::Details,
     }
+}
+
+/// One device as the planner sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Candidate<'a> {
+    pub device_id: &'a str,
+    pub stage: Stage,
+    pub has_device: bool,
+    pub done: &'a ReadsDone,
+    /// A `usersLoggedOn` id the tracker has not resolved yet.
+    pub unresolved: Option<&'a str>,
 }
 
 /// The reads of one cycle, in input order, at most one per device.
 pub fn plan_reads<'a, I>(devices: I) -> Vec<(&'a str, Read)>
 where
-    I: IntoIterator<Item = (&'a str, Stage, bool, &'a ReadsDone)>,
+    I: IntoIterator<Item = Candidate<'a>>,
 {
     devices
         .into_iter()
-        .filter(|(_, stage, has, done)| needs_single(*stage, *has, done))
-        .map(|(id, stage, _, done)| (id, next_read(stage, done)))
+        .filter(|c| needs_single(c.stage, c.has_device, c.done))
+        .map(|c| (c.device_id, next_read(c.stage, c.done, c.unresolved)))
         .collect()
 }
 
@@ -193,26 +209,22 @@ mod tests {
             details: d,
             primary_user: p,
         };
-        assert_eq!(next_read(Stage::Enrolled, &r(None, None)), Read::Details);
-        assert_eq!(next_read(Stage::Enrolled, &r(None, Some(a))), Read::Details);
+        let e = Stage::Enrolled;
+        assert_eq!(next_read(e, &r(None, None), None), Read::Details);
+        assert_eq!(next_read(e, &r(None, Some(a)), None), Read::Details);
         assert_eq!(
-            next_read(Stage::Enrolled, &r(Some(a), None)),
+            next_read(e, &r(Some(a), None), Some("u1")),
             Read::PrimaryUser
         );
+        assert_eq!(next_read(e, &r(Some(b), Some(a)), None), Read::PrimaryUser);
+        assert_eq!(next_read(e, &r(Some(a), Some(b)), None), Read::Details);
+        assert_eq!(next_read(e, &r(Some(a), Some(a)), None), Read::Details);
         assert_eq!(
-            next_read(Stage::Enrolled, &r(Some(b), Some(a))),
-            Read::PrimaryUser
+            next_read(e, &r(Some(a), Some(b)), Some("u1")),
+            Read::User("u1".into())
         );
         assert_eq!(
-            next_read(Stage::Enrolled, &r(Some(a), Some(b))),
-            Read::Details
-        );
-        assert_eq!(
-            next_read(Stage::Enrolled, &r(Some(a), Some(a))),
-            Read::Details
-        );
-        assert_eq!(
-            next_read(Stage::Assigned, &r(None, None)),
+            next_read(Stage::Assigned, &r(None, None), Some("u1")),
             Read::PrimaryUser
         );
     }
@@ -224,7 +236,13 @@ mod tests {
         let devices = ids.iter().enumerate().map(|(i, id)| {
             let stage = Stage::ALL[i % Stage::ALL.len()];
             let has = !matches!(stage, Stage::Queued | Stage::Registered);
-            (id.as_str(), stage, has, &done)
+            Candidate {
+                device_id: id.as_str(),
+                stage,
+                has_device: has,
+                done: &done,
+                unresolved: None,
+            }
         });
         let plan = plan_reads(devices);
         // enrolled, provisioning, provisioned, in_use and (unconfirmed) assigned: 5 of 8.

@@ -318,7 +318,9 @@ fn failure(i: &Inputs) -> Option<StageOf> {
     None
 }
 
-/// A logged-on user who is neither a staging account nor the current (staging) primary user.
+/// A logged-on user, resolved to a UPN, who is neither a staging account nor the current
+/// (staging) primary user. Ids not resolved yet (or deleted users, which the feed drops) never
+/// count: a deleted account's old logon must not look like a hand-over.
 fn real_user_signed_in(i: &Inputs, primary: Option<&str>) -> Option<String> {
     let single = i.single?;
     let primary_id = match &single.primary {
@@ -329,7 +331,7 @@ fn real_user_signed_in(i: &Inputs, primary: Option<&str>) -> Option<String> {
         .users_logged_on
         .iter()
         .filter(|l| Some(l.user_id.as_str()) != primary_id)
-        .filter(|l| !l.upn.as_deref().is_some_and(|u| i.staging.is_staging(u)))
+        .filter(|l| l.upn.as_deref().is_some_and(|u| !i.staging.is_staging(u)))
         .max_by_key(|l| l.at)?;
     let who = real.upn.as_deref().unwrap_or(&real.user_id);
     let primary = primary.unwrap_or("none");

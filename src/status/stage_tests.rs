@@ -224,14 +224,15 @@ fn every_stage_from_its_inputs() {
                 single: Some(SingleDevice {
                     users_logged_on: vec![
                         logon(STAGING_ID, Some(STAGING), "2026-11-22T09:20:00Z"),
-                        logon("u-ada", None, "2026-11-22T09:40:00Z"),
+                        logon("u-ghost", None, "2026-11-22T09:45:00Z"),
+                        logon("u-ada", Some("ada@contoso.example"), "2026-11-22T09:40:00Z"),
                     ],
                     ..staging_primary.clone()
                 }),
                 ..base_enrolled()
             },
             Stage::InUse,
-            "u-ada signed in 2026-11-22 09:40; primary user still stage01@contoso.example",
+            "ada@contoso.example signed in 2026-11-22 09:40; primary user still stage01@contoso.example",
         ),
         (
             "primary user is a real user",
@@ -329,6 +330,21 @@ fn single_device_users_wins_over_the_list_row() {
     }
     .run();
     assert_eq!(d.disagreement, None);
+}
+
+#[test]
+fn an_unresolved_user_id_is_not_in_use() {
+    let d = Fx {
+        report: report("2", "4", "0"),
+        single: Some(SingleDevice {
+            users_logged_on: vec![logon("u-unknown", None, "2026-11-22T09:50:00Z")],
+            primary: PrimaryRead::User(user(STAGING_ID, STAGING)),
+            ..SingleDevice::default()
+        }),
+        ..base_enrolled()
+    }
+    .run();
+    assert_eq!(d.stage, Stage::Provisioned);
 }
 
 #[test]
