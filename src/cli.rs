@@ -50,6 +50,10 @@ pub enum Command {
     Demo(DemoArgs),
     /// The intake queue without the console: add serials, list the queue.
     Intake(crate::commands::intake::IntakeArgs),
+    /// Prepare procurement CSVs offline into files Intune accepts (no network, no sign-in).
+    Prep(crate::prep::PrepArgs),
+    /// Run the simulated tenant on loopback until Ctrl-C (prints the env line to point stagehand at it).
+    Sim(crate::sim::SimArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,10 +9,14 @@ pub mod commands;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod feeds;
+pub mod graph;
 pub mod logging;
+pub mod prep;
 pub mod runtime;
 pub mod secret;
 pub mod serial;
+pub mod sim;
 pub mod status;
 pub mod store;
 pub mod term;
@@ -53,18 +57,51 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
             let app = App::new(config, chrono::Utc::now());
-            console(app, data_dir, g.verbose).await?;
+            console(app, data_dir, g.verbose, None).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Demo(_args)) => {
-            let mut app = App::new(config, chrono::Utc::now());
-            app.demo = true;
-            app.tenant = "simulated tenant".into();
-            console(app, data_dir.join("demo"), g.verbose).await?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
+        Some(Command::Sim(args)) => {
+            sim::run_cli(&args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Prep(args)) => {
+            let code = prep::run_with_config(&args, &config);
+            Ok(ExitCode::from(u8::try_from(code).unwrap_or(2)))
+        }
     }
+}
+
+/// `stagehand demo`: the simulated tenant in-process on a loopback port, the console against it,
+/// already signed in. Its queue lives in `<data dir>/demo`, apart from the real one.
+async fn demo(
+    args: cli::DemoArgs,
+    mut config: Config,
+    data_dir: PathBuf,
+    verbose: u8,
+) -> anyhow::Result<ExitCode> {
+    let (sim, token) = sim::start_demo(args.seed, args.devices, args.speed).await?;
+    // Root URLs, as in a real config: the client adds /beta, sign-in adds /{tenant}/oauth2/v2.0.
+    config.tenant.graph_url = sim.base_url.to_string();
+    config.tenant.login_url = sim.base_url.to_string();
+    config.tenant.id = Some(sim.tenant_id().to_string());
+    config.tenant.client_id = Some(sim.client_id().to_string());
+    config.staging.accounts = sim::SimOptions::default().staging_accounts;
+    let client = graph::GraphClient::new(
+        sim.base_url.clone(),
+        graph::Timeouts::default(),
+        std::sync::Arc::new(auth::StaticToken(token)),
+        graph::Governor::global(),
+    )?;
+    let (_, upn) = sim.signed_in_user();
+    let mut app = App::new(config, chrono::Utc::now());
+    app.demo = true;
+    app.tenant = format!("{} (simulated)", sim.tenant_id());
+    app.session = app::SessionState::SignedIn { account: upn };
+    console(app, data_dir.join("demo"), verbose, Some(client)).await?;
+    sim.shutdown().await;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The data dir: flag or `STAGEHAND_DATA_DIR` (clap reads both), else the platform default.
@@ -129,7 +166,12 @@ impl runtime::Effects for ConsoleEffects {
 }
 
 /// Opens the full-screen console and runs it until quit. The terminal is restored on every path.
-async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result<()> {
+async fn console(
+    mut app: App,
+    data_dir: PathBuf,
+    verbose: u8,
+    client: Option<graph::GraphClient>,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)?;
     // Open the journal (and take the data-dir lock) before the screen, so a second stagehand on
     // the same data dir gets a plain error on the shell.
@@ -149,7 +191,7 @@ async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result
     });
 
     let (input_tx, input_rx) = mpsc::unbounded_channel();
-    let (_feed_tx, feed_rx) = mpsc::channel(1024);
+    let (feed_tx, feed_rx) = mpsc::channel(1024);
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
     tasks.spawn(runtime::input::run(input_tx.clone(), cancel.clone()));
@@ -163,6 +205,18 @@ async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result
         }
     });
 
+    let mut uploads = None;
+    if let Some(client) = &client {
+        feeds::conn::spawn(client.conn_state(), feed_tx.clone(), cancel.clone());
+        uploads = Some(feeds::intake::spawn(
+            client.clone(),
+            feed_tx.clone(),
+            cancel.clone(),
+        ));
+    }
+    // Re-announce the session inside the loop, so uploads may start with real effects.
+    let _ = input_tx.send(Msg::Session(app.session.clone()));
+
     let mut inbox = runtime::Inbox {
         input: input_rx,
         feeds: feed_rx,
@@ -171,7 +225,7 @@ async fn console(mut app: App, data_dir: PathBuf, verbose: u8) -> anyhow::Result
         bell: app.config.intake.bell_on_error,
         store,
         back: input_tx.clone(),
-        uploads: None,
+        uploads,
     };
     let result = runtime::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

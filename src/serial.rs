@@ -267,4 +267,28 @@ mod tests {
             }
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn clean_agrees_with_the_rules(raw in "[ -~\\t\u{e9}\u{1d}]{0,80}") {
+            match clean(&raw) {
+                Ok(c) => {
+                    proptest::prop_assert!(c.value.chars().all(is_allowed));
+                    proptest::prop_assert!((1..=MAX_LEN).contains(&c.value.len()));
+                    proptest::prop_assert_eq!(c.value.trim(), &*c.value);
+                    proptest::prop_assert_eq!(c.periods_removed, raw.trim().matches('.').count());
+                }
+                Err(SerialError::BadChar { ch, position }) => {
+                    let t: Vec<char> = raw.trim().chars().collect();
+                    proptest::prop_assert_eq!(t[position - 1], ch);
+                    proptest::prop_assert!(!is_allowed(ch) && ch != '.');
+                    proptest::prop_assert!(t[..position - 1].iter().all(|&c| is_allowed(c) || c == '.'));
+                }
+                Err(SerialError::Empty) => {
+                    proptest::prop_assert!(raw.chars().all(|c| c == '.' || c.is_whitespace()));
+                }
+                Err(SerialError::TooLong { len }) => proptest::prop_assert!(len > MAX_LEN),
+            }
+        }
+    }
 }

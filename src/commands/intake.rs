@@ -1,4 +1,4 @@
-//! `stagehand intake add|list`: the intake queue without the console. They take the same data-dir
+//! `stagehand intake add|list|import`: the intake queue without the console. They take the same data-dir
 //! lock as the console, so they never write a journal another stagehand is using.
 
 use std::io::Write;
@@ -25,6 +25,28 @@ pub enum IntakeCommand {
     Add(AddArgs),
     /// Print the queue.
     List(ListArgs),
+    /// Queue the serials of files: a `stagehand prep --format queue` file, or any CSV/list that
+    /// `stagehand prep` reads (same parser, same rules).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import.
+    #[arg(required = true)]
+    pub files: Vec<std::path::PathBuf>,
+    /// Staging profile for rows that name none (default: [intake] default_profile).
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+/// One line of a `prep --format queue` file.
+#[derive(Debug, serde::Deserialize)]
+struct QueueLine {
+    serial: String,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    profile: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -88,7 +110,109 @@ pub fn run(args: &IntakeArgs, config: &Config, data_dir: &Path) -> anyhow::Resul
     match &args.command {
         IntakeCommand::Add(a) => add(a, config, data_dir),
         IntakeCommand::List(a) => list(a, data_dir),
+        IntakeCommand::Import(a) => import(a, config, data_dir),
     }
+}
+
+/// A row to queue, from either file kind, with where it came from.
+struct ImportRow {
+    at: String,
+    serial: String,
+    manufacturer: Option<String>,
+    model: Option<String>,
+    profile: Option<String>,
+}
+
+fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<String>)> {
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for path in &args.files {
+        let text = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let first = text.iter().find(|b| !b.is_ascii_whitespace());
+        if first == Some(&b'{') {
+            for (i, line) in String::from_utf8_lossy(&text).lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let at = format!("{}:{}", path.display(), i + 1);
+                match serde_json::from_str::<QueueLine>(line) {
+                    Ok(q) => rows.push(ImportRow {
+                        at,
+                        serial: q.serial,
+                        manufacturer: q.manufacturer,
+                        model: q.model,
+                        profile: q.profile,
+                    }),
+                    Err(e) => problems.push(format!("{at}: not a queue line: {e}")),
+                }
+            }
+        } else {
+            let opts = crate::prep::ReadOptions::default();
+            let iter = crate::prep::read_rows(std::slice::from_ref(path), &opts)?;
+            for row in iter {
+                match row {
+                    Ok(r) => rows.push(ImportRow {
+                        at: format!("{}:{}", path.display(), r.line),
+                        serial: r.serial,
+                        manufacturer: r.manufacturer.map(|m| m.to_string()),
+                        model: r.model.map(|m| m.to_string()),
+                        profile: None,
+                    }),
+                    Err(e) => problems.push(e.to_string()),
+                }
+            }
+        }
+    }
+    Ok((rows, problems))
+}
+
+fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let (rows, mut problems) = read_import_rows(args)?;
+    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
+    if report.torn.is_some() {
+        eprintln!("{report}");
+    }
+    let bench = gethostname::gethostname().to_string_lossy().into_owned();
+    let default_profile = args
+        .profile
+        .clone()
+        .unwrap_or_else(|| config.intake.default_profile.clone());
+    let now = Utc::now();
+    let mut events = Vec::new();
+    for r in &rows {
+        let profile = r.profile.clone().unwrap_or_else(|| default_profile.clone());
+        let ctx = ScanContext {
+            config,
+            profile: &profile,
+            manufacturer: r.manufacturer.as_deref(),
+            model: r.model.as_deref(),
+            bench: &bench,
+            now,
+        };
+        match scan::accept(&r.serial, &ctx, |k| queue.contains(k)) {
+            Ok(a) => {
+                let event = QueueEvent::Added(a.entry);
+                crate::store::queue::apply(&mut queue, &event);
+                events.push(event);
+            }
+            Err(e) => problems.push(format!("{}: {}: {e}", r.at, r.serial)),
+        }
+    }
+    journal.append(&events)?;
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    println!(
+        "queued {} of {} rows; {} problems",
+        events.len(),
+        rows.len(),
+        problems.len()
+    );
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {

@@ -1,0 +1,36 @@
+//! Forwards the Graph client's connection state to the app as `Msg::Conn`.
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{ConnState, Msg};
+use crate::graph::governor::ConnState as GraphConn;
+
+/// Maps the governor's state (monotonic instants) to the app's (wall-clock deadlines).
+pub fn to_app(state: &GraphConn) -> ConnState {
+    match state {
+        GraphConn::Online => ConnState::Online,
+        GraphConn::Throttled { until } => {
+            let left = until.saturating_duration_since(tokio::time::Instant::now());
+            ConnState::Throttled {
+                until: chrono::Utc::now() + left,
+            }
+        }
+        GraphConn::Offline(reason) => ConnState::Offline(reason.clone()),
+    }
+}
+
+pub fn spawn(mut rx: watch::Receiver<GraphConn>, tx: mpsc::Sender<Msg>, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let state = to_app(&rx.borrow_and_update());
+            if tx.send(Msg::Conn(state)).await.is_err() {
+                break;
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                changed = rx.changed() => if changed.is_err() { break },
+            }
+        }
+    });
+}

@@ -1,0 +1,322 @@
+//! One rate governor for the whole process, so every background task together stays inside the
+//! tenant's per-app budget (REFERENCE.md §11) and all of them pause together after a 429.
+//!
+//! Sliding windows per resource family count requests (a write counts against both the "any" and
+//! the "writes" budget). A 429 anywhere pauses that family for everyone until its `Retry-After`.
+//! The connection state is published on a `watch` channel for the console's status bar.
+//! Time is `tokio::time`, so tests run with a paused clock and count grants instead of timing.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Graph throttling families that have separate budgets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// `deviceManagement/managedDevices/**`: 2,000 any / 200 writes per 20 s per app.
+    Devices,
+    /// Other `deviceManagement/**` (identities, policies, reports, RBAC): 1,000 / 100 per 20 s
+    /// (the family of `importedDeviceIdentity` is undocumented; the common Intune table is used).
+    Enrollment,
+    /// Users, groups, service principals: a resource-unit bucket upstream; a conservative
+    /// 1,000 / 100 per 20 s here.
+    Identity,
+    /// `identity/conditionalAccess/**`: 1 request per second per tenant, and no `Retry-After`.
+    ConditionalAccess,
+}
+
+impl Family {
+    /// The family of a Graph path without its version prefix (`/deviceManagement/...`).
+    pub fn of_path(path: &str) -> Family {
+        let p = path.trim_start_matches('/').to_ascii_lowercase();
+        if p.starts_with("devicemanagement/manageddevices") {
+            Family::Devices
+        } else if p.starts_with("devicemanagement") {
+            Family::Enrollment
+        } else if p.starts_with("identity/conditionalaccess") {
+            Family::ConditionalAccess
+        } else {
+            Family::Identity
+        }
+    }
+}
+
+/// Request or write budget of one family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub window: Duration,
+    /// Any request (reads and writes).
+    pub any: usize,
+    pub writes: usize,
+}
+
+impl Limits {
+    /// The documented per-app budgets of each family.
+    pub fn documented(family: Family) -> Limits {
+        let w = Duration::from_secs(20);
+        match family {
+            Family::Devices => Limits {
+                window: w,
+                any: 2000,
+                writes: 200,
+            },
+            Family::Enrollment | Family::Identity => Limits {
+                window: w,
+                any: 1000,
+                writes: 100,
+            },
+            Family::ConditionalAccess => Limits {
+                window: Duration::from_secs(1),
+                any: 1,
+                writes: 1,
+            },
+        }
+    }
+}
+
+/// What the status bar shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    Online,
+    /// Throttled; requests resume at `until`.
+    Throttled {
+        until: Instant,
+    },
+    Offline(String),
+}
+
+#[derive(Debug, Default)]
+struct FamilyState {
+    any: VecDeque<Instant>,
+    writes: VecDeque<Instant>,
+    paused_until: Option<Instant>,
+    granted: u64,
+}
+
+/// The process-wide governor. Cheap to share as `Arc<Governor>`.
+#[derive(Debug)]
+pub struct Governor {
+    limits: HashMap<Family, Limits>,
+    state: Mutex<HashMap<Family, FamilyState>>,
+    conn: watch::Sender<ConnState>,
+}
+
+impl Governor {
+    /// A governor with the given limits (families not listed get their documented ones).
+    pub fn new(overrides: &[(Family, Limits)]) -> Governor {
+        let mut limits: HashMap<Family, Limits> = [
+            Family::Devices,
+            Family::Enrollment,
+            Family::Identity,
+            Family::ConditionalAccess,
+        ]
+        .into_iter()
+        .map(|f| (f, Limits::documented(f)))
+        .collect();
+        limits.extend(overrides.iter().copied());
+        Governor {
+            limits,
+            state: Mutex::new(HashMap::new()),
+            conn: watch::channel(ConnState::Online).0,
+        }
+    }
+
+    /// The one governor of this process, with the documented limits.
+    pub fn global() -> Arc<Governor> {
+        static GLOBAL: OnceLock<Arc<Governor>> = OnceLock::new();
+        GLOBAL.get_or_init(|| Arc::new(Governor::new(&[]))).clone()
+    }
+
+    /// The connection state, for the status bar.
+    pub fn subscribe(&self) -> watch::Receiver<ConnState> {
+        self.conn.subscribe()
+    }
+
+    /// Requests granted so far in `family` (for tests and the bench).
+    pub fn granted(&self, family: Family) -> u64 {
+        self.lock().get(&family).map_or(0, |s| s.granted)
+    }
+
+    /// Waits until `family` may send one more request (a write if `write`), then counts it.
+    pub async fn acquire(&self, family: Family, write: bool) {
+        loop {
+            let wait_until = {
+                let mut all = self.lock();
+                let st = all.entry(family).or_default();
+                let lim = self.limits[&family];
+                let now = Instant::now();
+                prune(&mut st.any, now, lim.window);
+                prune(&mut st.writes, now, lim.window);
+                if let Some(p) = st.paused_until.filter(|p| *p > now) {
+                    p
+                } else if st.any.len() >= lim.any {
+                    st.any[0] + lim.window
+                } else if write && st.writes.len() >= lim.writes {
+                    st.writes[0] + lim.window
+                } else {
+                    st.any.push_back(now);
+                    if write {
+                        st.writes.push_back(now);
+                    }
+                    st.granted += 1;
+                    return;
+                }
+            };
+            tokio::time::sleep_until(wait_until).await;
+        }
+    }
+
+    /// Graph said 429 (or 503 with `Retry-After`): pause the whole family until `now + wait`.
+    pub fn throttled(&self, family: Family, wait: Duration) {
+        let until = Instant::now() + wait;
+        let latest = {
+            let mut all = self.lock();
+            let st = all.entry(family).or_default();
+            st.paused_until = Some(st.paused_until.map_or(until, |p| p.max(until)));
+            all.values().filter_map(|s| s.paused_until).max()
+        };
+        tracing::warn!(
+            ?family,
+            wait_ms = wait.as_millis() as u64,
+            "throttled: family paused"
+        );
+        if let Some(until) = latest {
+            self.conn.send_replace(ConnState::Throttled { until });
+        }
+    }
+
+    /// A request got an answer: clear a lapsed throttle / offline state.
+    pub fn answered(&self) {
+        let now = Instant::now();
+        let still_paused = self
+            .lock()
+            .values()
+            .filter_map(|s| s.paused_until)
+            .any(|p| p > now);
+        if !still_paused {
+            self.conn.send_if_modified(|c| {
+                let changed = *c != ConnState::Online;
+                *c = ConnState::Online;
+                changed
+            });
+        }
+    }
+
+    /// Graph could not be reached at all.
+    pub fn offline(&self, reason: &str) {
+        self.conn
+            .send_replace(ConnState::Offline(reason.to_string()));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Family, FamilyState>> {
+        // A panic while holding this lock cannot leave the counters inconsistent in a way that
+        // matters (worst case one request is miscounted), so recover from poisoning.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn prune(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
+    while q.front().is_some_and(|t| *t + window <= now) {
+        q.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_families() {
+        assert_eq!(
+            Family::of_path("/deviceManagement/managedDevices/1/users/$ref"),
+            Family::Devices
+        );
+        assert_eq!(
+            Family::of_path("/deviceManagement/importedDeviceIdentities"),
+            Family::Enrollment
+        );
+        assert_eq!(
+            Family::of_path("/identity/conditionalAccess/policies"),
+            Family::ConditionalAccess
+        );
+        assert_eq!(Family::of_path("/users/abc"), Family::Identity);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_beyond_the_window_budget_wait_for_the_window() {
+        let g = Governor::new(&[(
+            Family::Enrollment,
+            Limits {
+                window: Duration::from_secs(20),
+                any: 1000,
+                writes: 100,
+            },
+        )]);
+        let start = Instant::now();
+        for _ in 0..1000 {
+            g.acquire(Family::Enrollment, false).await;
+        }
+        assert_eq!(Instant::now(), start, "the first 1,000 reads are free");
+        g.acquire(Family::Enrollment, false).await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(20));
+        assert_eq!(g.granted(Family::Enrollment), 1001);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writes_have_their_own_smaller_budget() {
+        let g = Governor::new(&[]);
+        let start = Instant::now();
+        for _ in 0..200 {
+            g.acquire(Family::Devices, true).await;
+        }
+        // Reads still flow while writes are exhausted.
+        g.acquire(Family::Devices, false).await;
+        assert_eq!(Instant::now(), start);
+        g.acquire(Family::Devices, true).await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(20));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn conditional_access_is_paced_one_per_second() {
+        let g = Governor::new(&[]);
+        let start = Instant::now();
+        for _ in 0..4 {
+            g.acquire(Family::ConditionalAccess, false).await;
+        }
+        assert_eq!(Instant::now() - start, Duration::from_secs(3));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_the_family_for_every_task_and_is_published() {
+        let g = Arc::new(Governor::new(&[]));
+        let mut rx = g.subscribe();
+        let start = Instant::now();
+        g.throttled(Family::Devices, Duration::from_secs(3));
+        assert_eq!(
+            *rx.borrow_and_update(),
+            ConnState::Throttled {
+                until: start + Duration::from_secs(3)
+            }
+        );
+        let tasks: Vec<_> = (0..5)
+            .map(|_| {
+                let g = g.clone();
+                tokio::spawn(async move {
+                    g.acquire(Family::Devices, false).await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        // Another family is unaffected.
+        g.acquire(Family::Identity, false).await;
+        assert_eq!(Instant::now(), start);
+        for t in tasks {
+            assert!(t.await.unwrap() >= start + Duration::from_secs(3));
+        }
+        g.answered();
+        assert_eq!(*rx.borrow_and_update(), ConnState::Online);
+    }
+}

@@ -1,0 +1,23 @@
+//! The Microsoft Graph client: one HTTP layer (auth, retries, a process-wide rate governor,
+//! paging, `$batch`, report export) and typed operations per resource family.
+//!
+//! Everything is built from the injected base URL so tests and the simulator run the same code
+//! path as production. The bearer token only ever goes to the configured Graph origin.
+
+pub mod batch;
+pub mod client;
+pub mod error;
+pub mod export;
+pub mod governor;
+pub mod models;
+pub mod odata;
+pub mod ops;
+pub mod paging;
+pub mod retry;
+
+pub use batch::{BatchRequest, BatchResponse};
+pub use client::{GraphClient, Timeouts};
+pub use error::GraphError;
+pub use governor::{ConnState, Family, Governor, Limits};
+pub use odata::DeviceFilter;
+pub use retry::{RetryPolicy, RetrySafety};

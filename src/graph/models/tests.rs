@@ -1,0 +1,225 @@
+//! Every sample in shared/graph/samples parses into its type.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::graph::batch::{BatchRequestBody, BatchResponseBody};
+use crate::graph::error::parse_error_body;
+
+/// The samples directory: `../shared/graph/samples` from the checkout (also found from a
+/// worktree one level deeper).
+pub(crate) fn samples_dir() -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    for up in [
+        root.join("../shared/graph/samples"),
+        root.join("../../shared/graph/samples"),
+    ] {
+        if up.is_dir() {
+            return up;
+        }
+    }
+    panic!("shared/graph/samples not found next to {}", root.display());
+}
+
+fn read(name: &str) -> Vec<u8> {
+    let p = samples_dir().join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+fn list<T: serde::de::DeserializeOwned>(name: &str) -> Vec<T> {
+    serde_json::from_slice::<Collection<T>>(&read(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .value
+}
+
+fn one<T: serde::de::DeserializeOwned>(name: &str) -> T {
+    parse_entity(&read(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+#[test]
+fn every_sample_parses_into_its_type() {
+    let ids: Vec<ImportedDeviceIdentity> = list("importedDeviceIdentity-list.json");
+    assert_eq!(ids[0].enrollment_state, Some(EnrollmentState::Enrolled));
+    assert_eq!(ids[0].platform, Some(Platform::Ios));
+    let found: Vec<ImportedDeviceIdentity> = list("searchExistingIdentities-response.json");
+    assert_eq!(found.len(), 1);
+    let res: Vec<ImportedDeviceIdentityResult> = list("importDeviceIdentityList-response.json");
+    assert_eq!(res[0].status, Some(true));
+    assert_eq!(
+        res[0].identity.id.as_deref(),
+        Some("9dfd3690-3690-9dfd-9036-fd9d9036fd9d")
+    );
+    let req: serde_json::Value =
+        serde_json::from_slice(&read("importDeviceIdentityList-request.json")).unwrap();
+    let req_ids: Vec<ImportedDeviceIdentity> =
+        serde_json::from_value(req["importedDeviceIdentities"].clone()).unwrap();
+    assert_eq!(
+        req_ids[0].imported_device_identity_type,
+        Some(ImportedDeviceIdentityType::Imei)
+    );
+
+    let d: ManagedDevice = one("managedDevice-get.json");
+    assert_eq!(d.id, "705c034c-034c-705c-4c03-5c704c035c70");
+    assert_eq!(d.management_state, Some(ManagementState::RetirePending));
+    assert_eq!(d.join_type, Some(JoinType::AzureAdJoined));
+    assert_eq!(
+        d.users_logged_on[0].user_id.as_deref(),
+        Some("User Id value")
+    );
+    assert_eq!(
+        d.device_action_results[0].action_state,
+        Some(ActionState::Pending)
+    );
+    assert_eq!(
+        d.azure_ad_device_id.as_deref(),
+        Some("Azure ADDevice Id value")
+    );
+
+    let jit: JustInTimeAssignmentPolicy = one("retrieveJustInTimeConfiguration-response.json");
+    assert_eq!(jit.target, vec!["Target value"]);
+    let jit_req: serde_json::Value =
+        serde_json::from_slice(&read("assignJustInTimeConfiguration-request.json")).unwrap();
+    let jit2: JustInTimeAssignmentPolicy =
+        serde_json::from_value(jit_req["justInTimeAssignments"].clone()).unwrap();
+    assert_eq!(jit2.target_type.as_deref(), Some("entraSecurityGroup"));
+    let ok: bool = one("assignJustInTimeConfiguration-response.json");
+    assert!(ok);
+    let target: MembershipTargetResult = one("enrollmentTimeDeviceMembershipTarget-response.json");
+    assert_eq!(
+        target.enrollment_time_device_membership_target_validation_statuses[0]
+            .target_id
+            .as_deref(),
+        Some("Target Id value")
+    );
+    let set_req: serde_json::Value = serde_json::from_slice(&read(
+        "setEnrollmentTimeDeviceMembershipTarget-request.json",
+    ))
+    .unwrap();
+    assert_eq!(
+        set_req["enrollmentTimeDeviceMembershipTargets"][0]["targetId"],
+        "Target Id value"
+    );
+
+    let ap: Vec<serde_json::Value> =
+        list("importedWindowsAutopilotDeviceIdentity-import-response.json");
+    assert_eq!(ap.len(), 1);
+
+    let job: ExportJob = one("exportJob-create-response.json");
+    assert_eq!(job.status, Some(ReportStatus::NotStarted));
+    assert_eq!(job.format, Some(ReportFormat::Pdf));
+    assert_eq!(job.url.as_ref().map(|u| u.expose()), Some("Url value"));
+    assert!(
+        !format!("{job:?}").contains("Url value"),
+        "the pre-signed URL is redacted"
+    );
+
+    let roles: AssignedRoleIds = one("getAssignedRoleIdsForLoggedInUser-response.json");
+    assert_eq!(roles.role_definition_ids.len(), 1);
+
+    let batch_req: BatchRequestBody = serde_json::from_slice(&read("batch-request.json")).unwrap();
+    assert_eq!(batch_req.requests.len(), 5);
+    let batch: BatchResponseBody = serde_json::from_slice(&read("batch-response.json")).unwrap();
+    let statuses: Vec<u16> = batch.responses.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200, 403, 403, 405, 200]);
+
+    assert_eq!(
+        parse_error_body(&read("error-429.json")).code,
+        "TooManyRequests"
+    );
+    assert_eq!(
+        parse_error_body(&read("error-generic.json")).code,
+        "invalidRange"
+    );
+
+    let ca: Vec<ConditionalAccessPolicy> = list("conditionalAccess-policies-list.json");
+    assert_eq!(ca[0].state, Some(PolicyState::Disabled));
+    assert_eq!(ca[0].created_date_time, None);
+    let apps = ca[0]
+        .conditions
+        .as_ref()
+        .unwrap()
+        .applications
+        .as_ref()
+        .unwrap();
+    assert_eq!(apps.include_applications, vec!["None"]);
+
+    let u: User = one("user-get.json");
+    assert_eq!(u.user_principal_name.as_deref(), Some("AdeleV@contoso.com"));
+    let lic: Vec<LicenseDetails> = list("user-licenseDetails-list.json");
+    assert!(!lic.is_empty() && !lic[0].service_plans.is_empty());
+    let groups: Vec<DirectoryObject> = list("user-transitiveMemberOf.json");
+    assert_eq!(
+        groups[0].odata_type.as_deref(),
+        Some("#microsoft.graph.group")
+    );
+    let sps: Vec<ServicePrincipal> = list("servicePrincipals-list.json");
+    assert_eq!(
+        sps[0].app_id.as_deref(),
+        Some("65415bb1-9267-4313-bbf5-ae259732ee12")
+    );
+    let owners: Vec<DirectoryObject> = list("group-owners-list.json");
+    assert!(owners.iter().all(|o| o.id.is_some()));
+}
+
+#[test]
+fn every_file_in_the_samples_dir_is_covered() {
+    // OAuth samples belong to auth; everything else must be parsed above.
+    let covered = include_str!("tests.rs");
+    for entry in std::fs::read_dir(samples_dir()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if name.starts_with("oauth-") {
+            continue;
+        }
+        assert!(
+            covered.contains(&format!("\"{name}\"")),
+            "{name} is not parsed by a test"
+        );
+    }
+}
+
+#[test]
+fn unknown_members_unknown_fields_and_nulls_are_tolerated() {
+    let d: ManagedDevice = serde_json::from_str(
+        r#"{"id":"1","managementState":"someFutureState","complianceState":null,
+            "usersLoggedOn":null,"deviceActionResults":[{"actionState":"unknownFutureValue"}],
+            "brandNewField":{"x":1},"joinType":"unknownFutureValue"}"#,
+    )
+    .unwrap();
+    assert_eq!(d.management_state, Some(ManagementState::Other));
+    assert_eq!(d.compliance_state, None);
+    assert!(d.users_logged_on.is_empty());
+    assert_eq!(
+        d.device_action_results[0].action_state,
+        Some(ActionState::Other)
+    );
+    assert_eq!(d.join_type, Some(JoinType::Other));
+    let p: Platform = serde_json::from_str("\"tvos\"").unwrap();
+    assert_eq!(p, Platform::TvOs);
+}
+
+#[test]
+fn wrapped_and_top_level_entities_both_parse() {
+    let top: User = parse_entity(br#"{"@odata.context":"x","id":"u1"}"#).unwrap();
+    let wrapped: User = parse_entity(br#"{"value":{"id":"u1"}}"#).unwrap();
+    assert_eq!(top, wrapped);
+    let page: Collection<User> = parse_entity(br#"{"value":[{"id":"u1"}]}"#).unwrap();
+    assert_eq!(page.value.len(), 1);
+}
+
+#[test]
+fn windows_identity_serialises_as_the_portal_csv_does() {
+    let v = serde_json::to_value(ImportedDeviceIdentity::windows(
+        "Microsoft",
+        "Surface 5",
+        "0123",
+    ))
+    .unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "importedDeviceIdentifier": "Microsoft,Surface 5,0123",
+            "importedDeviceIdentityType": "manufacturerModelSerial",
+            "platform": "windows"
+        })
+    );
+}

@@ -1,0 +1,95 @@
+//! Users, licences, directory objects and Intune role ids (REFERENCE.md §7, §8).
+
+use serde::Deserialize;
+
+use super::null_default;
+
+/// `user` (the default properties plus `accountEnabled` when selected).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub mail: Option<String>,
+    #[serde(default)]
+    pub job_title: Option<String>,
+    #[serde(default)]
+    pub account_enabled: Option<bool>,
+}
+
+/// `servicePlanInfo`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicePlanInfo {
+    #[serde(default)]
+    pub service_plan_id: Option<String>,
+    #[serde(default)]
+    pub service_plan_name: Option<String>,
+    #[serde(default)]
+    pub provisioning_status: Option<String>,
+    #[serde(default)]
+    pub applies_to: Option<String>,
+}
+
+/// `licenseDetails`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LicenseDetails {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub sku_id: Option<String>,
+    #[serde(default)]
+    pub sku_part_number: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub service_plans: Vec<ServicePlanInfo>,
+}
+
+/// The Intune plan (`INTUNE_A`) id.
+pub const INTUNE_A_PLAN_ID: &str = "c1ec4a95-1f05-45b3-a911-aa3fa01094f5";
+
+impl LicenseDetails {
+    /// Does this licence carry a provisioned Intune plan?
+    pub fn has_intune(&self) -> bool {
+        self.service_plans.iter().any(|p| {
+            (p.service_plan_id.as_deref() == Some(INTUNE_A_PLAN_ID)
+                || p.service_plan_name.as_deref() == Some("INTUNE_A"))
+                && p.provisioning_status.as_deref() == Some("Success")
+        })
+    }
+}
+
+/// A `directoryObject` of any subtype (user, group, servicePrincipal, directoryRole).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DirectoryObject {
+    #[serde(default, rename = "@odata.type")]
+    pub odata_type: Option<String>,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub app_id: Option<String>,
+    #[serde(default)]
+    pub role_template_id: Option<String>,
+    #[serde(default)]
+    pub service_principal_type: Option<String>,
+}
+
+/// `deviceAndAppManagementAssignedRoleIds`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedRoleIds {
+    #[serde(default, deserialize_with = "null_default")]
+    pub role_definition_ids: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub role_assignment_ids: Vec<String>,
+}

@@ -1,0 +1,157 @@
+//! Managed devices: listing, primary user, remote actions (REFERENCE.md §2, §3, §6).
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::super::client::GraphClient;
+use super::super::error::GraphError;
+use super::super::models::{ManagedDevice, User, WipeOptions};
+use super::super::odata::{DeviceFilter, Query};
+use super::super::retry::RetrySafety;
+use super::seg;
+
+const BASE: &str = "/deviceManagement/managedDevices";
+
+/// The property a filter's client-side re-check reads (it must be in `$select`).
+fn filter_field(f: &DeviceFilter) -> &'static str {
+    match f {
+        DeviceFilter::SerialNumber(_) => "serialNumber",
+        DeviceFilter::UserPrincipalName(_) => "userPrincipalName",
+        DeviceFilter::DeviceNamePrefix(_) => "deviceName",
+        DeviceFilter::LastSyncAfter(_) => "lastSyncDateTime",
+    }
+}
+
+impl GraphClient {
+    /// All managed devices (pages of 1,000 via `@odata.nextLink`). With a filter, rows that do
+    /// not satisfy it are dropped: Intune ignores filters it does not support.
+    pub async fn list_managed_devices(
+        &self,
+        filter: Option<DeviceFilter>,
+        select: &[&str],
+    ) -> Result<Vec<ManagedDevice>, GraphError> {
+        let mut fields: Vec<&str> = select.to_vec();
+        let mut q = Query::new();
+        if let Some(f) = &filter {
+            f.validate().map_err(GraphError::Invalid)?;
+            q = q.filter(f.to_odata());
+            if !fields.is_empty() {
+                for need in ["id", filter_field(f)] {
+                    if !fields.contains(&need) {
+                        fields.push(need);
+                    }
+                }
+            }
+        }
+        let q = q.select(&fields).top(1000);
+        let mut out = Vec::new();
+        let mut dropped = 0usize;
+        self.for_each_page(self.beta(BASE, &q), |page: Vec<ManagedDevice>| {
+            for d in page {
+                if filter.as_ref().is_none_or(|f| f.matches(&d)) {
+                    out.push(d);
+                } else {
+                    dropped += 1;
+                }
+            }
+        })
+        .await?;
+        if dropped > 0 {
+            tracing::warn!(
+                dropped,
+                "Graph returned devices outside the filter; dropped them"
+            );
+        }
+        Ok(out)
+    }
+
+    /// One device; use `select` for properties only populated on single GETs.
+    pub async fn get_managed_device(
+        &self,
+        id: &str,
+        select: &[&str],
+    ) -> Result<ManagedDevice, GraphError> {
+        self.get_entity(self.beta(&format!("{BASE}/{}", seg(id)), &Query::new().select(select)))
+            .await
+    }
+
+    /// The device's primary user(s) (0 or 1): authoritative over `userPrincipalName` on the device.
+    pub async fn device_primary_users(&self, id: &str) -> Result<Vec<User>, GraphError> {
+        self.get_all(self.beta(&format!("{BASE}/{}/users", seg(id)), &Query::new()))
+            .await
+    }
+
+    /// `POST managedDevices/{id}/users/$ref`. Idempotent: it *replaces* the primary user, so a
+    /// repeat leaves the same user in place.
+    pub async fn set_primary_user(&self, device_id: &str, user_id: &str) -> Result<(), GraphError> {
+        uuid::Uuid::parse_str(user_id)
+            .map_err(|_| GraphError::Invalid(format!("user id {user_id:?} is not a GUID")))?;
+        let target = self.beta(&format!("/users/{}", seg(user_id)), &Query::new());
+        self.send_json(
+            Method::POST,
+            self.beta(
+                &format!("{BASE}/{}/users/$ref", seg(device_id)),
+                &Query::new(),
+            ),
+            Some(&json!({ "@odata.id": target.as_str() })),
+            RetrySafety::Idempotent,
+        )
+        .await
+    }
+
+    /// `POST syncDevice`: asking a device to check in twice is harmless, so retried.
+    pub async fn sync_device(&self, id: &str) -> Result<(), GraphError> {
+        self.action(id, "syncDevice", None, RetrySafety::Idempotent)
+            .await
+    }
+
+    /// `POST retire`: destructive; never replayed after an unclear outcome. Read
+    /// `managementState` (`retirePending`) before issuing it again.
+    pub async fn retire(&self, id: &str) -> Result<(), GraphError> {
+        self.action(id, "retire", None, RetrySafety::NotIdempotent)
+            .await
+    }
+
+    /// `POST wipe`: destructive; never replayed after an unclear outcome. Read
+    /// `managementState` (`wipePending`) before issuing it again.
+    pub async fn wipe(&self, id: &str, options: &WipeOptions) -> Result<(), GraphError> {
+        let body = serde_json::to_value(options).map_err(|e| GraphError::Invalid(e.to_string()))?;
+        self.action(id, "wipe", Some(body), RetrySafety::NotIdempotent)
+            .await
+    }
+
+    async fn action(
+        &self,
+        id: &str,
+        action: &str,
+        body: Option<serde_json::Value>,
+        safety: RetrySafety,
+    ) -> Result<(), GraphError> {
+        self.send_json(
+            Method::POST,
+            self.beta(&format!("{BASE}/{}/{action}", seg(id)), &Query::new()),
+            body.as_ref(),
+            safety,
+        )
+        .await
+    }
+
+    /// The one device with this serial, `None` if there is none; more than one is an error so
+    /// nothing downstream acts on the wrong device.
+    pub async fn find_device_by_serial(
+        &self,
+        serial: &str,
+    ) -> Result<Option<ManagedDevice>, GraphError> {
+        let mut found = self
+            .list_managed_devices(Some(DeviceFilter::SerialNumber(serial.to_string())), &[])
+            .await?;
+        match found.len() {
+            0 => Ok(None),
+            1 => Ok(found.pop()),
+            n => Err(GraphError::Ambiguous {
+                what: format!("device with serial {serial:?}"),
+                count: n,
+            }),
+        }
+    }
+}

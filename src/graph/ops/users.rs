@@ -1,0 +1,67 @@
+//! Users, licences and the signed-in user's roles (REFERENCE.md §7).
+
+use super::super::client::GraphClient;
+use super::super::error::GraphError;
+use super::super::models::{AssignedRoleIds, DirectoryObject, LicenseDetails, User};
+use super::super::odata::{Query, literal};
+use super::seg;
+
+/// The path segment for a user id or UPN (`/users('$x@y')` when the UPN starts with `$`).
+fn user_segment(id_or_upn: &str) -> String {
+    if id_or_upn.starts_with('$') {
+        format!("({})", seg(&literal(id_or_upn)))
+    } else {
+        format!("/{}", seg(id_or_upn))
+    }
+}
+
+impl GraphClient {
+    /// `GET /v1.0/users/{id|upn}`.
+    pub async fn get_user(&self, id_or_upn: &str, select: &[&str]) -> Result<User, GraphError> {
+        if id_or_upn.trim().is_empty() {
+            return Err(GraphError::Invalid("empty user id".into()));
+        }
+        self.get_entity(self.v1(
+            &format!("/users{}", user_segment(id_or_upn)),
+            &Query::new().select(select),
+        ))
+        .await
+    }
+
+    /// `GET /v1.0/users/{id}/licenseDetails` (delegated tokens only).
+    pub async fn user_license_details(&self, id: &str) -> Result<Vec<LicenseDetails>, GraphError> {
+        self.get_all(self.v1(
+            &format!("/users{}/licenseDetails", user_segment(id)),
+            &Query::new(),
+        ))
+        .await
+    }
+
+    /// `GET /v1.0/me/transitiveMemberOf`: groups and directory roles of the signed-in user.
+    pub async fn transitive_member_of_me(&self) -> Result<Vec<DirectoryObject>, GraphError> {
+        self.get_all(self.v1("/me/transitiveMemberOf", &Query::new()))
+            .await
+    }
+
+    /// `GET /beta/deviceManagement/getAssignedRoleIdsForLoggedInUser` (delegated only).
+    pub async fn assigned_role_ids_for_logged_in_user(
+        &self,
+    ) -> Result<AssignedRoleIds, GraphError> {
+        self.get_entity(self.beta(
+            "/deviceManagement/getAssignedRoleIdsForLoggedInUser",
+            &Query::new(),
+        ))
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_segments_escape_hash_and_dollar() {
+        assert_eq!(user_segment("a#b@contoso.com"), "/a%23b%40contoso.com");
+        assert_eq!(user_segment("$x@y.com"), "(%27%24x%40y.com%27)");
+    }
+}

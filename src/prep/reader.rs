@@ -1,0 +1,431 @@
+//! Rows out of one or more inputs, each validated and stamped with its file and line.
+//!
+//! `stagehand intake import` reuses this through [`read_rows`]; duplicates and spreadsheet damage
+//! that need the whole column (lost leading zeros) are the caller's concern (see `prep::run`).
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use csv::ByteRecord;
+
+use super::damage;
+use super::decode::{self, TextEncoding};
+use super::report::{InputError, RowError, Severity};
+use super::sniff::{self, Columns};
+use crate::serial;
+
+/// How inputs are read; `None` means "detect".
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReadOptions {
+    pub delimiter: Option<u8>,
+    pub encoding: Option<TextEncoding>,
+}
+
+/// One valid row. Text fields are trimmed; empty cells are `None`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrepRow {
+    pub file: Arc<Path>,
+    /// 1-based line where the row starts.
+    pub line: u64,
+    /// The cleaned serial.
+    pub serial: String,
+    /// 1-based column of the serial.
+    pub serial_column: usize,
+    pub periods_removed: usize,
+    /// Shared with neighbouring rows that have the same value (rows repeat them).
+    pub manufacturer: Option<Arc<str>>,
+    pub model: Option<Arc<str>>,
+    pub user: Option<String>,
+    pub group_tag: Option<String>,
+    pub hardware_hash: Option<String>,
+    pub product_id: Option<String>,
+    pub details: Option<String>,
+}
+
+const SAMPLE: usize = 64 * 1024;
+
+/// One open input, iterating its rows.
+pub struct InputFile {
+    pub path: Arc<Path>,
+    pub encoding: TextEncoding,
+    pub delimiter: u8,
+    pub header: bool,
+    /// Size on disk, for progress.
+    pub size: u64,
+    columns: Columns,
+    csv: csv::Reader<Box<dyn Read + Send>>,
+    first: Option<(ByteRecord, u64)>,
+    labels: Labels,
+    record: ByteRecord,
+    failed: bool,
+}
+
+impl InputFile {
+    /// Opens, decodes and sniffs an input. Fails on unreadable or binary files and on a header
+    /// row without a serial column.
+    pub fn open(path: &Path, opts: &ReadOptions) -> Result<Self, InputError> {
+        let decoded = decode::open(path, opts.encoding)?;
+        let mut reader = decoded.reader;
+        let mut sample = Vec::with_capacity(SAMPLE);
+        (&mut reader)
+            .take(SAMPLE as u64)
+            .read_to_end(&mut sample)
+            .map_err(|e| InputError::Unreadable {
+                file: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        let text = match std::str::from_utf8(&sample) {
+            Ok(t) => t,
+            Err(e) => std::str::from_utf8(&sample[..e.valid_up_to()]).unwrap_or(""),
+        };
+        let delimiter = opts
+            .delimiter
+            .unwrap_or_else(|| sniff::detect_delimiter(text));
+        let chained: Box<dyn Read + Send> = Box::new(EndsWithNewline {
+            inner: Cursor::new(sample).chain(reader),
+            last: b'\n',
+            done: false,
+        });
+        // Records end at LF only (a CR stays in the last field and is trimmed), and every record
+        // ends with one, so a record's first line is computable: see `start_line`.
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(SAMPLE)
+            .from_reader(chained);
+        let file: Arc<Path> = Arc::from(path);
+        let layout = |line: u64, reason: String| InputError::Layout {
+            file: path.to_path_buf(),
+            line,
+            reason,
+        };
+        // The first row that is not blank decides header / layout.
+        let mut first = ByteRecord::new();
+        let mut have_first = false;
+        loop {
+            match csv.read_byte_record(&mut first) {
+                Ok(false) => break,
+                Ok(true) if is_blank(&first) => continue,
+                Ok(true) => {
+                    have_first = true;
+                    break;
+                }
+                Err(e) => return Err(layout(line_of(&e), e.to_string())),
+            }
+        }
+        let (columns, header, first) = if have_first {
+            let cells: Vec<&str> = first
+                .iter()
+                .map(|c| std::str::from_utf8(c).unwrap_or("").trim())
+                .collect();
+            let line = start_line(&first, csv.position().line());
+            match sniff::columns_from_header(&cells) {
+                Ok(Some(c)) => (c, true, None),
+                Ok(None) => (
+                    sniff::columns_without_header(cells.len()),
+                    false,
+                    Some((first, line)),
+                ),
+                Err(reason) => return Err(layout(line, reason)),
+            }
+        } else {
+            (Columns::default(), false, None)
+        };
+        Ok(Self {
+            path: file,
+            encoding: decoded.encoding,
+            delimiter,
+            header,
+            size: decoded.size,
+            columns,
+            csv,
+            first,
+            labels: Labels::default(),
+            record: ByteRecord::new(),
+            failed: false,
+        })
+    }
+
+    /// Decoded bytes consumed so far (for progress).
+    pub fn position(&self) -> u64 {
+        self.csv.position().byte()
+    }
+
+    fn convert(&mut self, rec: &ByteRecord, line: u64) -> Result<PrepRow, RowError> {
+        convert(&self.path, &self.columns, &mut self.labels, rec, line)
+    }
+}
+
+/// The last manufacturer and model seen, reused while rows repeat them.
+#[derive(Debug, Default)]
+struct Labels {
+    manufacturer: Option<Arc<str>>,
+    model: Option<Arc<str>>,
+}
+
+/// Validates one record into a row (a free function so the reader's record buffer can be
+/// borrowed alongside it).
+fn convert(
+    path: &Arc<Path>,
+    c: &Columns,
+    labels: &mut Labels,
+    rec: &ByteRecord,
+    line: u64,
+) -> Result<PrepRow, RowError> {
+    let reject = |column: usize, code: &'static str, reason: String| RowError {
+        file: path.clone(),
+        line,
+        column: Some(column + 1),
+        severity: Severity::Rejected,
+        code,
+        reason,
+    };
+    let cell = |i: usize| -> Result<Option<&str>, RowError> {
+        match rec.get(i) {
+            None => Ok(None),
+            Some(b) => std::str::from_utf8(b).map(|s| Some(s.trim())).map_err(|_| {
+                reject(
+                    i,
+                    "bad-text",
+                    "the cell is not valid text in the detected encoding".into(),
+                )
+            }),
+        }
+    };
+    let raw = match cell(c.serial)? {
+        Some(s) if !s.is_empty() => s,
+        _ => {
+            return Err(reject(
+                c.serial,
+                "empty-serial",
+                "the serial is empty".into(),
+            ));
+        }
+    };
+    if damage::is_scientific(raw) {
+        return Err(reject(
+            c.serial,
+            "scientific-notation",
+            format!(
+                "{raw:?} is a number in scientific notation: a spreadsheet replaced the serial and its digits are lost; export the column as text"
+            ),
+        ));
+    }
+    let clean = serial::clean(raw)
+        .map_err(|e| reject(c.serial, "bad-serial", format!("serial {raw:?}: {e}")))?;
+    let opt = |col: Option<usize>| -> Result<Option<String>, RowError> {
+        Ok(match col {
+            Some(i) => cell(i)?.filter(|s| !s.is_empty()).map(str::to_string),
+            None => None,
+        })
+    };
+    let label = |col: Option<usize>,
+                 field: &'static str,
+                 last: &mut Option<Arc<str>>|
+     -> Result<Option<Arc<str>>, RowError> {
+        let Some(i) = col else { return Ok(None) };
+        let Some(v) = cell(i)?.filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        if let Some(prev) = last.as_ref().filter(|p| ***p == *v) {
+            return Ok(Some(prev.clone()));
+        }
+        serial::check_label(field, v).map_err(|e| reject(i, "bad-label", e.to_string()))?;
+        let shared: Arc<str> = Arc::from(v);
+        *last = Some(shared.clone());
+        Ok(Some(shared))
+    };
+    let manufacturer = label(c.manufacturer, "manufacturer", &mut labels.manufacturer)?;
+    let model = label(c.model, "model", &mut labels.model)?;
+    Ok(PrepRow {
+        file: path.clone(),
+        line,
+        serial: clean.value.into_owned(),
+        serial_column: c.serial + 1,
+        periods_removed: clean.periods_removed,
+        manufacturer,
+        model,
+        user: opt(c.user)?,
+        group_tag: opt(c.group_tag)?,
+        hardware_hash: opt(c.hardware_hash)?,
+        product_id: opt(c.product_id)?,
+        details: opt(c.details)?,
+    })
+}
+
+/// The line a record starts on, from the reader's line after it. csv's own record position does
+/// not count the blank lines it skips, so count back instead: the terminating LF and any LF
+/// inside quoted fields.
+fn start_line(rec: &ByteRecord, line_after: u64) -> u64 {
+    let inner = rec.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
+    line_after.saturating_sub(1 + inner).max(1)
+}
+
+/// Adds a final LF when the input does not end with one.
+struct EndsWithNewline<R> {
+    inner: R,
+    last: u8,
+    done: bool,
+}
+
+impl<R: Read> Read for EndsWithNewline<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.done || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = buf[n - 1];
+            return Ok(n);
+        }
+        self.done = true;
+        if self.last != b'\n' {
+            buf[0] = b'\n';
+            return Ok(1);
+        }
+        Ok(0)
+    }
+}
+
+fn is_blank(rec: &ByteRecord) -> bool {
+    rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
+}
+
+fn line_of(e: &csv::Error) -> u64 {
+    e.position().map_or(0, |p| p.line())
+}
+
+impl Iterator for InputFile {
+    type Item = Result<PrepRow, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some((first, line)) = self.first.take() {
+            return Some(self.convert(&first, line));
+        }
+        if self.failed {
+            return None;
+        }
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) if is_blank(&self.record) => continue,
+                Ok(true) => {
+                    let line = start_line(&self.record, self.csv.position().line());
+                    return Some(convert(
+                        &self.path,
+                        &self.columns,
+                        &mut self.labels,
+                        &self.record,
+                        line,
+                    ));
+                }
+                Err(e) => {
+                    // csv only fails on IO errors once flexible; the rest of the file is lost.
+                    self.failed = true;
+                    return Some(Err(RowError {
+                        file: self.path.clone(),
+                        line: line_of(&e),
+                        column: None,
+                        severity: Severity::Rejected,
+                        code: "unreadable",
+                        reason: format!("reading stopped here: {e}"),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// Opens every input (so an unreadable one fails before any row is produced) and chains their
+/// rows in order.
+pub fn read_rows(
+    paths: &[PathBuf],
+    opts: &ReadOptions,
+) -> Result<impl Iterator<Item = Result<PrepRow, RowError>> + use<>, InputError> {
+    let files = paths
+        .iter()
+        .map(|p| InputFile::open(p, opts))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(files.into_iter().flatten())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(text: &[u8]) -> (InputFile, Vec<Result<PrepRow, RowError>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("in.csv");
+        std::fs::write(&p, text).unwrap();
+        let f = InputFile::open(&p, &ReadOptions::default()).unwrap();
+        let info = InputFile::open(&p, &ReadOptions::default()).unwrap();
+        (info, f.collect())
+    }
+
+    #[test]
+    fn quoted_fields_with_delimiters_and_newlines_keep_line_numbers() {
+        let (f, r) = rows(b"Make;Model;Serial;Notes\r\n\"Dell; Inc\";Lat 5440;AB.12;\"two\r\nlines\"\r\n\r\nHP;X;CD34\r\n\"Dell\";\"M\nN\";EF56\r\n");
+        assert!(f.header);
+        assert_eq!(f.delimiter, b';');
+        let a = r[0].as_ref().unwrap();
+        assert_eq!(
+            (a.line, a.serial.as_str(), a.periods_removed),
+            (2, "AB12", 1)
+        );
+        assert_eq!(a.manufacturer.as_deref(), Some("Dell; Inc"));
+        assert_eq!(a.details.as_deref(), Some("two\r\nlines"));
+        let b = r[1].as_ref().unwrap();
+        assert_eq!((b.line, b.serial.as_str()), (5, "CD34"));
+        let c = r[2].as_ref().unwrap_err();
+        assert_eq!((c.line, c.column, c.code), (6, Some(2), "bad-label"));
+        assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn bad_rows_name_line_column_and_reason() {
+        let (f, r) = rows(
+            b"Dell,M1,OK1\nDell,M1,1.23457E+11\nDell,M1,AB#1\n\"Dell, Inc\",M1,OK2\nDell,M1,\n",
+        );
+        assert!(!f.header);
+        let errs: Vec<String> = r
+            .iter()
+            .filter_map(|x| x.as_ref().err())
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(errs.len(), 4, "{errs:?}");
+        assert!(errs[0].ends_with("in.csv:2:3: rejected: \"1.23457E+11\" is a number in scientific notation: a spreadsheet replaced the serial and its digits are lost; export the column as text"), "{}", errs[0]);
+        assert!(
+            errs[1].ends_with(
+                ":3:3: rejected: serial \"AB#1\": character '#' at position 3 is not allowed"
+            ),
+            "{}",
+            errs[1]
+        );
+        assert!(
+            errs[2].contains(":4:1: rejected: the manufacturer must not contain a comma"),
+            "{}",
+            errs[2]
+        );
+        assert!(
+            errs[3].ends_with(":5:3: rejected: the serial is empty"),
+            "{}",
+            errs[3]
+        );
+    }
+
+    #[test]
+    fn header_without_serial_is_a_layout_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.csv");
+        std::fs::write(&p, "\n\nMake,Model\nDell,X\n").unwrap();
+        let err = InputFile::open(&p, &ReadOptions::default()).err().unwrap();
+        assert!(
+            err.to_string()
+                .contains("h.csv:3: the header row has no serial column"),
+            "{err}"
+        );
+    }
+}

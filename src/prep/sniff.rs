@@ -1,0 +1,219 @@
+//! Delimiter and header detection on the first lines of a decoded input.
+
+use serde::Serialize;
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Serial,
+    Manufacturer,
+    Model,
+    User,
+    GroupTag,
+    HardwareHash,
+    ProductId,
+    Details,
+}
+
+/// Column numbers (0-based) of each role in an input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Columns {
+    pub serial: usize,
+    pub manufacturer: Option<usize>,
+    pub model: Option<usize>,
+    pub user: Option<usize>,
+    pub group_tag: Option<usize>,
+    pub hardware_hash: Option<usize>,
+    pub product_id: Option<usize>,
+    pub details: Option<usize>,
+}
+
+/// Recognises a header cell: case-insensitive, ignoring spaces, `_`, `-`, `.` and `#`.
+pub fn header_role(cell: &str) -> Option<Role> {
+    let key: String = cell
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.' | '#' | '\u{feff}' | '"'))
+        .flat_map(char::to_lowercase)
+        .collect();
+    Some(match key.as_str() {
+        "serial" | "serialnumber" | "serialno" | "deviceserialnumber" | "servicetag" | "sn"
+        | "imei" | "identifier" => Role::Serial,
+        "manufacturer" | "make" | "vendor" | "oem" => Role::Manufacturer,
+        "model" | "modelname" | "devicemodel" => Role::Model,
+        "upn" | "user" | "email" | "emailaddress" | "userprincipalname" | "assigneduser" => {
+            Role::User
+        }
+        "grouptag" | "ordertag" => Role::GroupTag,
+        "hardwarehash" | "hardwareid" | "hash" => Role::HardwareHash,
+        "windowsproductid" | "productid" | "productkey" => Role::ProductId,
+        "details" | "description" | "notes" => Role::Details,
+        _ => return None,
+    })
+}
+
+/// Maps a header row to columns. `Ok(None)` when the row is not a header; `Err` when it is a
+/// header without a serial column (the message lists what was found).
+pub fn columns_from_header(cells: &[&str]) -> Result<Option<Columns>, String> {
+    let roles: Vec<Option<Role>> = cells.iter().map(|c| header_role(c)).collect();
+    if roles.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let first = |r: Role| roles.iter().position(|x| *x == Some(r));
+    let Some(serial) = first(Role::Serial) else {
+        return Err(format!(
+            "the header row has no serial column (found: {}); name one \"Serial Number\"",
+            cells.join(", ")
+        ));
+    };
+    Ok(Some(Columns {
+        serial,
+        manufacturer: first(Role::Manufacturer),
+        model: first(Role::Model),
+        user: first(Role::User),
+        group_tag: first(Role::GroupTag),
+        hardware_hash: first(Role::HardwareHash),
+        product_id: first(Role::ProductId),
+        details: first(Role::Details),
+    }))
+}
+
+/// Columns of a file without a header, by the width of its first row: one column is a serial
+/// list; two are Intune's iOS/Android `identifier,details`; three or more are Intune's Windows
+/// `manufacturer,model,serial`.
+pub fn columns_without_header(width: usize) -> Columns {
+    match width {
+        0 | 1 => Columns::default(),
+        2 => Columns {
+            serial: 0,
+            details: Some(1),
+            ..Columns::default()
+        },
+        _ => Columns {
+            serial: 2,
+            manufacturer: Some(0),
+            model: Some(1),
+            ..Columns::default()
+        },
+    }
+}
+
+/// Picks the delimiter among comma, semicolon and tab from a sample of the text: the one that
+/// splits the most sampled lines into the same number (>1) of fields. Quoted text is skipped.
+/// A sample where none splits anything is a one-column list (comma is returned).
+pub fn detect_delimiter(sample: &str) -> u8 {
+    const CANDIDATES: [u8; 3] = [b'\t', b';', b','];
+    let lines: Vec<&str> = sample
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(100)
+        .collect();
+    let mut best = (b',', 0usize, 0usize); // delimiter, consistent lines, fields
+    for d in CANDIDATES {
+        let counts: Vec<usize> = lines.iter().map(|l| count_outside_quotes(l, d)).collect();
+        let Some(mode) = mode_nonzero(&counts) else {
+            continue;
+        };
+        let consistent = counts.iter().filter(|&&c| c == mode).count();
+        if (consistent, mode) > (best.1, best.2) {
+            best = (d, consistent, mode);
+        }
+    }
+    best.0
+}
+
+fn count_outside_quotes(line: &str, d: u8) -> usize {
+    let mut quoted = false;
+    let mut n = 0;
+    for b in line.bytes() {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if b == d && !quoted {
+            n += 1;
+        }
+    }
+    n
+}
+
+fn mode_nonzero(counts: &[usize]) -> Option<usize> {
+    let mut freq: std::collections::BTreeMap<usize, usize> = Default::default();
+    for &c in counts.iter().filter(|&&c| c > 0) {
+        *freq.entry(c).or_default() += 1;
+    }
+    freq.into_iter()
+        .max_by_key(|&(count, n)| (n, count))
+        .map(|(c, _)| c)
+}
+
+/// The name shown for a delimiter in summaries.
+pub fn delimiter_name(d: u8) -> String {
+    match d {
+        b',' => "comma".into(),
+        b';' => "semicolon".into(),
+        b'\t' => "tab".into(),
+        other => format!("{:?}", other as char),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delimiters() {
+        assert_eq!(detect_delimiter("a,b,c\nd,e,f\n"), b',');
+        assert_eq!(detect_delimiter("a;b;c\r\nd;e;f\r\n"), b';');
+        assert_eq!(detect_delimiter("a\tb\nd\te\n"), b'\t');
+        // Commas inside quotes and decimal commas do not beat a consistent semicolon.
+        assert_eq!(
+            detect_delimiter("\"Dell, Inc.\";M;S1\n\"HP, Inc\";N;S2\nX;1,5;S3\n"),
+            b';'
+        );
+        assert_eq!(detect_delimiter("SN1\nSN2\n"), b',');
+        assert_eq!(detect_delimiter(""), b',');
+    }
+
+    #[test]
+    fn header_variants_are_recognised() {
+        for (cell, role) in [
+            ("Serial", Role::Serial),
+            ("SERIAL NUMBER", Role::Serial),
+            ("Device Serial Number", Role::Serial),
+            ("serialnumber", Role::Serial),
+            ("Service Tag", Role::Serial),
+            ("Make", Role::Manufacturer),
+            ("model", Role::Model),
+            ("E-mail", Role::User),
+            ("UPN", Role::User),
+            ("Group Tag", Role::GroupTag),
+            ("Hardware Hash", Role::HardwareHash),
+            ("Windows Product ID", Role::ProductId),
+            ("\u{feff}Serial", Role::Serial),
+        ] {
+            assert_eq!(header_role(cell), Some(role), "{cell}");
+        }
+        assert_eq!(header_role("PF3ABC12"), None);
+    }
+
+    #[test]
+    fn header_mapping() {
+        let c = columns_from_header(&["Asset", "Make", "Model", "Service Tag", "Notes"])
+            .unwrap()
+            .unwrap();
+        assert_eq!(c.serial, 3);
+        assert_eq!(c.manufacturer, Some(1));
+        assert_eq!(c.model, Some(2));
+        assert_eq!(c.details, Some(4));
+        assert_eq!(columns_from_header(&["PF1", "Dell"]).unwrap(), None);
+        let err = columns_from_header(&["Make", "Model"]).unwrap_err();
+        assert!(err.contains("no serial column"), "{err}");
+    }
+
+    #[test]
+    fn headerless_layouts() {
+        assert_eq!(columns_without_header(1).serial, 0);
+        assert_eq!(columns_without_header(2).details, Some(1));
+        let w = columns_without_header(3);
+        assert_eq!((w.manufacturer, w.model, w.serial), (Some(0), Some(1), 2));
+    }
+}

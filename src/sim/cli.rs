@@ -1,0 +1,120 @@
+//! `stagehand sim`: run the simulated tenant in the foreground until Ctrl-C.
+
+use clap::Args;
+
+use super::{Faults, SimOptions, start};
+
+#[derive(Debug, Clone, Args)]
+pub struct SimArgs {
+    /// Port on 127.0.0.1 (0 = any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed for the fleet (same seed, same fleet).
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Devices pre-seeded across every stage.
+    #[arg(long, default_value_t = 40)]
+    pub devices: usize,
+    /// Sim seconds per real second (60: minutes become seconds).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Fault to inject, repeatable: latency=200ms, 5xx=0.05, drop=0.01, throttle-burst=20, token-ttl=60s.
+    #[arg(long = "fault", value_name = "KEY=VALUE")]
+    pub faults: Vec<String>,
+}
+
+impl SimArgs {
+    pub fn options(&self) -> anyhow::Result<SimOptions> {
+        let mut faults = Faults::default();
+        for f in &self.faults {
+            faults.apply(f)?;
+        }
+        Ok(SimOptions {
+            port: self.port,
+            seed: self.seed,
+            devices: self.devices,
+            speed: self.speed,
+            faults,
+            ..SimOptions::default()
+        })
+    }
+}
+
+/// `STAGEHAND_GRAPH_URL=… STAGEHAND_LOGIN_URL=… STAGEHAND_TENANT=… STAGEHAND_CLIENT_ID=…`, ready to
+/// paste in front of `stagehand` (both URLs are roots, as in the config: Graph adds `/beta`).
+pub fn env_line(sim: &super::SimHandle) -> String {
+    let root = sim.base_url.as_str().trim_end_matches('/');
+    format!(
+        "STAGEHAND_GRAPH_URL={root} STAGEHAND_LOGIN_URL={root} STAGEHAND_TENANT={} STAGEHAND_CLIENT_ID={}",
+        sim.tenant_id(),
+        sim.client_id()
+    )
+}
+
+pub async fn run_cli(args: &SimArgs) -> anyhow::Result<()> {
+    let sim = start(args.options()?).await?;
+    println!("stagehand sim listening on {}", sim.base_url);
+    println!("{}", env_line(&sim));
+    tokio::signal::ctrl_c().await?;
+    sim.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+
+    #[test]
+    fn sim_subcommand_parses_repeatable_faults_and_reports_bad_ones() {
+        let cli = Cli::try_parse_from([
+            "stagehand",
+            "sim",
+            "--port",
+            "0",
+            "--seed",
+            "3",
+            "--speed",
+            "60",
+            "--fault",
+            "latency=200ms",
+            "--fault",
+            "5xx=0.05",
+        ])
+        .unwrap();
+        let Some(Command::Sim(args)) = cli.command else {
+            panic!("expected the sim subcommand")
+        };
+        let opts = args.options().unwrap();
+        assert_eq!((opts.seed, opts.speed), (3, 60.0));
+        assert_eq!(opts.faults.latency, std::time::Duration::from_millis(200));
+        assert_eq!(opts.faults.error_5xx_rate, 0.05);
+        let cli = Cli::try_parse_from(["stagehand", "sim", "--fault", "drop=2"]).unwrap();
+        let Some(Command::Sim(args)) = cli.command else {
+            panic!("expected the sim subcommand")
+        };
+        let e = args.options().unwrap_err().to_string();
+        assert!(e.contains("drop") && e.contains("outside"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn env_line_points_at_the_loopback_roots() {
+        let sim = crate::sim::start(crate::sim::SimOptions {
+            devices: 0,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let line = super::env_line(&sim);
+        let root = sim.base_url.as_str().trim_end_matches('/');
+        assert!(
+            line.starts_with(&format!(
+                "STAGEHAND_GRAPH_URL={root} STAGEHAND_LOGIN_URL={root} "
+            )),
+            "{line}"
+        );
+        assert!(root.starts_with("http://127.0.0.1:"));
+        assert!(line.contains(&sim.tenant_id()) && line.contains(&sim.client_id()));
+    }
+}

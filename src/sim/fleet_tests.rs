@@ -1,0 +1,204 @@
+use super::*;
+
+fn dir() -> Directory {
+    Directory::generate(
+        &mut Rng::new(1),
+        &[
+            "staging@contoso.example".into(),
+            "o'neil.staging@contoso.example".into(),
+        ],
+        false,
+    )
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn fleet(seed: u64, fail: f64) -> Fleet {
+    Fleet::new(
+        Rng::new(seed),
+        fail,
+        vec![
+            "staging@contoso.example".into(),
+            "o'neil.staging@contoso.example".into(),
+        ],
+    )
+}
+
+#[test]
+fn seeded_fleet_has_every_stage() {
+    let d = dir();
+    let mut f = fleet(7, 0.1);
+    f.seed(8, now(), &d);
+    let states: Vec<Option<Deployment>> = f.devices.iter().map(|x| x.deployment(now())).collect();
+    assert_eq!(
+        states,
+        vec![
+            None,
+            Some(Deployment::InProgress { phase: 1 }),
+            Some(Deployment::InProgress { phase: 2 }),
+            Some(Deployment::InProgress { phase: 3 }),
+            Some(Deployment::Succeeded),
+            Some(Deployment::Failed { phase: 2 }),
+            Some(Deployment::Succeeded),
+            Some(Deployment::Succeeded),
+        ]
+    );
+    let staging_id = d.find("staging@contoso.example").map(|u| u.id.clone());
+    let oneil_id = d
+        .find("o'neil.staging@contoso.example")
+        .map(|u| u.id.clone());
+    // In use: a real user signed in, staging still primary. Assigned: primary is the real user.
+    let in_use = &f.devices[6];
+    assert_eq!(
+        in_use.users_logged_on(now(), &d).len(),
+        2 + usize::from(in_use.ghost_logon.is_some())
+    );
+    let p = in_use.primary_at(now(), &d);
+    assert!(p == staging_id || p == oneil_id);
+    let assigned = &f.devices[7];
+    assert_eq!(
+        assigned.primary_at(now(), &d),
+        assigned.logon.clone().map(|l| l.0)
+    );
+    assert_eq!(f.enrolled(now()).count(), 7);
+}
+
+#[test]
+fn same_seed_same_fleet() {
+    let d = dir();
+    let (mut a, mut b, mut c) = (fleet(5, 0.2), fleet(5, 0.2), fleet(6, 0.2));
+    a.seed(20, now(), &d);
+    b.seed(20, now(), &d);
+    c.seed(20, now(), &d);
+    let ids = |f: &Fleet| {
+        f.devices
+            .iter()
+            .map(|x| (x.id.clone(), x.serial.clone(), x.enroll_at))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&a), ids(&b));
+    assert_ne!(ids(&a), ids(&c));
+}
+
+#[test]
+fn imported_identity_enrolls_progresses_and_gets_a_user() {
+    let d = dir();
+    let mut f = fleet(11, 0.0);
+    let ident = f.add_identity(
+        "Dell Inc.,Latitude 7440,ABC123",
+        "manufacturerModelSerial",
+        "",
+        now(),
+        &d,
+    );
+    assert_eq!(f.identity_state(&ident, now()).0, "notContacted");
+    assert_eq!(f.enrolled(now()).count(), 0);
+    let dev = f.devices[0].clone();
+    assert_eq!(dev.serial, "ABC123");
+    assert_eq!(dev.manufacturer, "Dell Inc.");
+    let mut t = now();
+    let mut seen = vec![];
+    while t < now() + Span::hours(2) {
+        if let Some(s) = dev.deployment(t)
+            && seen.last() != Some(&s)
+        {
+            seen.push(s);
+        }
+        t += Span::seconds(30);
+    }
+    assert_eq!(
+        seen,
+        vec![
+            Deployment::InProgress { phase: 1 },
+            Deployment::InProgress { phase: 2 },
+            Deployment::InProgress { phase: 3 },
+            Deployment::Succeeded
+        ]
+    );
+    assert_eq!(f.identity_state(&ident, t).0, "enrolled");
+    let (user, at) = dev
+        .logon
+        .clone()
+        .expect("a real user signs in after success");
+    assert!(at > dev.finished_at());
+    assert!(
+        dev.users_logged_on(t, &d)
+            .iter()
+            .any(|u| u["userId"] == user)
+    );
+    // With a 100% failure rate the deployment fails and nobody signs in.
+    let mut g = fleet(11, 1.0);
+    g.add_identity("SERIAL9", "serialNumber", "", now(), &d);
+    let dev = &g.devices[0];
+    assert!(matches!(
+        dev.deployment(now() + Span::hours(2)),
+        Some(Deployment::Failed { .. })
+    ));
+    assert!(dev.logon.is_none());
+    assert_eq!(dev.serial, "SERIAL9");
+}
+
+#[test]
+fn list_rows_hide_what_only_single_get_shows() {
+    let d = dir();
+    let mut f = fleet(3, 0.0);
+    f.seed(8, now(), &d);
+    let dev = &f.devices[6];
+    let single = dev.to_json(now(), &d, false);
+    let row = dev.to_json(now(), &d, true);
+    assert!(
+        single["usersLoggedOn"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
+    assert_eq!(row["usersLoggedOn"], serde_json::json!([]));
+    assert!(single.get("enrolledByUserPrincipalName").is_some());
+    assert!(row.get("enrolledByUserPrincipalName").is_none());
+    for (code, dep) in [
+        (1, Deployment::InProgress { phase: 2 }),
+        (2, Deployment::Succeeded),
+        (3, Deployment::Failed { phase: 1 }),
+    ] {
+        assert_eq!(dep.status_code(), code);
+    }
+}
+
+#[test]
+fn deleting_an_identity_cancels_a_pending_enrollment() {
+    let d = dir();
+    let mut f = fleet(2, 0.0);
+    let ident = f.add_identity("X1", "serialNumber", "", now(), &d);
+    assert!(f.delete_identity(&ident.id.to_uppercase(), now()));
+    assert!(f.devices.is_empty());
+    assert!(!f.delete_identity(&ident.id, now()));
+}
+
+#[test]
+fn list_upn_lags_behind_a_primary_change_on_lagging_devices() {
+    let d = dir();
+    let mut f = fleet(4, 0.0);
+    f.seed(8, now(), &d);
+    let dev = &mut f.devices[6];
+    dev.upn_lag = Span::minutes(10);
+    let adele = d.find("adele.vance@contoso.example").unwrap().clone();
+    dev.primary_changes
+        .push((now() + Span::minutes(3), adele.id.clone()));
+    let at = |m: i64, list: bool| {
+        dev.to_json(now() + Span::minutes(m), &d, list)["userPrincipalName"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(at(1, false).contains("staging@"), "not yet applied");
+    assert_eq!(
+        at(4, false),
+        adele.upn,
+        "single GET sees the change once applied"
+    );
+    assert!(at(4, true).contains("staging@"), "the list row still lags");
+    assert_eq!(at(14, true), adele.upn, "and catches up after the lag");
+}

@@ -1,0 +1,237 @@
+//! Rate limits per resource family (REFERENCE 11): a fixed window per family, 429 past the limit,
+//! with a `Retry-After` that is sometimes whole seconds, sometimes fractional, sometimes missing.
+//! Conditional Access allows 1 request/s and never sends `Retry-After`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::rng::Rng;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    Devices,
+    Enrollment,
+    Reports,
+    Identity,
+    ConditionalAccess,
+}
+
+impl Family {
+    /// (window, any requests per window, writes per window): the per-app numbers.
+    fn limits(self) -> (Duration, u32, u32) {
+        let w = Duration::from_secs(20);
+        match self {
+            Family::Devices => (w, 2000, 200),
+            Family::Enrollment | Family::Reports => (w, 1000, 100),
+            Family::Identity => (w, 3500, 3500),
+            Family::ConditionalAccess => (Duration::from_secs(1), 1, 1),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Window {
+    start: Instant,
+    any: u32,
+    writes: u32,
+    blocked_until: Option<Instant>,
+    retry_after_given: bool,
+}
+
+/// The answer for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Allow {
+        violation: bool,
+    },
+    /// Answer 429; `retry_after` is the header value, if any.
+    Throttle {
+        retry_after: Option<String>,
+        violation: bool,
+    },
+}
+
+#[derive(Debug)]
+pub struct Limits {
+    windows: HashMap<Family, Window>,
+    rng: Rng,
+}
+
+impl Limits {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            windows: HashMap::new(),
+            rng: Rng::new(seed ^ 0x1111),
+        }
+    }
+
+    pub fn check(&mut self, fam: Family, write: bool, now: Instant, burst: Option<u32>) -> Verdict {
+        let (len, mut any_max, mut write_max) = fam.limits();
+        if let (Some(b), false) = (burst, fam == Family::ConditionalAccess) {
+            any_max = b;
+            write_max = write_max.min(b);
+        }
+        let w = self.windows.entry(fam).or_insert(Window {
+            start: now,
+            any: 0,
+            writes: 0,
+            blocked_until: None,
+            retry_after_given: false,
+        });
+        let mut violation = false;
+        if let Some(until) = w.blocked_until {
+            if now < until {
+                violation = w.retry_after_given;
+            } else {
+                w.blocked_until = None;
+                w.start = now;
+                w.any = 0;
+                w.writes = 0;
+            }
+        }
+        if now.duration_since(w.start) >= len {
+            w.start = now;
+            w.any = 0;
+            w.writes = 0;
+        }
+        let over =
+            w.blocked_until.is_some() || w.any >= any_max || (write && w.writes >= write_max);
+        if !over {
+            w.any += 1;
+            if write {
+                w.writes += 1;
+            }
+            return Verdict::Allow { violation };
+        }
+        let (retry_after, block) = if fam == Family::ConditionalAccess {
+            (None, len.saturating_sub(now.duration_since(w.start)))
+        } else {
+            match self.rng.range(0, 3) {
+                0 => (Some("1".to_string()), Duration::from_secs(1)),
+                1 => (Some("1.5".to_string()), Duration::from_millis(1500)),
+                _ => (None, Duration::from_secs(1)),
+            }
+        };
+        w.blocked_until = Some(now + block);
+        w.retry_after_given = retry_after.is_some();
+        Verdict::Throttle {
+            retry_after,
+            violation,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_throttles_then_recovers_after_the_block() {
+        let mut l = Limits::new(1);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(
+                l.check(Family::Devices, false, t0, Some(3)),
+                Verdict::Allow { violation: false }
+            );
+        }
+        let Verdict::Throttle {
+            retry_after,
+            violation,
+        } = l.check(Family::Devices, false, t0, Some(3))
+        else {
+            panic!("expected 429")
+        };
+        assert!(!violation);
+        // Another family is independent.
+        assert!(matches!(
+            l.check(Family::Identity, false, t0, Some(3)),
+            Verdict::Allow { .. }
+        ));
+        // Coming back too early is a violation only if a Retry-After was given.
+        let early = l.check(
+            Family::Devices,
+            false,
+            t0 + Duration::from_millis(100),
+            Some(3),
+        );
+        assert_eq!(
+            early,
+            Verdict::Throttle {
+                retry_after: early_ra(&early),
+                violation: retry_after.is_some()
+            }
+        );
+        // After the block the family serves again.
+        assert!(matches!(
+            l.check(Family::Devices, false, t0 + Duration::from_secs(5), Some(3)),
+            Verdict::Allow { violation: false }
+        ));
+    }
+
+    fn early_ra(v: &Verdict) -> Option<String> {
+        match v {
+            Verdict::Throttle { retry_after, .. } => retry_after.clone(),
+            Verdict::Allow { .. } => None,
+        }
+    }
+
+    #[test]
+    fn all_three_retry_after_flavours_appear_and_ca_never_sends_one() {
+        let mut l = Limits::new(9);
+        let mut seen = std::collections::HashSet::new();
+        let mut t = Instant::now();
+        for _ in 0..60 {
+            l.check(Family::Enrollment, false, t, Some(1));
+            if let Verdict::Throttle { retry_after, .. } =
+                l.check(Family::Enrollment, false, t, Some(1))
+            {
+                seen.insert(retry_after);
+            }
+            t += Duration::from_secs(3);
+        }
+        assert!(
+            seen.contains(&Some("1".into()))
+                && seen.contains(&Some("1.5".into()))
+                && seen.contains(&None),
+            "{seen:?}"
+        );
+        let t = Instant::now();
+        assert!(matches!(
+            l.check(Family::ConditionalAccess, false, t, None),
+            Verdict::Allow { .. }
+        ));
+        assert_eq!(
+            l.check(Family::ConditionalAccess, false, t, None),
+            Verdict::Throttle {
+                retry_after: None,
+                violation: false
+            }
+        );
+        assert!(matches!(
+            l.check(
+                Family::ConditionalAccess,
+                false,
+                t + Duration::from_millis(1100),
+                None
+            ),
+            Verdict::Allow { .. }
+        ));
+    }
+
+    #[test]
+    fn writes_have_their_own_lower_limit() {
+        let mut l = Limits::new(2);
+        let t = Instant::now();
+        for _ in 0..100 {
+            assert!(matches!(
+                l.check(Family::Enrollment, true, t, None),
+                Verdict::Allow { .. }
+            ));
+        }
+        assert!(matches!(
+            l.check(Family::Enrollment, true, t, None),
+            Verdict::Throttle { .. }
+        ));
+    }
+}

@@ -1,0 +1,259 @@
+//! Every Graph route the simulator serves, with its rate-limit family and the scopes it needs:
+//! the one place the route → scope table lives.
+
+use crate::sim::limits::Family;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    ListIdentities,
+    ImportIdentities,
+    SearchIdentities,
+    DeleteIdentity(String),
+    ListDevices,
+    GetDevice(String),
+    DeviceUsers(String),
+    SetPrimaryUser(String),
+    DeviceAction(String, String),
+    CreateExport,
+    GetExport(String),
+    GetUser(String),
+    LicenseDetails(String),
+    Me,
+    MeTransitiveMemberOf,
+    AssignedRoleIds,
+    ServicePrincipals,
+    GroupOwners(String),
+    ConfigurationPolicies,
+    RetrieveMembershipTarget(String),
+    ConditionalAccessPolicies,
+    Batch,
+}
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub family: Family,
+    pub write: bool,
+    /// Any one of these (delegated scope or app role) is enough. Empty: no token check here.
+    pub scopes: &'static [&'static str],
+    /// App-only tokens are refused (403 with Graph's envelope).
+    pub delegated_only: bool,
+}
+
+const SVC_READ: &[&str] = &[
+    "DeviceManagementServiceConfig.Read.All",
+    "DeviceManagementServiceConfig.ReadWrite.All",
+];
+const SVC_WRITE: &[&str] = &["DeviceManagementServiceConfig.ReadWrite.All"];
+const DEV_READ: &[&str] = &[
+    "DeviceManagementManagedDevices.Read.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+];
+const DEV_WRITE: &[&str] = &["DeviceManagementManagedDevices.ReadWrite.All"];
+const DEV_PRIV: &[&str] = &["DeviceManagementManagedDevices.PrivilegedOperations.All"];
+const REPORTS: &[&str] = &[
+    "DeviceManagementConfiguration.ReadWrite.All",
+    "DeviceManagementApps.ReadWrite.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+];
+const USERS: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"];
+const LICENSES: &[&str] = &[
+    "LicenseAssignment.Read.All",
+    "User.Read.All",
+    "Directory.Read.All",
+];
+const ME: &[&str] = &["User.Read", "User.Read.All", "Directory.Read.All"];
+const MEMBER_OF: &[&str] = &["User.Read", "GroupMember.Read.All", "Directory.Read.All"];
+const RBAC: &[&str] = &[
+    "DeviceManagementRBAC.Read.All",
+    "DeviceManagementRBAC.ReadWrite.All",
+];
+const APPS: &[&str] = &[
+    "Application.Read.All",
+    "Application.ReadWrite.All",
+    "Directory.Read.All",
+];
+const OWNERS: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+];
+const CONFIG: &[&str] = &[
+    "DeviceManagementConfiguration.Read.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+];
+const POLICY: &[&str] = &["Policy.Read.All"];
+
+/// Every delegated scope the simulated app registration has (what `.default` expands to).
+pub const ALL_DELEGATED: &[&str] = &[
+    "DeviceManagementServiceConfig.ReadWrite.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+    "DeviceManagementManagedDevices.PrivilegedOperations.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+    "DeviceManagementRBAC.Read.All",
+    "User.Read",
+    "User.Read.All",
+    "LicenseAssignment.Read.All",
+    "GroupMember.Read.All",
+    "Application.Read.All",
+    "Policy.Read.All",
+];
+
+impl Route {
+    /// Matches `method` and the path segments after `/beta` or `/v1.0`.
+    pub fn parse(method: &str, version: &str, segs: &[&str]) -> Option<Route> {
+        let id = |s: &str| s.to_string();
+        let beta = version == "beta";
+        Some(match (method, segs) {
+            ("GET", ["deviceManagement", "importedDeviceIdentities"]) if beta => {
+                Route::ListIdentities
+            }
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "importedDeviceIdentities",
+                    "importDeviceIdentityList",
+                ],
+            ) if beta => Route::ImportIdentities,
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "importedDeviceIdentities",
+                    "searchExistingIdentities",
+                ],
+            ) if beta => Route::SearchIdentities,
+            ("DELETE", ["deviceManagement", "importedDeviceIdentities", x]) if beta => {
+                Route::DeleteIdentity(id(x))
+            }
+            ("GET", ["deviceManagement", "managedDevices"]) if beta => Route::ListDevices,
+            ("GET", ["deviceManagement", "managedDevices", x]) if beta => Route::GetDevice(id(x)),
+            ("GET", ["deviceManagement", "managedDevices", x, "users"]) if beta => {
+                Route::DeviceUsers(id(x))
+            }
+            ("POST", ["deviceManagement", "managedDevices", x, "users", "$ref"]) if beta => {
+                Route::SetPrimaryUser(id(x))
+            }
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "managedDevices",
+                    x,
+                    a @ ("syncDevice" | "retire" | "wipe"),
+                ],
+            ) if beta => Route::DeviceAction(id(x), id(a)),
+            ("POST", ["deviceManagement", "reports", "exportJobs"]) if beta => Route::CreateExport,
+            ("GET", ["deviceManagement", "reports", "exportJobs", x]) if beta => {
+                Route::GetExport(id(x))
+            }
+            ("GET", ["deviceManagement", "getAssignedRoleIdsForLoggedInUser"]) if beta => {
+                Route::AssignedRoleIds
+            }
+            ("GET", ["deviceManagement", "configurationPolicies"]) if beta => {
+                Route::ConfigurationPolicies
+            }
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "configurationPolicies",
+                    x,
+                    "retrieveEnrollmentTimeDeviceMembershipTarget",
+                ],
+            ) if beta => Route::RetrieveMembershipTarget(id(x)),
+            ("GET", ["users", x]) => Route::GetUser(id(x)),
+            ("GET", ["users", x, "licenseDetails"]) => Route::LicenseDetails(id(x)),
+            ("GET", ["me"]) => Route::Me,
+            ("GET", ["me", "transitiveMemberOf"]) => Route::MeTransitiveMemberOf,
+            ("GET", ["servicePrincipals"]) => Route::ServicePrincipals,
+            ("GET", ["groups", x, "owners"]) => Route::GroupOwners(id(x)),
+            ("GET", ["identity", "conditionalAccess", "policies"]) => {
+                Route::ConditionalAccessPolicies
+            }
+            ("POST", ["$batch"]) => Route::Batch,
+            _ => return None,
+        })
+    }
+
+    pub fn spec(&self) -> Spec {
+        use Family::*;
+        let s = |family, write, scopes, delegated_only| Spec {
+            family,
+            write,
+            scopes,
+            delegated_only,
+        };
+        match self {
+            Route::ListIdentities | Route::SearchIdentities => {
+                s(Enrollment, false, SVC_READ, false)
+            }
+            Route::ImportIdentities | Route::DeleteIdentity(_) => {
+                s(Enrollment, true, SVC_WRITE, false)
+            }
+            Route::ListDevices | Route::GetDevice(_) | Route::DeviceUsers(_) => {
+                s(Devices, false, DEV_READ, false)
+            }
+            Route::SetPrimaryUser(_) => s(Devices, true, DEV_WRITE, false),
+            Route::DeviceAction(..) => s(Devices, true, DEV_PRIV, false),
+            Route::CreateExport => s(Reports, true, REPORTS, false),
+            Route::GetExport(_) => s(Reports, false, REPORTS, false),
+            Route::GetUser(_) => s(Identity, false, USERS, false),
+            Route::LicenseDetails(_) => s(Identity, false, LICENSES, true),
+            Route::Me => s(Identity, false, ME, true),
+            Route::MeTransitiveMemberOf => s(Identity, false, MEMBER_OF, true),
+            Route::AssignedRoleIds => s(Enrollment, false, RBAC, true),
+            Route::ServicePrincipals => s(Identity, false, APPS, false),
+            Route::GroupOwners(_) => s(Identity, false, OWNERS, false),
+            Route::ConfigurationPolicies | Route::RetrieveMembershipTarget(_) => {
+                s(Enrollment, false, CONFIG, false)
+            }
+            Route::ConditionalAccessPolicies => s(ConditionalAccess, false, POLICY, false),
+            Route::Batch => s(Identity, false, &[], false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_parse_by_version_and_carry_the_right_scopes() {
+        let p = |m, v, path: &str| Route::parse(m, v, &path.split('/').collect::<Vec<_>>());
+        assert_eq!(
+            p("GET", "beta", "deviceManagement/managedDevices/abc"),
+            Some(Route::GetDevice("abc".into()))
+        );
+        assert_eq!(
+            p("GET", "v1.0", "deviceManagement/managedDevices"),
+            None,
+            "Intune routes are beta only here"
+        );
+        assert_eq!(
+            p("GET", "v1.0", "users/a@b"),
+            Some(Route::GetUser("a@b".into()))
+        );
+        assert_eq!(
+            p("POST", "beta", "deviceManagement/managedDevices/x/wipe"),
+            Some(Route::DeviceAction("x".into(), "wipe".into()))
+        );
+        assert_eq!(
+            p("POST", "beta", "deviceManagement/managedDevices/x/format"),
+            None
+        );
+        assert_eq!(
+            Route::DeviceAction("x".into(), "wipe".into()).spec().scopes,
+            DEV_PRIV
+        );
+        assert!(!DEV_PRIV.contains(&"DeviceManagementManagedDevices.ReadWrite.All"));
+        assert!(Route::LicenseDetails("x".into()).spec().delegated_only);
+        for s in [SVC_WRITE, DEV_WRITE, DEV_PRIV, REPORTS, POLICY, RBAC] {
+            assert!(
+                s.iter().any(|x| ALL_DELEGATED.contains(x)),
+                "{s:?} reachable with .default"
+            );
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `stagehand demo` end to end: the console against the embedded simulated tenant, scanning at
+//! full speed until every serial is registered in (simulated) Intune.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Sandbox, Tmux, env_refs};
+
+fn count(screen: &str, state: &str) -> usize {
+    let Some(title) = screen.lines().find(|l| l.contains("Queue ·")) else {
+        return 0;
+    };
+    let Some(at) = title.find(&format!(" {state}")) else {
+        return 0;
+    };
+    title[..at]
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn demo_scans_two_hundred_serials_and_registers_them_all() {
+    let sb = Sandbox::new();
+    let env = sb.env();
+    let t = Tmux::start(&["demo"], &env_refs(&env), 130, 40);
+    let screen = t.wait_for("DEMO TENANT");
+    assert!(screen.contains("Scan"), "{screen}");
+    t.wait_until("signed in and online", |s| {
+        s.contains("lead@contoso.example") && s.contains("online")
+    });
+    let serials: Vec<String> = (0..200).map(|i| format!("DE{i:06}")).collect();
+    let burst: String = serials.iter().map(|s| format!("{s}\r")).collect();
+    t.type_text(&burst);
+    t.wait_until("200 registered", |s| count(s, "registered") == 200);
+    t.keys(&["C-c"]);
+    t.wait_for("EXITED:0");
+
+    let out = Command::new(common::bin())
+        .args(["intake", "list", "--json"])
+        .env("STAGEHAND_CONFIG", sb.config())
+        .env("STAGEHAND_DATA_DIR", sb.data().join("demo"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<&str> = rows.iter().map(|r| r["serial"].as_str().unwrap()).collect();
+    assert_eq!(
+        got,
+        serials.iter().map(String::as_str).collect::<Vec<_>>(),
+        "all, in order"
+    );
+    assert!(rows.iter().all(|r| r["state"] == "registered"), "{rows:?}");
+}
