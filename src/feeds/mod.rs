@@ -3,3 +3,4 @@
 
 pub mod conn;
 pub mod intake;
+pub mod status;
