@@ -142,9 +142,9 @@ impl Poller {
                 }
             }
         }
-        let need_identities = self.identities.is_none()
-            || cost.report_ran
-            || l.queue.keys().any(|k| !l.devices.contains_key(k));
+        // Identities only tell failed/blocked apart (a new device shows in the device list): they
+        // run with the report, on the slower cadence.
+        let need_identities = self.identities.is_none() || cost.report_ran;
         if need_identities {
             cost.identities_ran = true;
             match self.client.list_imported_identities(None).await {
@@ -174,7 +174,10 @@ impl Poller {
         let reads = self.tracker.plan(&l, now);
         cost.single_reads = reads.len();
         cost.batches = plan::chunks(reads.len(), plan::BATCH_MAX);
-        if !reads.is_empty() && self.single_reads(&reads, now).await.is_err() {
+        if !reads.is_empty()
+            && let Err(e) = self.single_reads(&reads, now).await
+        {
+            tracing::warn!(error = %e, "single-device reads failed; rows marked stale");
             failed = true;
         }
         l.poll_failed = failed;
@@ -309,7 +312,8 @@ impl Poller {
 }
 
 fn read_url(device_id: &str, read: &Read) -> String {
-    let id = percent_encoding::utf8_percent_encode(device_id, percent_encoding::NON_ALPHANUMERIC);
+    // The same encoding the client uses for path segments.
+    let id = crate::graph::odata::encode(device_id);
     match read {
         Read::Details => format!(
             "/deviceManagement/managedDevices/{id}?$select=id,usersLoggedOn,enrolledByUserPrincipalName"
@@ -487,7 +491,7 @@ mod tests {
     fn single_read_urls_are_relative_and_escaped() {
         assert_eq!(
             read_url("md-1", &Read::Details),
-            "/deviceManagement/managedDevices/md%2D1?$select=id,usersLoggedOn,enrolledByUserPrincipalName"
+            "/deviceManagement/managedDevices/md-1?$select=id,usersLoggedOn,enrolledByUserPrincipalName"
         );
         assert_eq!(
             read_url("abc", &Read::PrimaryUser),
