@@ -54,6 +54,8 @@ pub enum Command {
     Prep(crate::prep::PrepArgs),
     /// Run the simulated tenant on loopback until Ctrl-C (prints the env line to point stagehand at it).
     Sim(crate::sim::SimArgs),
+    /// Where every tracked device is in the pipeline, without the console.
+    Status(crate::commands::status::StatusArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -62,6 +62,12 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
+        // `commands::status::run` needs a signed-in GraphClient; headless sign-in is not wired
+        // on this branch (the console owner passes the client the same way `demo` does).
+        Some(Command::Status(_)) => anyhow::bail!(
+            "stagehand status needs a signed-in Graph client, which headless commands cannot \
+             obtain yet; use the console's status pane (F3) or `stagehand demo`"
+        ),
         Some(Command::Sim(args)) => {
             sim::run_cli(&args).await?;
             Ok(ExitCode::SUCCESS)

@@ -1,3 +1,4 @@
 //! Headless subcommands: the console's twins for scripts and schedulers.
 
 pub mod intake;
+pub mod status;

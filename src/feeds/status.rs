@@ -60,6 +60,8 @@ pub struct Poller {
     pub last_cost: CycleCost,
     /// Some device was still moving at the last cycle (true before the first).
     pub moving: bool,
+    /// Serials tracked besides the queue (`stagehand status --serial`).
+    pub extra_serials: Vec<String>,
 }
 
 impl Poller {
@@ -77,6 +79,7 @@ impl Poller {
             identities: None,
             last_cost: CycleCost::default(),
             moving: true,
+            extra_serials: Vec::new(),
         }
     }
 
@@ -109,6 +112,11 @@ impl Poller {
             if let Some(p) = self.config.profiles.get(&e.profile) {
                 l.thresholds
                     .insert(key, Thresholds::from_profile_minutes(p.stuck_minutes));
+            }
+        }
+        for s in &self.extra_serials {
+            if !l.queue.contains_key(&serial_key(s)) {
+                l.serials.push(s.clone());
             }
         }
         for d in devices {
