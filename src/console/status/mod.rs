@@ -16,7 +16,9 @@ use crate::app::status::{Column, StatusState};
 use crate::status::{DeviceStatus, Flags, Stage};
 
 /// Terminals at least this wide show every column and flags as words.
-const WIDE: u16 = 120;
+const WIDE: u16 = 150;
+/// At least this wide: primary user and compliance join the narrow set.
+const MEDIUM: u16 = 100;
 
 pub fn stage_style(stage: Stage) -> Style {
     match stage {
@@ -73,16 +75,20 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let [summary, table] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
     frame.render_widget(Paragraph::new(summary_line(s, inner.width)), summary);
+    draw_table(frame, app, table, &columns(area.width), wide);
     if s.rows.is_empty() {
         let hint = "No devices tracked. Scan serials on the intake pane (F2), or press a to watch \
                     every device a staging account enrolled.";
+        let below_header = Rect {
+            y: table.y + 2,
+            height: table.height.saturating_sub(2),
+            ..table
+        };
         frame.render_widget(
             Paragraph::new(Span::styled(hint, theme::dim()))
                 .wrap(ratatui::widgets::Wrap { trim: true }),
-            table,
+            below_header,
         );
-    } else {
-        draw_table(frame, app, table, &columns(wide), wide);
     }
 }
 
@@ -136,10 +142,20 @@ fn short_label(label: &str) -> String {
     .to_string()
 }
 
-fn columns(wide: bool) -> Vec<(Column, Constraint)> {
+fn columns(width: u16) -> Vec<(Column, Constraint)> {
     use Column as C;
     use Constraint::{Fill, Length};
-    if wide {
+    if width >= MEDIUM && width < WIDE {
+        return vec![
+            (C::Serial, Length(12)),
+            (C::Stage, Length(15)),
+            (C::InStage, Length(8)),
+            (C::PrimaryUser, Length(22)),
+            (C::Compliance, Length(12)),
+            (C::Message, Fill(1)),
+        ];
+    }
+    if width >= WIDE {
         vec![
             (C::Serial, Length(14)),
             (C::Device, Length(15)),

@@ -245,11 +245,11 @@ fn only_the_viewport_rows_are_built() {
         height: 48,
     });
     a.settle();
-    let built = visible_rows(&a, &columns(true), true);
+    let built = visible_rows(&a, &columns(160), true);
     assert_eq!(built.len(), a.status.list.height);
     assert_eq!(built.len(), 48 - 6);
     a.update(Msg::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
-    assert_eq!(visible_rows(&a, &columns(true), true).len(), 42);
+    assert_eq!(visible_rows(&a, &columns(160), true).len(), 42);
 }
 
 #[test]
@@ -265,5 +265,20 @@ fn durations_are_short() {
     ];
     for (secs, want) in cases {
         assert_eq!(short_duration(Duration::seconds(secs)), want);
+    }
+}
+
+#[test]
+fn medium_width_keeps_primary_user_and_compliance() {
+    let mut a = status_app(vec![]);
+    let text = format!("{}", render(&mut a, 100, 30).backend());
+    for col in [
+        "Serial",
+        "Stage",
+        "Primary user",
+        "Compliance",
+        "No devices tracked",
+    ] {
+        assert!(text.contains(col), "{col} missing:\n{text}");
     }
 }
