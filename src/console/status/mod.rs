@@ -145,7 +145,7 @@ fn short_label(label: &str) -> String {
 fn columns(width: u16) -> Vec<(Column, Constraint)> {
     use Column as C;
     use Constraint::{Fill, Length};
-    if width >= MEDIUM && width < WIDE {
+    if (MEDIUM..WIDE).contains(&width) {
         return vec![
             (C::Serial, Length(12)),
             (C::Stage, Length(15)),
