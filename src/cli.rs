@@ -69,6 +69,8 @@ pub enum Command {
     Logout,
     /// Show tenant, account or app, role, scopes and token expiry (never a token).
     Whoami(WhoamiArgs),
+    /// Where every tracked device is in the pipeline, without the console.
+    Status(crate::commands::status::StatusArgs),
 }
 
 #[derive(Debug, Clone, Args)]

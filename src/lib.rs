@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod secret;
 pub mod serial;
 pub mod sim;
+pub mod status;
 pub mod store;
 pub mod term;
 
@@ -85,6 +86,12 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(report.exit_code())
         }
+        // `commands::status::run` needs a signed-in GraphClient; headless sign-in is not wired
+        // on this branch (the console owner passes the client the same way `demo` does).
+        Some(Command::Status(_)) => anyhow::bail!(
+            "stagehand status needs a signed-in Graph client, which headless commands cannot \
+             obtain yet; use the console's status pane (F3) or `stagehand demo`"
+        ),
         Some(Command::Sim(args)) => {
             sim::run_cli(&args).await?;
             Ok(ExitCode::SUCCESS)
@@ -171,6 +178,8 @@ impl runtime::Effects for ConsoleEffects {
                 }
             }
             Cmd::RefreshAll => {}
+            // The status feed is wired in by the console owner (see feeds::status::spawn).
+            Cmd::Status(_) => {}
             Cmd::Store { ticket, events } => {
                 if let Err(e) = self.store.append(events, ticket) {
                     let _ = self.back.send(Msg::Stored(store::StoreAck {

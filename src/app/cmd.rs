@@ -24,4 +24,6 @@ pub enum Cmd {
     },
     /// Delete a corporate identifier from Intune; answered by `Msg::IdentityRemoved`.
     RemoveIdentity { serial: String, imported_id: String },
+    /// To the status feed.
+    Status(crate::app::status::StatusCmd),
 }

@@ -188,6 +188,7 @@ impl App {
                 self.doctor = Some(results);
                 Vec::new()
             }
+            Msg::Status(m) => self.status.on_msg(m),
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()
@@ -205,6 +206,7 @@ impl App {
     /// Recomputes derived state after a batch of messages, before drawing.
     pub fn settle(&mut self) {
         self.intake.settle();
+        self.status.settle();
     }
 
     /// Uploads run while signed in and not offline or throttled.

@@ -61,6 +61,8 @@ pub enum Msg {
     },
     /// The tenant readiness checks finished (`stagehand doctor` in the console).
     Doctor(Vec<crate::doctor::CheckResult>),
+    /// From the status feed.
+    Status(super::status::StatusMsg),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

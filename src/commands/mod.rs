@@ -4,3 +4,4 @@ pub mod devices;
 pub mod doctor;
 pub mod intake;
 pub mod review;
+pub mod status;

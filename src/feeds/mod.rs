@@ -4,3 +4,4 @@
 pub mod conn;
 pub mod intake;
 pub mod review;
+pub mod status;

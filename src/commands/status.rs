@@ -1,0 +1,152 @@
+//! `stagehand status`: the status pane without the console. One poll (or `--watch` to keep
+//! polling), printed as a table or as JSON (one array per poll).
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::config::Config;
+use crate::feeds::status::Poller;
+use crate::graph::GraphClient;
+use crate::status::DeviceStatus;
+use crate::store::Journal;
+use crate::store::queue::serial_key;
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Print a JSON array of devices instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep polling at the adaptive interval until Ctrl-C.
+    #[arg(long)]
+    pub watch: bool,
+    /// Also show every device a staging account enrolled within the window.
+    #[arg(long)]
+    pub all_staged: bool,
+    /// Only these serials (repeatable); serials not in the queue are tracked too.
+    #[arg(long = "serial", value_name = "S")]
+    pub serials: Vec<String>,
+}
+
+/// Runs the command with a signed-in client.
+pub async fn run(
+    args: &StatusArgs,
+    config: &Config,
+    data_dir: &Path,
+    client: GraphClient,
+) -> anyhow::Result<ExitCode> {
+    let (journal, queue, report) = Journal::open(data_dir)?;
+    drop(journal);
+    if report.torn.is_some() {
+        eprintln!("{report}");
+    }
+    let wanted: Vec<String> = args.serials.iter().map(|s| serial_key(s)).collect();
+    let entries: Vec<_> = queue
+        .entries()
+        .iter()
+        .filter(|e| wanted.is_empty() || wanted.contains(&serial_key(&e.serial)))
+        .cloned()
+        .collect();
+    let mut poller = Poller::new(client, config.clone());
+    poller.all_staged = args.all_staged;
+    poller.extra_serials = args.serials.clone();
+    loop {
+        let rows = poller.cycle(&entries, chrono::Utc::now()).await?;
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            serde_json::to_writer(&mut out, &rows)?;
+            writeln!(out)?;
+        } else {
+            write_table(&mut out, &rows, chrono::Utc::now())?;
+        }
+        out.flush()?;
+        if !args.watch {
+            return Ok(ExitCode::SUCCESS);
+        }
+        let wait = crate::status::plan::next_interval(&poller.cadence(), poller.moving, 0, None);
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// The table form: one line per device.
+pub fn write_table(
+    out: &mut impl Write,
+    rows: &[DeviceStatus],
+    now: chrono::DateTime<chrono::Utc>,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:<16} {:<16} {:<26} {:>8}  {:<28} MESSAGE",
+        "SERIAL", "DEVICE", "STAGE", "IN STAGE", "PRIMARY USER"
+    )?;
+    for r in rows {
+        let flags = r.flags.names();
+        let stage = if flags.is_empty() {
+            r.stage.label().to_string()
+        } else {
+            format!("{} [{}]", r.stage.label(), flags.join(","))
+        };
+        writeln!(
+            out,
+            "{:<16} {:<16} {:<26} {:>8}  {:<28} {}",
+            r.serial,
+            r.device_name.as_deref().unwrap_or("-"),
+            stage,
+            crate::console::status::short_duration(now - r.since),
+            r.primary_user.as_deref().unwrap_or("-"),
+            r.message
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{Flags, Stage};
+
+    #[test]
+    fn table_lines_show_stage_flags_and_time_in_stage() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        let row = DeviceStatus {
+            serial: "PF1".into(),
+            stage: Stage::Provisioning,
+            flags: Flags {
+                stuck: true,
+                stale: true,
+                noncompliant: false,
+            },
+            device_name: Some("DESKTOP-1".into()),
+            managed_device_id: Some("md-1".into()),
+            primary_user: None,
+            enrolled_by: None,
+            enrollment_state: None,
+            deployment_status: Some("1".into()),
+            last_sync: None,
+            compliance: None,
+            message: "deploying, phase 2".into(),
+            code: None,
+            phase: Some("phase 2".into()),
+            since: now - chrono::Duration::minutes(42),
+            timeline: vec![],
+            raw: Default::default(),
+        };
+        let mut out = Vec::new();
+        write_table(&mut out, &[row], now).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = text.lines().nth(1).unwrap();
+        assert!(line.starts_with("PF1 "), "{line}");
+        assert!(line.contains("provisioning [stuck,stale]"), "{line}");
+        assert!(
+            line.contains("42m") && line.ends_with("deploying, phase 2"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,284 @@
+//! Snapshots of the status pane at 80x24 and 160x48, and the rows-built-per-frame rule.
+
+use chrono::Duration;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::*;
+use crate::app::status::StatusMsg;
+use crate::app::{App, Msg, Pane};
+use crate::console::test_support::{app, render};
+use crate::status::{Change, DeviceStatus, Flags, Stage};
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+        .unwrap()
+        .to_utc()
+}
+
+fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) -> DeviceStatus {
+    let since = t0() - Duration::minutes(minutes);
+    let enrolled = !matches!(stage, Stage::Queued | Stage::Registered);
+    let mut raw = std::collections::BTreeMap::new();
+    if enrolled {
+        raw.insert("managedDevice.id".to_string(), format!("md-{serial}"));
+        raw.insert("report.DeploymentStatus".to_string(), "3".to_string());
+    }
+    DeviceStatus {
+        serial: serial.into(),
+        stage,
+        flags,
+        device_name: enrolled.then(|| format!("CT-{serial}")),
+        managed_device_id: enrolled.then(|| format!("md-{serial}")),
+        primary_user: enrolled.then(|| {
+            if stage == Stage::Assigned {
+                "ada@contoso.example"
+            } else {
+                "stage01@contoso.example"
+            }
+            .into()
+        }),
+        enrolled_by: enrolled.then(|| "stage01@contoso.example".into()),
+        enrollment_state: Some("enrolled".into()),
+        deployment_status: None,
+        last_sync: enrolled.then(|| t0() - Duration::minutes(3)),
+        compliance: enrolled.then(|| {
+            if flags.noncompliant {
+                "noncompliant"
+            } else {
+                "compliant"
+            }
+            .into()
+        }),
+        message: message.into(),
+        code: (stage == Stage::Failed).then(|| "-2147023436 (0x800705B4)".into()),
+        phase: (stage == Stage::Provisioning).then(|| "phase 2".into()),
+        since,
+        timeline: vec![
+            Change {
+                at: since - Duration::minutes(20),
+                stage: Stage::Queued,
+            },
+            Change { at: since, stage },
+        ],
+        raw,
+    }
+}
+
+fn fleet() -> Vec<DeviceStatus> {
+    let f = Flags::default();
+    vec![
+        row("PF1QUEUED", Stage::Queued, 1, f, "waiting to be uploaded"),
+        row(
+            "PF2REG",
+            Stage::Registered,
+            12,
+            f,
+            "corporate identifier in Intune (notContacted)",
+        ),
+        row(
+            "PF3ENR",
+            Stage::Enrolled,
+            2,
+            f,
+            "enrolled; no deployment report yet",
+        ),
+        row(
+            "PF4PROV",
+            Stage::Provisioning,
+            41,
+            Flags { stuck: true, ..f },
+            "deploying, phase 2",
+        ),
+        row(
+            "PF5DONE",
+            Stage::Provisioned,
+            65,
+            Flags {
+                noncompliant: true,
+                ..f
+            },
+            "deployment succeeded; waiting for the user",
+        ),
+        row(
+            "PF6FAIL",
+            Stage::Failed,
+            8,
+            Flags { stale: true, ..f },
+            "deployment failed at phase 2, result -2147023436 (0x800705B4)",
+        ),
+        row(
+            "PF7USE",
+            Stage::InUse,
+            30,
+            f,
+            "ada@contoso.example signed in; primary user still stage01@contoso.example",
+        ),
+        row(
+            "PF8OK",
+            Stage::Assigned,
+            600,
+            f,
+            "primary user ada@contoso.example",
+        ),
+    ]
+}
+
+fn status_app(rows: Vec<DeviceStatus>) -> App {
+    let mut a = app();
+    a.focus = Pane::Status;
+    a.update(Msg::Status(StatusMsg::Snapshot {
+        generation: 0,
+        at: t0() - Duration::seconds(12),
+        rows,
+    }));
+    a
+}
+
+#[test]
+fn empty_status_80x24() {
+    let mut a = status_app(vec![]);
+    insta::assert_snapshot!(render(&mut a, 80, 24).backend());
+}
+
+#[test]
+fn idle_status_160x48() {
+    let mut a = app();
+    a.focus = Pane::Status;
+    insta::assert_snapshot!(render(&mut a, 160, 48).backend());
+}
+
+#[test]
+fn fleet_80x24() {
+    let mut a = status_app(fleet());
+    insta::assert_snapshot!(render(&mut a, 80, 24).backend());
+}
+
+#[test]
+fn fleet_160x48() {
+    let mut a = status_app(fleet());
+    insta::assert_snapshot!(render(&mut a, 160, 48).backend());
+}
+
+fn open_detail_on(a: &mut App, serial: &str) {
+    a.update(Msg::Resize {
+        width: a.width,
+        height: a.height,
+    });
+    a.settle();
+    while a.status.list.selected_key().map(String::as_str) != Some(serial) {
+        a.update(Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE)));
+    }
+    a.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+}
+
+#[test]
+fn detail_80x24() {
+    let mut a = status_app(fleet());
+    open_detail_on(&mut a, "PF6FAIL");
+    insta::assert_snapshot!(render(&mut a, 80, 24).backend());
+}
+
+#[test]
+fn detail_160x48_with_filter() {
+    let mut a = status_app(fleet());
+    a.update(Msg::Resize {
+        width: 160,
+        height: 48,
+    });
+    for c in "/prov".chars() {
+        a.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::NONE,
+        )));
+    }
+    a.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    a.settle();
+    open_detail_on(&mut a, "PF5DONE");
+    insta::assert_snapshot!(render(&mut a, 160, 48).backend());
+}
+
+/// The buffer position where `needle` starts on the row that contains `row_key`.
+fn find(buf: &ratatui::buffer::Buffer, row_key: &str, needle: &str) -> (u16, u16) {
+    for y in 0..buf.area.height {
+        let cells: Vec<&str> = (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+        let line = cells.concat();
+        if line.contains(row_key) {
+            let byte = line.find(needle).unwrap();
+            let x = line[..byte].chars().count() as u16;
+            return (x, y);
+        }
+    }
+    panic!("{row_key} not on screen");
+}
+
+#[test]
+fn stage_colours_and_flag_marks() {
+    let mut a = status_app(fleet());
+    let t = render(&mut a, 80, 24);
+    let buf = t.backend().buffer();
+    let (x, y) = find(buf, "PF6FAIL", "failed~");
+    assert_eq!(buf[(x, y)].fg, theme::BAD);
+    assert_eq!(buf[(x + 6, y)].fg, theme::DIM, "stale mark");
+    let (x, y) = find(buf, "PF4PROV", "provisioning!");
+    assert_eq!(buf[(x, y)].fg, theme::WARN);
+    assert_eq!(buf[(x + 12, y)].fg, theme::BAD, "stuck mark");
+    let (x, y) = find(buf, "PF8OK", "assigned");
+    assert_eq!(buf[(x, y)].fg, theme::OK);
+}
+
+#[test]
+fn only_the_viewport_rows_are_built() {
+    let rows: Vec<_> = (0..10_000)
+        .map(|i| {
+            row(
+                &format!("SN{i:05}"),
+                Stage::ALL[i % 8],
+                i as i64 % 90,
+                Flags::default(),
+                "m",
+            )
+        })
+        .collect();
+    let mut a = status_app(rows);
+    a.update(Msg::Resize {
+        width: 160,
+        height: 48,
+    });
+    a.settle();
+    let built = visible_rows(&a, &columns(160), true);
+    assert_eq!(built.len(), a.status.list.height);
+    assert_eq!(built.len(), 48 - 6);
+    a.update(Msg::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    assert_eq!(visible_rows(&a, &columns(160), true).len(), 42);
+}
+
+#[test]
+fn durations_are_short() {
+    let cases = [
+        (0, "0s"),
+        (59, "59s"),
+        (60, "1m"),
+        (3599, "59m"),
+        (3660, "1h01m"),
+        (90_000, "1d01h"),
+        (-5, "0s"),
+    ];
+    for (secs, want) in cases {
+        assert_eq!(short_duration(Duration::seconds(secs)), want);
+    }
+}
+
+#[test]
+fn medium_width_keeps_primary_user_and_compliance() {
+    let mut a = status_app(vec![]);
+    let text = format!("{}", render(&mut a, 100, 30).backend());
+    for col in [
+        "Serial",
+        "Stage",
+        "Primary user",
+        "Compliance",
+        "No devices tracked",
+    ] {
+        assert!(text.contains(col), "{col} missing:\n{text}");
+    }
+}

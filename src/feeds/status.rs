@@ -1,0 +1,524 @@
+//! The status feed: polls Graph for every tracked device and sends the whole table to the app.
+//!
+//! One cycle: `managedDevices` listed once (`$filter=enrolledDateTime gt <window start>`, a
+//! `$select` of what the pane needs, pages of 1,000) and matched to serials client-side; the
+//! corporate identifiers and the `AutopilotV2DeploymentStatus` export on a slower cadence; then
+//! the single-device reads the tracker plans, at most one per device, in `$batch`es of 20.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio::time::{Instant, MissedTickBehavior, interval_at};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Msg;
+use crate::app::status::{StatusCmd, StatusMsg};
+use crate::config::Config;
+use crate::graph::models::{ImportedDeviceIdentity, ManagedDevice, User};
+use crate::graph::odata::Query;
+use crate::graph::{BatchRequest, GraphClient, GraphError};
+use crate::status::plan::{self, Cadence, Read};
+use crate::status::{
+    DeviceRow, DeviceStatus, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead,
+    QueueInput, ReadAnswer, ReportRow, Thresholds, Tracker, UserRef,
+};
+use crate::store::QueueEntry;
+use crate::store::queue::serial_key;
+
+/// The list `$select`: only what the pane and the derivation read.
+pub const DEVICE_SELECT: &[&str] = &[
+    "id",
+    "deviceName",
+    "serialNumber",
+    "userPrincipalName",
+    "enrolledDateTime",
+    "lastSyncDateTime",
+    "complianceState",
+];
+
+/// What one cycle cost, for tests and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleCost {
+    pub tracked: usize,
+    /// Devices that got a single-device read this cycle.
+    pub single_reads: usize,
+    pub batches: usize,
+    pub report_ran: bool,
+    pub identities_ran: bool,
+}
+
+/// Polling state kept between cycles. Used by the feed task and by `stagehand status`.
+pub struct Poller {
+    client: GraphClient,
+    config: Config,
+    tracker: Tracker,
+    pub all_staged: bool,
+    cadence: Cadence,
+    report: Option<(DateTime<Utc>, HashMap<String, ReportRow>)>,
+    identities: Option<HashMap<String, IdentityInput>>,
+    pub last_cost: CycleCost,
+    /// Some device was still moving at the last cycle (true before the first).
+    pub moving: bool,
+    /// Serials tracked besides the queue (`stagehand status --serial`).
+    pub extra_serials: Vec<String>,
+}
+
+impl Poller {
+    pub fn new(client: GraphClient, config: Config) -> Self {
+        let tracker = Tracker::new(config.staging.clone(), Thresholds::default());
+        let cadence =
+            Cadence::from_secs(config.status.poll_fast_secs, config.status.poll_slow_secs);
+        Self {
+            client,
+            config,
+            tracker,
+            all_staged: false,
+            cadence,
+            report: None,
+            identities: None,
+            last_cost: CycleCost::default(),
+            moving: true,
+            extra_serials: Vec::new(),
+        }
+    }
+
+    pub fn cadence(&self) -> Cadence {
+        self.cadence
+    }
+
+    /// One poll cycle. Errors only when the device list itself fails; a failed report, identity
+    /// list or single read keeps the previous data and flags the rows stale.
+    pub async fn cycle(
+        &mut self,
+        queue: &[QueueEntry],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<DeviceStatus>, GraphError> {
+        let window = now - chrono::Duration::hours(i64::from(self.config.status.window_hours));
+        let devices = self.list_devices(window).await?;
+        let mut l = Listed::default();
+        let mut failed = false;
+        for e in queue {
+            let key = serial_key(&e.serial);
+            l.serials.push(e.serial.clone());
+            l.queue.insert(
+                key.clone(),
+                QueueInput {
+                    state: e.state,
+                    scanned_at: e.scanned_at,
+                    message: e.message.clone(),
+                },
+            );
+            if let Some(p) = self.config.profiles.get(&e.profile) {
+                l.thresholds
+                    .insert(key, Thresholds::from_profile_minutes(p.stuck_minutes));
+            }
+        }
+        for s in &self.extra_serials {
+            if !l.queue.contains_key(&serial_key(s)) {
+                l.serials.push(s.clone());
+            }
+        }
+        for d in devices {
+            let Some(serial) = d.serial_number.clone().filter(|s| !s.trim().is_empty()) else {
+                continue;
+            };
+            let key = serial_key(&serial);
+            l.devices.insert(key, device_row(d));
+        }
+        let moving = self.moving;
+        let mut cost = CycleCost::default();
+        if plan::report_due(
+            self.report.as_ref().map(|(at, _)| *at),
+            now,
+            &self.cadence,
+            moving,
+        ) {
+            cost.report_ran = true;
+            match self.client.autopilot_v2_deployments(None).await {
+                Ok(rows) => {
+                    let map = rows
+                        .into_iter()
+                        .filter(|r| !r.serial_number.is_empty())
+                        .map(|r| (serial_key(&r.serial_number), report_row(&r)))
+                        .collect();
+                    self.report = Some((now, map));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "deployment report failed; keeping the previous one");
+                    failed = true;
+                }
+            }
+        }
+        // Identities only tell failed/blocked apart (a new device shows in the device list): they
+        // run with the report, on the slower cadence.
+        let need_identities = self.identities.is_none() || cost.report_ran;
+        if need_identities {
+            cost.identities_ran = true;
+            match self.client.list_imported_identities(None).await {
+                Ok(ids) => self.identities = Some(ids.iter().filter_map(identity).collect()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "identity list failed; keeping the previous one");
+                    failed = true;
+                }
+            }
+        }
+        l.report = self
+            .report
+            .as_ref()
+            .map(|(_, r)| r.clone())
+            .unwrap_or_default();
+        l.identities = self.identities.clone().unwrap_or_default();
+        if self.all_staged {
+            self.add_staged(&mut l);
+        }
+        // Only tracked serials are kept.
+        let tracked: std::collections::HashSet<String> =
+            l.serials.iter().map(|s| serial_key(s)).collect();
+        l.devices.retain(|k, _| tracked.contains(k));
+        l.report.retain(|k, _| tracked.contains(k));
+        l.identities.retain(|k, _| tracked.contains(k));
+
+        let reads = self.tracker.plan(&l, now);
+        cost.single_reads = reads.len();
+        cost.batches = plan::chunks(reads.len(), plan::BATCH_MAX);
+        if !reads.is_empty()
+            && let Err(e) = self.single_reads(&reads, now).await
+        {
+            tracing::warn!(error = %e, "single-device reads failed; rows marked stale");
+            failed = true;
+        }
+        l.poll_failed = failed;
+        cost.tracked = l.serials.len();
+        self.last_cost = cost;
+        let rows = self.tracker.finish(&l, now);
+        self.moving = plan::moving(rows.iter().map(|r| r.stage));
+        Ok(rows)
+    }
+
+    async fn list_devices(&self, window: DateTime<Utc>) -> Result<Vec<ManagedDevice>, GraphError> {
+        let q = Query::new()
+            .filter(format!(
+                "enrolledDateTime gt {}",
+                window.format("%Y-%m-%dT%H:%M:%SZ")
+            ))
+            .select(DEVICE_SELECT)
+            .top(plan::LIST_PAGE as u32);
+        let mut out = Vec::new();
+        let url = self.client.beta("/deviceManagement/managedDevices", &q);
+        self.client
+            .for_each_page(url, |page: Vec<ManagedDevice>| {
+                // Intune may ignore the filter: re-check it here.
+                out.extend(
+                    page.into_iter()
+                        .filter(|d| d.enrolled_date_time.is_none_or(|t| t > window)),
+                );
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// Scope "all staged": every listed device a staging account enrolled (list UPN, report UPN
+    /// or a single read's `enrolledByUserPrincipalName`).
+    fn add_staged(&self, l: &mut Listed) {
+        let staging = &self.config.staging;
+        let tracked: std::collections::HashSet<String> =
+            l.serials.iter().map(|s| serial_key(s)).collect();
+        let mut extra: Vec<String> = l
+            .devices
+            .iter()
+            .filter(|(k, _)| !tracked.contains(*k))
+            .filter(|(k, d)| {
+                d.user_principal_name
+                    .as_deref()
+                    .is_some_and(|u| staging.is_staging(u))
+                    || l.report
+                        .get(*k)
+                        .and_then(|r| r.upn.as_deref())
+                        .is_some_and(|u| staging.is_staging(u))
+                    || self
+                        .tracker
+                        .enrolled_by(k)
+                        .is_some_and(|u| staging.is_staging(u))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        extra.sort();
+        l.serials.extend(extra);
+    }
+
+    async fn single_reads(
+        &mut self,
+        reads: &[(String, String, Read)],
+        now: DateTime<Utc>,
+    ) -> Result<(), GraphError> {
+        let requests: Vec<BatchRequest> = reads
+            .iter()
+            .enumerate()
+            .map(|(i, (_, id, read))| BatchRequest::get(i.to_string(), read_url(id, read)))
+            .collect();
+        let answers = self.client.batch(requests).await?;
+        let mut partial = false;
+        for ((serial, id, read), resp) in reads.iter().zip(answers) {
+            let body = resp.body.unwrap_or_default();
+            let answer = match (read, resp.status) {
+                (Read::Details, 200) => {
+                    serde_json::from_value::<ManagedDevice>(body).ok().map(|d| {
+                        ReadAnswer::Details {
+                            enrolled_by: d.enrolled_by_user_principal_name,
+                            users_logged_on: d
+                                .users_logged_on
+                                .into_iter()
+                                .filter_map(|u| {
+                                    Some(LoggedOn {
+                                        user_id: u.user_id?,
+                                        upn: None,
+                                        at: u.last_log_on_date_time?,
+                                    })
+                                })
+                                .collect(),
+                        }
+                    })
+                }
+                (Read::PrimaryUser, 200) => {
+                    let users: Vec<User> =
+                        serde_json::from_value(body["value"].clone()).unwrap_or_default();
+                    Some(ReadAnswer::Primary(match users.into_iter().next() {
+                        Some(User {
+                            id: Some(id),
+                            user_principal_name: Some(upn),
+                            ..
+                        }) => PrimaryRead::User(UserRef { id, upn }),
+                        _ => PrimaryRead::NoUser,
+                    }))
+                }
+                (Read::User(uid), 200) => {
+                    let u: Option<User> = serde_json::from_value(body).ok();
+                    Some(ReadAnswer::User {
+                        id: uid.clone(),
+                        upn: u.and_then(|u| u.user_principal_name),
+                    })
+                }
+                (Read::User(uid), 404) => Some(ReadAnswer::User {
+                    id: uid.clone(),
+                    upn: None,
+                }),
+                _ => None,
+            };
+            match answer {
+                Some(a) => self.tracker.record(serial, id, a, now),
+                None => partial = true,
+            }
+        }
+        if partial {
+            return Err(GraphError::Invalid(
+                "some single-device reads failed".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn read_url(device_id: &str, read: &Read) -> String {
+    // The same encoding the client uses for path segments.
+    let id = crate::graph::odata::encode(device_id);
+    match read {
+        Read::Details => format!(
+            "/deviceManagement/managedDevices/{id}?$select=id,usersLoggedOn,enrolledByUserPrincipalName"
+        ),
+        Read::PrimaryUser => format!("/deviceManagement/managedDevices/{id}/users"),
+        Read::User(uid) => {
+            let uid =
+                percent_encoding::utf8_percent_encode(uid, percent_encoding::NON_ALPHANUMERIC);
+            format!("/users/{uid}?$select=id,userPrincipalName")
+        }
+    }
+}
+
+fn graph_name<T: serde::Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+fn device_row(d: ManagedDevice) -> DeviceRow {
+    DeviceRow {
+        compliance: d.compliance_state.as_ref().and_then(graph_name),
+        id: d.id,
+        device_name: d.device_name.unwrap_or_default(),
+        user_principal_name: d.user_principal_name,
+        enrolled_at: d.enrolled_date_time,
+        last_sync: d.last_sync_date_time,
+    }
+}
+
+/// The serial of an identity: the last field of `manufacturer,model,serial`, else the whole value.
+fn identity(i: &ImportedDeviceIdentity) -> Option<(String, IdentityInput)> {
+    let value = i.imported_device_identifier.as_deref()?;
+    let serial = value.rsplit([',', ';']).next().unwrap_or(value);
+    let state = i
+        .enrollment_state
+        .as_ref()
+        .and_then(graph_name)
+        .unwrap_or_default();
+    Some((
+        serial_key(serial),
+        IdentityInput {
+            enrollment_state: EnrollmentState::from_graph(&state),
+            last_contacted: i.last_contacted_date_time,
+        },
+    ))
+}
+
+fn report_row(r: &crate::graph::ops::AutopilotDeployment) -> ReportRow {
+    ReportRow {
+        deployment_status: r.deployment_status.clone(),
+        phase: r.current_provisioning_phase.clone(),
+        result_code: r.result_code.clone(),
+        upn: (!r.upn.is_empty()).then(|| r.upn.clone()),
+        enrollment_time: parse_time(&r.enrollment_time_utc),
+    }
+}
+
+/// Report timestamps arrive as RFC 3339 or as a naive UTC date-time.
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+                .map(|t| t.and_utc())
+        })
+}
+
+/// Starts the status feed. Send `StatusCmd`s on the returned channel; results arrive as
+/// `Msg::Status` stamped with the generation of the latest command seen. `queue` carries the
+/// local queue's entries (the console publishes it whenever the queue changes).
+pub fn spawn(
+    client: GraphClient,
+    config: Config,
+    queue: watch::Receiver<Vec<QueueEntry>>,
+    tx: mpsc::Sender<Msg>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<StatusCmd> {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    tokio::spawn(run(Poller::new(client, config), queue, cmd_rx, tx, cancel));
+    cmd_tx
+}
+
+/// The feed loop: one cycle in flight; commands that arrive meanwhile are coalesced (the newest
+/// scope and generation win) and answered by one immediate cycle.
+pub async fn run(
+    mut poller: Poller,
+    queue: watch::Receiver<Vec<QueueEntry>>,
+    mut cmd_rx: mpsc::UnboundedReceiver<StatusCmd>,
+    tx: mpsc::Sender<Msg>,
+    cancel: CancellationToken,
+) {
+    let mut generation = 0u64;
+    let mut throttled = 0u32;
+    let mut retry_after = None;
+    let mut period = poller.cadence().fast;
+    let mut tick = interval_at(Instant::now(), period);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            cmd = cmd_rx.recv() => {
+                let Some(mut cmd) = cmd else { break };
+                while let Ok(newer) = cmd_rx.try_recv() {
+                    cmd = newer;
+                }
+                match cmd {
+                    StatusCmd::Refresh { generation: g } => generation = generation.max(g),
+                    StatusCmd::Scope { all_staged, generation: g } => {
+                        generation = generation.max(g);
+                        poller.all_staged = all_staged;
+                    }
+                }
+            }
+            _ = tick.tick() => {}
+        }
+        if tx
+            .send(Msg::Status(StatusMsg::Loading { generation }))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        let entries = queue.borrow().clone();
+        let now = Utc::now();
+        let msg = tokio::select! {
+            _ = cancel.cancelled() => break,
+            result = poller.cycle(&entries, now) => match result {
+                Ok(rows) => {
+                    throttled = 0;
+                    StatusMsg::Snapshot { generation, at: now, rows }
+                }
+                Err(e) => {
+                    if let GraphError::Throttled { retry_after: ra, .. } = &e {
+                        throttled += 1;
+                        retry_after = *ra;
+                    }
+                    StatusMsg::Failed { generation, reason: e.to_string() }
+                }
+            },
+        };
+        if tx.send(Msg::Status(msg)).await.is_err() {
+            break;
+        }
+        let next = plan::next_interval(&poller.cadence(), poller.moving, throttled, retry_after);
+        if next != period {
+            period = next;
+        }
+        tick = interval_at(Instant::now() + period, period);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_times_parse_in_both_shapes() {
+        let want = DateTime::parse_from_rfc3339("2026-11-22T09:12:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(parse_time("2026-11-22T09:12:00Z"), Some(want));
+        assert_eq!(parse_time("2026-11-22T09:12:00.000"), Some(want));
+        assert_eq!(parse_time("2026-11-22 09:12:00"), Some(want));
+        assert_eq!(parse_time("yesterday"), None);
+    }
+
+    #[test]
+    fn single_read_urls_are_relative_and_escaped() {
+        assert_eq!(
+            read_url("md-1", &Read::Details),
+            "/deviceManagement/managedDevices/md-1?$select=id,usersLoggedOn,enrolledByUserPrincipalName"
+        );
+        assert_eq!(
+            read_url("abc", &Read::PrimaryUser),
+            "/deviceManagement/managedDevices/abc/users"
+        );
+        assert_eq!(
+            read_url("x", &Read::User("u/1".into())),
+            "/users/u%2F1?$select=id,userPrincipalName"
+        );
+    }
+
+    #[test]
+    fn identity_serial_is_the_last_field() {
+        let i = ImportedDeviceIdentity {
+            imported_device_identifier: Some("Dell Inc.,Latitude 7440,pf1abc".into()),
+            ..Default::default()
+        };
+        let (k, v) = identity(&i).unwrap();
+        assert_eq!(k, "PF1ABC");
+        assert_eq!(v.enrollment_state, EnrollmentState::Unknown);
+    }
+}

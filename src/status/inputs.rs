@@ -1,0 +1,114 @@
+//! Plain inputs to the stage derivation. The feed maps Graph's types into these; nothing here
+//! knows about HTTP or serde shapes of Graph.
+
+use chrono::{DateTime, Utc};
+
+use crate::store::EntryState;
+
+/// The local queue's view of a serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueInput {
+    pub state: EntryState,
+    pub scanned_at: DateTime<Utc>,
+    pub message: Option<String>,
+}
+
+/// `importedDeviceIdentity.enrollmentState` (REFERENCE.md §1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum EnrollmentState {
+    Unknown,
+    Enrolled,
+    PendingReset,
+    Failed,
+    NotContacted,
+    Blocked,
+}
+
+impl EnrollmentState {
+    /// Graph's enum member name; anything unknown maps to `Unknown`.
+    pub fn from_graph(name: &str) -> Self {
+        match name {
+            "enrolled" => Self::Enrolled,
+            "pendingReset" => Self::PendingReset,
+            "failed" => Self::Failed,
+            "notContacted" => Self::NotContacted,
+            "blocked" => Self::Blocked,
+            _ => Self::Unknown,
+        }
+    }
+
+    pub fn as_graph(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Enrolled => "enrolled",
+            Self::PendingReset => "pendingReset",
+            Self::Failed => "failed",
+            Self::NotContacted => "notContacted",
+            Self::Blocked => "blocked",
+        }
+    }
+}
+
+/// The corporate identifier in Intune.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityInput {
+    pub enrollment_state: EnrollmentState,
+    pub last_contacted: Option<DateTime<Utc>>,
+}
+
+/// A `managedDevices` list row (only the `$select`ed fields).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceRow {
+    pub id: String,
+    pub device_name: String,
+    /// The list's `userPrincipalName`: may lag a primary-user change (REFERENCE.md §3.4).
+    pub user_principal_name: Option<String>,
+    pub enrolled_at: Option<DateTime<Utc>>,
+    pub last_sync: Option<DateTime<Utc>>,
+    /// `complianceState` as Graph names it.
+    pub compliance: Option<String>,
+}
+
+/// One `usersLoggedOn` entry; `upn` once the feed resolved the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOn {
+    pub user_id: String,
+    pub upn: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    pub id: String,
+    pub upn: String,
+}
+
+/// What `GET managedDevices/{id}/users` said, if it was read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum PrimaryRead {
+    #[default]
+    NotRead,
+    /// Read: the device has no primary user (shared).
+    NoUser,
+    User(UserRef),
+}
+
+/// Single-device reads (`$select=usersLoggedOn,enrolledByUserPrincipalName` and `/users`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SingleDevice {
+    pub enrolled_by: Option<String>,
+    pub users_logged_on: Vec<LoggedOn>,
+    pub primary: PrimaryRead,
+}
+
+/// One `AutopilotV2DeploymentStatus` report row, codes kept raw (see `deployment.rs`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ReportRow {
+    pub deployment_status: String,
+    pub phase: String,
+    pub result_code: String,
+    /// The user who signed in during OOBE.
+    pub upn: Option<String>,
+    pub enrollment_time: Option<DateTime<Utc>>,
+}

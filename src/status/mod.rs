@@ -1,0 +1,19 @@
+//! The status domain: pure functions that turn what Graph and the local queue say into one stage
+//! and flags per device, decide what to read each poll cycle, and keep the observed timeline.
+
+pub mod deployment;
+pub mod inputs;
+pub mod plan;
+pub mod row;
+pub mod stage;
+pub mod timeline;
+pub mod tracker;
+
+pub use inputs::{
+    DeviceRow, EnrollmentState, IdentityInput, LoggedOn, PrimaryRead, QueueInput, ReportRow,
+    SingleDevice, UserRef,
+};
+pub use row::{DeviceStatus, Sources};
+pub use stage::{Derived, Flags, Inputs, Stage, Thresholds, derive};
+pub use timeline::{Change, Timeline};
+pub use tracker::{Listed, ReadAnswer, Tracker};

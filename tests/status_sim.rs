@@ -1,0 +1,253 @@
+//! The status poller against the simulated tenant over loopback HTTP: every stage and flag, a
+//! device whose list row and `/users` disagree, and the request bound for 10,000 devices.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use stagehand::app::status::{StatusMsg, StatusState};
+use stagehand::auth::StaticToken;
+use stagehand::config::{Config, IdentifierType, Platform};
+use stagehand::feeds::status::Poller;
+use stagehand::graph::{Governor, GraphClient, RetryPolicy, Timeouts};
+use stagehand::sim::{self, Faults, SimHandle, SimOptions};
+use stagehand::status::plan;
+use stagehand::status::{DeviceStatus, Stage};
+use stagehand::store::{EntryState, QueueEntry};
+
+const STAGING: [&str; 2] = ["stage01@contoso.example", "stage02@contoso.example"];
+
+async fn setup(devices: usize) -> (SimHandle, GraphClient, Config) {
+    let sim = sim::start(SimOptions {
+        devices,
+        staging_accounts: STAGING.map(String::from).to_vec(),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let token = sim.issue_token(sim::ALL_DELEGATED, Duration::from_secs(3600));
+    let client = GraphClient::new(
+        sim.base_url.clone(),
+        Timeouts::default(),
+        Arc::new(StaticToken(token)),
+        Arc::new(Governor::new(&[])),
+    )
+    .unwrap()
+    .with_retry(RetryPolicy {
+        max_attempts: 1,
+        ..RetryPolicy::default()
+    });
+    let mut config = Config::default();
+    config.staging.accounts = STAGING.map(String::from).to_vec();
+    for p in config.profiles.values_mut() {
+        p.stuck_minutes = 5;
+    }
+    (sim, client, config)
+}
+
+fn entry(serial: &str, state: EntryState, message: Option<&str>) -> QueueEntry {
+    QueueEntry {
+        serial: serial.into(),
+        manufacturer: "Contoso".into(),
+        model: "Laptop 7".into(),
+        profile: Config::default().intake.default_profile,
+        platform: Platform::Windows,
+        identifier_type: IdentifierType::ManufacturerModelSerial,
+        scanned_at: Utc::now(),
+        bench: "bench-1".into(),
+        state,
+        message: message.map(String::from),
+        note: None,
+        imported_id: None,
+        attempts: 1,
+    }
+}
+
+/// The queue a bench would have: every identity in the tenant (registered), plus one scan not
+/// uploaded yet and one Intune refused.
+async fn queue_of_tenant(client: &GraphClient) -> Vec<QueueEntry> {
+    let ids = client.list_imported_identities(None).await.unwrap();
+    let mut q: Vec<QueueEntry> = ids
+        .iter()
+        .filter_map(|i| i.imported_device_identifier.as_deref())
+        .map(|v| v.rsplit(',').next().unwrap().to_string())
+        .map(|s| entry(&s, EntryState::Registered, None))
+        .collect();
+    q.push(entry("QUEUED0001", EntryState::Queued, None));
+    q.push(entry(
+        "REJECT0001",
+        EntryState::Rejected,
+        Some("ZeroSerial"),
+    ));
+    q
+}
+
+fn by_stage(rows: &[DeviceStatus]) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for r in rows {
+        *m.entry(r.stage.label()).or_default() += 1;
+    }
+    m
+}
+
+#[tokio::test]
+async fn every_stage_and_flag_from_the_simulated_tenant() {
+    let (sim, client, config) = setup(160).await;
+    let queue = queue_of_tenant(&client).await;
+    let mut poller = Poller::new(client.clone(), config);
+    let t0 = Utc::now();
+    // Three cycles: details, then /users, then logged-on ids get resolved.
+    let mut rows = Vec::new();
+    for i in 0..4 {
+        rows = poller
+            .cycle(&queue, t0 + chrono::Duration::seconds(i))
+            .await
+            .unwrap();
+    }
+    assert_eq!(rows.len(), queue.len());
+    let stages: BTreeSet<Stage> = rows.iter().map(|r| r.stage).collect();
+    let want: BTreeSet<Stage> = Stage::ALL
+        .into_iter()
+        .filter(|s| *s != Stage::Enrolled)
+        .collect();
+    assert_eq!(stages, want, "{:?}", by_stage(&rows));
+
+    let get = |s: &str| rows.iter().find(|r| r.serial == s).unwrap();
+    assert_eq!(get("QUEUED0001").stage, Stage::Queued);
+    assert!(get("REJECT0001").message.contains("ZeroSerial"));
+    let failed = rows
+        .iter()
+        .find(|r| r.stage == Stage::Failed && r.managed_device_id.is_some())
+        .unwrap();
+    assert_eq!(failed.deployment_status.as_deref(), Some("3"));
+    assert!(
+        failed.code.as_deref().unwrap().contains("0x800705B4"),
+        "{failed:?}"
+    );
+    let provisioning: Vec<_> = rows
+        .iter()
+        .filter(|r| r.stage == Stage::Provisioning)
+        .collect();
+    assert!(provisioning.iter().all(|r| r.phase.is_some()));
+    assert!(
+        provisioning.iter().any(|r| r.flags.stuck),
+        "profile threshold 5 min"
+    );
+    let in_use = rows.iter().find(|r| r.stage == Stage::InUse).unwrap();
+    assert!(
+        STAGING.contains(&in_use.primary_user.as_deref().unwrap()),
+        "{in_use:?}"
+    );
+    assert!(in_use.enrolled_by.is_some());
+    // Deleted users in usersLoggedOn never make a device look in use.
+    let provisioned: Vec<_> = rows
+        .iter()
+        .filter(|r| r.stage == Stage::Provisioned)
+        .collect();
+    assert!(!provisioned.is_empty());
+
+    // The list row lags a primary-user change; /users wins.
+    let lagging = rows
+        .iter()
+        .find(|r| {
+            r.stage == Stage::Assigned
+                && r.raw
+                    .get("managedDevice.userPrincipalName")
+                    .map(String::as_str)
+                    != r.primary_user.as_deref()
+        })
+        .expect("a device whose list row and /users disagree");
+    assert!(lagging.message.contains("using /users"), "{lagging:?}");
+    assert!(!STAGING.contains(&lagging.primary_user.as_deref().unwrap()));
+
+    // A device that enrolls between two report exports shows as enrolled.
+    let new = client
+        .import_device_identities(
+            &[stagehand::graph::models::ImportedDeviceIdentity::windows(
+                "Contoso",
+                "Laptop 7",
+                "NEWDEV0001",
+            )],
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(new.len(), 1);
+    sim.advance(Duration::from_secs(10 * 60));
+    let mut queue = queue;
+    queue.push(entry("NEWDEV0001", EntryState::Registered, None));
+    let rows = poller
+        .cycle(&queue, t0 + chrono::Duration::seconds(10))
+        .await
+        .unwrap();
+    let newdev = rows.iter().find(|r| r.serial == "NEWDEV0001").unwrap();
+    assert_eq!(newdev.stage, Stage::Enrolled, "{newdev:?}");
+
+    // A failed poll: the rows stay, flagged stale.
+    sim.set_faults(Faults {
+        error_5xx_rate: 1.0,
+        ..Faults::default()
+    });
+    let err = poller
+        .cycle(&queue, t0 + chrono::Duration::seconds(11))
+        .await
+        .unwrap_err();
+    let mut pane = StatusState::default();
+    pane.on_msg(StatusMsg::Snapshot {
+        generation: 0,
+        at: t0,
+        rows,
+    });
+    pane.on_msg(StatusMsg::Failed {
+        generation: 0,
+        reason: err.to_string(),
+    });
+    assert!(pane.rows.iter().all(|r| r.flags.stale));
+}
+
+#[tokio::test]
+async fn ten_thousand_devices_cost_what_the_plan_allows() {
+    let (sim, client, config) = setup(10_000).await;
+    let queue = queue_of_tenant(&client).await;
+    let n = queue.len();
+    let mut poller = Poller::new(client, config);
+    let t0 = Utc::now();
+    for cycle in 0..2 {
+        let before = sim.requests().len();
+        let rows = poller
+            .cycle(&queue, t0 + chrono::Duration::seconds(cycle))
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), n);
+        let cost = poller.last_cost;
+        let reqs: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .skip(before)
+            .filter(|r| !r.in_batch)
+            .collect();
+        let count = |p: &dyn Fn(&str) -> bool| reqs.iter().filter(|r| p(&r.route)).count();
+        let lists = count(&|r| r == "GET /beta/deviceManagement/managedDevices");
+        let batches = count(&|r| r.ends_with("/$batch"));
+        let identities = count(&|r| r == "GET /beta/deviceManagement/importedDeviceIdentities");
+        let report = count(&|r| r.contains("/reports/exportJobs"));
+        let blobs = reqs.len() - lists - batches - identities - report;
+        println!(
+            "cycle {cycle}: {} requests: {lists} list pages, {identities} identity pages, {report} export-job calls, {blobs} other (report download), {batches} batches for {} devices",
+            reqs.len(),
+            cost.single_reads
+        );
+        assert!(
+            lists <= plan::chunks(n, plan::LIST_PAGE),
+            "{lists} list requests for {n}"
+        );
+        assert!(batches <= plan::chunks(cost.single_reads, plan::BATCH_MAX));
+        assert!(cost.single_reads <= n);
+        if cycle > 0 {
+            assert_eq!(report, 0, "the report runs on the slower cadence");
+            assert_eq!(identities, 0, "identities run with the report");
+        }
+        assert_eq!(sim.stats().retry_after_violations, 0);
+    }
+}
