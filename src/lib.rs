@@ -59,23 +59,71 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
     let data_dir = data_dir(g.data_dir.clone())?;
     match cli.command {
         None => {
-            let app = App::new(config, chrono::Utc::now());
-            console(app, data_dir, g.verbose, None).await?;
+            let mut app = App::new(config, chrono::Utc::now());
+            let conn = match commands::connect::connect(&app.config, &data_dir).await {
+                Ok(c) => {
+                    app.session = app::SessionState::SignedIn {
+                        account: c.actor.clone(),
+                    };
+                    Some(c)
+                }
+                Err(e) => {
+                    // The console still opens: scanning works offline and uploads wait.
+                    app.intake.notice = Some(format!("not connected: {e}"));
+                    None
+                }
+            };
+            console(app, data_dir, g.verbose, conn).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
-        Some(Command::Devices(args)) => commands::devices::run(&args, &config, &data_dir).await,
-        Some(Command::Doctor(args)) => commands::doctor::run(&args, &config).await,
+        Some(Command::Devices(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            if args.session.demo {
+                return commands::devices::run(&args, &config, &data_dir).await;
+            }
+            let c = commands::connect::connect(&config, &data_dir)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("{e} (or pass --demo to try it against the simulated tenant)")
+                })?;
+            let session = commands::devices::Session {
+                client: c.client,
+                actor: c.actor,
+                sim: None,
+            };
+            commands::devices::run_with(&args.command, &session, &config, &data_dir).await
+        }
+        Some(Command::Doctor(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            if args.demo || args.demo_broken.is_some() {
+                return commands::doctor::run(&args, &config).await;
+            }
+            let c = commands::connect::connect(&config, &data_dir)
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("{e} (or pass --demo to check the simulated tenant)")
+                })?;
+            let opts = doctor::DoctorOptions {
+                stale_days: args.stale_days,
+                granted_scopes: c.scopes.clone(),
+            };
+            let results =
+                doctor::run_checks_with(&c.client, &config, chrono::Utc::now(), &opts).await;
+            Ok(doctor::print(&results, args.json))
+        }
         Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
         Some(Command::Review(args)) => {
-            let client = commands::review::connect(&config)?;
-            commands::review::review(&client, &config, &args, &mut std::io::stdout()).await
+            let _log = logging::init(&data_dir, g.verbose)?;
+            let c = commands::connect::connect(&config, &data_dir).await?;
+            commands::review::review(&c.client, &config, &args, &mut std::io::stdout()).await
         }
         Some(Command::Reassign(args)) => {
-            let client = commands::review::connect(&config)?;
-            let actor = commands::review::actor(&config);
+            let _log = logging::init(&data_dir, g.verbose)?;
+            let c = commands::connect::connect(&config, &data_dir).await?;
+            let actor = c.actor.clone();
             let report = commands::review::reassign(
-                &client,
+                &c.client,
                 &config,
                 &data_dir,
                 &actor,
@@ -86,12 +134,11 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(report.exit_code())
         }
-        // `commands::status::run` needs a signed-in GraphClient; headless sign-in is not wired
-        // on this branch (the console owner passes the client the same way `demo` does).
-        Some(Command::Status(_)) => anyhow::bail!(
-            "stagehand status needs a signed-in Graph client, which headless commands cannot \
-             obtain yet; use the console's status pane (F3) or `stagehand demo`"
-        ),
+        Some(Command::Status(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            let c = commands::connect::connect(&config, &data_dir).await?;
+            commands::status::run(&args, &config, &data_dir, c.client).await
+        }
         Some(Command::Sim(args)) => {
             sim::run_cli(&args).await?;
             Ok(ExitCode::SUCCESS)
@@ -141,8 +188,14 @@ async fn demo(
     let mut app = App::new(config, chrono::Utc::now());
     app.demo = true;
     app.tenant = format!("{} (simulated)", sim.tenant_id());
+    app.intake.actor = upn.clone();
     app.session = app::SessionState::SignedIn { account: upn };
-    console(app, data_dir.join("demo"), verbose, Some(client)).await?;
+    let conn = Live {
+        client,
+        session: None,
+        actor: app.intake.actor.clone(),
+    };
+    console(app, data_dir.join("demo"), verbose, Some(conn)).await?;
     sim.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -165,11 +218,23 @@ struct ConsoleEffects {
     /// Answers that must reach the app when a task is gone.
     back: mpsc::UnboundedSender<Msg>,
     uploads: Option<mpsc::UnboundedSender<feeds::intake::UploaderCmd>>,
-    /// The review feed (`feeds::review::spawn`); `None` until the console is wired to it.
+    /// The review feed; `None` when not connected.
     reviews: Option<mpsc::UnboundedSender<app::review::ReviewCmd>>,
+    /// The status feed; `None` when not connected.
+    statuses: Option<mpsc::UnboundedSender<app::status::StatusCmd>>,
+    /// The queue as the status feed tracks it, republished when it changes.
+    queue: tokio::sync::watch::Sender<Vec<store::QueueEntry>>,
+    queue_version: u64,
 }
 
 impl runtime::Effects for ConsoleEffects {
+    fn after_batch(&mut self, app: &App) {
+        if app.intake.queue_version != self.queue_version {
+            self.queue_version = app.intake.queue_version;
+            let _ = self.queue.send(app.intake.queue.entries().to_vec());
+        }
+    }
+
     fn run(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::Bell => {
@@ -178,8 +243,11 @@ impl runtime::Effects for ConsoleEffects {
                 }
             }
             Cmd::RefreshAll => {}
-            // The status feed is wired in by the console owner (see feeds::status::spawn).
-            Cmd::Status(_) => {}
+            Cmd::Status(c) => {
+                if let Some(tx) = &self.statuses {
+                    let _ = tx.send(c);
+                }
+            }
             Cmd::Store { ticket, events } => {
                 if let Err(e) = self.store.append(events, ticket) {
                     let _ = self.back.send(Msg::Stored(store::StoreAck {
@@ -249,12 +317,31 @@ impl runtime::Effects for ConsoleEffects {
 }
 
 /// Opens the full-screen console and runs it until quit. The terminal is restored on every path.
+/// What the console talks to the tenant with.
+struct Live {
+    client: graph::GraphClient,
+    /// The sign-in session whose state the status bar shows (none for the demo's fixed token).
+    session: Option<std::sync::Arc<auth::session::Session>>,
+    actor: String,
+}
+
+impl From<commands::connect::Connected> for Live {
+    fn from(c: commands::connect::Connected) -> Self {
+        Live {
+            client: c.client,
+            session: Some(c.session),
+            actor: c.actor,
+        }
+    }
+}
+
 async fn console(
     mut app: App,
     data_dir: PathBuf,
     verbose: u8,
-    client: Option<graph::GraphClient>,
+    live: Option<impl Into<Live>>,
 ) -> anyhow::Result<()> {
+    let live: Option<Live> = live.map(Into::into);
     std::fs::create_dir_all(&data_dir)?;
     // Open the journal (and take the data-dir lock) before the screen, so a second stagehand on
     // the same data dir gets a plain error on the shell.
@@ -266,6 +353,7 @@ async fn console(
         .load(queue, report.torn.is_some().then(|| report.to_string()));
     app.intake.bench = gethostname::gethostname().to_string_lossy().into_owned();
     let (store, mut acks) = store::spawn_with_audit(journal, audit);
+    let signals = runtime::signals::listen().context("cannot listen for signals")?;
     let mut guard = term::TerminalGuard::enter().context("cannot open the terminal")?;
     let size = guard.terminal.size()?;
     app.update(Msg::Resize {
@@ -278,7 +366,7 @@ async fn console(
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
     tasks.spawn(runtime::input::run(input_tx.clone(), cancel.clone()));
-    tasks.spawn(runtime::signals::run(input_tx.clone()));
+    tasks.spawn(runtime::signals::run(signals, input_tx.clone()));
     let ack_tx = input_tx.clone();
     tasks.spawn(async move {
         while let Some(ack) = acks.recv().await {
@@ -289,15 +377,41 @@ async fn console(
     });
 
     let mut uploads = None;
-    if let Some(client) = &client {
+    let mut reviews = None;
+    let mut statuses = None;
+    let (queue_tx, queue_rx) = tokio::sync::watch::channel(app.intake.queue.entries().to_vec());
+    if let Some(live) = &live {
+        let client = &live.client;
         feeds::conn::spawn(client.conn_state(), feed_tx.clone(), cancel.clone());
+        if let Some(session) = &live.session {
+            tasks.spawn(auth::session::forward_state(
+                session.watch(),
+                feed_tx.clone(),
+                cancel.clone(),
+            ));
+        }
         uploads = Some(feeds::intake::spawn(
             client.clone(),
             feed_tx.clone(),
             cancel.clone(),
         ));
+        statuses = Some(feeds::status::spawn(
+            client.clone(),
+            app.config.clone(),
+            queue_rx,
+            feed_tx.clone(),
+            cancel.clone(),
+        ));
+        reviews = Some(feeds::review::spawn(
+            client.clone(),
+            app.config.clone(),
+            Box::new(store::AuditLog::open(&data_dir)?),
+            live.actor.clone(),
+            feed_tx.clone(),
+            cancel.clone(),
+        ));
     }
-    if let Some(client) = &client {
+    if let Some(client) = live.as_ref().map(|l| &l.client) {
         // The readiness checks once per session; the F9 overlay shows them when they arrive.
         let (client, config, tx) = (client.clone(), app.config.clone(), feed_tx.clone());
         tasks.spawn(async move {
@@ -317,7 +431,10 @@ async fn console(
         store,
         back: input_tx.clone(),
         uploads,
-        reviews: None,
+        reviews,
+        statuses,
+        queue: queue_tx,
+        queue_version: app.intake.queue_version,
     };
     let result = runtime::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

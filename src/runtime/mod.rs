@@ -30,6 +30,9 @@ pub struct Inbox {
 /// Executes effects. The runtime's implementation sends to feeds and rings the bell; tests record.
 pub trait Effects {
     fn run(&mut self, cmd: Cmd);
+
+    /// Called once after each batch of messages has been applied and settled.
+    fn after_batch(&mut self, _app: &App) {}
 }
 
 /// Counters the tests assert on (stable, unlike time).
@@ -57,6 +60,7 @@ pub async fn run_loop<B: Backend>(
     loop {
         if app.dirty {
             app.settle();
+            effects.after_batch(app);
             let due = last_draw.map_or(Instant::now(), |t| t + FRAME);
             if Instant::now() >= due {
                 terminal.draw(|f| crate::console::draw(f, app))?;

@@ -4,8 +4,8 @@
 //! A scan shows as queued only after the store task acknowledged it durable; until then it shows
 //! as saving. Nothing here does IO: saving and uploading are `Cmd`s, their answers are `Msg`s.
 
-mod remove;
 pub mod note;
+mod remove;
 pub mod scan;
 mod upload;
 mod view_model;
@@ -67,6 +67,8 @@ pub struct IntakeState {
     pub bench: String,
     /// The queue as the store last acknowledged it durable.
     pub queue: Queue,
+    /// Bumped whenever `queue` changes (the status feed follows it).
+    pub queue_version: u64,
     /// Scans sent to the store, not yet acknowledged, oldest first.
     pub pending: VecDeque<QueueEntry>,
     /// Serial keys of `pending`, for the duplicate check.
@@ -115,6 +117,7 @@ impl IntakeState {
             profile: config.intake.default_profile.clone(),
             bench: String::from("bench"),
             queue: Queue::new(),
+            queue_version: 0,
             pending: VecDeque::new(),
             pending_keys: HashSet::new(),
             inflight: BTreeMap::new(),
@@ -149,7 +152,10 @@ impl IntakeState {
     /// Loads the queue the journal replayed at start.
     pub fn load(&mut self, queue: Queue, notice: Option<String>) {
         self.queue = queue;
-        self.notice = notice;
+        self.queue_version += 1;
+        if notice.is_some() {
+            self.notice = notice;
+        }
         self.rows_stale = true;
     }
 
@@ -343,6 +349,7 @@ impl IntakeState {
                     self.results_ticket = None;
                     self.uploading.clear();
                 }
+                self.queue_version += 1;
                 for e in &events {
                     apply(&mut self.queue, e);
                     if let QueueEvent::Added(entry) = e {
