@@ -112,7 +112,14 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 doctor::run_checks_with(&c.client, &config, chrono::Utc::now(), &opts).await;
             Ok(doctor::print(&results, args.json))
         }
-        Some(Command::Intake(args)) => commands::intake::run(&args, &config, &data_dir),
+        Some(Command::Intake(args)) => {
+            if matches!(args.command, commands::intake::IntakeCommand::Push) {
+                let _log = logging::init(&data_dir, g.verbose)?;
+                let c = commands::connect::connect(&config, &data_dir).await?;
+                return commands::intake::run_push(&config, &data_dir, &c.client).await;
+            }
+            commands::intake::run(&args, &config, &data_dir)
+        }
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let c = commands::connect::connect(&config, &data_dir).await?;

@@ -25,6 +25,8 @@ pub enum IntakeCommand {
     Add(AddArgs),
     /// Print the queue.
     List(ListArgs),
+    /// Upload every queued entry to Intune, then exit (non-zero if any entry failed).
+    Push,
     /// Queue the serials of files: a `stagehand prep --format queue` file, or any CSV/list that
     /// `stagehand prep` reads (same parser, same rules).
     Import(ImportArgs),
@@ -120,6 +122,7 @@ impl<'a> From<&'a QueueEntry> for ListedEntry<'a> {
 
 pub fn run(args: &IntakeArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
     match &args.command {
+        IntakeCommand::Push => anyhow::bail!("intake push needs a tenant connection: see run_push"),
         IntakeCommand::Add(a) => add(a, config, data_dir),
         IntakeCommand::List(a) => list(a, data_dir),
         IntakeCommand::Import(a) => import(a, config, data_dir),
@@ -225,6 +228,98 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// `intake push`: upload the queued entries in batches with the console's uploader, saving every
+/// outcome in the journal as it comes.
+pub async fn run_push(
+    config: &Config,
+    data_dir: &Path,
+    client: &crate::graph::GraphClient,
+) -> anyhow::Result<ExitCode> {
+    use crate::app::intake::UploadResult;
+    use crate::store::EntryState;
+    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
+    if report.torn.is_some() {
+        eprintln!("{report}");
+    }
+    let todo: Vec<QueueEntry> = queue
+        .entries()
+        .iter()
+        .filter(|e| matches!(e.state, EntryState::Queued | EntryState::Uploading))
+        .cloned()
+        .collect();
+    let (mut registered, mut rejected, mut failed) = (0usize, 0usize, 0usize);
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    for (n, batch) in todo.chunks(config.intake.batch_size.max(1)).enumerate() {
+        let start: Vec<QueueEvent> = batch
+            .iter()
+            .map(|e| QueueEvent::State {
+                serial: e.serial.clone(),
+                state: EntryState::Uploading,
+                message: None,
+            })
+            .collect();
+        journal.append(&start)?;
+        let outcomes = crate::feeds::intake::upload(client, batch).await;
+        let mut events = Vec::new();
+        for o in outcomes {
+            let (state, message) = match o.result {
+                UploadResult::Registered {
+                    imported_id,
+                    message,
+                } => {
+                    registered += 1;
+                    if let Some(id) = imported_id {
+                        events.push(QueueEvent::Imported {
+                            serial: o.serial.clone(),
+                            imported_id: id,
+                        });
+                    }
+                    (EntryState::Registered, message)
+                }
+                UploadResult::Rejected { message } => {
+                    rejected += 1;
+                    eprintln!("{}: rejected: {message}", o.serial);
+                    (EntryState::Rejected, message)
+                }
+                UploadResult::Failed { message } => {
+                    failed += 1;
+                    eprintln!("{}: failed: {message}", o.serial);
+                    (EntryState::Queued, message)
+                }
+            };
+            events.push(QueueEvent::State {
+                serial: o.serial,
+                state,
+                message: Some(message),
+            });
+        }
+        for e in &events {
+            crate::store::queue::apply(&mut queue, e);
+        }
+        journal.append(&events)?;
+        if tty {
+            let done = ((n + 1) * config.intake.batch_size.max(1)).min(todo.len());
+            eprint!(
+                "\r[{:<30}] {done}/{}",
+                "#".repeat(done * 30 / todo.len().max(1)),
+                todo.len()
+            );
+        }
+    }
+    if tty && !todo.is_empty() {
+        eprintln!();
+    }
+    println!(
+        "{registered} registered, {rejected} rejected, {failed} failed (left queued) of {}",
+        todo.len()
+    );
+    Ok(if rejected + failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     })
 }
 
