@@ -48,7 +48,10 @@ fn shell_switches_panes_opens_help_resizes_and_restores_the_terminal() {
     t.keys(&["F2"]);
     t.wait_for("› PF1?q");
     t.keys(&["C-c"]);
-    let after = t.wait_for("EXITED:");
+    // Wait for the shell's `stty -a` after the exit line, not just the exit line.
+    let after = t.wait_until("exit and terminal modes", |s| {
+        s.contains("EXITED:") && s.contains("icanon")
+    });
     assert!(after.contains("EXITED:0"), "{after}");
     assert!(!t.alternate_on(), "alternate screen left");
     // stty -a after exit: canonical mode and echo are back on (raw mode would show -icanon -echo).
@@ -70,7 +73,9 @@ fn sigterm_restores_the_terminal() {
         .status()
         .unwrap();
     assert!(status.success());
-    let after = t.wait_for("EXITED:");
+    let after = t.wait_until("exit and terminal modes", |s| {
+        s.contains("EXITED:") && s.contains("icanon")
+    });
     assert!(!t.alternate_on(), "alternate screen left:\n{after}");
     assert!(
         after.contains(" icanon"),
