@@ -78,6 +78,33 @@ pub struct Device {
     pub upn_lag: Span,
     pub management_state: String,
     pub action_results: Vec<Value>,
+    /// Test shaping (see `SimHandle::shape_device`); the defaults describe the usual staged laptop.
+    pub shape: Shape,
+}
+
+/// The parts of a device a test may bend to reach rare verdicts and flags: another OS, another
+/// join type, a forced compliance state, extra sign-ins in `usersLoggedOn`.
+#[derive(Debug, Clone)]
+pub struct Shape {
+    /// `operatingSystem` ("Windows" unless shaped).
+    pub operating_system: String,
+    /// `joinType` ("azureADJoined" unless shaped; e.g. "hybridAzureADJoined", "azureADRegistered").
+    pub join_type: String,
+    /// `complianceState` override; `None` = derived from the deployment.
+    pub compliance: Option<String>,
+    /// Extra `usersLoggedOn` entries: (user id, sign-in time).
+    pub extra_logons: Vec<(String, DateTime<Utc>)>,
+}
+
+impl Default for Shape {
+    fn default() -> Self {
+        Self {
+            operating_system: "Windows".into(),
+            join_type: "azureADJoined".into(),
+            compliance: None,
+            extra_logons: vec![],
+        }
+    }
 }
 
 pub fn iso(t: DateTime<Utc>) -> String {
@@ -200,6 +227,7 @@ impl Fleet {
             upn_lag,
             management_state: "managed".into(),
             action_results: vec![],
+            shape: Shape::default(),
         }
     }
 
@@ -362,6 +390,9 @@ impl Device {
         {
             out.push(json!({"userId": u, "lastLogOnDateTime": iso(*at)}));
         }
+        for (u, at) in self.shape.extra_logons.iter().filter(|(_, at)| *at <= now) {
+            out.push(json!({"userId": u, "lastLogOnDateTime": iso(*at)}));
+        }
         out
     }
 
@@ -382,15 +413,19 @@ impl Device {
             "emailAddress": primary.as_ref().map(|u| u.upn.clone()).unwrap_or_default(),
             "enrolledDateTime": iso(self.enroll_at),
             "lastSyncDateTime": iso(now.min(self.enroll_at + Span::minutes(30)).max(self.enroll_at)),
-            "complianceState": if matches!(self.deployment(now), Some(Deployment::Succeeded)) { "compliant" } else { "inGracePeriod" },
+            "complianceState": match &self.shape.compliance {
+                Some(c) => c.as_str(),
+                None if matches!(self.deployment(now), Some(Deployment::Succeeded)) => "compliant",
+                None => "inGracePeriod",
+            },
             "managementState": self.management_state,
             "deviceEnrollmentType": "windowsAzureADJoin",
             "enrolledByUserPrincipalName": self.staging_upn,
             "usersLoggedOn": if list { vec![] } else { self.users_logged_on(now, dir) },
             "azureADDeviceId": self.aad_id,
-            "joinType": "azureADJoined",
+            "joinType": self.shape.join_type,
             "autopilotEnrolled": true,
-            "operatingSystem": "Windows",
+            "operatingSystem": self.shape.operating_system,
             "osVersion": "10.0.22631.4317",
             "model": self.model,
             "manufacturer": self.manufacturer,

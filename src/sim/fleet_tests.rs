@@ -202,3 +202,29 @@ fn list_upn_lags_behind_a_primary_change_on_lagging_devices() {
     assert!(at(4, true).contains("staging@"), "the list row still lags");
     assert_eq!(at(14, true), adele.upn, "and catches up after the lag");
 }
+
+#[test]
+fn a_shaped_device_reports_its_os_join_type_compliance_and_extra_sign_ins() {
+    let d = dir();
+    let mut f = fleet(7, 0.0);
+    f.seed(8, now(), &d);
+    let dev = f.devices.last_mut().unwrap();
+    let plain = dev.to_json(now(), &d, false);
+    assert_eq!(plain["operatingSystem"], "Windows");
+    assert_eq!(plain["joinType"], "azureADJoined");
+    let before = plain["usersLoggedOn"].as_array().unwrap().len();
+    dev.shape.operating_system = "iOS".into();
+    dev.shape.join_type = "azureADRegistered".into();
+    dev.shape.compliance = Some("noncompliant".into());
+    dev.shape.extra_logons = vec![
+        ("u-early".into(), now() - Span::hours(1)),
+        ("u-future".into(), now() + Span::hours(1)),
+    ];
+    let shaped = dev.to_json(now(), &d, false);
+    assert_eq!(shaped["operatingSystem"], "iOS");
+    assert_eq!(shaped["joinType"], "azureADRegistered");
+    assert_eq!(shaped["complianceState"], "noncompliant");
+    let logons = shaped["usersLoggedOn"].as_array().unwrap();
+    assert_eq!(logons.len(), before + 1, "only sign-ins already past show");
+    assert!(logons.iter().any(|l| l["userId"] == "u-early"));
+}

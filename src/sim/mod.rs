@@ -27,7 +27,7 @@ use url::Url;
 
 pub use cli::{SimArgs, env_line, run_cli};
 pub use faults::Faults;
-pub use fleet::Deployment;
+pub use fleet::{Deployment, Shape};
 pub use reports::COLUMNS as DEPLOYMENT_REPORT_COLUMNS;
 pub use routes::ALL_DELEGATED;
 pub use stats::{RequestRecord, SimStats};
@@ -367,6 +367,20 @@ impl SimHandle {
             let id = copy.id.clone();
             s.fleet.devices.push(copy);
             Some(id)
+        })
+    }
+    /// Bends every enrolled device with this serial (case-insensitive) through `f`: another OS,
+    /// join type, compliance state or extra sign-ins (`fleet::Shape`). Returns how many matched.
+    pub fn shape_device(&self, serial: &str, f: impl Fn(&mut fleet::Shape)) -> usize {
+        self.with(|s| {
+            let mut n = 0;
+            for d in s.fleet.devices.iter_mut() {
+                if d.serial.eq_ignore_ascii_case(serial) {
+                    f(&mut d.shape);
+                    n += 1;
+                }
+            }
+            n
         })
     }
     /// Stops the server and waits for it.
