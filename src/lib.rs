@@ -229,9 +229,44 @@ struct ConsoleEffects {
     reviews: Option<mpsc::UnboundedSender<app::review::ReviewCmd>>,
     /// The status feed; `None` when not connected.
     statuses: Option<mpsc::UnboundedSender<app::status::StatusCmd>>,
+    /// The devices feed; `None` when not connected.
+    devices: Option<mpsc::UnboundedSender<app::devices::DevicesCmd>>,
     /// The queue as the status feed tracks it, republished when it changes.
     queue: tokio::sync::watch::Sender<Vec<store::QueueEntry>>,
     queue_version: u64,
+}
+
+impl ConsoleEffects {
+    /// To the devices feed; without one, the answer says nothing was sent.
+    fn devices(&mut self, cmd: app::devices::DevicesCmd) {
+        use app::devices::{ActionFailure, DevicesCmd, DevicesMsg};
+        let Err(mpsc::error::SendError(cmd)) = self
+            .devices
+            .as_ref()
+            .map_or(Err(mpsc::error::SendError(cmd.clone())), |tx| tx.send(cmd))
+        else {
+            return;
+        };
+        let why = "not connected to a tenant: nothing sent".to_string();
+        let msg = match cmd {
+            DevicesCmd::Show { generation, .. } => DevicesMsg::Detail {
+                generation,
+                result: Err(why),
+            },
+            DevicesCmd::Sync { serial, .. } => DevicesMsg::Synced {
+                serial,
+                result: Err(why),
+            },
+            DevicesCmd::Destructive(req) => DevicesMsg::Acted {
+                serial: req.serial.trim().to_string(),
+                result: Err(ActionFailure {
+                    refused: false,
+                    message: why,
+                }),
+            },
+        };
+        let _ = self.back.send(Msg::Devices(msg));
+    }
 }
 
 impl runtime::Effects for ConsoleEffects {
@@ -250,6 +285,7 @@ impl runtime::Effects for ConsoleEffects {
                 }
             }
             Cmd::RefreshAll => {}
+            Cmd::Devices(c) => self.devices(c),
             Cmd::Status(c) => {
                 if let Some(tx) = &self.statuses {
                     let _ = tx.send(c);
@@ -386,6 +422,7 @@ async fn console(
     let mut uploads = None;
     let mut reviews = None;
     let mut statuses = None;
+    let mut devices = None;
     let (queue_tx, queue_rx) = tokio::sync::watch::channel(app.intake.queue.entries().to_vec());
     if let Some(live) = &live {
         let client = &live.client;
@@ -406,6 +443,14 @@ async fn console(
             client.clone(),
             app.config.clone(),
             queue_rx,
+            feed_tx.clone(),
+            cancel.clone(),
+        ));
+        devices = Some(feeds::devices::spawn(
+            client.clone(),
+            app.config.clone(),
+            store::AuditLog::open(&data_dir)?,
+            live.actor.clone(),
             feed_tx.clone(),
             cancel.clone(),
         ));
@@ -440,6 +485,7 @@ async fn console(
         uploads,
         reviews,
         statuses,
+        devices,
         queue: queue_tx,
         queue_version: app.intake.queue_version,
     };

@@ -56,6 +56,27 @@ pub enum Action {
     RemoveFromIntune,
     /// Open or close the tenant readiness (doctor) overlay.
     Doctor,
+    /// Type a primary-user filter (status).
+    FilterUser,
+    /// Cycle the stage filter (status).
+    FilterStage,
+    /// Cycle the compliance filter (status).
+    FilterCompliance,
+    /// Clear every filter of the pane (status).
+    ClearFilters,
+    /// Ask the selected device to check in now (status).
+    SyncDevice,
+    /// Retire the selected device, after the confirmation modal (status; role holders only).
+    Retire,
+    /// Wipe the selected device, after the confirmation modal (status; role holders only).
+    Wipe,
+}
+
+impl Action {
+    /// Offered (and listed in help) only to identities holding the destructive role.
+    pub fn privileged(self) -> bool {
+        matches!(self, Action::Retire | Action::Wipe)
+    }
 }
 
 /// When a binding applies.
@@ -100,6 +121,11 @@ const CTRL: KeyModifiers = KeyModifiers::CONTROL;
 use Action as A;
 use KeyCode as K;
 use Scope::{Global as G, Pane as P, PaneTyping as T};
+
+/// One help line for the four filter keys (the overlay lists the keys together).
+const FILTERS_HELP: &str = "filter by user (UPN part), stage, compliance; x clears";
+/// One help line for retire and wipe.
+const DESTROY_HELP: &str = "retire (R) or wipe (W) the selected device";
 
 /// The default keymap. Order matters only for the help overlay.
 pub const BINDINGS: &[Binding] = &[
@@ -248,6 +274,43 @@ pub const BINDINGS: &[Binding] = &[
         A::Open,
         "device detail and timeline",
     ),
+    b(
+        P(Pane::Status),
+        K::Char('u'),
+        NONE,
+        A::FilterUser,
+        FILTERS_HELP,
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('g'),
+        NONE,
+        A::FilterStage,
+        FILTERS_HELP,
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('c'),
+        NONE,
+        A::FilterCompliance,
+        FILTERS_HELP,
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('x'),
+        NONE,
+        A::ClearFilters,
+        FILTERS_HELP,
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('y'),
+        NONE,
+        A::SyncDevice,
+        "sync the selected device now",
+    ),
+    b(P(Pane::Status), K::Char('R'), NONE, A::Retire, DESTROY_HELP),
+    b(P(Pane::Status), K::Char('W'), NONE, A::Wipe, DESTROY_HELP),
     // Review
     b(
         P(Pane::Review),
@@ -336,13 +399,19 @@ pub fn lookup(pane: Pane, typing: bool, key: &KeyEvent) -> Option<Action> {
 }
 
 /// The bindings shown in the help overlay for a pane: global ones first, then the pane's own.
+/// Privileged actions are left out: see [`help_for_role`].
 pub fn help_for(pane: Pane) -> Vec<(String, &'static str)> {
+    help_for_role(pane, false)
+}
+
+/// [`help_for`], with the privileged actions (retire, wipe) listed when `privileged`.
+pub fn help_for_role(pane: Pane, privileged: bool) -> Vec<(String, &'static str)> {
     let mut seen: Vec<(String, &'static str)> = Vec::new();
     for bd in BINDINGS {
         let applies = match bd.scope {
             Scope::Global => true,
             Scope::Pane(p) | Scope::PaneTyping(p) => p == pane,
-        };
+        } && (privileged || !bd.action.privileged());
         if applies {
             let key = key_label(bd.code, bd.mods);
             if let Some(existing) = seen.iter_mut().find(|(_, h)| *h == bd.help) {
@@ -431,6 +500,23 @@ mod tests {
             lookup(Pane::Intake, false, &key(K::Char('R'), KeyModifiers::SHIFT)),
             Some(A::Retry)
         );
+    }
+
+    #[test]
+    fn retire_and_wipe_are_listed_only_for_the_role() {
+        let lists = |help: Vec<(String, &str)>| {
+            help.iter()
+                .filter(|(_, h)| h.contains("retire") || h.contains("wipe"))
+                .count()
+        };
+        assert_eq!(lists(help_for(Pane::Status)), 0);
+        assert_eq!(lists(help_for_role(Pane::Status, false)), 0);
+        assert_eq!(lists(help_for_role(Pane::Status, true)), 1);
+        assert_eq!(
+            lookup(Pane::Status, false, &key(K::Char('W'), KeyModifiers::SHIFT)),
+            Some(A::Wipe)
+        );
+        assert_eq!(lookup(Pane::Status, true, &key(K::Char('W'), NONE)), None);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The model: plain data, no IO, no async. `App::update(Msg) -> Vec<Cmd>`.
 
 pub mod cmd;
+pub mod devices;
 pub mod filter;
 pub mod intake;
 pub mod keymap;
@@ -68,6 +69,8 @@ pub struct App {
     pub intake: intake::IntakeState,
     pub status: status::StatusState,
     pub review: review::ReviewState,
+    /// Device operations on the status pane (detail, sync, retire/wipe).
+    pub devices: devices::DevicesState,
     /// Tenant readiness verdicts; `None` until the checks have run.
     pub doctor: Option<Vec<crate::doctor::CheckResult>>,
     /// First line shown in the doctor overlay.
@@ -100,6 +103,7 @@ impl App {
             intake,
             status: status::StatusState::default(),
             review: review::ReviewState::default(),
+            devices: devices::DevicesState::default(),
             doctor: None,
             doctor_scroll: 0,
             dirty: true,
@@ -126,7 +130,11 @@ impl App {
     pub fn typing(&self) -> bool {
         match self.focus {
             Pane::Intake => self.intake.input_focused,
-            Pane::Status => self.status.filter.editing,
+            Pane::Status => {
+                self.status.filter.editing
+                    || self.status.facets.user.editing
+                    || self.devices.captures_keys()
+            }
             Pane::Review => self.review.captures_keys(),
         }
     }
@@ -138,7 +146,10 @@ impl App {
             Msg::Paste(text) => match self.focus {
                 Pane::Intake => self.intake.on_paste(&text, &self.config),
                 Pane::Status => {
-                    self.status.on_paste(&text);
+                    match &mut self.devices.modal {
+                        Some(m) => m.paste(&text),
+                        None => self.status.on_paste(&text),
+                    }
                     Vec::new()
                 }
                 Pane::Review => {
@@ -189,6 +200,10 @@ impl App {
                 Vec::new()
             }
             Msg::Status(m) => self.status.on_msg(m),
+            Msg::Devices(m) => {
+                self.devices.on_msg(m, self.now);
+                Vec::new()
+            }
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()
@@ -267,7 +282,7 @@ impl App {
             }
             other => match self.focus {
                 Pane::Intake => self.intake.on_key(key, other, &self.config),
-                Pane::Status => self.status.on_key(key, other),
+                Pane::Status => self.on_status_key(key, other),
                 Pane::Review => self.review.on_key(key, other),
             },
         }

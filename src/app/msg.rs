@@ -63,6 +63,8 @@ pub enum Msg {
     Doctor(Vec<crate::doctor::CheckResult>),
     /// From the status feed.
     Status(super::status::StatusMsg),
+    /// From the devices feed.
+    Devices(super::devices::DevicesMsg),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

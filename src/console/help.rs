@@ -7,11 +7,11 @@ use ratatui::widgets::{Block, Clear, Row, Table};
 
 use super::theme;
 use crate::app::App;
-use crate::app::keymap::help_for;
+use crate::app::keymap::help_for_role;
 
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
-    let entries = help_for(app.focus);
-    let height = (entries.len() as u16 + 4).min(area.height);
+    let entries = help_for_role(app.focus, app.devices.may_destroy());
+    let height = (entries.len() as u16 + 2).min(area.height);
     let width = area.width.saturating_sub(4).min(90);
     let rect = Rect {
         x: area.x + (area.width - width) / 2,

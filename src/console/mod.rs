@@ -1,6 +1,7 @@
 //! The view: functions of `&App`, no mutation. Tabs on top, the focused pane, the status bar,
 //! overlays in z-order, and a notice when the terminal is too small.
 
+pub mod devices;
 pub mod doctor;
 pub mod help;
 pub mod intake;
@@ -31,7 +32,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
     draw_tabs(frame, app, tabs);
     match app.focus {
         Pane::Intake => intake::draw(frame, app, body),
-        Pane::Status => status::draw(frame, app, body),
+        Pane::Status => {
+            status::draw(frame, app, body);
+            devices::modal::draw(frame, app, body);
+        }
         Pane::Review => review::draw(frame, app, body),
     }
     draw_status_bar(frame, app, bar);

@@ -109,7 +109,7 @@ pub struct ActionContext<'a> {
     pub audit: &'a mut AuditLog,
     /// The signed-in identity (UPN).
     pub actor: &'a str,
-    pub now: &'a dyn Fn() -> DateTime<Utc>,
+    pub now: &'a (dyn Fn() -> DateTime<Utc> + Sync),
 }
 
 /// Runs a retire or wipe through every guard rail: confirmation, role (asked of Graph now),

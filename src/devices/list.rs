@@ -74,17 +74,39 @@ pub struct ListFilter {
 
 impl ListFilter {
     pub fn matches(&self, d: &ManagedDevice, staging: &StagingConfig) -> bool {
-        let user_ok = self.user.as_deref().is_none_or(|u| {
-            d.user_principal_name
-                .as_deref()
-                .is_some_and(|x| x.trim().eq_ignore_ascii_case(u.trim()))
-        });
+        let user_ok = self
+            .user
+            .as_deref()
+            .is_none_or(|u| user_matches(u, d.user_principal_name.as_deref(), UserMatch::Exact));
         let stage_ok = self.stage.is_none_or(|s| stage_of(d, staging) == s);
-        let compliance_ok = self
-            .compliance
-            .is_none_or(|c| d.compliance_state == Some(c));
-        user_ok && stage_ok && compliance_ok
+        user_ok && stage_ok && compliance_matches(self.compliance, d.compliance_state)
     }
+}
+
+/// How the user filter compares UPNs: the CLI names one user, the console narrows as you type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserMatch {
+    /// The whole UPN, trimmed, ASCII-case-insensitive.
+    Exact,
+    /// Any part of the UPN, case-insensitive.
+    Substring,
+}
+
+/// Whether the primary user `upn` passes the user filter `wanted`. No primary user never passes.
+pub fn user_matches(wanted: &str, upn: Option<&str>, how: UserMatch) -> bool {
+    let wanted = wanted.trim();
+    upn.map(str::trim).is_some_and(|x| match how {
+        UserMatch::Exact => x.eq_ignore_ascii_case(wanted),
+        UserMatch::Substring => x.to_lowercase().contains(&wanted.to_lowercase()),
+    })
+}
+
+/// Whether `actual` passes the compliance filter `wanted` (`None` = any).
+pub fn compliance_matches(
+    wanted: Option<ComplianceState>,
+    actual: Option<ComplianceState>,
+) -> bool {
+    wanted.is_none_or(|c| actual == Some(c))
 }
 
 /// One line of `devices list` (and its `--json` element).
@@ -223,6 +245,22 @@ mod tests {
             assert!(!broken.matches(&d, &st), "{broken:?}");
         }
         assert!(ListFilter::default().matches(&d, &st));
+    }
+
+    #[test]
+    fn user_match_is_exact_for_the_cli_and_a_substring_for_the_console() {
+        let upn = Some(" Adele.Vance@contoso.example ");
+        assert!(user_matches(
+            "adele.vance@CONTOSO.example",
+            upn,
+            UserMatch::Exact
+        ));
+        assert!(!user_matches("adele", upn, UserMatch::Exact));
+        assert!(user_matches("ADELE", upn, UserMatch::Substring));
+        assert!(!user_matches("lee", upn, UserMatch::Substring));
+        assert!(!user_matches("adele", None, UserMatch::Substring));
+        assert!(compliance_matches(None, None));
+        assert!(!compliance_matches(Some(ComplianceState::Compliant), None));
     }
 
     #[test]

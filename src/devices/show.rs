@@ -117,15 +117,7 @@ pub async fn show(
         corporate_identifier(client, &serial).await?
     };
     let deployment = if with_deployment {
-        client
-            .autopilot_v2_deployments(None)
-            .await?
-            .iter()
-            .find(|r| {
-                r.device_id.eq_ignore_ascii_case(&d.id)
-                    || (!serial.is_empty() && r.serial_number.eq_ignore_ascii_case(&serial))
-            })
-            .map(Deployment::of)
+        deployment_of(client, &d.id, &serial).await?
     } else {
         None
     };
@@ -135,6 +127,24 @@ pub async fn show(
         identifier,
         deployment,
     ))
+}
+
+/// The deployment report row naming the device (by id, else by serial); `None` when no row does.
+/// Runs the report export (seconds: the job is polled).
+pub async fn deployment_of(
+    client: &GraphClient,
+    device_id: &str,
+    serial: &str,
+) -> Result<Option<Deployment>, DevicesError> {
+    Ok(client
+        .autopilot_v2_deployments(None)
+        .await?
+        .iter()
+        .find(|r| {
+            r.device_id.eq_ignore_ascii_case(device_id)
+                || (!serial.is_empty() && r.serial_number.eq_ignore_ascii_case(serial))
+        })
+        .map(Deployment::of))
 }
 
 /// The identifier whose serial part is exactly `serial` (the list filter is `contains`).

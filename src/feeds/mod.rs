@@ -2,6 +2,7 @@
 //! them touches the app's state.
 
 pub mod conn;
+pub mod devices;
 pub mod intake;
 pub mod review;
 pub mod status;

@@ -48,6 +48,8 @@ pub struct StatusState {
     /// Keyed by serial, in the order of `rows`.
     pub list: SelectList<String>,
     pub filter: FilterInput,
+    /// User, stage and compliance filters (combined with `filter`).
+    pub facets: crate::app::devices::DeviceFilters,
     pub sort: Sort,
     /// Every device enrolled by a staging account, not just this queue.
     pub all_staged: bool,
@@ -162,13 +164,21 @@ impl StatusState {
             let keys = self.rows.iter().map(|r| r.serial.clone()).collect();
             let rows = &self.rows;
             let filter = &self.filter;
-            self.list.set_rows(keys, |i| row_matches(filter, &rows[i]));
+            let facets = &self.facets;
+            self.list.set_rows(keys, |i| {
+                row_matches(filter, &rows[i]) && facets.matches(&rows[i])
+            });
             if self.list.is_empty() {
                 self.detail = false;
             }
         }
         self.resort = false;
         self.refilter = false;
+    }
+
+    /// The visible rows must be recomputed (a filter changed).
+    pub fn refilter(&mut self) {
+        self.refilter = true;
     }
 
     pub fn selected(&self) -> Option<&DeviceStatus> {

@@ -64,6 +64,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
             ),
         ]));
     }
+    block = super::devices::decorate(block, app);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if s.detail
