@@ -1,0 +1,72 @@
+//! Device operations end to end: `stagehand demo` (the console against the in-process simulated
+//! tenant) in tmux: filter the status pane by stage, open a device's detail, request a sync, and
+//! see the tenant's `deviceActionResults` carry it after a refresh; the audit file has the sync.
+
+mod common;
+
+use common::{Sandbox, Tmux, env_refs};
+
+/// The selected (detail) serial: the first word of the detail's first line.
+fn detail_serial(screen: &str) -> Option<String> {
+    let line = screen.lines().find(|l| l.contains("Esc closes"))?;
+    line.trim_start_matches('│')
+        .split_whitespace()
+        .next()
+        .map(String::from)
+}
+
+#[test]
+fn filter_by_stage_open_the_detail_and_sync_a_device() {
+    let sb = Sandbox::new();
+    let env = sb.env();
+    let t = Tmux::start(&["demo"], &env_refs(&env), 160, 48);
+    t.wait_until("signed in and online", |s| {
+        s.contains("lead@contoso.example") && s.contains("online")
+    });
+    t.keys(&["F3"]);
+    t.keys(&["a"]);
+    t.wait_until("failed devices in the fleet", |s| {
+        s.lines().nth(2).is_some_and(|l| l.contains(" failed"))
+    });
+    // g cycles: queued, registered, enrolled, provisioning, provisioned, failed.
+    for _ in 0..6 {
+        t.keys(&["g"]);
+    }
+    let screen = t.wait_for("filter: failed");
+    let rows: Vec<&str> = screen
+        .lines()
+        .skip(4)
+        .filter(|l| l.starts_with('│') && l.len() > 10 && !l.trim_matches(['│', ' ']).is_empty())
+        .collect();
+    assert!(!rows.is_empty(), "{screen}");
+    assert!(
+        rows.iter().all(|l| l.contains(" failed ")),
+        "only failed rows: {screen}"
+    );
+
+    t.keys(&["Enter"]);
+    let screen = t.wait_until("the device as Intune has it", |s| {
+        s.contains("In Intune") && s.contains("Join type") && s.contains("Actions            none")
+    });
+    let serial = detail_serial(&screen).expect("a serial heads the detail");
+    t.keys(&["y"]);
+    t.wait_for(&format!("{serial}: sync requested"));
+    t.keys(&["r"]);
+    t.wait_until("syncDevice in deviceActionResults", |s| {
+        s.contains("Actions            syncDevice pending")
+    });
+    t.keys(&["C-c"]);
+    t.wait_for("EXITED:0");
+
+    let audit = std::fs::read_to_string(sb.data().join("demo").join("audit.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sync: Vec<(&str, Option<&str>)> = records
+        .iter()
+        .filter(|r| r["action"] == "sync" && r["serial"] == serial.as_str())
+        .map(|r| (r["phase"].as_str().unwrap(), r["result"].as_str()))
+        .collect();
+    assert_eq!(sync, [("before", None), ("after", Some("ok"))], "{audit}");
+}
