@@ -255,6 +255,25 @@ async fn detail_sync_and_wipe_from_the_console_reach_the_tenant_audited() {
     );
     assert_eq!(posts(&s, &format!("{id}/wipe")), 1);
 
+    // Once more: a wipe is pending now, so the guard refuses and nothing reaches Intune.
+    h.press(KeyCode::Esc);
+    h.press(KeyCode::Char('W'));
+    h.type_text(&serial);
+    h.press(KeyCode::Enter);
+    h.until("the pending refusal", |a| {
+        a.devices
+            .modal
+            .as_ref()
+            .is_some_and(|m| matches!(m.stage, ModalStage::Done { .. }))
+    })
+    .await;
+    let m = h.app.devices.modal.clone().unwrap();
+    assert!(
+        matches!(&m.stage, ModalStage::Done { ok: false, message } if message.contains("already pending")),
+        "{m:?}"
+    );
+    assert_eq!(posts(&s, &format!("{id}/wipe")), 1);
+
     // The audit log holds every attempt, before and after.
     let rec = AuditLog::open(dir.path()).unwrap().read_all().unwrap();
     assert!(rec.damaged.is_empty());
@@ -263,7 +282,7 @@ async fn detail_sync_and_wipe_from_the_console_reach_the_tenant_audited() {
         .iter()
         .map(|r| (r.action.as_str(), r.phase, r.result.as_deref()))
         .collect();
-    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(seen.len(), 8, "{seen:?}");
     assert_eq!(seen[0], ("sync", AuditPhase::Before, None));
     assert_eq!(seen[1], ("sync", AuditPhase::After, Some("ok")));
     assert_eq!(seen[2], ("wipe", AuditPhase::Before, None));
@@ -274,6 +293,12 @@ async fn detail_sync_and_wipe_from_the_console_reach_the_tenant_audited() {
         "{seen:?}"
     );
     assert_eq!(seen[5], ("wipe", AuditPhase::After, Some("ok")));
+    assert!(
+        seen[7]
+            .2
+            .is_some_and(|r| r.starts_with("refused: a wipe is already pending")),
+        "{seen:?}"
+    );
     assert!(
         rec.records
             .iter()

@@ -234,10 +234,29 @@ pub const BINDINGS: &[Binding] = &[
         A::Down,
         "select next device",
     ),
-    b(P(Pane::Status), K::PageUp, NONE, A::PageUp, "page up"),
-    b(P(Pane::Status), K::PageDown, NONE, A::PageDown, "page down"),
-    b(P(Pane::Status), K::Home, NONE, A::Home, "first device"),
-    b(P(Pane::Status), K::End, NONE, A::End, "last device"),
+    // One help line per pair, so the status help (with retire/wipe) fits 80x24.
+    b(
+        P(Pane::Status),
+        K::PageUp,
+        NONE,
+        A::PageUp,
+        "page up / down",
+    ),
+    b(
+        P(Pane::Status),
+        K::PageDown,
+        NONE,
+        A::PageDown,
+        "page up / down",
+    ),
+    b(
+        P(Pane::Status),
+        K::Home,
+        NONE,
+        A::Home,
+        "first / last device",
+    ),
+    b(P(Pane::Status), K::End, NONE, A::End, "first / last device"),
     b(
         P(Pane::Status),
         K::Char('/'),

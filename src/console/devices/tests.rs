@@ -128,3 +128,24 @@ fn the_technician_sees_no_retire_or_wipe_hint() {
         "{text}"
     );
 }
+
+#[test]
+fn the_role_holders_help_lists_every_status_key_at_80x24() {
+    let mut a = status_app();
+    a.update(Msg::Devices(DevicesMsg::Authority(Ok(
+        crate::devices::Authority::IntuneAdministrator,
+    ))));
+    a.update(key(KeyCode::F(1)));
+    let text = format!("{}", render(&mut a, 80, 24).backend());
+    let help = crate::app::keymap::help_for_role(crate::app::Pane::Status, true);
+    for (k, h) in help {
+        assert!(
+            text.contains(h) && text.contains(&k),
+            "{k} {h} missing\n{text}"
+        );
+    }
+    assert!(
+        text.contains("R W") && text.contains("retire (R) or wipe (W)"),
+        "{text}"
+    );
+}
