@@ -55,12 +55,21 @@ impl Feed {
         mut cmds: mpsc::UnboundedReceiver<DevicesCmd>,
         cancel: CancellationToken,
     ) {
-        let authority = devices::check_authority(&self.client, &self.config, &self.actor)
-            .await
-            .map_err(|e| e.to_string());
-        if self.send(DevicesMsg::Authority(authority)).await.is_err() {
-            return;
-        }
+        // Beside the commands, so a slow role check never holds up a detail or a sync.
+        let (client, config, actor, tx) = (
+            self.client.clone(),
+            self.config.clone(),
+            self.actor.clone(),
+            self.tx.clone(),
+        );
+        let role = tokio::spawn(async move {
+            let authority = devices::check_authority(&client, &config, &actor)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = tx
+                .send(Msg::Devices(DevicesMsg::Authority(authority)))
+                .await;
+        });
         let mut fetch: Option<JoinHandle<()>> = None;
         loop {
             let cmd = tokio::select! {
@@ -118,6 +127,7 @@ impl Feed {
                 }
             }
         }
+        role.abort();
         if let Some(f) = fetch {
             f.abort();
         }
