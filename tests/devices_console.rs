@@ -356,3 +356,33 @@ async fn the_technician_is_never_offered_retire_or_wipe_and_the_feed_refuses_the
     .await;
     assert_eq!(posts(&s, &format!("{id}/syncDevice")), 1);
 }
+
+#[tokio::test]
+async fn a_failed_read_shows_graph_s_error_with_its_request_id() {
+    let s = demo_session(7, DemoRole::Admin).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = Harness::start(&s, dir.path());
+    let (serial, id) = some_device(&s).await;
+    show(&mut h, &serial, &id);
+    h.until("the role check", |a| a.devices.may_destroy()).await;
+    s.sim.as_ref().unwrap().set_faults(stagehand::sim::Faults {
+        error_5xx_rate: 1.0,
+        ..stagehand::sim::Faults::default()
+    });
+    h.press(KeyCode::Enter);
+    h.until("the failure", |a| {
+        matches!(a.devices.detail, DetailLoad::Failed { .. })
+    })
+    .await;
+    let DetailLoad::Failed { serial: s2, reason } = &h.app.devices.detail else {
+        unreachable!()
+    };
+    assert_eq!(s2, &serial);
+    assert!(
+        reason.contains("503") && reason.contains("request-id"),
+        "{reason}"
+    );
+    // Nothing was written: a read is not audited.
+    let rec = AuditLog::open(dir.path()).unwrap().read_all().unwrap();
+    assert!(rec.records.is_empty());
+}
