@@ -123,7 +123,8 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let c = commands::connect::connect(&config, &data_dir).await?;
-            commands::review::review(&c.client, &config, &args, &mut std::io::stdout()).await
+            commands::review::review(&c.client, &config, &data_dir, &args, &mut std::io::stdout())
+                .await
         }
         Some(Command::Reassign(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
@@ -413,6 +414,7 @@ async fn console(
             client.clone(),
             app.config.clone(),
             Box::new(store::AuditLog::open(&data_dir)?),
+            review::RejectionLog::open(&data_dir)?,
             live.actor.clone(),
             feed_tx.clone(),
             cancel.clone(),

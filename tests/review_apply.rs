@@ -262,7 +262,9 @@ async fn plan_files_are_applied_row_by_row_after_a_drift_check() {
         json: true,
         out: Some(plan_path.clone()),
     };
-    review(&t.client, &cfg, &args, &mut json_out).await.unwrap();
+    review(&t.client, &cfg, dir.path(), &args, &mut json_out)
+        .await
+        .unwrap();
     let printed: Vec<Value> = serde_json::from_slice(&json_out).unwrap();
     let keys: Vec<&str> = printed[0]
         .as_object()

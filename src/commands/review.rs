@@ -1,7 +1,8 @@
 //! The headless twins of the review pane, for the runbook's scheduled automation:
-//! `stagehand review [--json]` prints the plan; `stagehand reassign --apply [--yes] [--plan FILE]
-//! [--dry-run]` writes only `propose` rows (or exactly the rows of a reviewed plan file, re-checked
-//! against current data first), audited before and after each write.
+//! `stagehand review [--json]` prints the plan (rows a lead rejected in the console show as
+//! `rejected`); `stagehand reassign --apply [--yes] [--plan FILE] [--dry-run]` writes only `propose`
+//! rows that nobody rejected (or exactly the rows of a reviewed plan file, re-checked against current
+//! data first), audited before and after each write.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -14,16 +15,20 @@ use crate::app::review::Candidate;
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::fetch::Fetcher;
+use crate::review::plan::rejected_reason;
+use crate::review::rejections::{self, Rejections};
 use crate::review::write::Writer;
 use crate::review::{
-    ApplyJob, ApplyState, Drift, PlanRow, Verdict, assess_pick, read_plan, recheck, write_plan,
+    ApplyJob, ApplyState, Drift, PlanRow, Rejection, Verdict, assess_pick, fingerprint, read_plan,
+    recheck, write_plan,
 };
 use crate::store::{AuditLog, DataDirLock};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReviewArgs {
     /// Print the plan as a JSON array (serial, managed_device_id, device_name,
-    /// current_primary_upn, proposed_upn, last_logon, verdict, reason).
+    /// current_primary_upn, proposed_upn, last_logon, verdict, reason). Rows a lead rejected (and
+    /// whose data has not changed since) have verdict `rejected`.
     #[arg(long)]
     pub json: bool,
     /// Also write the plan to FILE (atomically), for review and `reassign --plan`.
@@ -67,23 +72,34 @@ pub fn actor(config: &Config) -> String {
     )
 }
 
-/// The plan rows of every candidate.
-pub fn plan_rows(candidates: &[Candidate]) -> Vec<PlanRow> {
+/// The rejection that still holds for this candidate's current data, if any.
+pub fn rejection_of<'r>(rejected: &'r Rejections, c: &Candidate) -> Option<&'r Rejection> {
+    rejected.matching(&c.device.id, &fingerprint(&c.device.id, &c.assessment))
+}
+
+/// The plan rows of every candidate; rejected ones (same data as when rejected) read `rejected`.
+pub fn plan_rows(candidates: &[Candidate], rejected: &Rejections) -> Vec<PlanRow> {
     candidates
         .iter()
-        .map(|c| PlanRow::new(&c.device, &c.assessment))
+        .map(|c| match rejection_of(rejected, c) {
+            Some(r) => PlanRow::rejected(&c.device, &c.assessment, r),
+            None => PlanRow::new(&c.device, &c.assessment),
+        })
         .collect()
 }
 
-/// `stagehand review`: prints the plan (JSON or a table) and optionally writes it to a file.
+/// `stagehand review`: prints the plan (JSON or a table) and optionally writes it to a file. The
+/// rejections are read from `data_dir` (never written: a headless run forgets nothing).
 pub async fn review(
     client: &GraphClient,
     config: &Config,
+    data_dir: &Path,
     args: &ReviewArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
+    let rejected = rejections::load(data_dir)?;
     let candidates = Fetcher::new(client, config).candidates().await?;
-    let rows = plan_rows(&candidates);
+    let rows = plan_rows(&candidates, &rejected);
     if let Some(path) = &args.out {
         write_plan(path, &rows)?;
     }
@@ -133,10 +149,12 @@ impl ReassignReport {
     }
 }
 
-/// Chooses the jobs: every `propose` row, or the plan file's rows that survive the re-check.
+/// Chooses the jobs: every `propose` row nobody rejected, or the plan file's rows that survive the
+/// re-check and were not rejected since.
 fn select(
     fetcher: &Fetcher<'_>,
     candidates: &[Candidate],
+    rejected: &Rejections,
     plan: Option<&[PlanRow]>,
     report: &mut ReassignReport,
 ) -> Vec<ApplyJob> {
@@ -154,6 +172,14 @@ fn select(
         return candidates
             .iter()
             .filter(|c| c.assessment.verdict == Verdict::Propose)
+            .filter(|c| match rejection_of(rejected, c) {
+                Some(r) => {
+                    let why = rejected_reason(r);
+                    report.skipped.push((c.device.serial.clone(), why));
+                    false
+                }
+                None => true,
+            })
             .filter_map(|c| Some(job(c, c.assessment.proposed.as_ref()?, "propose")))
             .collect();
     };
@@ -168,6 +194,12 @@ fn select(
             None => Verdict::Waiting,
         });
         match (drift, c) {
+            (Drift::Unchanged(_), Some(c)) if rejection_of(rejected, c).is_some() => {
+                let why = rejection_of(rejected, c).map(rejected_reason);
+                report
+                    .skipped
+                    .push((row.serial.clone(), why.unwrap_or_default()));
+            }
             (Drift::Unchanged(to), Some(c)) => {
                 let same = c
                     .assessment
@@ -199,10 +231,17 @@ pub async fn reassign(
         Some(path) => Some(read_plan(path)?),
         None => None,
     };
+    let rejected = rejections::load(data_dir)?;
     let mut fetcher = Fetcher::new(client, config);
     let candidates = fetcher.candidates().await?;
     let mut report = ReassignReport::default();
-    let mut jobs = select(&fetcher, &candidates, plan.as_deref(), &mut report);
+    let mut jobs = select(
+        &fetcher,
+        &candidates,
+        &rejected,
+        plan.as_deref(),
+        &mut report,
+    );
     report.planned = jobs
         .iter()
         .map(|j| (j.serial.clone(), j.to.upn.clone()))

@@ -45,7 +45,13 @@ impl Writer {
         }
     }
 
-    async fn audit(&mut self, record: AuditRecord) -> Result<(), String> {
+    /// Who the audit records name.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Appends one audit record and waits until it is durable (on a blocking thread).
+    pub async fn record(&mut self, record: AuditRecord) -> Result<(), String> {
         let mut sink = self.audit.take().ok_or("the audit log was lost")?;
         let (sink, result) = tokio::task::spawn_blocking(move || {
             let r = sink.append(&record);
@@ -62,7 +68,7 @@ impl Writer {
         let Ok(before) = job.begin(Utc::now(), &self.actor) else {
             return;
         };
-        if let Err(e) = self.audit(before).await {
+        if let Err(e) = self.record(before).await {
             let _ = job.abandon(&format!("audit log: {e}"));
             return;
         }
@@ -73,7 +79,7 @@ impl Writer {
         let Ok(after) = job.written(Utc::now(), outcome, request_id.as_deref()) else {
             return;
         };
-        if let Err(e) = self.audit(after).await {
+        if let Err(e) = self.record(after).await {
             tracing::error!(device = %job.device_id, error = %e, "audit after-record not written");
             self.audit_errors
                 .push(format!("{}: after-record not written: {e}", job.serial));

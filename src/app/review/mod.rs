@@ -2,8 +2,9 @@
 //! approve/reject, the edit picker, the history overlay and the "Apply N changes?" confirmation.
 //!
 //! Nothing is written before the lead confirms: approving only opens the summary; confirming
-//! returns `Cmd::Review(ReviewCmd::Apply(..))`. Rejections are remembered by the fingerprint of the
-//! device's data, so a new sign-in or a new primary user brings the row back.
+//! returns `Cmd::Review(ReviewCmd::Apply(..))`. Rejections are remembered per device with the
+//! fingerprint of the device's data (the feed keeps them in the data dir, `ReviewCmd::Reject`), so a
+//! new sign-in or a new primary user brings the row back (`ReviewCmd::Forget`).
 
 mod modal;
 mod msg;
@@ -12,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crossterm::event::KeyEvent;
 
-pub use msg::{Candidate, Choice, ReviewCmd, ReviewMsg};
+pub use msg::{Candidate, Choice, Reject, ReviewCmd, ReviewMsg};
 
 use super::filter::{FilterEdit, FilterInput};
 use super::keymap::Action;
@@ -102,8 +103,8 @@ pub struct ReviewState {
     pub rows: Vec<ReviewRow>,
     /// Marked device ids (Space).
     pub marks: BTreeSet<String>,
-    /// Fingerprints of rejected rows.
-    pub rejected: BTreeSet<String>,
+    /// Rejected rows: device id → fingerprint of the data the lead rejected.
+    pub rejected: BTreeMap<String, String>,
     pub modal: Option<ReviewModal>,
     /// One line of feedback (skipped rows, rejections).
     pub notice: Option<String>,
@@ -126,12 +127,14 @@ impl ReviewState {
         self.list.selected_index().and_then(|i| self.rows.get(i))
     }
 
+    /// Is this row rejected (for the data it shows)?
+    pub fn is_rejected(&self, row: &ReviewRow) -> bool {
+        is_rejected(&self.rejected, row)
+    }
+
     /// Rejected rows stay hidden until their fingerprint changes.
     pub fn hidden_count(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| self.rejected.contains(&r.fingerprint))
-            .count()
+        self.rows.iter().filter(|r| self.is_rejected(r)).count()
     }
 
     pub fn on_msg(&mut self, msg: ReviewMsg) -> Vec<Cmd> {
@@ -151,7 +154,7 @@ impl ReviewState {
                 }
                 self.generation = generation;
                 self.load = LoadState::Ready { at };
-                self.merge(candidates);
+                return self.merge(candidates);
             }
             ReviewMsg::Failed { generation, reason } => {
                 if generation >= self.generation {
@@ -168,6 +171,34 @@ impl ReviewState {
                     r.apply = Some(state);
                 }
             }
+            ReviewMsg::Remembered(rejections) => {
+                for r in rejections {
+                    self.rejected.entry(r.device_id).or_insert(r.fingerprint);
+                }
+                self.settle();
+            }
+            ReviewMsg::RejectSaved {
+                device_ids,
+                result,
+                audit_error,
+            } => {
+                self.notice = Some(match (result, audit_error) {
+                    (Ok(()), None) => format!(
+                        "{} row(s) rejected: hidden until the device's data changes",
+                        device_ids.len()
+                    ),
+                    (Ok(()), Some(e)) => {
+                        format!("rejected, but the audit record was not written: {e}")
+                    }
+                    (Err(e), _) => {
+                        for id in &device_ids {
+                            self.rejected.remove(id);
+                        }
+                        self.settle();
+                        format!("rejection not saved, the row(s) are back: {e}")
+                    }
+                });
+            }
         }
         Vec::new()
     }
@@ -175,7 +206,8 @@ impl ReviewState {
     /// New candidates replace the rows; a row keeps its hand pick (if that user is still a
     /// choice) and its apply state; a row still being written or confirmed stays even when the
     /// device has left the candidates (the read-back will settle it).
-    fn merge(&mut self, candidates: Vec<Candidate>) {
+    /// Rejections whose device now shows other data are dropped (and forgotten on disk).
+    fn merge(&mut self, candidates: Vec<Candidate>) -> Vec<Cmd> {
         let mut old: BTreeMap<String, ReviewRow> = self
             .rows
             .drain(..)
@@ -203,6 +235,18 @@ impl ReviewState {
             .collect();
         rows.extend(old.into_values().filter(ReviewRow::in_flight));
         self.rows = rows;
+        let stale: Vec<(String, String)> = self
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let id = &r.candidate.device.id;
+                let fp = self.rejected.get(id)?;
+                (*fp != r.fingerprint).then(|| (id.clone(), fp.clone()))
+            })
+            .collect();
+        for (id, _) in &stale {
+            self.rejected.remove(id);
+        }
         let ids: BTreeSet<&String> = self.rows.iter().map(|r| &r.candidate.device.id).collect();
         self.marks.retain(|m| ids.contains(m));
         if let Some(ReviewModal::History { device_id } | ReviewModal::Pick { device_id, .. }) =
@@ -212,6 +256,14 @@ impl ReviewState {
             self.modal = None;
         }
         self.settle();
+        if stale.is_empty() {
+            return Vec::new();
+        }
+        self.notice = Some(format!(
+            "{} rejected row(s) back: the device's data changed",
+            stale.len()
+        ));
+        vec![Cmd::Review(ReviewCmd::Forget(stale))]
     }
 
     /// Recomputes the visible rows (filter, rejections) after rows or filter changed.
@@ -229,7 +281,7 @@ impl ReviewState {
             let a = &r.candidate.assessment;
             let d = &r.candidate.device;
             let proposed = r.target().0.map_or("", |p| p.upn.as_str());
-            !rejected.contains(&r.fingerprint)
+            !is_rejected(rejected, r)
                 && filter.matches([
                     d.name.as_str(),
                     d.serial.as_str(),
@@ -274,7 +326,7 @@ impl ReviewState {
                 self.list.move_by(1);
             }
             Action::Approve => self.approve(),
-            Action::Reject => self.reject(),
+            Action::Reject => return self.reject(),
             Action::Edit => {
                 if let Some(r) = self.selected() {
                     if r.candidate.choices.is_empty() {
@@ -339,26 +391,43 @@ impl ReviewState {
         }
     }
 
-    fn reject(&mut self) {
+    fn reject(&mut self) -> Vec<Cmd> {
         let targets: Vec<String> = self
             .targets()
             .into_iter()
             .filter(|id| self.row(id).is_some_and(|r| !r.in_flight()))
             .collect();
+        let mut rejects = Vec::new();
         for id in &targets {
             if let Some(r) = self.row(id) {
-                self.rejected.insert(r.fingerprint.clone());
+                rejects.push(Reject {
+                    device_id: id.clone(),
+                    serial: r.candidate.device.serial.clone(),
+                    fingerprint: r.fingerprint.clone(),
+                    from_upn: r.candidate.assessment.current.upn.clone(),
+                    proposed_upn: r.target().0.map(|p| p.upn.clone()),
+                    verdict: r.verdict_word().into(),
+                });
             }
             self.marks.remove(id);
         }
-        if !targets.is_empty() {
-            self.notice = Some(format!(
-                "{} row(s) rejected: hidden until the device's data changes",
-                targets.len()
-            ));
+        for r in &rejects {
+            self.rejected
+                .insert(r.device_id.clone(), r.fingerprint.clone());
         }
         self.settle();
+        if rejects.is_empty() {
+            return Vec::new();
+        }
+        self.notice = Some(format!("rejecting {} row(s)…", rejects.len()));
+        vec![Cmd::Review(ReviewCmd::Reject(rejects))]
     }
+}
+
+fn is_rejected(rejected: &BTreeMap<String, String>, row: &ReviewRow) -> bool {
+    rejected
+        .get(&row.candidate.device.id)
+        .is_some_and(|fp| *fp == row.fingerprint)
 }
 
 #[cfg(test)]
