@@ -173,6 +173,8 @@ async fn a_rejection_survives_a_restart_and_a_new_sign_in_brings_the_row_back() 
         yes: true,
         plan: None,
         dry_run: false,
+        confirm_timeout: Duration::from_secs(600),
+        no_wait: true,
     };
     let mut out = Vec::new();
     let report = reassign(

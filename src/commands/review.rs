@@ -7,6 +7,7 @@
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -14,6 +15,7 @@ use clap::Args;
 use crate::app::review::Candidate;
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::review::confirm::{human, parse_duration, wait_confirmed};
 use crate::review::fetch::Fetcher;
 use crate::review::plan::rejected_reason;
 use crate::review::rejections::{self, Rejections};
@@ -50,7 +52,21 @@ pub struct ReassignArgs {
     /// Show what would be written and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// After writing, read each device's primary user back (with backoff) until it agrees or this
+    /// much time has passed: `90s`, `10m`, `1h`.
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    pub confirm_timeout: Duration,
+    /// Read back once right after writing, without waiting for propagation.
+    #[arg(long)]
+    pub no_wait: bool,
 }
+
+/// `reassign` exit codes (2 is any error before or around the writes, as for every command).
+pub const EXIT_OK: u8 = 0;
+/// A write failed: Graph refused it, or its audit record could not be made durable first.
+pub const EXIT_FAILED: u8 = 1;
+/// Every write was accepted, but at least one was not confirmed by the read-back in time.
+pub const EXIT_UNCONFIRMED: u8 = 3;
 
 /// A Graph client for the headless commands. Sign-in (the `auth` module's token providers) is
 /// not on this branch yet, so this refuses with a plain message; the library functions below take
@@ -133,6 +149,8 @@ pub struct ReassignReport {
     pub skipped: Vec<(String, String)>,
     pub written: usize,
     pub confirmed: usize,
+    /// Written, but the read-back did not agree within the bound (serials).
+    pub unconfirmed: Vec<String>,
     /// (serial, reason)
     pub failed: Vec<(String, String)>,
     /// Nothing was sent (dry run, declined, or nothing to do).
@@ -140,11 +158,19 @@ pub struct ReassignReport {
 }
 
 impl ReassignReport {
+    /// [`EXIT_FAILED`] when a write failed, else [`EXIT_UNCONFIRMED`] when a written change was
+    /// not confirmed in time, else [`EXIT_OK`] (also when nothing was written).
     pub fn exit_code(&self) -> ExitCode {
-        if self.failed.is_empty() {
-            ExitCode::SUCCESS
+        ExitCode::from(self.exit_status())
+    }
+
+    pub fn exit_status(&self) -> u8 {
+        if !self.failed.is_empty() {
+            EXIT_FAILED
+        } else if !self.unconfirmed.is_empty() {
+            EXIT_UNCONFIRMED
         } else {
-            ExitCode::FAILURE
+            EXIT_OK
         }
     }
 }
@@ -272,38 +298,67 @@ pub async fn reassign(
         }
     }
     report.wrote_nothing = false;
-    let _lock = DataDirLock::acquire(data_dir)?;
+    let lock = DataDirLock::acquire(data_dir)?;
     let audit = AuditLog::open(data_dir)
         .with_context(|| format!("cannot open the audit log in {}", data_dir.display()))?;
     let mut writer = Writer::new(client.clone(), Box::new(audit), actor);
     for job in &mut jobs {
         writer.write(job).await;
     }
-    // One read-back: changes usually show at once; the rest stay "applied, confirming".
-    if let Err(e) = writer.confirm(&mut jobs, chrono::Utc::now()).await {
+    // Every audit record is durable: the console may open the data dir while we wait.
+    drop(lock);
+    let bound = if args.no_wait {
+        Duration::ZERO
+    } else {
+        args.confirm_timeout
+    };
+    let written = jobs
+        .iter()
+        .filter(|j| matches!(j.state, ApplyState::Confirming { .. }))
+        .count();
+    if written > 0 && !bound.is_zero() {
+        writeln!(
+            out,
+            "waiting up to {} for {written} change(s) to show in Intune…",
+            human(bound)
+        )?;
+        out.flush()?;
+    }
+    for e in wait_confirmed(&writer, &mut jobs, bound).await {
         writeln!(out, "read-back failed: {e}")?;
     }
     for j in &jobs {
-        match &j.state {
+        let label = match &j.state {
             ApplyState::Failed { reason } => {
                 report.failed.push((j.serial.clone(), reason.clone()));
+                j.state.label()
             }
             ApplyState::Confirmed { .. } => {
                 report.written += 1;
                 report.confirmed += 1;
+                "confirmed".to_string()
             }
-            _ => report.written += 1,
-        }
-        writeln!(out, "{:<14} {}", j.serial, j.state.label())?;
+            _ => {
+                report.written += 1;
+                report.unconfirmed.push(j.serial.clone());
+                if args.no_wait {
+                    "applied, not yet confirmed (--no-wait)".to_string()
+                } else {
+                    format!("applied, not yet confirmed after {}", human(bound))
+                }
+            }
+        };
+        writeln!(out, "{:<14} {label}", j.serial)?;
     }
     for e in &writer.audit_errors {
         writeln!(out, "audit: {e}")?;
     }
     writeln!(
         out,
-        "{} written ({} confirmed), {} failed, {} skipped",
+        "{} written ({} confirmed, {} not yet), {} failed, {} skipped",
         report.written,
         report.confirmed,
+        report.unconfirmed.len(),
         report.failed.len(),
         report.skipped.len()
     )?;

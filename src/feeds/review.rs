@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::fetch::Fetcher;
 use crate::review::write::{AuditSink, Writer};
-use crate::review::{ApplyJob, Rejection, RejectionLine, RejectionLog};
+use crate::review::{ApplyJob, CONFIRM_TIMEOUT, Rejection, RejectionLine, RejectionLog};
 use crate::store::{AuditPhase, AuditRecord};
 
 /// The audit `action` of a rejected reassignment.
@@ -225,7 +225,7 @@ async fn write_loop(
                 Some(ReviewCmd::Refresh) => {}
             },
             _ = tick.tick(), if !confirming.is_empty() => {
-                match writer.confirm(&mut confirming, Utc::now()).await {
+                match writer.confirm(&mut confirming, Utc::now(), Some(CONFIRM_TIMEOUT)).await {
                     Ok(changed) => {
                         for i in &changed {
                             if tx.send(progress(&confirming[*i])).await.is_err() {

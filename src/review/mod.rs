@@ -3,6 +3,7 @@
 //! read/write; no async.
 
 pub mod apply;
+pub mod confirm;
 mod docs;
 pub mod fetch;
 pub mod plan;

@@ -115,11 +115,12 @@ impl Writer {
     }
 
     /// One read-back pass over the confirming jobs (batches of 20). Returns the indices of jobs
-    /// whose state changed.
+    /// whose state changed. `give_up`: see [`ApplyJob::read_back`].
     pub async fn confirm(
         &self,
         jobs: &mut [ApplyJob],
         now: DateTime<Utc>,
+        give_up: Option<chrono::Duration>,
     ) -> Result<Vec<usize>, GraphError> {
         let waiting: Vec<usize> = (0..jobs.len())
             .filter(|&i| matches!(jobs[i].state, ApplyState::Confirming { .. }))
@@ -134,7 +135,7 @@ impl Writer {
             let now_user = primaries
                 .get(&jobs[i].device_id)
                 .and_then(|p| p.as_ref().map(|p| p.id.clone()));
-            if jobs[i].read_back(now, now_user.as_deref()) == Ok(true) {
+            if jobs[i].read_back(now, now_user.as_deref(), give_up) == Ok(true) {
                 changed.push(i);
             }
         }

@@ -55,13 +55,16 @@ impl Tenant {
     }
 
     pub async fn start_seeded(seed: u64, devices: usize) -> Self {
-        let sim = sim::start(SimOptions {
+        Self::start_with(SimOptions {
             seed,
             devices,
             ..SimOptions::default()
         })
         .await
-        .expect("the simulator starts");
+    }
+
+    pub async fn start_with(opts: SimOptions) -> Self {
+        let sim = sim::start(opts).await.expect("the simulator starts");
         let secret = sim.issue_token(ALL_DELEGATED, Duration::from_secs(3600));
         let token = secret.expose().to_string();
         let client = GraphClient::new(
