@@ -229,3 +229,71 @@ async fn a_rejection_survives_a_restart_and_a_new_sign_in_brings_the_row_back() 
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn a_plan_row_rejected_after_the_plan_was_made_is_not_written() {
+    let t = Tenant::start(64).await;
+    let cfg = t.config();
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    let mut out = Vec::new();
+    let args = ReviewArgs {
+        json: true,
+        out: Some(plan_path.clone()),
+    };
+    review(&t.client, &cfg, dir.path(), &args, &mut out)
+        .await
+        .unwrap();
+    let rows: Vec<PlanRow> = serde_json::from_slice(&out).unwrap();
+    let propose: Vec<&PlanRow> = rows.iter().filter(|r| r.verdict == "propose").collect();
+    assert!(propose.len() >= 2);
+    // The lead rejects the first propose row in the console after the plan was written.
+    let (mut s, _) = Session::open(&t, &cfg, dir.path()).await;
+    let target = &propose[0].managed_device_id;
+    s.app.review.list.home();
+    while s.app.review.list.selected_key() != Some(target) {
+        key(&mut s.app, KeyCode::Down);
+    }
+    let cmds = key(&mut s.app, KeyCode::Char('r'));
+    s.run(cmds);
+    s.until("the rejection to be saved", |a| {
+        a.review
+            .notice
+            .as_deref()
+            .is_some_and(|n| n.contains("rejected: hidden"))
+    })
+    .await;
+    drop(s);
+    let args = ReassignArgs {
+        apply: true,
+        yes: true,
+        plan: Some(plan_path),
+        dry_run: false,
+        confirm_timeout: Duration::from_secs(600),
+        no_wait: true,
+    };
+    let mut out = Vec::new();
+    let report = reassign(
+        &t.client,
+        &cfg,
+        dir.path(),
+        LEAD,
+        &args,
+        &mut std::io::empty(),
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let posted = t.ref_post_devices();
+    assert!(!posted.contains(target), "{text}");
+    assert_eq!(posted.len(), propose.len() - 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "skip   {:<14} rejected by {LEAD}",
+            propose[0].serial
+        )),
+        "{text}"
+    );
+    assert!(report.failed.is_empty(), "{text}");
+}
