@@ -8,12 +8,14 @@
 
 mod modal;
 mod msg;
+mod reject;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crossterm::event::KeyEvent;
 
 pub use msg::{Candidate, Choice, Reject, ReviewCmd, ReviewMsg};
+use reject::is_rejected;
 
 use super::filter::{FilterEdit, FilterInput};
 use super::keymap::Action;
@@ -171,34 +173,12 @@ impl ReviewState {
                     r.apply = Some(state);
                 }
             }
-            ReviewMsg::Remembered(rejections) => {
-                for r in rejections {
-                    self.rejected.entry(r.device_id).or_insert(r.fingerprint);
-                }
-                self.settle();
-            }
+            ReviewMsg::Remembered(rejections) => self.remember(rejections),
             ReviewMsg::RejectSaved {
                 device_ids,
                 result,
                 audit_error,
-            } => {
-                self.notice = Some(match (result, audit_error) {
-                    (Ok(()), None) => format!(
-                        "{} row(s) rejected: hidden until the device's data changes",
-                        device_ids.len()
-                    ),
-                    (Ok(()), Some(e)) => {
-                        format!("rejected, but the audit record was not written: {e}")
-                    }
-                    (Err(e), _) => {
-                        for id in &device_ids {
-                            self.rejected.remove(id);
-                        }
-                        self.settle();
-                        format!("rejection not saved, the row(s) are back: {e}")
-                    }
-                });
-            }
+            } => self.reject_saved(&device_ids, result, audit_error),
         }
         Vec::new()
     }
@@ -235,18 +215,7 @@ impl ReviewState {
             .collect();
         rows.extend(old.into_values().filter(ReviewRow::in_flight));
         self.rows = rows;
-        let stale: Vec<(String, String)> = self
-            .rows
-            .iter()
-            .filter_map(|r| {
-                let id = &r.candidate.device.id;
-                let fp = self.rejected.get(id)?;
-                (*fp != r.fingerprint).then(|| (id.clone(), fp.clone()))
-            })
-            .collect();
-        for (id, _) in &stale {
-            self.rejected.remove(id);
-        }
+        let stale = self.drop_stale_rejections();
         let ids: BTreeSet<&String> = self.rows.iter().map(|r| &r.candidate.device.id).collect();
         self.marks.retain(|m| ids.contains(m));
         if let Some(ReviewModal::History { device_id } | ReviewModal::Pick { device_id, .. }) =
@@ -256,14 +225,7 @@ impl ReviewState {
             self.modal = None;
         }
         self.settle();
-        if stale.is_empty() {
-            return Vec::new();
-        }
-        self.notice = Some(format!(
-            "{} rejected row(s) back: the device's data changed",
-            stale.len()
-        ));
-        vec![Cmd::Review(ReviewCmd::Forget(stale))]
+        self.forget(stale)
     }
 
     /// Recomputes the visible rows (filter, rejections) after rows or filter changed.
@@ -390,44 +352,6 @@ impl ReviewState {
             self.modal = Some(ReviewModal::Confirm { device_ids: ok });
         }
     }
-
-    fn reject(&mut self) -> Vec<Cmd> {
-        let targets: Vec<String> = self
-            .targets()
-            .into_iter()
-            .filter(|id| self.row(id).is_some_and(|r| !r.in_flight()))
-            .collect();
-        let mut rejects = Vec::new();
-        for id in &targets {
-            if let Some(r) = self.row(id) {
-                rejects.push(Reject {
-                    device_id: id.clone(),
-                    serial: r.candidate.device.serial.clone(),
-                    fingerprint: r.fingerprint.clone(),
-                    from_upn: r.candidate.assessment.current.upn.clone(),
-                    proposed_upn: r.target().0.map(|p| p.upn.clone()),
-                    verdict: r.verdict_word().into(),
-                });
-            }
-            self.marks.remove(id);
-        }
-        for r in &rejects {
-            self.rejected
-                .insert(r.device_id.clone(), r.fingerprint.clone());
-        }
-        self.settle();
-        if rejects.is_empty() {
-            return Vec::new();
-        }
-        self.notice = Some(format!("rejecting {} row(s)…", rejects.len()));
-        vec![Cmd::Review(ReviewCmd::Reject(rejects))]
-    }
-}
-
-fn is_rejected(rejected: &BTreeMap<String, String>, row: &ReviewRow) -> bool {
-    rejected
-        .get(&row.candidate.device.id)
-        .is_some_and(|fp| *fp == row.fingerprint)
 }
 
 #[cfg(test)]

@@ -122,15 +122,15 @@ pub(crate) fn review_app() -> App {
     a
 }
 
-fn key(a: &mut App, code: KeyCode) -> Vec<Cmd> {
+pub(super) fn key(a: &mut App, code: KeyCode) -> Vec<Cmd> {
     a.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn ch(a: &mut App, c: char) -> Vec<Cmd> {
+pub(super) fn ch(a: &mut App, c: char) -> Vec<Cmd> {
     key(a, KeyCode::Char(c))
 }
 
-fn visible_ids(a: &App) -> Vec<String> {
+pub(super) fn visible_ids(a: &App) -> Vec<String> {
     a.review
         .list
         .visible()
@@ -236,103 +236,6 @@ fn blocked_and_waiting_rows_cannot_be_approved() {
         assert!(ch(&mut a, 'a').is_empty());
         assert_eq!(a.review.modal, None, "{id}");
     }
-}
-
-#[test]
-fn rejection_hides_the_row_until_the_devices_data_changes() {
-    let mut a = review_app();
-    let fp = a.review.row("dev-1").unwrap().fingerprint.clone();
-    let cmds = ch(&mut a, 'r');
-    assert_eq!(
-        cmds,
-        vec![Cmd::Review(ReviewCmd::Reject(vec![Reject {
-            device_id: "dev-1".into(),
-            serial: "5CG0001XYZ".into(),
-            fingerprint: fp.clone(),
-            from_upn: "stage@contoso.com".into(),
-            proposed_upn: Some("ana.diaz@contoso.com".into()),
-            verdict: "propose".into(),
-        }]))]
-    );
-    assert_eq!(visible_ids(&a), ["dev-2", "dev-3", "dev-4"]);
-    assert_eq!(a.review.hidden_count(), 1);
-    a.update(Msg::Review(ReviewMsg::RejectSaved {
-        device_ids: vec!["dev-1".into()],
-        result: Ok(()),
-        audit_error: None,
-    }));
-    assert!(
-        a.review
-            .notice
-            .as_deref()
-            .unwrap()
-            .contains("1 row(s) rejected")
-    );
-    // Same data again: still hidden, nothing to forget.
-    assert!(a.update(Msg::Review(loaded(2))).is_empty());
-    assert_eq!(visible_ids(&a), ["dev-2", "dev-3", "dev-4"]);
-    // A new sign-in on dev-1 changes its fingerprint: proposed again, and forgotten on disk.
-    let mut msg = loaded(3);
-    if let ReviewMsg::Loaded { candidates, .. } = &mut msg {
-        candidates[0] = candidate(1, &[("ana", 30), ("s1", 40), ("ana", 45)]);
-    }
-    let cmds = a.update(Msg::Review(msg));
-    assert_eq!(
-        cmds,
-        vec![Cmd::Review(ReviewCmd::Forget(vec![("dev-1".into(), fp)]))]
-    );
-    assert_eq!(visible_ids(&a), ["dev-1", "dev-2", "dev-3", "dev-4"]);
-    assert!(a.review.rejected.is_empty());
-}
-
-#[test]
-fn remembered_rejections_hide_rows_from_the_first_load() {
-    let mut fresh = review_app();
-    let fp = fresh.review.row("dev-2").unwrap().fingerprint.clone();
-    let remembered = |fingerprint: String| crate::review::Rejection {
-        device_id: "dev-2".into(),
-        serial: "5CG0002XYZ".into(),
-        fingerprint,
-        proposed_upn: None,
-        by: "lead@contoso.com".into(),
-        at: t(40),
-    };
-    let mut a = App::new(Config::default(), t(48));
-    a.focus = Pane::Review;
-    a.update(Msg::Review(ReviewMsg::Remembered(vec![remembered(fp)])));
-    assert!(a.update(Msg::Review(loaded(1))).is_empty());
-    assert_eq!(visible_ids(&a), ["dev-1", "dev-3", "dev-4"]);
-    // A rejection of other data is forgotten when the rows arrive.
-    fresh.update(Msg::Review(ReviewMsg::Remembered(vec![remembered(
-        "older".into(),
-    )])));
-    let cmds = fresh.update(Msg::Review(loaded(2)));
-    assert_eq!(
-        cmds,
-        vec![Cmd::Review(ReviewCmd::Forget(vec![(
-            "dev-2".into(),
-            "older".into()
-        )]))]
-    );
-    assert_eq!(visible_ids(&fresh), ["dev-1", "dev-2", "dev-3", "dev-4"]);
-}
-
-#[test]
-fn a_rejection_that_was_not_saved_brings_the_row_back() {
-    let mut a = review_app();
-    ch(&mut a, 'r');
-    assert_eq!(visible_ids(&a), ["dev-2", "dev-3", "dev-4"]);
-    a.update(Msg::Review(ReviewMsg::RejectSaved {
-        device_ids: vec!["dev-1".into()],
-        result: Err("review-rejections.jsonl: fsync: I/O error".into()),
-        audit_error: None,
-    }));
-    assert_eq!(visible_ids(&a), ["dev-1", "dev-2", "dev-3", "dev-4"]);
-    let notice = a.review.notice.clone().unwrap();
-    assert!(
-        notice.contains("not saved") && notice.contains("fsync"),
-        "{notice}"
-    );
 }
 
 #[test]
