@@ -125,6 +125,9 @@ async fn a_rejection_survives_a_restart_and_a_new_sign_in_brings_the_row_back() 
     }
     let cmds = key(&mut s.app, KeyCode::Char('r'));
     assert!(!s.visible(&device), "hidden at once");
+    // Queued behind a refresh, the rejection still reaches the writer (coalescing refreshes
+    // must not swallow other commands).
+    s.feed.send(ReviewCmd::Refresh).unwrap();
     s.run(cmds);
     s.until("the rejection to be saved", |a| {
         a.review

@@ -201,9 +201,7 @@ impl RejectionLog {
                 .iter()
                 .rposition(|&b| b == b'\n')
                 .map_or(0, |p| p as u64 + 1);
-            file.set_len(len)
-                .and_then(|()| file.sync_data())
-                .map_err(|e| io("cut the torn last line", e))?;
+            cut(&path, len).map_err(|e| io("cut the torn last line", e))?;
         }
         Ok(Self {
             needs_seal: len > 0 && bytes[len as usize - 1] != b'\n',
@@ -262,13 +260,21 @@ impl RejectionLog {
             }
             Err(e) => {
                 // Best effort: without the partial tail the next append starts clean.
-                if self.file.set_len(self.len).is_err() {
+                if cut(&self.path, self.len).is_err() {
                     self.needs_seal = true;
                 }
                 Err(e)
             }
         }
     }
+}
+
+/// Truncates the file to `len` and makes that durable. Through a handle of its own: an append-only
+/// handle may not change the file's length (Windows).
+fn cut(path: &Path, len: u64) -> std::io::Result<()> {
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(len)?;
+    f.sync_data()
 }
 
 #[cfg(test)]
