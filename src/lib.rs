@@ -355,6 +355,7 @@ async fn console(
     // the same data dir gets a plain error on the shell.
     let (journal, queue, report) = store::Journal::open(&data_dir)?;
     let audit = store::AuditLog::open(&data_dir)?;
+    let rejections = review::RejectionLog::open(&data_dir)?;
     let _log = logging::init(&data_dir, verbose)?;
     tracing::info!(data_dir = %data_dir.display(), demo = app.demo, %report, "console starting");
     app.intake
@@ -414,7 +415,7 @@ async fn console(
             client.clone(),
             app.config.clone(),
             Box::new(store::AuditLog::open(&data_dir)?),
-            review::RejectionLog::open(&data_dir)?,
+            rejections,
             live.actor.clone(),
             feed_tx.clone(),
             cancel.clone(),
