@@ -1,5 +1,7 @@
 //! Cost of one review run against the simulator on loopback: fleets of 200 and 1,000 devices.
-//! Reports wall time, `$batch` calls, user look-ups, candidates, and peak RSS (VmHWM).
+//! Reports wall time, `$batch` calls, user look-ups, candidates, and peak RSS (VmHWM). Then the
+//! rejections file: 1,000 single rejections (one fsync each, as `r` does) and opening a file of
+//! 10,000 lines.
 //!
 //! Run: `cargo bench --bench review` (or `--profile dev` for a quick look).
 
@@ -10,6 +12,7 @@ use stagehand::auth::StaticToken;
 use stagehand::config::Config;
 use stagehand::graph::{Governor, GraphClient, Timeouts};
 use stagehand::review::fetch::Fetcher;
+use stagehand::review::{Rejection, RejectionLine, RejectionLog};
 use stagehand::sim::{self, ALL_DELEGATED, SimOptions};
 
 fn peak_rss() -> String {
@@ -57,6 +60,48 @@ async fn run(devices: usize) {
     }
 }
 
+fn rejection(i: usize) -> RejectionLine {
+    RejectionLine::Rejected(Rejection {
+        device_id: format!("{i:08}-0000-4000-8000-000000000000"),
+        serial: format!("5CG{i:07}"),
+        fingerprint: format!("{i:024x}"),
+        proposed_upn: Some(format!("user{i}@contoso.example")),
+        by: "lead@contoso.example".into(),
+        at: chrono::Utc::now(),
+    })
+}
+
+fn rejections() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut log = RejectionLog::open(dir.path()).expect("opens");
+    let start = Instant::now();
+    for i in 0..1000 {
+        log.append(&[rejection(i)]).expect("appends");
+    }
+    let each = start.elapsed() / 1000;
+    drop(log);
+    let many = tempfile::tempdir().expect("a temp dir");
+    let lines: Vec<RejectionLine> = (0..10_000).map(rejection).collect();
+    RejectionLog::open(many.path())
+        .expect("opens")
+        .append(&lines)
+        .expect("appends");
+    let bytes = std::fs::metadata(
+        many.path()
+            .join(stagehand::review::rejections::REJECTIONS_FILE),
+    )
+    .map(|m| m.len())
+    .unwrap_or(0);
+    let start = Instant::now();
+    let log = RejectionLog::open(many.path()).expect("opens");
+    let open = start.elapsed();
+    println!(
+        "rejections: append+fsync {each:>9.3?} each (1,000 rejections); open 10,000 lines ({} KiB) {open:>9.3?}, {} in force",
+        bytes / 1024,
+        log.loaded().len()
+    );
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -66,5 +111,6 @@ fn main() {
     for n in [200, 1000] {
         rt.block_on(run(n));
     }
+    rejections();
     println!("{}", peak_rss());
 }

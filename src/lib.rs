@@ -123,7 +123,8 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let c = commands::connect::connect(&config, &data_dir).await?;
-            commands::review::review(&c.client, &config, &args, &mut std::io::stdout()).await
+            commands::review::review(&c.client, &config, &data_dir, &args, &mut std::io::stdout())
+                .await
         }
         Some(Command::Reassign(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
@@ -390,6 +391,7 @@ async fn console(
     // the same data dir gets a plain error on the shell.
     let (journal, queue, report) = store::Journal::open(&data_dir)?;
     let audit = store::AuditLog::open(&data_dir)?;
+    let rejections = review::RejectionLog::open(&data_dir)?;
     let _log = logging::init(&data_dir, verbose)?;
     tracing::info!(data_dir = %data_dir.display(), demo = app.demo, %report, "console starting");
     app.intake
@@ -458,6 +460,7 @@ async fn console(
             client.clone(),
             app.config.clone(),
             Box::new(store::AuditLog::open(&data_dir)?),
+            rejections,
             live.actor.clone(),
             feed_tx.clone(),
             cancel.clone(),

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use review_common::*;
 use serde_json::Value;
-use stagehand::commands::review::{ReassignArgs, ReviewArgs, reassign, review};
+use stagehand::commands::review::{EXIT_UNCONFIRMED, ReassignArgs, ReviewArgs, reassign, review};
 use stagehand::review::fetch::Fetcher;
 use stagehand::review::write::Writer;
-use stagehand::review::{ApplyJob, ApplyState, write_plan};
+use stagehand::review::{ApplyJob, ApplyState, CONFIRM_TIMEOUT, write_plan};
 use stagehand::store::{AuditLog, AuditPhase};
 
 #[tokio::test]
@@ -62,14 +62,16 @@ async fn writer_partial_failures_keep_graphs_reason_and_audit_both_sides() {
     assert!(reason.contains("disabled"), "{reason}");
     // Propagation takes sim minutes: not confirmed yet, then confirmed after the sim moves on.
     assert!(
-        w.confirm(&mut jobs, chrono::Utc::now())
+        w.confirm(&mut jobs, chrono::Utc::now(), Some(CONFIRM_TIMEOUT))
             .await
             .unwrap()
             .is_empty()
     );
     t.sim.advance(Duration::from_secs(200));
     assert_eq!(
-        w.confirm(&mut jobs, chrono::Utc::now()).await.unwrap(),
+        w.confirm(&mut jobs, chrono::Utc::now(), Some(CONFIRM_TIMEOUT))
+            .await
+            .unwrap(),
         vec![0]
     );
     assert!(matches!(jobs[0].state, ApplyState::Confirmed { .. }));
@@ -121,6 +123,8 @@ async fn reassign_apply_writes_exactly_the_propose_rows() {
         yes: true,
         plan: None,
         dry_run: true,
+        confirm_timeout: Duration::from_secs(600),
+        no_wait: true,
     };
     let r = reassign(
         &t.client,
@@ -144,6 +148,8 @@ async fn reassign_apply_writes_exactly_the_propose_rows() {
         yes: false,
         plan: None,
         dry_run: false,
+        confirm_timeout: Duration::from_secs(600),
+        no_wait: true,
     };
     let mut out = Vec::new();
     let r = reassign(
@@ -170,6 +176,8 @@ async fn reassign_apply_writes_exactly_the_propose_rows() {
         yes: true,
         plan: None,
         dry_run: false,
+        confirm_timeout: Duration::from_secs(600),
+        no_wait: true,
     };
     let mut out = Vec::new();
     let r = reassign(
@@ -186,7 +194,13 @@ async fn reassign_apply_writes_exactly_the_propose_rows() {
     let text = String::from_utf8(out).unwrap();
     assert!(r.failed.is_empty(), "{text}");
     assert_eq!(r.written, propose.len(), "{text}");
-    assert_eq!(r.exit_code(), std::process::ExitCode::SUCCESS);
+    // --no-wait: one read-back right away, and the sim takes three sim minutes to propagate.
+    assert_eq!(r.unconfirmed.len(), propose.len(), "{text}");
+    assert_eq!(r.exit_status(), EXIT_UNCONFIRMED);
+    assert!(
+        text.contains("applied, not yet confirmed (--no-wait)"),
+        "{text}"
+    );
     let mut posted = t.ref_post_devices();
     posted.sort();
     let mut want: Vec<String> = propose.iter().map(|s| s.to_string()).collect();
@@ -219,6 +233,8 @@ async fn reassign_exits_non_zero_when_a_write_fails() {
         yes: false,
         plan: None,
         dry_run: false,
+        confirm_timeout: Duration::from_secs(600),
+        no_wait: true,
     };
     let mut out = Vec::new();
     let r = reassign(
@@ -262,7 +278,9 @@ async fn plan_files_are_applied_row_by_row_after_a_drift_check() {
         json: true,
         out: Some(plan_path.clone()),
     };
-    review(&t.client, &cfg, &args, &mut json_out).await.unwrap();
+    review(&t.client, &cfg, dir.path(), &args, &mut json_out)
+        .await
+        .unwrap();
     let printed: Vec<Value> = serde_json::from_slice(&json_out).unwrap();
     let keys: Vec<&str> = printed[0]
         .as_object()
@@ -310,6 +328,8 @@ async fn plan_files_are_applied_row_by_row_after_a_drift_check() {
         yes: true,
         plan: Some(plan_path.clone()),
         dry_run: false,
+        confirm_timeout: Duration::from_secs(600),
+        no_wait: true,
     };
     let mut out = Vec::new();
     let r = reassign(

@@ -5,37 +5,15 @@ mod review_common;
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use review_common::Tenant;
+use crossterm::event::KeyCode;
+use review_common::{Tenant, key, until};
 use stagehand::app::review::ReviewCmd;
-use stagehand::app::{App, Cmd, LoadState, Msg, Pane};
+use stagehand::app::{App, Cmd, LoadState, Pane};
 use stagehand::feeds::review::{FeedTiming, spawn_with};
-use stagehand::review::ApplyState;
+use stagehand::review::{ApplyState, RejectionLog};
 use stagehand::store::{AuditLog, AuditPhase};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// Feeds messages to the app until `done` holds, or fails after a timeout.
-async fn until(
-    app: &mut App,
-    rx: &mut mpsc::Receiver<Msg>,
-    what: &str,
-    done: impl Fn(&App) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !done(app) {
-        match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(m)) => {
-                app.update(m);
-            }
-            _ => panic!("timed out waiting for {what}"),
-        }
-    }
-}
-
-fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
-    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
 
 #[tokio::test]
 async fn refresh_approve_confirm_write_and_confirm_through_the_feed() {
@@ -48,6 +26,7 @@ async fn refresh_approve_confirm_write_and_confirm_through_the_feed() {
         t.client.clone(),
         cfg.clone(),
         Box::new(AuditLog::open(dir.path()).unwrap()),
+        RejectionLog::open(dir.path()).unwrap(),
         "lead@contoso.example".into(),
         tx,
         cancel.clone(),
@@ -121,6 +100,7 @@ async fn a_failed_read_reports_the_reason_and_a_later_refresh_recovers() {
         t.client.clone(),
         cfg.clone(),
         Box::new(AuditLog::open(dir.path()).unwrap()),
+        RejectionLog::open(dir.path()).unwrap(),
         "lead".into(),
         tx,
         cancel.clone(),

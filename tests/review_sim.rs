@@ -185,9 +185,11 @@ async fn plan_rows_are_what_review_json_prints() {
     let cfg = t.config();
     let candidates = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
     let mut out = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
     review(
         &t.client,
         &cfg,
+        dir.path(),
         &ReviewArgs {
             json: true,
             out: None,
@@ -197,5 +199,5 @@ async fn plan_rows_are_what_review_json_prints() {
     .await
     .unwrap();
     let printed: Vec<stagehand::review::PlanRow> = serde_json::from_slice(&out).unwrap();
-    assert_eq!(printed, plan_rows(&candidates));
+    assert_eq!(printed, plan_rows(&candidates, &Default::default()));
 }

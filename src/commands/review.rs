@@ -1,11 +1,13 @@
 //! The headless twins of the review pane, for the runbook's scheduled automation:
-//! `stagehand review [--json]` prints the plan; `stagehand reassign --apply [--yes] [--plan FILE]
-//! [--dry-run]` writes only `propose` rows (or exactly the rows of a reviewed plan file, re-checked
-//! against current data first), audited before and after each write.
+//! `stagehand review [--json]` prints the plan (rows a lead rejected in the console show as
+//! `rejected`); `stagehand reassign --apply [--yes] [--plan FILE] [--dry-run]` writes only `propose`
+//! rows that nobody rejected (or exactly the rows of a reviewed plan file, re-checked against current
+//! data first), audited before and after each write.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
@@ -13,17 +15,22 @@ use clap::Args;
 use crate::app::review::Candidate;
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::review::confirm::{human, parse_duration, wait_confirmed};
 use crate::review::fetch::Fetcher;
+use crate::review::plan::rejected_reason;
+use crate::review::rejections::{self, Rejections};
 use crate::review::write::Writer;
 use crate::review::{
-    ApplyJob, ApplyState, Drift, PlanRow, Verdict, assess_pick, read_plan, recheck, write_plan,
+    ApplyJob, ApplyState, Drift, PlanRow, Rejection, Verdict, assess_pick, fingerprint, read_plan,
+    recheck, write_plan,
 };
 use crate::store::{AuditLog, DataDirLock};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReviewArgs {
     /// Print the plan as a JSON array (serial, managed_device_id, device_name,
-    /// current_primary_upn, proposed_upn, last_logon, verdict, reason).
+    /// current_primary_upn, proposed_upn, last_logon, verdict, reason). Rows a lead rejected (and
+    /// whose data has not changed since) have verdict `rejected`.
     #[arg(long)]
     pub json: bool,
     /// Also write the plan to FILE (atomically), for review and `reassign --plan`.
@@ -45,7 +52,21 @@ pub struct ReassignArgs {
     /// Show what would be written and write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// After writing, read each device's primary user back (with backoff) until it agrees or this
+    /// much time has passed: `90s`, `10m`, `1h`.
+    #[arg(long, value_name = "DUR", default_value = "10m", value_parser = parse_duration)]
+    pub confirm_timeout: Duration,
+    /// Read back once right after writing, without waiting for propagation.
+    #[arg(long)]
+    pub no_wait: bool,
 }
+
+/// `reassign` exit codes (2 is any error before or around the writes, as for every command).
+pub const EXIT_OK: u8 = 0;
+/// A write failed: Graph refused it, or its audit record could not be made durable first.
+pub const EXIT_FAILED: u8 = 1;
+/// Every write was accepted, but at least one was not confirmed by the read-back in time.
+pub const EXIT_UNCONFIRMED: u8 = 3;
 
 /// A Graph client for the headless commands. Sign-in (the `auth` module's token providers) is
 /// not on this branch yet, so this refuses with a plain message; the library functions below take
@@ -67,23 +88,34 @@ pub fn actor(config: &Config) -> String {
     )
 }
 
-/// The plan rows of every candidate.
-pub fn plan_rows(candidates: &[Candidate]) -> Vec<PlanRow> {
+/// The rejection that still holds for this candidate's current data, if any.
+pub fn rejection_of<'r>(rejected: &'r Rejections, c: &Candidate) -> Option<&'r Rejection> {
+    rejected.matching(&c.device.id, &fingerprint(&c.device.id, &c.assessment))
+}
+
+/// The plan rows of every candidate; rejected ones (same data as when rejected) read `rejected`.
+pub fn plan_rows(candidates: &[Candidate], rejected: &Rejections) -> Vec<PlanRow> {
     candidates
         .iter()
-        .map(|c| PlanRow::new(&c.device, &c.assessment))
+        .map(|c| match rejection_of(rejected, c) {
+            Some(r) => PlanRow::rejected(&c.device, &c.assessment, r),
+            None => PlanRow::new(&c.device, &c.assessment),
+        })
         .collect()
 }
 
-/// `stagehand review`: prints the plan (JSON or a table) and optionally writes it to a file.
+/// `stagehand review`: prints the plan (JSON or a table) and optionally writes it to a file. The
+/// rejections are read from `data_dir` (never written: a headless run forgets nothing).
 pub async fn review(
     client: &GraphClient,
     config: &Config,
+    data_dir: &Path,
     args: &ReviewArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<ExitCode> {
+    let rejected = rejections::load(data_dir)?;
     let candidates = Fetcher::new(client, config).candidates().await?;
-    let rows = plan_rows(&candidates);
+    let rows = plan_rows(&candidates, &rejected);
     if let Some(path) = &args.out {
         write_plan(path, &rows)?;
     }
@@ -117,6 +149,8 @@ pub struct ReassignReport {
     pub skipped: Vec<(String, String)>,
     pub written: usize,
     pub confirmed: usize,
+    /// Written, but the read-back did not agree within the bound (serials).
+    pub unconfirmed: Vec<String>,
     /// (serial, reason)
     pub failed: Vec<(String, String)>,
     /// Nothing was sent (dry run, declined, or nothing to do).
@@ -124,19 +158,29 @@ pub struct ReassignReport {
 }
 
 impl ReassignReport {
+    /// [`EXIT_FAILED`] when a write failed, else [`EXIT_UNCONFIRMED`] when a written change was
+    /// not confirmed in time, else [`EXIT_OK`] (also when nothing was written).
     pub fn exit_code(&self) -> ExitCode {
-        if self.failed.is_empty() {
-            ExitCode::SUCCESS
+        ExitCode::from(self.exit_status())
+    }
+
+    pub fn exit_status(&self) -> u8 {
+        if !self.failed.is_empty() {
+            EXIT_FAILED
+        } else if !self.unconfirmed.is_empty() {
+            EXIT_UNCONFIRMED
         } else {
-            ExitCode::FAILURE
+            EXIT_OK
         }
     }
 }
 
-/// Chooses the jobs: every `propose` row, or the plan file's rows that survive the re-check.
+/// Chooses the jobs: every `propose` row nobody rejected, or the plan file's rows that survive the
+/// re-check and were not rejected since.
 fn select(
     fetcher: &Fetcher<'_>,
     candidates: &[Candidate],
+    rejected: &Rejections,
     plan: Option<&[PlanRow]>,
     report: &mut ReassignReport,
 ) -> Vec<ApplyJob> {
@@ -154,6 +198,14 @@ fn select(
         return candidates
             .iter()
             .filter(|c| c.assessment.verdict == Verdict::Propose)
+            .filter(|c| match rejection_of(rejected, c) {
+                Some(r) => {
+                    let why = rejected_reason(r);
+                    report.skipped.push((c.device.serial.clone(), why));
+                    false
+                }
+                None => true,
+            })
             .filter_map(|c| Some(job(c, c.assessment.proposed.as_ref()?, "propose")))
             .collect();
     };
@@ -168,6 +220,12 @@ fn select(
             None => Verdict::Waiting,
         });
         match (drift, c) {
+            (Drift::Unchanged(_), Some(c)) if rejection_of(rejected, c).is_some() => {
+                let why = rejection_of(rejected, c).map(rejected_reason);
+                report
+                    .skipped
+                    .push((row.serial.clone(), why.unwrap_or_default()));
+            }
             (Drift::Unchanged(to), Some(c)) => {
                 let same = c
                     .assessment
@@ -199,10 +257,17 @@ pub async fn reassign(
         Some(path) => Some(read_plan(path)?),
         None => None,
     };
+    let rejected = rejections::load(data_dir)?;
     let mut fetcher = Fetcher::new(client, config);
     let candidates = fetcher.candidates().await?;
     let mut report = ReassignReport::default();
-    let mut jobs = select(&fetcher, &candidates, plan.as_deref(), &mut report);
+    let mut jobs = select(
+        &fetcher,
+        &candidates,
+        &rejected,
+        plan.as_deref(),
+        &mut report,
+    );
     report.planned = jobs
         .iter()
         .map(|j| (j.serial.clone(), j.to.upn.clone()))
@@ -233,38 +298,67 @@ pub async fn reassign(
         }
     }
     report.wrote_nothing = false;
-    let _lock = DataDirLock::acquire(data_dir)?;
+    let lock = DataDirLock::acquire(data_dir)?;
     let audit = AuditLog::open(data_dir)
         .with_context(|| format!("cannot open the audit log in {}", data_dir.display()))?;
     let mut writer = Writer::new(client.clone(), Box::new(audit), actor);
     for job in &mut jobs {
         writer.write(job).await;
     }
-    // One read-back: changes usually show at once; the rest stay "applied, confirming".
-    if let Err(e) = writer.confirm(&mut jobs, chrono::Utc::now()).await {
+    // Every audit record is durable: the console may open the data dir while we wait.
+    drop(lock);
+    let bound = if args.no_wait {
+        Duration::ZERO
+    } else {
+        args.confirm_timeout
+    };
+    let written = jobs
+        .iter()
+        .filter(|j| matches!(j.state, ApplyState::Confirming { .. }))
+        .count();
+    if written > 0 && !bound.is_zero() {
+        writeln!(
+            out,
+            "waiting up to {} for {written} change(s) to show in Intune…",
+            human(bound)
+        )?;
+        out.flush()?;
+    }
+    for e in wait_confirmed(&writer, &mut jobs, bound).await {
         writeln!(out, "read-back failed: {e}")?;
     }
     for j in &jobs {
-        match &j.state {
+        let label = match &j.state {
             ApplyState::Failed { reason } => {
                 report.failed.push((j.serial.clone(), reason.clone()));
+                j.state.label()
             }
             ApplyState::Confirmed { .. } => {
                 report.written += 1;
                 report.confirmed += 1;
+                "confirmed".to_string()
             }
-            _ => report.written += 1,
-        }
-        writeln!(out, "{:<14} {}", j.serial, j.state.label())?;
+            _ => {
+                report.written += 1;
+                report.unconfirmed.push(j.serial.clone());
+                if args.no_wait {
+                    "applied, not yet confirmed (--no-wait)".to_string()
+                } else {
+                    format!("applied, not yet confirmed after {}", human(bound))
+                }
+            }
+        };
+        writeln!(out, "{:<14} {label}", j.serial)?;
     }
     for e in &writer.audit_errors {
         writeln!(out, "audit: {e}")?;
     }
     writeln!(
         out,
-        "{} written ({} confirmed), {} failed, {} skipped",
+        "{} written ({} confirmed, {} not yet), {} failed, {} skipped",
         report.written,
         report.confirmed,
+        report.unconfirmed.len(),
         report.failed.len(),
         report.skipped.len()
     )?;

@@ -1,6 +1,7 @@
 //! The review feed: one reader task (refresh on a slow interval or on `ReviewCmd::Refresh`, one
 //! request in flight, each result stamped with a generation) and one writer task that owns the
-//! audit sink (audit before, write, audit after, then read back until confirmed or 10 minutes).
+//! audit sink (audit before, write, audit after, then read back until confirmed or 10 minutes) and
+//! the rejections file (rejection durable first, then its audit record).
 
 use std::time::Duration;
 
@@ -10,12 +11,16 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Msg;
-use crate::app::review::{ReviewCmd, ReviewMsg};
+use crate::app::review::{Reject, ReviewCmd, ReviewMsg};
 use crate::config::Config;
 use crate::graph::GraphClient;
-use crate::review::ApplyJob;
 use crate::review::fetch::Fetcher;
 use crate::review::write::{AuditSink, Writer};
+use crate::review::{ApplyJob, CONFIRM_TIMEOUT, Rejection, RejectionLine, RejectionLog};
+use crate::store::{AuditPhase, AuditRecord};
+
+/// The audit `action` of a rejected reassignment.
+pub const REJECT_ACTION: &str = "reject_primary_user_change";
 
 /// How often the feed looks again, and how often it reads back changes it wrote.
 #[derive(Debug, Clone, Copy)]
@@ -34,12 +39,14 @@ impl Default for FeedTiming {
 }
 
 /// Starts the review feed with the default timing. `audit` receives every `Before`/`After` record
-/// (an `AuditLog` opened on the data dir); `actor` is who the audit names (the signed-in account).
-/// Send `ReviewCmd`s on the returned channel; answers arrive as `Msg::Review` on `tx`.
+/// (an `AuditLog` opened on the data dir); `rejections` is the data dir's rejections file (its
+/// contents go to the pane first, as `ReviewMsg::Remembered`); `actor` is who the audit names (the
+/// signed-in account). Send `ReviewCmd`s on the returned channel; answers arrive as `Msg::Review`.
 pub fn spawn(
     client: GraphClient,
     config: Config,
     audit: Box<dyn AuditSink>,
+    rejections: RejectionLog,
     actor: String,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
@@ -48,6 +55,7 @@ pub fn spawn(
         client,
         config,
         audit,
+        rejections,
         actor,
         tx,
         cancel,
@@ -56,10 +64,12 @@ pub fn spawn(
 }
 
 /// [`spawn`] with explicit timing (tests use short intervals).
+#[allow(clippy::too_many_arguments)]
 pub fn spawn_with(
     client: GraphClient,
     config: Config,
     audit: Box<dyn AuditSink>,
+    rejections: RejectionLog,
     actor: String,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
@@ -68,8 +78,10 @@ pub fn spawn_with(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let writer = Writer::new(client.clone(), audit, &actor);
+    let remembered: Vec<Rejection> = rejections.loaded().iter().cloned().collect();
     tokio::spawn(write_loop(
         writer,
+        rejections,
         job_rx,
         cmd_tx.clone(),
         tx.clone(),
@@ -79,6 +91,7 @@ pub fn spawn_with(
     tokio::spawn(read_loop(
         client,
         config,
+        remembered,
         cmd_rx,
         job_tx,
         tx,
@@ -88,15 +101,25 @@ pub fn spawn_with(
     cmd_tx
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn read_loop(
     client: GraphClient,
     config: Config,
+    remembered: Vec<Rejection>,
     mut cmds: mpsc::UnboundedReceiver<ReviewCmd>,
-    jobs: mpsc::UnboundedSender<Vec<ApplyJob>>,
+    writes: mpsc::UnboundedSender<ReviewCmd>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
     poll: Duration,
 ) {
+    // Before any rows, so a remembered rejection hides its row from the first load on.
+    if tx
+        .send(Msg::Review(ReviewMsg::Remembered(remembered)))
+        .await
+        .is_err()
+    {
+        return;
+    }
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut generation = 0u64;
@@ -105,15 +128,19 @@ async fn read_loop(
             _ = cancel.cancelled() => break,
             cmd = cmds.recv() => match cmd {
                 None => break,
-                Some(ReviewCmd::Apply(batch)) => {
-                    if jobs.send(batch).is_err() {
+                Some(ReviewCmd::Refresh) => {
+                    // Several refreshes queued become one; anything else queued goes to the writer.
+                    while let Ok(next) = cmds.try_recv() {
+                        if next != ReviewCmd::Refresh && writes.send(next).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Some(other) => {
+                    if writes.send(other).is_err() {
                         break;
                     }
                     continue;
-                }
-                Some(ReviewCmd::Refresh) => {
-                    // Several refreshes queued become one.
-                    while let Ok(ReviewCmd::Refresh) = cmds.try_recv() {}
                 }
             },
             _ = tick.tick() => {}
@@ -141,12 +168,14 @@ async fn read_loop(
 
 async fn write_loop(
     mut writer: Writer,
-    mut incoming: mpsc::UnboundedReceiver<Vec<ApplyJob>>,
+    rejections: RejectionLog,
+    mut incoming: mpsc::UnboundedReceiver<ReviewCmd>,
     refresh: mpsc::UnboundedSender<ReviewCmd>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
     confirm_every: Duration,
 ) {
+    let mut rejections = Some(rejections);
     let mut confirming: Vec<ApplyJob> = Vec::new();
     let mut tick = tokio::time::interval(confirm_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -159,20 +188,44 @@ async fn write_loop(
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            batch = incoming.recv() => {
-                let Some(batch) = batch else { break };
-                for mut job in batch {
-                    writer.write(&mut job).await;
-                    if tx.send(progress(&job)).await.is_err() {
-                        return;
-                    }
-                    if !job.state.is_final() {
-                        confirming.push(job);
+            cmd = incoming.recv() => match cmd {
+                None => break,
+                Some(ReviewCmd::Apply(batch)) => {
+                    for mut job in batch {
+                        writer.write(&mut job).await;
+                        if tx.send(progress(&job)).await.is_err() {
+                            return;
+                        }
+                        if !job.state.is_final() {
+                            confirming.push(job);
+                        }
                     }
                 }
-            }
+                Some(ReviewCmd::Reject(rejects)) => {
+                    let msg = reject(&mut writer, &mut rejections, rejects).await;
+                    if tx.send(Msg::Review(msg)).await.is_err() {
+                        return;
+                    }
+                }
+                Some(ReviewCmd::Forget(stale)) => {
+                    let now = Utc::now();
+                    let lines = stale
+                        .into_iter()
+                        .map(|(device_id, fingerprint)| RejectionLine::Cleared {
+                            device_id,
+                            fingerprint,
+                            at: now,
+                        })
+                        .collect();
+                    if let Err(e) = append(&mut rejections, lines).await {
+                        // Harmless: a stale rejection no longer matches the device's data.
+                        tracing::warn!(error = %e, "could not record forgotten rejections");
+                    }
+                }
+                Some(ReviewCmd::Refresh) => {}
+            },
             _ = tick.tick(), if !confirming.is_empty() => {
-                match writer.confirm(&mut confirming, Utc::now()).await {
+                match writer.confirm(&mut confirming, Utc::now(), Some(CONFIRM_TIMEOUT)).await {
                     Ok(changed) => {
                         for i in &changed {
                             if tx.send(progress(&confirming[*i])).await.is_err() {
@@ -189,4 +242,75 @@ async fn write_loop(
             }
         }
     }
+}
+
+/// Appends on a blocking thread (the file is fsync'd). The log is out of `slot` meanwhile; should
+/// that thread die, every later append reports the loss.
+async fn append(slot: &mut Option<RejectionLog>, lines: Vec<RejectionLine>) -> Result<(), String> {
+    let mut log = slot.take().ok_or("the rejections file was lost")?;
+    let (log, result) = tokio::task::spawn_blocking(move || {
+        let r = log.append(&lines).map_err(|e| e.to_string());
+        (log, r)
+    })
+    .await
+    .map_err(|e| format!("rejections writer: {e}"))?;
+    *slot = Some(log);
+    result
+}
+
+/// Makes the rejections durable, then audits each one (who, when, what was proposed).
+async fn reject(
+    writer: &mut Writer,
+    log: &mut Option<RejectionLog>,
+    rejects: Vec<Reject>,
+) -> ReviewMsg {
+    let now = Utc::now();
+    let lines = rejects
+        .iter()
+        .map(|r| {
+            RejectionLine::Rejected(Rejection {
+                device_id: r.device_id.clone(),
+                serial: r.serial.clone(),
+                fingerprint: r.fingerprint.clone(),
+                proposed_upn: r.proposed_upn.clone(),
+                by: writer.actor().into(),
+                at: now,
+            })
+        })
+        .collect();
+    let result = append(log, lines).await;
+    let device_ids = rejects.iter().map(|r| r.device_id.clone()).collect();
+    if result.is_err() {
+        return ReviewMsg::RejectSaved {
+            device_ids,
+            result,
+            audit_error: None,
+        };
+    }
+    let mut audit_error = None;
+    for r in &rejects {
+        if let Err(e) = writer.record(audit_record(r, writer.actor(), now)).await {
+            tracing::error!(device = %r.device_id, error = %e, "rejection not audited");
+            audit_error = Some(e);
+        }
+    }
+    ReviewMsg::RejectSaved {
+        device_ids,
+        result: Ok(()),
+        audit_error,
+    }
+}
+
+/// One audit line per rejection: a decision with its outcome known, so a single `after` record
+/// with result `rejected` (no change was sent).
+pub fn audit_record(r: &Reject, actor: &str, now: chrono::DateTime<Utc>) -> AuditRecord {
+    let mut rec = AuditRecord::before(now, actor, REJECT_ACTION);
+    rec.phase = AuditPhase::After;
+    rec.device_id = Some(r.device_id.clone());
+    rec.serial = Some(r.serial.clone());
+    rec.from = Some(r.from_upn.clone());
+    rec.to = r.proposed_upn.clone();
+    rec.verdict = Some(r.verdict.clone());
+    rec.result = Some("rejected".into());
+    rec
 }

@@ -143,11 +143,14 @@ impl ApplyJob {
     }
 
     /// A read-back of the device's primary user while confirming: agreement confirms; after
-    /// [`CONFIRM_TIMEOUT`] without agreement the change fails. Returns whether the state changed.
+    /// `give_up` (the console uses [`CONFIRM_TIMEOUT`]) without agreement the change fails; with
+    /// `None` it stays confirming (the headless command keeps its own bound). Returns whether the
+    /// state changed.
     pub fn read_back(
         &mut self,
         now: DateTime<Utc>,
         primary_user_id: Option<&str>,
+        give_up: Option<Duration>,
     ) -> Result<bool, ApplyError> {
         let ApplyState::Confirming { since } = self.state else {
             return Err(self.refuse("confirm"));
@@ -156,12 +159,14 @@ impl ApplyJob {
             self.state = ApplyState::Confirmed { at: now };
             return Ok(true);
         }
-        if now - since >= CONFIRM_TIMEOUT {
+        if let Some(limit) = give_up
+            && now - since >= limit
+        {
             let now_user = primary_user_id.unwrap_or("nobody");
             self.state = ApplyState::Failed {
                 reason: format!(
                     "written, but the primary user still reads {now_user} after {} minutes",
-                    CONFIRM_TIMEOUT.num_minutes()
+                    limit.num_minutes()
                 ),
             };
             return Ok(true);
@@ -206,8 +211,14 @@ mod tests {
         assert_eq!(after.result.as_deref(), Some("ok"));
         assert_eq!(after.request_id.as_deref(), Some("req-1"));
         assert_eq!(j.state.label(), "applied, confirming");
-        assert!(!j.read_back(t(30), Some("u-staging")).unwrap());
-        assert!(j.read_back(t(60), Some("U-ANA")).unwrap());
+        assert!(
+            !j.read_back(t(30), Some("u-staging"), Some(CONFIRM_TIMEOUT))
+                .unwrap()
+        );
+        assert!(
+            j.read_back(t(60), Some("U-ANA"), Some(CONFIRM_TIMEOUT))
+                .unwrap()
+        );
         assert_eq!(j.state, ApplyState::Confirmed { at: t(60) });
     }
 
@@ -245,22 +256,35 @@ mod tests {
         let mut j = job();
         j.begin(t(0), "lead").unwrap();
         j.written(t(0), Ok(()), None).unwrap();
-        assert!(!j.read_back(t(599), None).unwrap());
-        assert!(j.read_back(t(600), Some("u-staging")).unwrap());
+        assert!(!j.read_back(t(599), None, Some(CONFIRM_TIMEOUT)).unwrap());
+        assert!(
+            j.read_back(t(600), Some("u-staging"), Some(CONFIRM_TIMEOUT))
+                .unwrap()
+        );
         assert!(matches!(&j.state, ApplyState::Failed { reason } if reason.contains("u-staging")));
+    }
+
+    #[test]
+    fn without_a_give_up_time_a_change_stays_confirming() {
+        let mut j = job();
+        j.begin(t(0), "lead").unwrap();
+        j.written(t(0), Ok(()), None).unwrap();
+        assert!(!j.read_back(t(86_400), Some("u-staging"), None).unwrap());
+        assert_eq!(j.state, ApplyState::Confirming { since: t(0) });
+        assert!(j.read_back(t(86_401), Some("u-ana"), None).unwrap());
     }
 
     #[test]
     fn transitions_out_of_order_are_refused() {
         let mut j = job();
         assert!(j.written(t(0), Ok(()), None).is_err());
-        assert!(j.read_back(t(0), Some("u-ana")).is_err());
+        assert!(j.read_back(t(0), Some("u-ana"), None).is_err());
         j.begin(t(0), "lead").unwrap();
         let e = j.begin(t(0), "lead").unwrap_err();
         assert_eq!(
             e.to_string(),
             "cannot start writing a change that is writing…"
         );
-        assert!(j.read_back(t(0), Some("u-ana")).is_err());
+        assert!(j.read_back(t(0), Some("u-ana"), None).is_err());
     }
 }

@@ -104,27 +104,52 @@ pub(super) fn body_of<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// One GET per id, in `$batch` calls of 20; each answer comes back paired with its id. `path` gets
+/// the id already percent-encoded.
+pub(super) async fn get_each<'i>(
+    client: &GraphClient,
+    ids: &'i [String],
+    path: impl Fn(&str) -> String,
+) -> Result<Vec<(&'i String, BatchResponse)>, GraphError> {
+    let reqs = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| BatchRequest::get(i.to_string(), path(&encode(id))))
+        .collect();
+    client
+        .batch(reqs)
+        .await?
+        .into_iter()
+        .map(|r| {
+            let id = r.id.parse::<usize>().ok().and_then(|i| ids.get(i));
+            match id {
+                Some(id) => Ok((id, r)),
+                None => Err(GraphError::Decode {
+                    what: "a $batch answer".into(),
+                    detail: format!("answer id {:?} matches no request", r.id),
+                    request_id: None,
+                }),
+            }
+        })
+        .collect()
+}
+
 /// The primary user of each device, from `GET managedDevices/{id}/users` in batches of 20
 /// (authoritative; the list's `userPrincipalName` can be stale). A vanished device (404) is left out.
 pub async fn read_primaries(
     client: &GraphClient,
     ids: &[String],
 ) -> Result<BTreeMap<String, Option<Person>>, GraphError> {
-    let reqs = ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| BatchRequest::get(i.to_string(), format!("{DEVICES}/{}/users", encode(id))))
-        .collect();
     let mut out = BTreeMap::new();
-    for (i, r) in client.batch(reqs).await?.iter().enumerate() {
-        let id = &ids[r.id.parse::<usize>().unwrap_or(i)];
+    for (id, r) in get_each(client, ids, |id| format!("{DEVICES}/{id}/users")).await? {
+        let what = || format!("primary user of device {id}");
         match r.status {
             200..=299 => {
-                let users: Users = body_of(&format!("primary user of device {id}"), r)?;
+                let users: Users = body_of(&what(), &r)?;
                 out.insert(id.clone(), users.value.first().and_then(UserDoc::person));
             }
             404 => {}
-            _ => return Err(item_error(&format!("primary user of device {id}"), r)),
+            _ => return Err(item_error(&what(), &r)),
         }
     }
     Ok(out)

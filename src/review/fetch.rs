@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::docs::{DEVICES, UserDoc, body_of, facts, item_error};
+use super::docs::{DEVICES, UserDoc, body_of, facts, get_each, item_error};
 use super::verdict::{
     Assessment, DeviceFacts, Person, PlanFact, Rules, SignIn, UserFacts, UserLookup, assess,
     assess_pick, has_intune,
@@ -16,8 +16,7 @@ use super::verdict::{
 use crate::app::review::{Candidate, Choice};
 use crate::config::Config;
 use crate::graph::models::{LicenseDetails, ManagedDevice};
-use crate::graph::odata::encode;
-use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError};
+use crate::graph::{BatchResponse, GraphClient, GraphError};
 
 pub use super::docs::{read_primaries, signins};
 
@@ -66,12 +65,14 @@ impl<'a> Fetcher<'a> {
         }
     }
 
-    async fn batch(
+    /// One GET per id in `$batch` calls (counted in the stats), answers paired with their ids.
+    async fn get_each<'i>(
         &mut self,
-        requests: Vec<BatchRequest>,
-    ) -> Result<Vec<BatchResponse>, GraphError> {
-        self.stats.batches += requests.len().div_ceil(crate::graph::batch::MAX_BATCH);
-        self.client.batch(requests).await
+        ids: &'i [String],
+        path: impl Fn(&str) -> String,
+    ) -> Result<Vec<(&'i String, BatchResponse)>, GraphError> {
+        self.stats.batches += ids.len().div_ceil(crate::graph::batch::MAX_BATCH);
+        get_each(self.client, ids, path).await
     }
 
     /// The primary user of each device (see [`read_primaries`]).
@@ -88,26 +89,16 @@ impl<'a> Fetcher<'a> {
         &mut self,
         ids: &[String],
     ) -> Result<BTreeMap<String, ManagedDevice>, GraphError> {
-        let reqs = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                BatchRequest::get(
-                    i.to_string(),
-                    format!("{DEVICES}/{}?$select={DEVICE_SELECT}", encode(id)),
-                )
-            })
-            .collect();
         let mut out = BTreeMap::new();
-        for (i, r) in self.batch(reqs).await?.iter().enumerate() {
-            let id = &ids[r.id.parse::<usize>().unwrap_or(i)];
+        let path = |id: &str| format!("{DEVICES}/{id}?$select={DEVICE_SELECT}");
+        for (id, r) in self.get_each(ids, path).await? {
             match r.status {
                 200..=299 => {
-                    let d: ManagedDevice = body_of(&format!("device {id}"), r)?;
+                    let d: ManagedDevice = body_of(&format!("device {id}"), &r)?;
                     out.insert(id.clone(), d);
                 }
                 404 => {}
-                _ => return Err(item_error(&format!("device {id}"), r)),
+                _ => return Err(item_error(&format!("device {id}"), &r)),
             }
         }
         Ok(out)
@@ -125,22 +116,12 @@ impl<'a> Fetcher<'a> {
             return Ok(());
         }
         self.stats.user_lookups += todo.len();
-        let reqs = todo
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                BatchRequest::get(
-                    i.to_string(),
-                    format!("/users/{}?$select={USER_SELECT}", encode(id)),
-                )
-            })
-            .collect();
         let mut need_licences = Vec::new();
-        for (i, r) in self.batch(reqs).await?.iter().enumerate() {
-            let id = &todo[r.id.parse::<usize>().unwrap_or(i)];
+        let path = |id: &str| format!("/users/{id}?$select={USER_SELECT}");
+        for (id, r) in self.get_each(&todo, path).await? {
             let lookup = match r.status {
                 200..=299 => {
-                    let u: UserDoc = body_of(&format!("user {id}"), r)?;
+                    let u: UserDoc = body_of(&format!("user {id}"), &r)?;
                     let plans: Vec<PlanFact> = u
                         .assigned_plans
                         .iter()
@@ -162,7 +143,7 @@ impl<'a> Fetcher<'a> {
                     })
                 }
                 404 => UserLookup::NotFound,
-                _ => return Err(item_error(&format!("user {id}"), r)),
+                _ => return Err(item_error(&format!("user {id}"), &r)),
             };
             if let UserLookup::Found(f) = &lookup
                 && !has_intune(&f.plans, &self.config.review.intune_service_plans)
@@ -189,18 +170,8 @@ impl<'a> Fetcher<'a> {
     }
 
     async fn licences(&mut self, ids: &[String]) -> Result<(), GraphError> {
-        let reqs = ids
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                BatchRequest::get(
-                    i.to_string(),
-                    format!("/users/{}/licenseDetails", encode(id)),
-                )
-            })
-            .collect();
-        for (i, r) in self.batch(reqs).await?.iter().enumerate() {
-            let id = &ids[r.id.parse::<usize>().unwrap_or(i)];
+        let path = |id: &str| format!("/users/{id}/licenseDetails");
+        for (id, r) in self.get_each(ids, path).await? {
             if !(200..300).contains(&r.status) {
                 tracing::info!(user = %id, status = r.status, "licenseDetails unreadable; using assignedPlans");
                 continue;
@@ -210,7 +181,7 @@ impl<'a> Fetcher<'a> {
                 #[serde(default)]
                 value: Vec<LicenseDetails>,
             }
-            let d: Details = body_of(&format!("licences of user {id}"), r)?;
+            let d: Details = body_of(&format!("licences of user {id}"), &r)?;
             if let Some(UserLookup::Found(f)) = self.users.get_mut(id) {
                 for sp in d.value.iter().flat_map(|l| &l.service_plans) {
                     f.plans.push(PlanFact {

@@ -3,14 +3,17 @@
 //! read/write; no async.
 
 pub mod apply;
+pub mod confirm;
 mod docs;
 pub mod fetch;
 pub mod plan;
+pub mod rejections;
 pub mod verdict;
 pub mod write;
 
 pub use apply::{ApplyError, ApplyJob, ApplyState, CONFIRM_TIMEOUT};
 pub use plan::{Drift, PlanError, PlanRow, fingerprint, read_plan, recheck, write_plan};
+pub use rejections::{Rejection, RejectionLine, RejectionLog, Rejections};
 pub use verdict::{
     Assessment, BlockReason, DeviceFacts, HistoryEntry, Join, Person, PlanFact, Rules, SignIn,
     UserFacts, UserLookup, Verdict, assess, assess_pick, has_intune,

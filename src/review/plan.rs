@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::rejections::Rejection;
 use super::verdict::{Assessment, BlockReason, DeviceFacts, Person, Verdict};
 
 /// One plan row. The field names are the headless contract (issue 7).
@@ -21,7 +22,8 @@ pub struct PlanRow {
     pub current_primary_upn: String,
     pub proposed_upn: Option<String>,
     pub last_logon: Option<DateTime<Utc>>,
-    /// `propose`, `waiting`, `ambiguous` or `blocked`.
+    /// `propose`, `waiting`, `ambiguous`, `blocked` or `rejected` (a lead rejected this proposal
+    /// and the device's data has not changed since).
     pub verdict: String,
     /// Empty for `propose`.
     pub reason: String,
@@ -40,6 +42,24 @@ impl PlanRow {
             reason: a.verdict.reason(),
         }
     }
+
+    /// The row of a candidate a lead rejected (for the same data): verdict `rejected`, never written.
+    pub fn rejected(device: &DeviceFacts, a: &Assessment, r: &Rejection) -> Self {
+        Self {
+            verdict: "rejected".into(),
+            reason: rejected_reason(r),
+            ..Self::new(device, a)
+        }
+    }
+}
+
+/// "rejected by lead@… at 2026-11-22 10:00 UTC".
+pub fn rejected_reason(r: &Rejection) -> String {
+    format!(
+        "rejected by {} at {}",
+        r.by,
+        r.at.format("%Y-%m-%d %H:%M UTC")
+    )
 }
 
 /// A stable digest of what the review saw of a device: primary user, sign-in history, proposal and
@@ -213,10 +233,11 @@ pub fn read_plan(path: &Path) -> Result<Vec<PlanRow>, PlanError> {
         if r.managed_device_id.trim().is_empty() {
             return Err(bad("managed_device_id", "empty"));
         }
-        if !["propose", "waiting", "ambiguous", "blocked"].contains(&r.verdict.as_str()) {
+        if !["propose", "waiting", "ambiguous", "blocked", "rejected"].contains(&r.verdict.as_str())
+        {
             return Err(bad(
                 "verdict",
-                "must be propose, waiting, ambiguous or blocked",
+                "must be propose, waiting, ambiguous, blocked or rejected",
             ));
         }
         let writable = r.verdict == "propose" || r.verdict == "ambiguous";

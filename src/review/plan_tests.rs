@@ -123,6 +123,25 @@ fn recheck_table() {
         recheck(&waiting, Some(&now), ok_pick),
         Drift::NotWritable { .. }
     ));
+    // A row rejected at review time is never written, even when its data still reads `propose`.
+    let rejection = crate::review::Rejection {
+        device_id: "dev-1".into(),
+        serial: "SN1".into(),
+        fingerprint: fingerprint("dev-1", &now),
+        proposed_upn: Some("ana@contoso.com".into()),
+        by: "lead@contoso.com".into(),
+        at: Utc.with_ymd_and_hms(2026, 11, 22, 9, 30, 0).unwrap(),
+    };
+    let rejected = PlanRow::rejected(&device(), &now, &rejection);
+    assert_eq!(rejected.verdict, "rejected");
+    assert_eq!(
+        rejected.reason,
+        "rejected by lead@contoso.com at 2026-11-22 09:30 UTC"
+    );
+    assert_eq!(
+        recheck(&rejected, Some(&now), ok_pick).to_string(),
+        "row was rejected when reviewed"
+    );
 }
 
 #[test]

@@ -45,7 +45,13 @@ impl Writer {
         }
     }
 
-    async fn audit(&mut self, record: AuditRecord) -> Result<(), String> {
+    /// Who the audit records name.
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    /// Appends one audit record and waits until it is durable (on a blocking thread).
+    pub async fn record(&mut self, record: AuditRecord) -> Result<(), String> {
         let mut sink = self.audit.take().ok_or("the audit log was lost")?;
         let (sink, result) = tokio::task::spawn_blocking(move || {
             let r = sink.append(&record);
@@ -62,7 +68,7 @@ impl Writer {
         let Ok(before) = job.begin(Utc::now(), &self.actor) else {
             return;
         };
-        if let Err(e) = self.audit(before).await {
+        if let Err(e) = self.record(before).await {
             let _ = job.abandon(&format!("audit log: {e}"));
             return;
         }
@@ -73,7 +79,7 @@ impl Writer {
         let Ok(after) = job.written(Utc::now(), outcome, request_id.as_deref()) else {
             return;
         };
-        if let Err(e) = self.audit(after).await {
+        if let Err(e) = self.record(after).await {
             tracing::error!(device = %job.device_id, error = %e, "audit after-record not written");
             self.audit_errors
                 .push(format!("{}: after-record not written: {e}", job.serial));
@@ -109,11 +115,12 @@ impl Writer {
     }
 
     /// One read-back pass over the confirming jobs (batches of 20). Returns the indices of jobs
-    /// whose state changed.
+    /// whose state changed. `give_up`: see [`ApplyJob::read_back`].
     pub async fn confirm(
         &self,
         jobs: &mut [ApplyJob],
         now: DateTime<Utc>,
+        give_up: Option<chrono::Duration>,
     ) -> Result<Vec<usize>, GraphError> {
         let waiting: Vec<usize> = (0..jobs.len())
             .filter(|&i| matches!(jobs[i].state, ApplyState::Confirming { .. }))
@@ -128,7 +135,7 @@ impl Writer {
             let now_user = primaries
                 .get(&jobs[i].device_id)
                 .and_then(|p| p.as_ref().map(|p| p.id.clone()));
-            if jobs[i].read_back(now, now_user.as_deref()) == Ok(true) {
+            if jobs[i].read_back(now, now_user.as_deref(), give_up) == Ok(true) {
                 changed.push(i);
             }
         }

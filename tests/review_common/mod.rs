@@ -7,12 +7,38 @@ use std::io::Read;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::{Value, json};
+use stagehand::app::{App, Cmd, Msg};
 use stagehand::auth::StaticToken;
 use stagehand::config::Config;
 use stagehand::graph::{Governor, GraphClient, RetryPolicy, Timeouts};
 use stagehand::review::Person;
 use stagehand::sim::{self, ALL_DELEGATED, Faults, SimHandle, SimOptions};
+use tokio::sync::mpsc;
+
+/// Feeds messages to the app until `done` holds, or fails after a timeout. Returns the `Cmd`s the
+/// app answered with meanwhile.
+pub async fn until(
+    app: &mut App,
+    rx: &mut mpsc::Receiver<Msg>,
+    what: &str,
+    done: impl Fn(&App) -> bool,
+) -> Vec<Cmd> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut cmds = Vec::new();
+    while !done(app) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(m)) => cmds.extend(app.update(m)),
+            _ => panic!("timed out waiting for {what}"),
+        }
+    }
+    cmds
+}
+
+pub fn key(app: &mut App, code: KeyCode) -> Vec<Cmd> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
 
 pub const INTUNE_A: &str = "c1ec4a95-1f05-45b3-a911-aa3fa01094f5";
 
@@ -29,13 +55,16 @@ impl Tenant {
     }
 
     pub async fn start_seeded(seed: u64, devices: usize) -> Self {
-        let sim = sim::start(SimOptions {
+        Self::start_with(SimOptions {
             seed,
             devices,
             ..SimOptions::default()
         })
         .await
-        .expect("the simulator starts");
+    }
+
+    pub async fn start_with(opts: SimOptions) -> Self {
+        let sim = sim::start(opts).await.expect("the simulator starts");
         let secret = sim.issue_token(ALL_DELEGATED, Duration::from_secs(3600));
         let token = secret.expose().to_string();
         let client = GraphClient::new(

@@ -2,17 +2,20 @@
 //! approve/reject, the edit picker, the history overlay and the "Apply N changes?" confirmation.
 //!
 //! Nothing is written before the lead confirms: approving only opens the summary; confirming
-//! returns `Cmd::Review(ReviewCmd::Apply(..))`. Rejections are remembered by the fingerprint of the
-//! device's data, so a new sign-in or a new primary user brings the row back.
+//! returns `Cmd::Review(ReviewCmd::Apply(..))`. Rejections are remembered per device with the
+//! fingerprint of the device's data (the feed keeps them in the data dir, `ReviewCmd::Reject`), so a
+//! new sign-in or a new primary user brings the row back (`ReviewCmd::Forget`).
 
 mod modal;
 mod msg;
+mod reject;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crossterm::event::KeyEvent;
 
-pub use msg::{Candidate, Choice, ReviewCmd, ReviewMsg};
+pub use msg::{Candidate, Choice, Reject, ReviewCmd, ReviewMsg};
+use reject::is_rejected;
 
 use super::filter::{FilterEdit, FilterInput};
 use super::keymap::Action;
@@ -102,8 +105,8 @@ pub struct ReviewState {
     pub rows: Vec<ReviewRow>,
     /// Marked device ids (Space).
     pub marks: BTreeSet<String>,
-    /// Fingerprints of rejected rows.
-    pub rejected: BTreeSet<String>,
+    /// Rejected rows: device id → fingerprint of the data the lead rejected.
+    pub rejected: BTreeMap<String, String>,
     pub modal: Option<ReviewModal>,
     /// One line of feedback (skipped rows, rejections).
     pub notice: Option<String>,
@@ -126,12 +129,14 @@ impl ReviewState {
         self.list.selected_index().and_then(|i| self.rows.get(i))
     }
 
+    /// Is this row rejected (for the data it shows)?
+    pub fn is_rejected(&self, row: &ReviewRow) -> bool {
+        is_rejected(&self.rejected, row)
+    }
+
     /// Rejected rows stay hidden until their fingerprint changes.
     pub fn hidden_count(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| self.rejected.contains(&r.fingerprint))
-            .count()
+        self.rows.iter().filter(|r| self.is_rejected(r)).count()
     }
 
     pub fn on_msg(&mut self, msg: ReviewMsg) -> Vec<Cmd> {
@@ -151,7 +156,7 @@ impl ReviewState {
                 }
                 self.generation = generation;
                 self.load = LoadState::Ready { at };
-                self.merge(candidates);
+                return self.merge(candidates);
             }
             ReviewMsg::Failed { generation, reason } => {
                 if generation >= self.generation {
@@ -168,6 +173,12 @@ impl ReviewState {
                     r.apply = Some(state);
                 }
             }
+            ReviewMsg::Remembered(rejections) => self.remember(rejections),
+            ReviewMsg::RejectSaved {
+                device_ids,
+                result,
+                audit_error,
+            } => self.reject_saved(&device_ids, result, audit_error),
         }
         Vec::new()
     }
@@ -175,7 +186,8 @@ impl ReviewState {
     /// New candidates replace the rows; a row keeps its hand pick (if that user is still a
     /// choice) and its apply state; a row still being written or confirmed stays even when the
     /// device has left the candidates (the read-back will settle it).
-    fn merge(&mut self, candidates: Vec<Candidate>) {
+    /// Rejections whose device now shows other data are dropped (and forgotten on disk).
+    fn merge(&mut self, candidates: Vec<Candidate>) -> Vec<Cmd> {
         let mut old: BTreeMap<String, ReviewRow> = self
             .rows
             .drain(..)
@@ -203,6 +215,7 @@ impl ReviewState {
             .collect();
         rows.extend(old.into_values().filter(ReviewRow::in_flight));
         self.rows = rows;
+        let stale = self.drop_stale_rejections();
         let ids: BTreeSet<&String> = self.rows.iter().map(|r| &r.candidate.device.id).collect();
         self.marks.retain(|m| ids.contains(m));
         if let Some(ReviewModal::History { device_id } | ReviewModal::Pick { device_id, .. }) =
@@ -212,6 +225,7 @@ impl ReviewState {
             self.modal = None;
         }
         self.settle();
+        self.forget(stale)
     }
 
     /// Recomputes the visible rows (filter, rejections) after rows or filter changed.
@@ -229,7 +243,7 @@ impl ReviewState {
             let a = &r.candidate.assessment;
             let d = &r.candidate.device;
             let proposed = r.target().0.map_or("", |p| p.upn.as_str());
-            !rejected.contains(&r.fingerprint)
+            !is_rejected(rejected, r)
                 && filter.matches([
                     d.name.as_str(),
                     d.serial.as_str(),
@@ -274,7 +288,7 @@ impl ReviewState {
                 self.list.move_by(1);
             }
             Action::Approve => self.approve(),
-            Action::Reject => self.reject(),
+            Action::Reject => return self.reject(),
             Action::Edit => {
                 if let Some(r) = self.selected() {
                     if r.candidate.choices.is_empty() {
@@ -337,27 +351,6 @@ impl ReviewState {
         if !ok.is_empty() {
             self.modal = Some(ReviewModal::Confirm { device_ids: ok });
         }
-    }
-
-    fn reject(&mut self) {
-        let targets: Vec<String> = self
-            .targets()
-            .into_iter()
-            .filter(|id| self.row(id).is_some_and(|r| !r.in_flight()))
-            .collect();
-        for id in &targets {
-            if let Some(r) = self.row(id) {
-                self.rejected.insert(r.fingerprint.clone());
-            }
-            self.marks.remove(id);
-        }
-        if !targets.is_empty() {
-            self.notice = Some(format!(
-                "{} row(s) rejected: hidden until the device's data changes",
-                targets.len()
-            ));
-        }
-        self.settle();
     }
 }
 

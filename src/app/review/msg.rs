@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::review::{ApplyJob, ApplyState, Assessment, DeviceFacts, Person, Verdict};
+use crate::review::{ApplyJob, ApplyState, Assessment, DeviceFacts, Person, Rejection, Verdict};
 
 /// A user the lead may pick for a row (a non-staging user from its sign-in history).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +41,15 @@ pub enum ReviewMsg {
         device_id: String,
         state: ApplyState,
     },
+    /// The rejections remembered in the data dir, sent once before the first `Loaded`.
+    Remembered(Vec<Rejection>),
+    /// Rejections sent with `ReviewCmd::Reject` were made durable (`Ok`) or not (`Err`, the rows
+    /// come back). `audit_error`: saved, but the audit record could not be written.
+    RejectSaved {
+        device_ids: Vec<String>,
+        result: Result<(), String>,
+        audit_error: Option<String>,
+    },
 }
 
 /// To the review feed.
@@ -49,4 +58,22 @@ pub enum ReviewCmd {
     Refresh,
     /// Write these confirmed changes (audit before, POST users/$ref, audit after, read back).
     Apply(Vec<ApplyJob>),
+    /// Remember these rejections (rejections file, then the audit log); answered by `RejectSaved`.
+    Reject(Vec<Reject>),
+    /// These rejections no longer hold (device id, fingerprint): the device's data changed.
+    Forget(Vec<(String, String)>),
+}
+
+/// A row the lead rejected; the feed adds who and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    pub device_id: String,
+    pub serial: String,
+    pub fingerprint: String,
+    /// The current (staging) primary user.
+    pub from_upn: String,
+    /// The rejected proposal (the hand pick, if one was made).
+    pub proposed_upn: Option<String>,
+    /// The verdict word shown when rejected.
+    pub verdict: String,
 }

@@ -122,15 +122,15 @@ pub(crate) fn review_app() -> App {
     a
 }
 
-fn key(a: &mut App, code: KeyCode) -> Vec<Cmd> {
+pub(super) fn key(a: &mut App, code: KeyCode) -> Vec<Cmd> {
     a.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
 }
 
-fn ch(a: &mut App, c: char) -> Vec<Cmd> {
+pub(super) fn ch(a: &mut App, c: char) -> Vec<Cmd> {
     key(a, KeyCode::Char(c))
 }
 
-fn visible_ids(a: &App) -> Vec<String> {
+pub(super) fn visible_ids(a: &App) -> Vec<String> {
     a.review
         .list
         .visible()
@@ -236,24 +236,6 @@ fn blocked_and_waiting_rows_cannot_be_approved() {
         assert!(ch(&mut a, 'a').is_empty());
         assert_eq!(a.review.modal, None, "{id}");
     }
-}
-
-#[test]
-fn rejection_hides_the_row_until_the_devices_data_changes() {
-    let mut a = review_app();
-    ch(&mut a, 'r');
-    assert_eq!(visible_ids(&a), ["dev-2", "dev-3", "dev-4"]);
-    assert_eq!(a.review.hidden_count(), 1);
-    // Same data again: still hidden.
-    a.update(Msg::Review(loaded(2)));
-    assert_eq!(visible_ids(&a), ["dev-2", "dev-3", "dev-4"]);
-    // A new sign-in on dev-1 changes its fingerprint: proposed again.
-    let mut msg = loaded(3);
-    if let ReviewMsg::Loaded { candidates, .. } = &mut msg {
-        candidates[0] = candidate(1, &[("ana", 30), ("s1", 40), ("ana", 45)]);
-    }
-    a.update(Msg::Review(msg));
-    assert_eq!(visible_ids(&a), ["dev-1", "dev-2", "dev-3", "dev-4"]);
 }
 
 #[test]
