@@ -58,6 +58,8 @@ pub struct State {
     pub stats: SimStats,
     pub records: Vec<RequestRecord>,
     pub exports: HashMap<String, ExportJob>,
+    /// Parsed `SimOptions::certificates`.
+    pub certificates: Vec<super::certs::Registered>,
 }
 
 /// What a handler answers; turned into an HTTP response (or a `$batch` item).
