@@ -290,7 +290,10 @@ mod tests {
             for p in r.permissions() {
                 let covered = ALL_DELEGATED.contains(&p)
                     || ALL_DELEGATED.contains(&p.replace(".Read.All", ".ReadWrite.All").as_str());
-                assert!(covered, "{r} asks for {p}, which the app registration lacks");
+                assert!(
+                    covered,
+                    "{r} asks for {p}, which the app registration lacks"
+                );
             }
         }
     }

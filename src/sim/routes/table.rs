@@ -1,11 +1,11 @@
 //! Every Graph route the simulator serves, with its rate-limit family and the scopes it needs
 //! (the sets come from `crate::auth::roles::any_of`, the one permissions table).
 
+pub use crate::auth::roles::ALL_DELEGATED;
 use crate::auth::roles::any_of::{
     APPS, CONFIG_READ, DEV_PRIV, DEV_READ, DEV_WRITE, LICENSES, ME, MEMBER_OF, OWNERS, POLICY,
     RBAC, REPORTS, SVC_READ, SVC_WRITE, USERS,
 };
-pub use crate::auth::roles::ALL_DELEGATED;
 use crate::sim::limits::Family;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
