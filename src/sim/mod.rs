@@ -27,7 +27,7 @@ use anyhow::Context as _;
 use url::Url;
 
 pub use cli::{SimArgs, env_line, run_cli};
-pub use faults::Faults;
+pub use faults::{Faults, Scripted};
 pub use fleet::{Deployment, Shape};
 pub use reports::COLUMNS as DEPLOYMENT_REPORT_COLUMNS;
 pub use routes::ALL_DELEGATED;

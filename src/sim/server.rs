@@ -222,6 +222,11 @@ pub fn record(
         retry_after_violation: violation,
         in_batch,
         status: reply.status,
+        retry_after: reply
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .map(|(_, v)| v.clone()),
     });
 }
 
