@@ -1,10 +1,128 @@
-//! Role -> delegated Graph scopes. Each role asks for exactly what its screens need, plus
-//! `offline_access` (refresh token) and `openid profile` (the account name for the status bar).
+//! The one permissions table of stagehand.
+//!
+//! - [`any_of`]: what Graph demands per operation, as "any one of these permissions" sets (the
+//!   permission tables of REFERENCE.md §1.2, §2.1, §4.3, §7-9). The simulator's route table
+//!   enforces them and doctor checks granted scopes against them.
+//! - [`ROLE_NEEDS`]: what each console role needs, as those sets with a reason (doctor's check 5).
+//! - [`Role`]: what each role asks for at sign-in — exactly what its screens need, plus
+//!   `offline_access` (refresh token) and `openid profile` (the account name for the status bar).
+//! - [`ALL_DELEGATED`]: every delegated permission the app registration has (`.default`).
 
 use std::fmt;
 use std::str::FromStr;
 
 const GRAPH: &str = "https://graph.microsoft.com/";
+
+/// Permission sets where any one member is enough for an operation.
+pub mod any_of {
+    pub const SVC_READ: &[&str] = &[
+        "DeviceManagementServiceConfig.Read.All",
+        "DeviceManagementServiceConfig.ReadWrite.All",
+    ];
+    pub const SVC_WRITE: &[&str] = &["DeviceManagementServiceConfig.ReadWrite.All"];
+    pub const DEV_READ: &[&str] = &[
+        "DeviceManagementManagedDevices.Read.All",
+        "DeviceManagementManagedDevices.ReadWrite.All",
+    ];
+    pub const DEV_WRITE: &[&str] = &["DeviceManagementManagedDevices.ReadWrite.All"];
+    pub const DEV_PRIV: &[&str] = &["DeviceManagementManagedDevices.PrivilegedOperations.All"];
+    pub const REPORTS: &[&str] = &[
+        "DeviceManagementConfiguration.ReadWrite.All",
+        "DeviceManagementApps.ReadWrite.All",
+        "DeviceManagementManagedDevices.ReadWrite.All",
+    ];
+    pub const CONFIG_READ: &[&str] = &[
+        "DeviceManagementConfiguration.Read.All",
+        "DeviceManagementConfiguration.ReadWrite.All",
+    ];
+    pub const USERS: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"];
+    pub const LICENSES: &[&str] = &[
+        "LicenseAssignment.Read.All",
+        "User.Read.All",
+        "Directory.Read.All",
+    ];
+    pub const ME: &[&str] = &["User.Read", "User.Read.All", "Directory.Read.All"];
+    pub const MEMBER_OF: &[&str] = &["User.Read", "GroupMember.Read.All", "Directory.Read.All"];
+    pub const RBAC: &[&str] = &[
+        "DeviceManagementRBAC.Read.All",
+        "DeviceManagementRBAC.ReadWrite.All",
+    ];
+    pub const APPS: &[&str] = &[
+        "Application.Read.All",
+        "Application.ReadWrite.All",
+        "Directory.Read.All",
+    ];
+    pub const OWNERS: &[&str] = &[
+        "GroupMember.Read.All",
+        "Group.Read.All",
+        "Directory.Read.All",
+    ];
+    pub const POLICY: &[&str] = &["Policy.Read.All"];
+}
+
+/// One permission a role needs: any of `scopes` is enough.
+#[derive(Debug, Clone, Copy)]
+pub struct Need {
+    pub scopes: &'static [&'static str],
+    pub why: &'static str,
+}
+
+const fn n(scopes: &'static [&'static str], why: &'static str) -> Need {
+    Need { scopes, why }
+}
+
+/// What each console role needs (doctor's names: technician, ops-lead, doctor).
+pub const ROLE_NEEDS: &[(&str, &[Need])] = &[
+    (
+        "technician",
+        &[
+            n(
+                any_of::SVC_WRITE,
+                "register scanned serials as corporate identifiers",
+            ),
+            n(any_of::DEV_READ, "watch devices enroll"),
+            n(
+                any_of::REPORTS,
+                "read the device preparation deployment report",
+            ),
+        ],
+    ),
+    (
+        "ops-lead",
+        &[
+            n(any_of::DEV_WRITE, "change the primary user"),
+            n(any_of::USERS, "look up users"),
+            n(any_of::LICENSES, "read licences"),
+            n(any_of::RBAC, "read Intune roles before destructive actions"),
+            n(any_of::DEV_PRIV, "retire or wipe a device"),
+        ],
+    ),
+    (
+        "doctor",
+        &[
+            n(any_of::APPS, "find the Intune Provisioning Client"),
+            n(any_of::OWNERS, "read the device group's owners"),
+            n(any_of::CONFIG_READ, "read the Device Preparation policy"),
+            n(any_of::POLICY, "read Conditional Access policies"),
+            n(any_of::SVC_READ, "count corporate identifiers"),
+        ],
+    ),
+];
+
+/// Every delegated permission the app registration has (what `.default` expands to).
+pub const ALL_DELEGATED: &[&str] = &[
+    "DeviceManagementServiceConfig.ReadWrite.All",
+    "DeviceManagementManagedDevices.ReadWrite.All",
+    "DeviceManagementManagedDevices.PrivilegedOperations.All",
+    "DeviceManagementConfiguration.ReadWrite.All",
+    "DeviceManagementRBAC.Read.All",
+    "User.Read",
+    "User.Read.All",
+    "LicenseAssignment.Read.All",
+    "GroupMember.Read.All",
+    "Application.Read.All",
+    "Policy.Read.All",
+];
 
 /// Who signs in interactively.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -155,5 +273,28 @@ mod tests {
         }
         assert!("boss".parse::<Role>().unwrap_err().contains("boss"));
         assert_eq!(readme_table().lines().count(), 6);
+    }
+
+    #[test]
+    fn every_need_and_every_requested_permission_is_reachable_with_default() {
+        for (role, needs) in ROLE_NEEDS {
+            for need in *needs {
+                assert!(
+                    need.scopes.iter().any(|s| ALL_DELEGATED.contains(s)),
+                    "{role}: {} cannot be granted by .default",
+                    need.why
+                );
+            }
+        }
+        for r in Role::ALL {
+            for p in r.permissions() {
+                let covered = ALL_DELEGATED.contains(&p)
+                    || ALL_DELEGATED.contains(&p.replace(".Read.All", ".ReadWrite.All").as_str());
+                assert!(
+                    covered,
+                    "{r} asks for {p}, which the app registration lacks"
+                );
+            }
+        }
     }
 }

@@ -1,8 +1,7 @@
 //! Check 5: does the signed-in identity hold what each console role needs?
 //!
-//! The role → scopes table will live in `src/auth/roles.rs` (issue 4, not merged yet); until then
-//! the needs are listed here, from the permission tables in REFERENCE.md §1.2, §2.1, §4.3, §7-9 and
-//! the simulator's route table. Each need is "any one of these scopes".
+//! The role → needs table is `crate::auth::roles::ROLE_NEEDS`, the one permissions table the
+//! simulator's routes and the sign-in scopes also read. Each need is "any one of these scopes".
 //!
 //! Granted scopes come from the token endpoint (the `scope` of the token response, what Entra
 //! actually granted); the Intune role of the signed-in user comes from Graph itself
@@ -13,93 +12,7 @@ use super::{CheckResult, ids};
 use crate::config::Config;
 use crate::graph::{GraphClient, GraphError};
 
-/// One permission a role needs: any of `scopes` is enough.
-#[derive(Debug, Clone, Copy)]
-pub struct Need {
-    pub scopes: &'static [&'static str],
-    pub why: &'static str,
-}
-
-const fn n(scopes: &'static [&'static str], why: &'static str) -> Need {
-    Need { scopes, why }
-}
-
-const SVC_WRITE: &[&str] = &["DeviceManagementServiceConfig.ReadWrite.All"];
-const SVC_READ: &[&str] = &[
-    "DeviceManagementServiceConfig.Read.All",
-    "DeviceManagementServiceConfig.ReadWrite.All",
-];
-const DEV_READ: &[&str] = &[
-    "DeviceManagementManagedDevices.Read.All",
-    "DeviceManagementManagedDevices.ReadWrite.All",
-];
-const DEV_WRITE: &[&str] = &["DeviceManagementManagedDevices.ReadWrite.All"];
-const DEV_PRIV: &[&str] = &["DeviceManagementManagedDevices.PrivilegedOperations.All"];
-const REPORTS: &[&str] = &[
-    "DeviceManagementConfiguration.ReadWrite.All",
-    "DeviceManagementApps.ReadWrite.All",
-    "DeviceManagementManagedDevices.ReadWrite.All",
-];
-const CONFIG_READ: &[&str] = &[
-    "DeviceManagementConfiguration.Read.All",
-    "DeviceManagementConfiguration.ReadWrite.All",
-];
-const USERS: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"];
-const LICENSES: &[&str] = &[
-    "LicenseAssignment.Read.All",
-    "User.Read.All",
-    "Directory.Read.All",
-];
-const RBAC: &[&str] = &[
-    "DeviceManagementRBAC.Read.All",
-    "DeviceManagementRBAC.ReadWrite.All",
-];
-const APPS: &[&str] = &[
-    "Application.Read.All",
-    "Application.ReadWrite.All",
-    "Directory.Read.All",
-];
-const OWNERS: &[&str] = &[
-    "GroupMember.Read.All",
-    "Group.Read.All",
-    "Directory.Read.All",
-];
-const POLICY: &[&str] = &["Policy.Read.All"];
-
-/// Console roles and what each needs.
-pub const ROLES: &[(&str, &[Need])] = &[
-    (
-        "technician",
-        &[
-            n(
-                SVC_WRITE,
-                "register scanned serials as corporate identifiers",
-            ),
-            n(DEV_READ, "watch devices enroll"),
-            n(REPORTS, "read the device preparation deployment report"),
-        ],
-    ),
-    (
-        "ops-lead",
-        &[
-            n(DEV_WRITE, "change the primary user"),
-            n(USERS, "look up users"),
-            n(LICENSES, "read licences"),
-            n(RBAC, "read Intune roles before destructive actions"),
-            n(DEV_PRIV, "retire or wipe a device"),
-        ],
-    ),
-    (
-        "doctor",
-        &[
-            n(APPS, "find the Intune Provisioning Client"),
-            n(OWNERS, "read the device group's owners"),
-            n(CONFIG_READ, "read the Device Preparation policy"),
-            n(POLICY, "read Conditional Access policies"),
-            n(SVC_READ, "count corporate identifiers"),
-        ],
-    ),
-];
+pub use crate::auth::roles::{Need, ROLE_NEEDS as ROLES};
 
 /// Entra built-in role "Intune Administrator" (REFERENCE.md §7).
 pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
@@ -224,6 +137,11 @@ pub fn judge_intune_role(
 mod tests {
     use super::super::Status;
     use super::*;
+    use crate::auth::roles::any_of::{POLICY, USERS};
+
+    const fn n(scopes: &'static [&'static str], why: &'static str) -> Need {
+        Need { scopes, why }
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

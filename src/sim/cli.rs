@@ -21,6 +21,9 @@ pub struct SimArgs {
     /// Fault to inject, repeatable: latency=200ms, 5xx=0.05, drop=0.01, throttle-burst=20, token-ttl=60s.
     #[arg(long = "fault", value_name = "KEY=VALUE")]
     pub faults: Vec<String>,
+    /// PEM certificate registered on the simulated app for certificate sign-in, repeatable.
+    #[arg(long = "certificate", value_name = "PEM_FILE")]
+    pub certificates: Vec<std::path::PathBuf>,
 }
 
 impl SimArgs {
@@ -29,8 +32,17 @@ impl SimArgs {
         for f in &self.faults {
             faults.apply(f)?;
         }
+        let mut certificates = Vec::new();
+        for path in &self.certificates {
+            let pem = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("--certificate {}: {e}", path.display()))?;
+            crate::sim::certs::parse_all(std::slice::from_ref(&pem))
+                .map_err(|e| anyhow::anyhow!("--certificate {}: {e}", path.display()))?;
+            certificates.push(pem);
+        }
         Ok(SimOptions {
             port: self.port,
+            certificates,
             seed: self.seed,
             devices: self.devices,
             speed: self.speed,
@@ -96,6 +108,43 @@ mod tests {
         };
         let e = args.options().unwrap_err().to_string();
         assert!(e.contains("drop") && e.contains("outside"), "{e}");
+    }
+
+    #[test]
+    fn certificates_are_read_from_files_and_bad_ones_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("app.pem");
+        std::fs::write(
+            &good,
+            include_str!("../../tests/auth_support/test_cert.pem"),
+        )
+        .unwrap();
+        let bad = dir.path().join("key-not-cert.pem");
+        std::fs::write(&bad, include_str!("testdata/other_key.pem")).unwrap();
+        let parse = |p: &std::path::Path| {
+            let cli = Cli::try_parse_from([
+                "stagehand".as_ref(),
+                "sim".as_ref(),
+                "--certificate".as_ref(),
+                p.as_os_str(),
+            ])
+            .unwrap();
+            let Some(Command::Sim(args)) = cli.command else {
+                panic!("expected the sim subcommand")
+            };
+            args.options()
+        };
+        assert_eq!(parse(&good).unwrap().certificates.len(), 1);
+        let e = parse(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains("key-not-cert.pem") && e.contains("BEGIN CERTIFICATE"),
+            "{e}"
+        );
+        assert!(!e.contains("PRIVATE"), "{e}");
+        let e = parse(&dir.path().join("missing.pem"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing.pem"), "{e}");
     }
 
     #[tokio::test]

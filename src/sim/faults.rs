@@ -1,6 +1,39 @@
-//! Fault injection: latency, 5xx rate, dropped connections, throttling bursts, token lifetime.
+//! Fault injection: latency, 5xx rate, dropped connections, throttling bursts, token lifetime,
+//! scripted answers for chosen paths, and nextLinks that point at another origin.
 
 use std::time::Duration;
+
+use url::Url;
+
+/// Answer the next `times` Graph requests (batch items included) whose method is `method` and
+/// whose path contains `path_contains` with `status` and, if set, a `Retry-After` header.
+/// Checked after the token and its scopes, before the rate limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scripted {
+    pub method: String,
+    pub path_contains: String,
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub times: u32,
+}
+
+impl Scripted {
+    /// `status` for the next `times` `method` requests on paths containing `path_contains`.
+    pub fn new(method: &str, path_contains: &str, status: u16, times: u32) -> Self {
+        Self {
+            method: method.to_ascii_uppercase(),
+            path_contains: path_contains.to_string(),
+            status,
+            retry_after: None,
+            times,
+        }
+    }
+
+    pub fn retry_after(mut self, value: &str) -> Self {
+        self.retry_after = Some(value.to_string());
+        self
+    }
+}
 
 /// What the simulator does wrong on purpose. `Default` is a healthy service.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +49,11 @@ pub struct Faults {
     pub throttle_burst: Option<u32>,
     /// Lifetime of access tokens issued from now on.
     pub token_ttl: Duration,
+    /// Scripted answers, consumed in order of the list.
+    pub scripted: Vec<Scripted>,
+    /// Build every `@odata.nextLink` on this origin instead of the simulator's own (a tenant
+    /// that hands out a foreign URL: the client must never send its token there).
+    pub next_link_origin: Option<Url>,
 }
 
 impl Default for Faults {
@@ -26,11 +64,22 @@ impl Default for Faults {
             drop_rate: 0.0,
             throttle_burst: None,
             token_ttl: Duration::from_secs(3599),
+            scripted: Vec::new(),
+            next_link_origin: None,
         }
     }
 }
 
 impl Faults {
+    /// The scripted (status, Retry-After) due for this request, counted down; `None` if none is.
+    pub fn take_scripted(&mut self, method: &str, path: &str) -> Option<(u16, Option<String>)> {
+        let s = self.scripted.iter_mut().find(|s| {
+            s.times > 0 && s.method.eq_ignore_ascii_case(method) && path.contains(&s.path_contains)
+        })?;
+        s.times -= 1;
+        Some((s.status, s.retry_after.clone()))
+    }
+
     /// Applies one `--fault` spec: `latency=200ms`, `5xx=0.05`, `drop=0.01`, `throttle-burst=20`,
     /// `token-ttl=60s`. The error names the spec and the field.
     pub fn apply(&mut self, spec: &str) -> anyhow::Result<()> {
@@ -122,5 +171,22 @@ mod tests {
         assert!(f.apply("drop").is_err());
         assert!(f.apply("throttle-burst=0").is_err());
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn scripted_answers_match_method_and_path_and_run_out() {
+        let mut f = Faults {
+            scripted: vec![
+                Scripted::new("get", "/managedDevices/a", 429, 2).retry_after("1.5"),
+                Scripted::new("GET", "/managedDevices/", 503, 1),
+            ],
+            ..Faults::default()
+        };
+        assert_eq!(f.take_scripted("POST", "/beta/x/managedDevices/a"), None);
+        let a = "/beta/deviceManagement/managedDevices/a";
+        assert_eq!(f.take_scripted("GET", a), Some((429, Some("1.5".into()))));
+        assert_eq!(f.take_scripted("GET", a), Some((429, Some("1.5".into()))));
+        assert_eq!(f.take_scripted("GET", a), Some((503, None)));
+        assert_eq!(f.take_scripted("GET", a), None);
     }
 }

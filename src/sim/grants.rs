@@ -83,13 +83,9 @@ fn client_credentials(st: &mut State, inc: &Incoming, form: &HashMap<String, Str
                 ),
             ];
             let now = chrono::Utc::now().timestamp();
-            if let Err((code, msg)) = super::assertion::check(
-                a,
-                &st.client_id,
-                &audiences,
-                &st.opts.certificate_thumbprints,
-                now,
-            ) {
+            if let Err((code, msg)) =
+                super::assertion::check(a, &st.client_id, &audiences, &st.certificates, now)
+            {
                 return auth::error(401, "invalid_client", code, &msg, inc);
             }
         }

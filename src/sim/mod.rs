@@ -3,6 +3,7 @@
 
 mod assertion;
 mod auth;
+mod certs;
 mod cli;
 mod device_code;
 pub mod directory;
@@ -26,7 +27,7 @@ use anyhow::Context as _;
 use url::Url;
 
 pub use cli::{SimArgs, env_line, run_cli};
-pub use faults::Faults;
+pub use faults::{Faults, Scripted};
 pub use fleet::{Deployment, Shape};
 pub use reports::COLUMNS as DEPLOYMENT_REPORT_COLUMNS;
 pub use routes::ALL_DELEGATED;
@@ -103,8 +104,10 @@ pub struct SimOptions {
     pub device_code_interval: Duration,
     pub device_code_ttl: Duration,
     pub client_secret: Secret,
-    /// `x5t` thumbprints accepted on client assertions (empty: any).
-    pub certificate_thumbprints: Vec<String>,
+    /// PEM certificates registered on the simulated app registration (`SimHandle::client_id`):
+    /// a client assertion must name one by `x5t#S256` and carry a valid RS256 signature by its
+    /// key. Empty: certificate sign-in is refused (`AADSTS700027`), as for an app with no keys.
+    pub certificates: Vec<String>,
     /// Sim time a primary-user change takes to apply.
     pub primary_user_propagation: Duration,
     /// Sim clock start (default: now).
@@ -129,7 +132,7 @@ impl Default for SimOptions {
             device_code_interval: Duration::from_secs(5),
             device_code_ttl: Duration::from_secs(900),
             client_secret: Secret::new("sim-client-secret"),
-            certificate_thumbprints: vec![],
+            certificates: vec![],
             primary_user_propagation: Duration::from_secs(180),
             start_time: None,
         }
@@ -176,6 +179,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         !opts.staging_accounts.is_empty(),
         "at least one staging account is needed"
     );
+    let certificates = certs::parse_all(&opts.certificates)?;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", opts.port))
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", opts.port))?;
@@ -215,6 +219,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         stats: SimStats::default(),
         records: vec![],
         exports: HashMap::new(),
+        certificates,
         opts,
     };
     let shared: Shared = Arc::new(Mutex::new(state));

@@ -58,6 +58,8 @@ pub struct State {
     pub stats: SimStats,
     pub records: Vec<RequestRecord>,
     pub exports: HashMap<String, ExportJob>,
+    /// Parsed `SimOptions::certificates`.
+    pub certificates: Vec<super::certs::Registered>,
 }
 
 /// What a handler answers; turned into an HTTP response (or a `$batch` item).
@@ -220,6 +222,11 @@ pub fn record(
         retry_after_violation: violation,
         in_batch,
         status: reply.status,
+        retry_after: reply
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .map(|(_, v)| v.clone()),
     });
 }
 

@@ -35,6 +35,8 @@ pub struct RequestRecord {
     pub retry_after_violation: bool,
     pub in_batch: bool,
     pub status: u16,
+    /// The `Retry-After` the simulator answered with, if any.
+    pub retry_after: Option<String>,
 }
 
 /// Route label: path segments that look like ids (GUIDs, digits, UPNs, blob names) become `{id}`.

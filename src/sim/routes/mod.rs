@@ -107,6 +107,24 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         );
         return (error(403, code, &msg, inc), false);
     }
+    if let Some((status, retry_after)) = st.faults.take_scripted(&inc.method, &inc.path) {
+        if status >= 500 {
+            st.stats.injected_5xx += 1;
+        }
+        let code = match status {
+            429 => "TooManyRequests",
+            500 => "InternalServerError",
+            502 => "BadGateway",
+            503 => "ServiceUnavailable",
+            504 => "GatewayTimeout",
+            _ => "ScriptedFault",
+        };
+        let mut r = error(status, code, "Scripted answer (simulated).", inc);
+        if let Some(ra) = retry_after {
+            r = r.header("Retry-After", ra);
+        }
+        return (r, false);
+    }
     let (p5xx, pdrop) = (st.faults.error_5xx_rate, st.faults.drop_rate);
     if p5xx > 0.0 && st.fault_rng.chance(p5xx) {
         st.stats.injected_5xx += 1;
@@ -268,10 +286,10 @@ pub fn page(st: &State, inc: &Incoming, items: Vec<Value>, ctx: &str) -> Reply {
     let value: Vec<Value> = items.into_iter().skip(offset).take(top).collect();
     let mut body = json!({"@odata.context": ctx, "value": value});
     if offset + top < total {
-        let mut next = st
-            .base
+        let origin = st.faults.next_link_origin.as_ref().unwrap_or(&st.base);
+        let mut next = origin
             .join(inc.path.trim_start_matches('/'))
-            .unwrap_or_else(|_| st.base.clone());
+            .unwrap_or_else(|_| origin.clone());
         {
             let mut q = next.query_pairs_mut();
             for (k, v) in &inc.query {

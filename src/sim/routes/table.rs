@@ -1,6 +1,11 @@
-//! Every Graph route the simulator serves, with its rate-limit family and the scopes it needs:
-//! the one place the route → scope table lives.
+//! Every Graph route the simulator serves, with its rate-limit family and the scopes it needs
+//! (the sets come from `crate::auth::roles::any_of`, the one permissions table).
 
+pub use crate::auth::roles::ALL_DELEGATED;
+use crate::auth::roles::any_of::{
+    APPS, CONFIG_READ, DEV_PRIV, DEV_READ, DEV_WRITE, LICENSES, ME, MEMBER_OF, OWNERS, POLICY,
+    RBAC, REPORTS, SVC_READ, SVC_WRITE, USERS,
+};
 use crate::sim::limits::Family;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,65 +44,6 @@ pub struct Spec {
     /// App-only tokens are refused (403 with Graph's envelope).
     pub delegated_only: bool,
 }
-
-const SVC_READ: &[&str] = &[
-    "DeviceManagementServiceConfig.Read.All",
-    "DeviceManagementServiceConfig.ReadWrite.All",
-];
-const SVC_WRITE: &[&str] = &["DeviceManagementServiceConfig.ReadWrite.All"];
-const DEV_READ: &[&str] = &[
-    "DeviceManagementManagedDevices.Read.All",
-    "DeviceManagementManagedDevices.ReadWrite.All",
-];
-const DEV_WRITE: &[&str] = &["DeviceManagementManagedDevices.ReadWrite.All"];
-const DEV_PRIV: &[&str] = &["DeviceManagementManagedDevices.PrivilegedOperations.All"];
-const REPORTS: &[&str] = &[
-    "DeviceManagementConfiguration.ReadWrite.All",
-    "DeviceManagementApps.ReadWrite.All",
-    "DeviceManagementManagedDevices.ReadWrite.All",
-];
-const USERS: &[&str] = &["User.Read.All", "User.ReadWrite.All", "Directory.Read.All"];
-const LICENSES: &[&str] = &[
-    "LicenseAssignment.Read.All",
-    "User.Read.All",
-    "Directory.Read.All",
-];
-const ME: &[&str] = &["User.Read", "User.Read.All", "Directory.Read.All"];
-const MEMBER_OF: &[&str] = &["User.Read", "GroupMember.Read.All", "Directory.Read.All"];
-const RBAC: &[&str] = &[
-    "DeviceManagementRBAC.Read.All",
-    "DeviceManagementRBAC.ReadWrite.All",
-];
-const APPS: &[&str] = &[
-    "Application.Read.All",
-    "Application.ReadWrite.All",
-    "Directory.Read.All",
-];
-const OWNERS: &[&str] = &[
-    "GroupMember.Read.All",
-    "Group.Read.All",
-    "Directory.Read.All",
-];
-const CONFIG: &[&str] = &[
-    "DeviceManagementConfiguration.Read.All",
-    "DeviceManagementConfiguration.ReadWrite.All",
-];
-const POLICY: &[&str] = &["Policy.Read.All"];
-
-/// Every delegated scope the simulated app registration has (what `.default` expands to).
-pub const ALL_DELEGATED: &[&str] = &[
-    "DeviceManagementServiceConfig.ReadWrite.All",
-    "DeviceManagementManagedDevices.ReadWrite.All",
-    "DeviceManagementManagedDevices.PrivilegedOperations.All",
-    "DeviceManagementConfiguration.ReadWrite.All",
-    "DeviceManagementRBAC.Read.All",
-    "User.Read",
-    "User.Read.All",
-    "LicenseAssignment.Read.All",
-    "GroupMember.Read.All",
-    "Application.Read.All",
-    "Policy.Read.All",
-];
 
 impl Route {
     /// Matches `method` and the path segments after `/beta` or `/v1.0`.
@@ -207,7 +153,7 @@ impl Route {
             Route::ServicePrincipals => s(Identity, false, APPS, false),
             Route::GroupOwners(_) => s(Identity, false, OWNERS, false),
             Route::ConfigurationPolicies | Route::RetrieveMembershipTarget(_) => {
-                s(Enrollment, false, CONFIG, false)
+                s(Enrollment, false, CONFIG_READ, false)
             }
             Route::ConditionalAccessPolicies => s(ConditionalAccess, false, POLICY, false),
             Route::Batch => s(Identity, false, &[], false),
