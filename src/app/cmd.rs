@@ -26,4 +26,6 @@ pub enum Cmd {
     RemoveIdentity { serial: String, imported_id: String },
     /// To the status feed.
     Status(crate::app::status::StatusCmd),
+    /// To the sign-in task.
+    SignIn(crate::app::signin::SignInCmd),
 }

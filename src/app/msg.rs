@@ -63,6 +63,8 @@ pub enum Msg {
     Doctor(Vec<crate::doctor::CheckResult>),
     /// From the status feed.
     Status(super::status::StatusMsg),
+    /// From the sign-in task, or the console asking the modal to sign in.
+    SignIn(super::signin::SignInMsg),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

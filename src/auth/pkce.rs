@@ -90,6 +90,17 @@ pub async fn sign_in(
     timeout: Duration,
     show: impl FnOnce(&Url),
 ) -> Result<TokenSet, AuthError> {
+    sign_in_with_claims(endpoint, scope, None, timeout, show).await
+}
+
+/// [`sign_in`] answering a claims challenge (`claims`: decoded JSON), with the client capabilities.
+pub async fn sign_in_with_claims(
+    endpoint: &TokenEndpoint,
+    scope: &str,
+    claims: Option<&str>,
+    timeout: Duration,
+    show: impl FnOnce(&Url),
+) -> Result<TokenSet, AuthError> {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| AuthError::Redirect(format!("cannot listen on 127.0.0.1: {e}")))?;
@@ -110,6 +121,9 @@ pub async fn sign_in(
         .append_pair("state", &state)
         .append_pair("code_challenge", &pkce.challenge)
         .append_pair("code_challenge_method", "S256");
+    if let Some(c) = endpoint.claims_param(claims) {
+        url.query_pairs_mut().append_pair("claims", &c);
+    }
     show(&url);
     let code = tokio::time::timeout(timeout, wait_for_code(&listener, &state))
         .await

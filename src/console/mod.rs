@@ -5,6 +5,7 @@ pub mod doctor;
 pub mod help;
 pub mod intake;
 pub mod review;
+pub mod signin;
 pub mod status;
 pub mod theme;
 
@@ -40,6 +41,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Some(Overlay::Doctor) => doctor::draw(frame, app, body),
         None => {}
     }
+    signin::draw(frame, app, body);
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
@@ -100,10 +102,10 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
             Span::styled("signed out", ratatui::style::Style::new().fg(theme::WARN))
         }
         SessionState::SignedIn { account } => Span::raw(account.clone()),
-        SessionState::Expired { reason } => Span::styled(
-            format!("sign-in expired: {reason}"),
-            ratatui::style::Style::new().fg(theme::BAD),
-        ),
+        // The reason is in the sign-in modal; the bar keeps room for the connection state.
+        SessionState::Expired { .. } => {
+            Span::styled("sign-in lost", ratatui::style::Style::new().fg(theme::BAD))
+        }
     };
     let conn = match &app.conn {
         ConnState::Idle => Span::styled("○ idle", theme::dim()),

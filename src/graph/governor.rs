@@ -230,7 +230,10 @@ impl Governor {
         self.gate.send_replace(Some(reason.to_string()));
         self.conn
             .send_replace(ConnState::SignedOut(reason.to_string()));
-        tracing::warn!(reason, "signed out: every Graph request waits for a new sign-in");
+        tracing::warn!(
+            reason,
+            "signed out: every Graph request waits for a new sign-in"
+        );
     }
 
     /// Opens the gate after a new session was installed; waiting requests go out.
