@@ -69,7 +69,10 @@ async fn sign_in(
             ..
         } => {
             assert_eq!(g, generation);
-            assert!(verification_uri.ends_with("/devicelogin"), "{verification_uri}");
+            assert!(
+                verification_uri.ends_with("/devicelogin"),
+                "{verification_uri}"
+            );
             user_code
         }
         other => panic!("expected a code, got {other:?}"),
@@ -242,7 +245,10 @@ async fn a_declined_code_is_reported_and_a_cancelled_attempt_stays_silent() {
     cmds.send(SignInCmd::Cancel).unwrap();
     sim.approve_device_code(&user_code);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert!(rx.try_recv().is_err(), "a cancelled attempt reports nothing");
+    assert!(
+        rx.try_recv().is_err(),
+        "a cancelled attempt reports nothing"
+    );
     assert!(live.current().is_none());
     assert!(governor.signed_out().is_some());
 

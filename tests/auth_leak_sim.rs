@@ -27,7 +27,9 @@ const SECRET_FIELDS: [&str; 4] = ["access_token", "refresh_token", "id_token", "
 
 async fn relay(State(r): State<Arc<Relay>>, req: axum::extract::Request) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, 64 << 20).await.unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, 64 << 20)
+        .await
+        .unwrap_or_default();
     let pq = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut out = r
         .http
@@ -37,7 +39,11 @@ async fn relay(State(r): State<Arc<Relay>>, req: axum::extract::Request) -> Resp
             out = out.header(k, v);
         }
     }
-    let resp = out.body(bytes.to_vec()).send().await.expect("the simulator answers");
+    let resp = out
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .expect("the simulator answers");
     let status = resp.status();
     let headers = resp.headers().clone();
     let body = resp.bytes().await.unwrap_or_default();
@@ -52,7 +58,10 @@ async fn relay(State(r): State<Arc<Relay>>, req: axum::extract::Request) -> Resp
     let mut b = Response::builder().status(status.as_u16());
     for (k, v) in &headers {
         if k != "content-length" && k != "transfer-encoding" {
-            b = b.header(HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(), v.as_bytes());
+            b = b.header(
+                HeaderName::from_bytes(k.as_str().as_bytes()).unwrap(),
+                v.as_bytes(),
+            );
         }
     }
     b.body(Body::from(body)).unwrap()
@@ -69,7 +78,9 @@ async fn start_relay(sim: &SimHandle) -> (String, Arc<Relay>) {
             .unwrap(),
         issued: Mutex::new(Vec::new()),
     });
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new().fallback(relay).with_state(r.clone());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -122,7 +133,11 @@ async fn tokens_the_simulator_issued_never_reach_output_screen_logs_or_files() {
     let (outputs, screen) = tokio::task::block_in_place(|| {
         let mut outputs = String::new();
         // Device code from the CLI (auto-approved by the simulator as the lead).
-        let (code, text) = run(&env, &["-vv", "login", "--device-code", "--role", "lead"], None);
+        let (code, text) = run(
+            &env,
+            &["-vv", "login", "--device-code", "--role", "lead"],
+            None,
+        );
         assert_eq!(code, 0, "{text}");
         assert!(text.contains(&format!("Signed in as {upn}")), "{text}");
         outputs += &text;
@@ -146,22 +161,34 @@ async fn tokens_the_simulator_issued_never_reach_output_screen_logs_or_files() {
     seen += &outputs;
     seen += &screen;
     assert!(
-        sim.requests().iter().any(|r| r.had_authorization && r.status == 200),
+        sim.requests()
+            .iter()
+            .any(|r| r.had_authorization && r.status == 200),
         "Graph was called with a bearer token"
     );
 
     let files = common_files(&sb.data());
-    assert!(files.contains("TRACE"), "trace logging reached the log file");
+    assert!(
+        files.contains("TRACE"),
+        "trace logging reached the log file"
+    );
     let mut secrets = rec.issued.lock().unwrap().clone();
     secrets.sort();
     secrets.dedup();
     // CLI: device code, access, refresh, id token; app: two access tokens; console: device code,
     // access, refresh, id token.
-    assert!(secrets.len() >= 8, "only {} secrets recorded", secrets.len());
+    assert!(
+        secrets.len() >= 8,
+        "only {} secrets recorded",
+        secrets.len()
+    );
     secrets.push(app_secret.to_string());
     for s in &secrets {
         let head = &s[..s.len().min(12)];
-        assert!(!seen.contains(s.as_str()), "{head}… leaked on screen or output");
+        assert!(
+            !seen.contains(s.as_str()),
+            "{head}… leaked on screen or output"
+        );
         assert!(
             !files.contains(s.as_str()),
             "{head}… leaked into a file under {}",

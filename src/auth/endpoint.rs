@@ -46,7 +46,10 @@ impl OAuthError {
     pub fn into_auth_error(self) -> AuthError {
         match self.error.as_str() {
             "interaction_required" if self.claims.as_deref().is_some_and(|c| !c.is_empty()) => {
-                AuthError::ClaimsChallenge
+                let raw = self.claims.unwrap_or_default();
+                AuthError::ClaimsChallenge {
+                    claims: super::claims::decode_claims(&raw).unwrap_or(raw),
+                }
             }
             "invalid_grant" | "interaction_required" | "consent_required" => {
                 AuthError::Expired { code: self.error }
@@ -316,7 +319,9 @@ mod tests {
         );
         assert_eq!(
             e("interaction_required", Some("{\"access_token\":{}}")).into_auth_error(),
-            AuthError::ClaimsChallenge
+            AuthError::ClaimsChallenge {
+                claims: "{\"access_token\":{}}".into()
+            }
         );
         assert_eq!(
             e("interaction_required", None).into_auth_error(),

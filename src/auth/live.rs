@@ -33,7 +33,7 @@ pub struct LiveSession {
 fn ends_session(e: &AuthError) -> bool {
     matches!(
         e,
-        AuthError::NotSignedIn | AuthError::Expired { .. } | AuthError::ClaimsChallenge
+        AuthError::NotSignedIn | AuthError::Expired { .. } | AuthError::ClaimsChallenge { .. }
     )
 }
 

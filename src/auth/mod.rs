@@ -39,8 +39,9 @@ pub enum AuthError {
     NotSignedIn,
     #[error("sign-in expired or was revoked ({code}): sign in again")]
     Expired { code: String },
+    /// `claims`: the JSON the next interactive sign-in must ask for (not a secret; not shown).
     #[error("Conditional Access asks for more claims: sign in again")]
-    ClaimsChallenge,
+    ClaimsChallenge { claims: String },
     #[error("the token endpoint refused the request: {code}: {description}")]
     Refused { code: String, description: String },
     #[error("the token endpoint could not be reached: {0}")]
