@@ -103,6 +103,9 @@ async fn a_challenge_only_the_user_can_answer_goes_through_the_modal_with_its_cl
         data_dir: data.path().to_path_buf(),
         live: live.clone(),
         open_browser: false,
+        store: Some(stagehand::auth::CredentialCache::with_store(
+            keyring_core::mock::Store::new().unwrap(),
+        )),
     };
     let (cmds, cmd_rx) = mpsc::unbounded_channel();
     let (tx, mut rx) = mpsc::channel(16);

@@ -8,13 +8,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use keyring_core::mock;
 use reqwest::Method;
 use stagehand::app::Msg;
 use stagehand::app::SessionState;
 use stagehand::app::signin::{SignInCmd, SignInMsg};
 use stagehand::auth::interactive::{self, Flow};
 use stagehand::auth::live::LiveSession;
-use stagehand::auth::{Role, TokenEndpoint};
+use stagehand::auth::store::{AccountRecord, SecretKind, key};
+use stagehand::auth::{CredentialCache, Role, TokenEndpoint};
 use stagehand::graph::client::Request;
 use stagehand::graph::odata::Query;
 use stagehand::graph::{ConnState, Governor, GraphClient, RetrySafety, Timeouts};
@@ -85,12 +87,7 @@ async fn sign_in(
             note,
         } => {
             assert_eq!(g, generation);
-            // No Secret Service in the test environment: memory only, said plainly.
-            assert!(
-                note.as_deref()
-                    .is_some_and(|n| n.contains("no OS credential store")),
-                "{note:?}"
-            );
+            assert_eq!(note, None, "kept in the (mock) credential store");
             account
         }
         other => panic!("expected success, got {other:?}"),
@@ -119,12 +116,14 @@ async fn session_loss_pauses_every_request_and_a_new_sign_in_resumes_them() {
         governor.clone(),
     )
     .unwrap();
+    let store = CredentialCache::with_store(mock::Store::new().unwrap());
     let flow = Flow {
         endpoint: TokenEndpoint::new(&sim.base_url, &sim.tenant_id(), &sim.client_id()).unwrap(),
         role: Role::Lead,
         data_dir: data.path().to_path_buf(),
         live: live.clone(),
         open_browser: false,
+        store: Some(store.clone()),
     };
     let (cmds, cmd_rx) = mpsc::unbounded_channel();
     let (tx, mut rx) = mpsc::channel(64);
@@ -163,6 +162,17 @@ async fn session_loss_pauses_every_request_and_a_new_sign_in_resumes_them() {
         }
     );
     until("requests after sign-in", || graph_requests(&sim) > 5).await;
+    // The refresh token went to the credential store and the account record to the data dir.
+    let record = AccountRecord::read(data.path()).unwrap().expect("a record");
+    assert_eq!(record.account, account);
+    assert_eq!(record.role.as_deref(), Some("lead"));
+    let k = key(
+        &record.tenant,
+        &record.client_id,
+        &account,
+        SecretKind::RefreshToken,
+    );
+    assert!(store.load(&k).unwrap().is_some(), "refresh token stored");
 
     // The session is lost: refresh tokens revoked, access tokens expired.
     sim.revoke_refresh_tokens();
@@ -210,6 +220,7 @@ async fn a_declined_code_is_reported_and_a_cancelled_attempt_stays_silent() {
         data_dir: data.path().to_path_buf(),
         live: live.clone(),
         open_browser: false,
+        store: Some(CredentialCache::with_store(mock::Store::new().unwrap())),
     };
     let (cmds, cmd_rx) = mpsc::unbounded_channel();
     let (tx, mut rx) = mpsc::channel(64);

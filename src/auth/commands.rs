@@ -243,14 +243,20 @@ pub struct Kept {
 
 /// Secret to the OS store, then the record. No store: keep nothing, write no record, and say so in
 /// [`Kept::note`] (the caller shows it: stderr for the CLI, the sign-in modal in the console).
+/// `store`: the credential store to use (`None`: the platform's).
 pub async fn keep(
     data_dir: &Path,
     record: &AccountRecord,
     secret: Option<Secret>,
+    given: Option<CredentialCache>,
 ) -> Result<Kept, AuthError> {
     let mut store = None;
     if let Some(secret) = secret {
-        let saved = match platform_store().await {
+        let found = match given {
+            Some(s) => Ok(s),
+            None => platform_store().await,
+        };
+        let saved = match found {
             Ok(s) => {
                 let k = record.secret_key();
                 let s2 = s.clone();
@@ -280,7 +286,7 @@ async fn persist(
     record: &AccountRecord,
     secret: Option<Secret>,
 ) -> Result<(), AuthError> {
-    if let Some(note) = keep(data_dir, record, secret).await?.note {
+    if let Some(note) = keep(data_dir, record, secret, None).await?.note {
         eprintln!("stagehand: {note}");
     }
     Ok(())

@@ -20,7 +20,7 @@ use super::live::LiveSession;
 use super::pkce;
 use super::roles::Role;
 use super::session::Session;
-use super::store::{AccountRecord, SecretKind};
+use super::store::{AccountRecord, CredentialCache, SecretKind};
 use crate::app::Msg;
 use crate::app::signin::{Failure, SignInCmd, SignInMsg};
 
@@ -36,6 +36,8 @@ pub struct Flow {
     pub live: Arc<LiveSession>,
     /// Open the system browser for PKCE (false in tests: the URL is shown instead).
     pub open_browser: bool,
+    /// The credential store for the refresh token (`None`: the platform's; tests pass a mock).
+    pub store: Option<CredentialCache>,
 }
 
 /// Runs the task until `cancel` or until the command channel closes.
@@ -157,7 +159,13 @@ async fn install(
         role: Some(flow.role.to_string()),
         scopes: tokens.scopes.clone(),
     };
-    let kept = keep(&flow.data_dir, &record, Some(refresh.clone())).await?;
+    let kept = keep(
+        &flow.data_dir,
+        &record,
+        Some(refresh.clone()),
+        flow.store.clone(),
+    )
+    .await?;
     let persist = kept.store.map(|s| (s, record.secret_key()));
     let session = Session::delegated(
         ep.clone(),

@@ -94,6 +94,7 @@ pub async fn connect_console(config: &Config, data_dir: &Path) -> Result<Console
         data_dir: data_dir.to_path_buf(),
         live: live.clone(),
         open_browser: true,
+        store: None,
     };
     Ok(ConsoleLink {
         client,
