@@ -62,6 +62,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut app = App::new(config, chrono::Utc::now());
             let live = match commands::connect::connect_console(&app.config, &data_dir).await {
                 Ok(link) => {
+                    app.signin.unavailable = None;
                     if let Some(s) = link.live.current() {
                         app.session = app::SessionState::SignedIn {
                             account: s.account().to_string(),

@@ -89,9 +89,9 @@ async fn the_console_signs_in_loses_the_session_keeps_scanning_and_signs_in_agai
         let flat = graph_requests(&sim);
         t.keys(&["Escape"]);
         let screen = t.wait_until("the signed-out status bar", |s| {
-            status_bar(s).contains("signed out — press Ctrl-L") && !s.contains("Sign in to")
+            status_bar(s).contains("signed out — Ctrl-L to sign in") && !s.contains("Sign in to")
         });
-        assert!(status_bar(&screen).contains("sign-in lost"), "{screen}");
+        assert!(status_bar(&screen).contains("offline: paused"), "{screen}");
         // The intake keeps journaling scans while signed out.
         t.keys(&["F2"]);
         t.type_text("PF5SIGNOUT1\r");

@@ -82,7 +82,7 @@ pub enum Phase {
     Failed(Failure),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignInState {
     /// The modal is on screen (Esc closes it and cancels an attempt in progress).
     pub open: bool,
@@ -90,9 +90,34 @@ pub struct SignInState {
     pub generation: u64,
     /// Why the modal opened by itself: the session was lost (revoked, expired, claims challenge).
     pub why: Option<String>,
-    /// Why signing in is impossible here (no tenant or client id configured); `None` when the
-    /// console runs a sign-in task.
+    /// Why signing in is impossible here; `None` once the console runs a sign-in task (the
+    /// console clears it when it starts one).
     pub unavailable: Option<String>,
+}
+
+/// Until the console starts a sign-in task, signing in is not possible.
+pub const NO_SIGNIN_TASK: &str = "sign-in is not available here";
+
+impl Default for SignInState {
+    fn default() -> Self {
+        Self {
+            open: false,
+            phase: Phase::Idle,
+            generation: 0,
+            why: None,
+            unavailable: Some(NO_SIGNIN_TASK.into()),
+        }
+    }
+}
+
+impl SignInState {
+    /// A state whose sign-in task runs (the console's, and tests').
+    pub fn available() -> Self {
+        Self {
+            unavailable: None,
+            ..Self::default()
+        }
+    }
 }
 
 impl SignInState {
@@ -230,7 +255,7 @@ mod tests {
 
     #[test]
     fn offer_opens_and_starts_a_device_code_attempt() {
-        let mut s = SignInState::default();
+        let mut s = SignInState::available();
         let cmds = s.on_msg(SignInMsg::Offer { why: None });
         assert!(s.open);
         assert_eq!(s.phase, Phase::Requesting { browser: false });
@@ -262,7 +287,7 @@ mod tests {
 
     #[test]
     fn answers_from_an_abandoned_attempt_are_dropped() {
-        let mut s = SignInState::default();
+        let mut s = SignInState::available();
         s.start(false);
         s.on_key(key(KeyCode::Char('b')));
         assert_eq!(s.generation, 2);
@@ -284,7 +309,7 @@ mod tests {
 
     #[test]
     fn esc_cancels_the_attempt_and_closes_and_the_key_starts_a_new_one() {
-        let mut s = SignInState::default();
+        let mut s = SignInState::available();
         s.start(false);
         s.on_msg(code(1));
         assert_eq!(
@@ -315,7 +340,7 @@ mod tests {
     #[test]
     fn declined_and_expired_wait_for_a_key_then_get_a_new_code() {
         for failure in [Failure::Declined, Failure::CodeExpired] {
-            let mut s = SignInState::default();
+            let mut s = SignInState::available();
             s.start(false);
             s.on_msg(code(1));
             s.on_msg(SignInMsg::Failed {
@@ -336,7 +361,7 @@ mod tests {
 
     #[test]
     fn keys_during_an_attempt_do_nothing_but_esc_and_b() {
-        let mut s = SignInState::default();
+        let mut s = SignInState::available();
         s.start(false);
         s.on_msg(code(1));
         for c in [KeyCode::Enter, KeyCode::Char('q'), KeyCode::F(5)] {
@@ -347,7 +372,7 @@ mod tests {
 
     #[test]
     fn session_loss_says_why_and_starts_over() {
-        let mut s = SignInState::default();
+        let mut s = SignInState::available();
         let cmds = s.session_lost("sign-in expired or was revoked (invalid_grant)".into());
         assert!(s.open);
         assert_eq!(cmds.len(), 1);
@@ -364,8 +389,12 @@ mod tests {
     fn without_a_tenant_the_modal_says_so_and_starts_nothing() {
         let mut s = SignInState {
             unavailable: Some("no tenant configured".into()),
-            ..SignInState::default()
+            ..SignInState::available()
         };
+        assert_eq!(
+            SignInState::default().unavailable.as_deref(),
+            Some(NO_SIGNIN_TASK)
+        );
         assert!(s.open().is_empty());
         assert!(s.open);
         assert_eq!(
@@ -380,6 +409,7 @@ mod tests {
     fn ctrl_l_opens_the_modal_over_typing_and_esc_hands_keys_back_to_intake() {
         use crate::app::{Msg, SessionState};
         let mut a = crate::app::tests::app();
+        a.signin.unavailable = None;
         let cmds = a.update(Msg::Key(KeyEvent::new(
             KeyCode::Char('l'),
             KeyModifiers::CONTROL,

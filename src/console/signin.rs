@@ -12,6 +12,9 @@ use super::theme;
 use crate::app::App;
 use crate::app::signin::{Failure, Phase};
 
+/// The status bar's session part while signed out.
+pub const SIGNED_OUT_HINT: &str = "signed out — Ctrl-L to sign in";
+
 fn bold(color: ratatui::style::Color) -> Style {
     Style::new().fg(color).add_modifier(Modifier::BOLD)
 }
@@ -137,7 +140,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let body = lines(app);
-    let width = area.width.saturating_sub(4).min(76);
+    // 76 columns, wider when a URL needs it (a wrapped URL is hard to copy), within the screen.
+    let longest = body.iter().map(Line::width).max().unwrap_or(0);
+    let wanted = u16::try_from(longest + 4).unwrap_or(u16::MAX).max(76);
+    let width = area.width.saturating_sub(4).min(wanted);
     // Borders and padding take 4 columns; a long line wraps onto more rows.
     let inner = usize::from(width.saturating_sub(4)).max(1);
     let rows: usize = body.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
@@ -170,6 +176,7 @@ mod tests {
     use crate::console::test_support::{app, render};
 
     fn with_code(a: &mut App) {
+        a.signin.unavailable = None;
         a.update(Msg::SignIn(SignInMsg::Offer { why: None }));
         let expires_at = a.now + chrono::Duration::seconds(14 * 60 + 59);
         a.update(Msg::SignIn(SignInMsg::Code {
@@ -189,6 +196,26 @@ mod tests {
     }
 
     #[test]
+    fn browser_modal_at_160x48() {
+        let mut a = app();
+        a.signin.unavailable = None;
+        a.update(Msg::Key(crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char('l'),
+            crossterm::event::KeyModifiers::CONTROL,
+        )));
+        a.update(Msg::Key(crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char('b'),
+        )));
+        a.update(Msg::SignIn(SignInMsg::Browser {
+            generation: 2,
+            url: "http://127.0.0.1:50123/contoso.example/oauth2/v2.0/authorize?client_id=c&response_type=code".into(),
+            opened: true,
+        }));
+        let t = render(&mut a, 160, 48);
+        insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
     fn countdown_follows_the_clock_and_ends_expired() {
         let mut a = app();
         with_code(&mut a);
@@ -204,6 +231,7 @@ mod tests {
     #[test]
     fn session_loss_says_why_and_outcomes_are_shown() {
         let mut a = app();
+        a.signin.unavailable = None;
         a.update(Msg::Session(crate::app::SessionState::Expired {
             reason: "sign-in expired or was revoked (invalid_grant): sign in again".into(),
         }));
@@ -213,10 +241,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Asking for a sign-in code"), "{text}");
-        assert!(
-            text.contains("press Ctrl-L") || text.contains("sign-in lost"),
-            "{text}"
-        );
+        let bar = text.lines().nth(23).unwrap_or_default();
+        assert!(bar.contains("signed out — Ctrl-L to sign in"), "{bar}");
         a.update(Msg::SignIn(SignInMsg::Failed {
             generation: 1,
             failure: Failure::Declined,

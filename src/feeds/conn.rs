@@ -6,9 +6,9 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{ConnState, Msg};
 use crate::graph::governor::ConnState as GraphConn;
 
-/// What the status bar's connection part says while the signed-out gate is closed (the session
-/// part says why).
-pub const SIGNED_OUT_HINT: &str = "signed out — press Ctrl-L to sign in";
+/// The connection part of the status bar while the signed-out gate is closed ("✕ offline:
+/// paused"); the session part says how to sign in, the sign-in modal why.
+pub const SIGNED_OUT_HINT: &str = "paused";
 
 /// Maps the governor's state (monotonic instants) to the app's (wall-clock deadlines).
 pub fn to_app(state: &GraphConn) -> ConnState {
