@@ -267,3 +267,90 @@ async fn a_declined_code_is_reported_and_a_cancelled_attempt_stays_silent() {
     task.await.unwrap();
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_access_claims_challenge_pauses_until_an_interactive_sign_in() {
+    let sim = stagehand::sim::start(SimOptions {
+        devices: 2,
+        device_code_interval: Duration::from_secs(1),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let governor = Arc::new(Governor::new(&[]));
+    let live = LiveSession::new(governor.clone(), None);
+    let client = GraphClient::new(
+        sim.base_url.clone(),
+        Timeouts::default(),
+        live.clone(),
+        governor.clone(),
+    )
+    .unwrap();
+    let flow = Flow {
+        endpoint: TokenEndpoint::new(&sim.base_url, &sim.tenant_id(), &sim.client_id())
+            .unwrap()
+            .with_capabilities(vec!["cp1".into()]),
+        role: Role::Lead,
+        data_dir: data.path().to_path_buf(),
+        live: live.clone(),
+        open_browser: false,
+        store: Some(CredentialCache::with_store(mock::Store::new().unwrap())),
+    };
+    let (cmds, cmd_rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = interactive::spawn(flow, cmd_rx, tx, cancel.clone());
+    sign_in(&sim, &cmds, &mut rx, 1).await;
+    let get = || {
+        let client = client.clone();
+        async move {
+            let url = client.beta("/deviceManagement/managedDevices", &Query::new().top(1));
+            client
+                .execute(Request {
+                    method: Method::GET,
+                    url,
+                    body: None,
+                    safety: RetrySafety::Idempotent,
+                })
+                .await
+        }
+    };
+    get().await.unwrap();
+
+    // Conditional Access now wants more: the refresh is answered with claims.
+    sim.set_faults(stagehand::sim::Faults {
+        claims_challenge: true,
+        ..Default::default()
+    });
+    sim.expire_access_tokens();
+    let e = get().await.unwrap_err().to_string();
+    assert!(e.contains("Conditional Access"), "{e}");
+    assert!(
+        governor
+            .signed_out()
+            .is_some_and(|r| r.contains("Conditional Access"))
+    );
+    let wanted = live.pending_claims().expect("claims kept for the sign-in");
+    assert!(wanted.contains("sim-ca-policy"), "{wanted}");
+    // Requests wait at the gate instead of failing again and again.
+    let before = graph_requests(&sim);
+    let waiting = tokio::spawn(get());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished());
+    assert_eq!(graph_requests(&sim), before);
+
+    // The user signs in (the policy is satisfied): the waiting request goes out and succeeds.
+    sim.set_faults(stagehand::sim::Faults::default());
+    sign_in(&sim, &cmds, &mut rx, 2).await;
+    tokio::time::timeout(LIMIT, waiting)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(live.pending_claims(), None);
+    assert_eq!(graph_requests(&sim), before + 1);
+    cancel.cancel();
+    task.await.unwrap();
+    sim.shutdown().await;
+}

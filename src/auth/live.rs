@@ -108,7 +108,12 @@ impl LiveSession {
             }
             *cur = None;
         }
-        if let Some(c) = claims {
+        // The token endpoint's own claims win over Graph's challenge: they are what it wants.
+        let wanted = match e {
+            AuthError::ClaimsChallenge { claims } => Some(claims.as_str()),
+            _ => claims,
+        };
+        if let Some(c) = wanted {
             *self
                 .pending_claims
                 .lock()
