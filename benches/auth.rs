@@ -1,5 +1,5 @@
 //! Auth numbers: cached token hand-out, a 401 storm on one refresh, chunked keyring writes (mock
-//! store), RS256 assertion signing; peak RSS. `cargo bench --bench auth`.
+//! store), RS256 assertion signing, the console's signed-out gate; peak RSS. `cargo bench --bench auth`.
 
 #[path = "../tests/auth_support/mod.rs"]
 mod auth_support;
@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use auth_support::{Fake, TEST_CERT, TEST_KEY, USER};
 use stagehand::auth::client_credentials::CertificateCredential;
+use stagehand::auth::live::LiveSession;
 use stagehand::auth::store::{SecretKind, key};
 use stagehand::auth::{CredentialCache, Role, Session, TokenProvider, device_code};
 use stagehand::secret::Secret;
@@ -86,6 +87,51 @@ async fn main() {
         "RS256 client assertion (2048-bit): {}",
         per(start.elapsed(), n)
     );
+    // The console's LiveSession over the same session: the cost of the gate when it is open, and
+    // how long a sign-in takes to release requests waiting at it.
+    // A budget wide enough that only the gate holds the waiters (the documented 1,000 per 20 s
+    // would pace 10,000 of them over 200 s).
+    let wide = stagehand::graph::Limits {
+        window: Duration::from_secs(20),
+        any: 1_000_000,
+        writes: 1_000_000,
+    };
+    let governor = std::sync::Arc::new(stagehand::graph::Governor::new(&[(
+        stagehand::graph::Family::Identity,
+        wide,
+    )]));
+    let live = LiveSession::new(governor.clone(), Some(s.clone()));
+    let n = 200_000;
+    let start = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(live.access_token(None).await.unwrap());
+    }
+    println!(
+        "LiveSession access_token (gate open): {}",
+        per(start.elapsed(), n)
+    );
+    for waiters in [100u32, 10_000] {
+        governor.sign_out("bench");
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..waiters {
+            let g = governor.clone();
+            set.spawn(async move {
+                g.acquire(stagehand::graph::Family::Identity, false).await;
+                Instant::now()
+            });
+        }
+        tokio::task::yield_now().await;
+        let start = Instant::now();
+        governor.sign_in();
+        let mut last = start;
+        while let Some(t) = set.join_next().await {
+            last = last.max(t.unwrap());
+        }
+        println!(
+            "sign-in releases {waiters:>5} waiters:  {:.2} ms to the last one",
+            (last - start).as_secs_f64() * 1e3
+        );
+    }
     println!(
         "peak RSS (VmHWM): {} KiB",
         vm_hwm_kb().map_or("?".into(), |v| v.to_string())

@@ -60,20 +60,24 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         None => {
             let mut app = App::new(config, chrono::Utc::now());
-            let conn = match commands::connect::connect(&app.config, &data_dir).await {
-                Ok(c) => {
-                    app.session = app::SessionState::SignedIn {
-                        account: c.actor.clone(),
-                    };
-                    Some(c)
+            let live = match commands::connect::connect_console(&app.config, &data_dir).await {
+                Ok(link) => {
+                    app.signin.unavailable = None;
+                    if let Some(s) = link.live.current() {
+                        app.session = app::SessionState::SignedIn {
+                            account: s.account().to_string(),
+                        };
+                    }
+                    Some(Live::from(link))
                 }
                 Err(e) => {
                     // The console still opens: scanning works offline and uploads wait.
                     app.intake.notice = Some(format!("not connected: {e}"));
+                    app.signin.unavailable = Some(format!("cannot sign in: {e}"));
                     None
                 }
             };
-            console(app, data_dir, g.verbose, conn).await?;
+            console(app, data_dir, g.verbose, live).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
@@ -198,10 +202,13 @@ async fn demo(
     app.tenant = format!("{} (simulated)", sim.tenant_id());
     app.intake.actor = upn.clone();
     app.session = app::SessionState::SignedIn { account: upn };
+    app.signin.unavailable = Some("the demo tenant signs in by itself".into());
     let conn = Live {
         client,
-        session: None,
-        actor: app.intake.actor.clone(),
+        state: None,
+        signin: None,
+        sign_in_now: None,
+        actor: Some(app.intake.actor.clone()),
     };
     console(app, data_dir.join("demo"), verbose, Some(conn)).await?;
     sim.shutdown().await;
@@ -235,6 +242,8 @@ struct ConsoleEffects {
     /// The queue as the status feed tracks it, republished when it changes.
     queue: tokio::sync::watch::Sender<Vec<store::QueueEntry>>,
     queue_version: u64,
+    /// The sign-in task; `None` when sign-in is not possible here.
+    signin: Option<mpsc::UnboundedSender<app::signin::SignInCmd>>,
 }
 
 impl ConsoleEffects {
@@ -289,6 +298,11 @@ impl runtime::Effects for ConsoleEffects {
             Cmd::Devices(c) => self.devices(c),
             Cmd::Status(c) => {
                 if let Some(tx) = &self.statuses {
+                    let _ = tx.send(c);
+                }
+            }
+            Cmd::SignIn(c) => {
+                if let Some(tx) = &self.signin {
                     let _ = tx.send(c);
                 }
             }
@@ -360,32 +374,87 @@ impl runtime::Effects for ConsoleEffects {
     }
 }
 
-/// Opens the full-screen console and runs it until quit. The terminal is restored on every path.
 /// What the console talks to the tenant with.
 struct Live {
     client: graph::GraphClient,
-    /// The sign-in session whose state the status bar shows (none for the demo's fixed token).
-    session: Option<std::sync::Arc<auth::session::Session>>,
-    actor: String,
+    /// The sign-in state the status bar shows (none for the demo's fixed token).
+    state: Option<tokio::sync::watch::Receiver<app::SessionState>>,
+    /// The sign-in modal's task settings (none: sign-in is not possible here).
+    signin: Option<auth::interactive::Flow>,
+    /// Open the sign-in modal at start (`Some(why)`).
+    sign_in_now: Option<Option<String>>,
+    /// The audit actor; `None` until someone signs in.
+    actor: Option<String>,
 }
 
-impl From<commands::connect::Connected> for Live {
-    fn from(c: commands::connect::Connected) -> Self {
+impl From<commands::connect::ConsoleLink> for Live {
+    fn from(c: commands::connect::ConsoleLink) -> Self {
         Live {
             client: c.client,
-            session: Some(c.session),
-            actor: c.actor,
+            state: Some(c.live.watch()),
+            actor: c.live.current().map(|s| s.account().to_string()),
+            signin: Some(c.flow),
+            sign_in_now: c.sign_in_now,
         }
     }
 }
 
+/// The first signed-in account from `state` (at once if already signed in).
+/// Starts a feed that records who acted once the account is known: at once when signed in,
+/// else at the first sign-in. Commands sent before then wait in the returned channel.
+fn spawn_as_account<C: Send + 'static>(
+    actor: Option<String>,
+    state: Option<tokio::sync::watch::Receiver<app::SessionState>>,
+    tasks: &mut JoinSet<()>,
+    cancel: CancellationToken,
+    spawn: impl FnOnce(String) -> mpsc::UnboundedSender<C> + Send + 'static,
+) -> mpsc::UnboundedSender<C> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    tasks.spawn(async move {
+        let actor = match (actor, state) {
+            (Some(a), _) => a,
+            (None, Some(state)) => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    a = first_account(state) => match a { Some(a) => a, None => return },
+                }
+            }
+            (None, None) => return,
+        };
+        let feed = spawn(actor);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                cmd = rx.recv() => match cmd {
+                    Some(c) => if feed.send(c).is_err() { return },
+                    None => return,
+                },
+            }
+        }
+    });
+    tx
+}
+
+async fn first_account(
+    mut state: tokio::sync::watch::Receiver<app::SessionState>,
+) -> Option<String> {
+    let s = state
+        .wait_for(|s| matches!(s, app::SessionState::SignedIn { .. }))
+        .await
+        .ok()?;
+    match &*s {
+        app::SessionState::SignedIn { account } => Some(account.clone()),
+        _ => None,
+    }
+}
+
+/// Opens the full-screen console and runs it until quit. The terminal is restored on every path.
 async fn console(
     mut app: App,
     data_dir: PathBuf,
     verbose: u8,
-    live: Option<impl Into<Live>>,
+    mut live: Option<Live>,
 ) -> anyhow::Result<()> {
-    let live: Option<Live> = live.map(Into::into);
     std::fs::create_dir_all(&data_dir)?;
     // Open the journal (and take the data-dir lock) before the screen, so a second stagehand on
     // the same data dir gets a plain error on the shell.
@@ -425,16 +494,28 @@ async fn console(
     let mut reviews = None;
     let mut statuses = None;
     let mut devices = None;
+    let mut signin = None;
     let (queue_tx, queue_rx) = tokio::sync::watch::channel(app.intake.queue.entries().to_vec());
-    if let Some(live) = &live {
+    if let Some(live) = &mut live {
         let client = &live.client;
         feeds::conn::spawn(client.conn_state(), feed_tx.clone(), cancel.clone());
-        if let Some(session) = &live.session {
+        if let Some(state) = &live.state {
             tasks.spawn(auth::session::forward_state(
-                session.watch(),
+                state.clone(),
                 feed_tx.clone(),
                 cancel.clone(),
             ));
+        }
+        if let Some(flow) = live.signin.take() {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let task = auth::interactive::spawn(flow, rx, feed_tx.clone(), cancel.clone());
+            tasks.spawn(async move {
+                let _ = task.await;
+            });
+            signin = Some(tx);
+        }
+        if let Some(why) = live.sign_in_now.take() {
+            let _ = input_tx.send(Msg::SignIn(app::signin::SignInMsg::Offer { why }));
         }
         uploads = Some(feeds::intake::spawn(
             client.clone(),
@@ -448,22 +529,35 @@ async fn console(
             feed_tx.clone(),
             cancel.clone(),
         ));
-        devices = Some(feeds::devices::spawn(
-            client.clone(),
-            app.config.clone(),
-            store::AuditLog::open(&data_dir)?,
+        // The review and devices feeds write audit records as the signed-in account: when the
+        // console starts signed out they start at the first sign-in; commands queue until then.
+        let (config, audit) = (app.config.clone(), store::AuditLog::open(&data_dir)?);
+        let (client2, tx2, cancel2) = (client.clone(), feed_tx.clone(), cancel.clone());
+        reviews = Some(spawn_as_account(
             live.actor.clone(),
-            feed_tx.clone(),
+            live.state.clone(),
+            &mut tasks,
             cancel.clone(),
+            move |actor| {
+                feeds::review::spawn(
+                    client2,
+                    config,
+                    Box::new(audit),
+                    rejections,
+                    actor,
+                    tx2,
+                    cancel2,
+                )
+            },
         ));
-        reviews = Some(feeds::review::spawn(
-            client.clone(),
-            app.config.clone(),
-            Box::new(store::AuditLog::open(&data_dir)?),
-            rejections,
+        let (config, audit) = (app.config.clone(), store::AuditLog::open(&data_dir)?);
+        let (client2, tx2, cancel2) = (client.clone(), feed_tx.clone(), cancel.clone());
+        devices = Some(spawn_as_account(
             live.actor.clone(),
-            feed_tx.clone(),
+            live.state.clone(),
+            &mut tasks,
             cancel.clone(),
+            move |actor| feeds::devices::spawn(client2, config, audit, actor, tx2, cancel2),
         ));
     }
     if let Some(client) = live.as_ref().map(|l| &l.client) {
@@ -491,6 +585,7 @@ async fn console(
         devices,
         queue: queue_tx,
         queue_version: app.intake.queue_version,
+        signin,
     };
     let result = runtime::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

@@ -28,4 +28,6 @@ pub enum Cmd {
     Status(crate::app::status::StatusCmd),
     /// To the devices feed: detail, sync, retire/wipe.
     Devices(crate::app::devices::DevicesCmd),
+    /// To the sign-in task.
+    SignIn(crate::app::signin::SignInCmd),
 }

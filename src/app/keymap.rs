@@ -56,6 +56,8 @@ pub enum Action {
     RemoveFromIntune,
     /// Open or close the tenant readiness (doctor) overlay.
     Doctor,
+    /// Open the sign-in modal (device code, or the browser from there).
+    SignIn,
     /// Type a primary-user filter (status).
     FilterUser,
     /// Cycle the stage filter (status).
@@ -136,6 +138,7 @@ pub const BINDINGS: &[Binding] = &[
     b(G, K::F(4), NONE, A::Focus(Pane::Review), "review pane"),
     b(G, K::Esc, NONE, A::Back, "close overlay / clear input"),
     b(G, K::F(9), NONE, A::Doctor, "tenant readiness (doctor)"),
+    b(G, K::Char('l'), CTRL, A::SignIn, "sign in (again)"),
     // Intake: the scan input keeps focus; list keys work with control chords or after F6.
     b(
         T(Pane::Intake),

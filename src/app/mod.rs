@@ -8,6 +8,7 @@ pub mod keymap;
 pub mod list;
 pub mod msg;
 pub mod review;
+pub mod signin;
 pub mod status;
 pub mod tabs;
 
@@ -75,6 +76,8 @@ pub struct App {
     pub doctor: Option<Vec<crate::doctor::CheckResult>>,
     /// First line shown in the doctor overlay.
     pub doctor_scroll: usize,
+    /// The sign-in modal (drawn over everything while open).
+    pub signin: signin::SignInState,
     /// Something changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
@@ -106,6 +109,7 @@ impl App {
             devices: devices::DevicesState::default(),
             doctor: None,
             doctor_scroll: 0,
+            signin: signin::SignInState::default(),
             dirty: true,
             quit: false,
         }
@@ -186,9 +190,18 @@ impl App {
                 if let SessionState::SignedIn { account } = &s {
                     self.intake.actor = account.clone();
                 }
+                let lost = match &s {
+                    SessionState::Expired { reason } if self.session != s => Some(reason.clone()),
+                    _ => None,
+                };
                 self.session = s;
-                self.uploads_allowed()
+                let mut cmds = self.uploads_allowed();
+                if let Some(why) = lost {
+                    cmds.extend(self.signin.session_lost(why));
+                }
+                cmds
             }
+            Msg::SignIn(m) => self.signin.on_msg(m),
             Msg::Stored(ack) => self.intake.on_ack(ack, &self.config),
             Msg::Uploaded(outcomes) => self.intake.on_uploaded(outcomes),
             Msg::Review(m) => self.review.on_msg(m),
@@ -238,6 +251,18 @@ impl App {
 
     fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let action = keymap::lookup(self.focus, self.typing(), &key);
+        if self.signin.open {
+            // The modal takes every key but quit.
+            if action == Some(Action::Quit) {
+                self.quit = true;
+                return Vec::new();
+            }
+            return self.signin.on_key(key);
+        }
+        if action == Some(Action::SignIn) {
+            self.overlay = None;
+            return self.signin.open();
+        }
         if self.overlay == Some(Overlay::Doctor) {
             use crossterm::event::KeyCode;
             match key.code {

@@ -65,6 +65,8 @@ pub enum Msg {
     Status(super::status::StatusMsg),
     /// From the devices feed.
     Devices(super::devices::DevicesMsg),
+    /// From the sign-in task, or the console asking the modal to sign in.
+    SignIn(super::signin::SignInMsg),
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

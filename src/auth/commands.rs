@@ -22,14 +22,18 @@ use crate::secret::Secret;
 /// The environment variable that makes every command run as the app.
 pub const CLIENT_SECRET_ENV: &str = "STAGEHAND_CLIENT_SECRET";
 
-fn endpoint(config: &Config) -> Result<TokenEndpoint, AuthError> {
+/// The token endpoint of the configured tenant and client, declaring the client capabilities
+/// named in `STAGEHAND_CLIENT_CAPABILITIES` (`cp1`).
+pub fn endpoint(config: &Config) -> Result<TokenEndpoint, AuthError> {
     let tenant = config.tenant.id.as_deref().ok_or_else(|| {
         AuthError::Config("no tenant: set [tenant] id in the config or pass --tenant".into())
     })?;
     let client = config.tenant.client_id.as_deref().ok_or_else(|| {
         AuthError::Config("no client id: set [tenant] client_id or pass --client-id".into())
     })?;
-    TokenEndpoint::new(&config.login_url(), tenant, client)
+    let caps = std::env::var(super::claims::CAPABILITIES_ENV).unwrap_or_default();
+    Ok(TokenEndpoint::new(&config.login_url(), tenant, client)?
+        .with_capabilities(super::claims::parse_capabilities(&caps)))
 }
 
 fn certificate(config: &Config) -> Option<Result<CertificateCredential, AuthError>> {
@@ -229,29 +233,63 @@ async fn login_app(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Secret to the OS store, then the record. No store: say so, keep nothing, write no record.
+/// Where [`keep`] put a signed-in account's secret.
+pub struct Kept {
+    /// The credential store holding the secret (`None`: memory only).
+    pub store: Option<CredentialCache>,
+    /// What to tell the user (no credential store: sign in again next time).
+    pub note: Option<String>,
+}
+
+/// Secret to the OS store, then the record. No store: keep nothing, write no record, and say so in
+/// [`Kept::note`] (the caller shows it: stderr for the CLI, the sign-in modal in the console).
+/// `store`: the credential store to use (`None`: the platform's).
+pub async fn keep(
+    data_dir: &Path,
+    record: &AccountRecord,
+    secret: Option<Secret>,
+    given: Option<CredentialCache>,
+) -> Result<Kept, AuthError> {
+    let mut store = None;
+    if let Some(secret) = secret {
+        let found = match given {
+            Some(s) => Ok(s),
+            None => platform_store().await,
+        };
+        let saved = match found {
+            Ok(s) => {
+                let k = record.secret_key();
+                let s2 = s.clone();
+                blocking(move || s2.save(&k, &secret)).await.map(|()| s)
+            }
+            Err(e) => Err(e),
+        };
+        match saved {
+            Ok(s) => store = Some(s),
+            Err(e @ AuthError::NoCredentialStore(_)) => {
+                return Ok(Kept {
+                    store: None,
+                    note: Some(format!(
+                        "{e}. Sign-in worked, but you will have to sign in again next time."
+                    )),
+                });
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    record.write(data_dir)?;
+    Ok(Kept { store, note: None })
+}
+
 async fn persist(
     data_dir: &Path,
     record: &AccountRecord,
     secret: Option<Secret>,
 ) -> Result<(), AuthError> {
-    if let Some(secret) = secret {
-        let saved = match platform_store().await {
-            Ok(store) => {
-                let k = record.secret_key();
-                blocking(move || store.save(&k, &secret)).await
-            }
-            Err(e) => Err(e),
-        };
-        if let Err(e @ AuthError::NoCredentialStore(_)) = saved {
-            eprintln!(
-                "stagehand: {e}. Sign-in worked, but you will have to sign in again next time."
-            );
-            return Ok(());
-        }
-        saved?;
+    if let Some(note) = keep(data_dir, record, secret, None).await?.note {
+        eprintln!("stagehand: {note}");
     }
-    record.write(data_dir)
+    Ok(())
 }
 
 /// `stagehand logout`: every stored secret of the recorded account, then the record.

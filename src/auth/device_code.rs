@@ -54,7 +54,20 @@ pub fn tokio_sleep(d: Duration) -> BoxFuture<'static, ()> {
 
 /// Step 1: `POST /devicecode`.
 pub async fn start(endpoint: &TokenEndpoint, scope: &str) -> Result<DeviceCodePrompt, AuthError> {
-    let form = [("client_id", endpoint.client_id()), ("scope", scope)];
+    start_with_claims(endpoint, scope, None).await
+}
+
+/// Step 1 answering a claims challenge (`claims`: decoded JSON), with the client capabilities.
+pub async fn start_with_claims(
+    endpoint: &TokenEndpoint,
+    scope: &str,
+    claims: Option<&str>,
+) -> Result<DeviceCodePrompt, AuthError> {
+    let param = endpoint.claims_param(claims);
+    let mut form = vec![("client_id", endpoint.client_id()), ("scope", scope)];
+    if let Some(p) = &param {
+        form.push(("claims", p.as_str()));
+    }
     endpoint
         .post_form("devicecode", &form)
         .await

@@ -46,7 +46,10 @@ impl OAuthError {
     pub fn into_auth_error(self) -> AuthError {
         match self.error.as_str() {
             "interaction_required" if self.claims.as_deref().is_some_and(|c| !c.is_empty()) => {
-                AuthError::ClaimsChallenge
+                let raw = self.claims.unwrap_or_default();
+                AuthError::ClaimsChallenge {
+                    claims: super::claims::decode_claims(&raw).unwrap_or(raw),
+                }
             }
             "invalid_grant" | "interaction_required" | "consent_required" => {
                 AuthError::Expired { code: self.error }
@@ -99,6 +102,8 @@ pub struct TokenEndpoint {
     base: Url,
     client_id: String,
     tenant: String,
+    /// Client capabilities declared on every `claims` parameter (`cp1`).
+    capabilities: Vec<String>,
 }
 
 impl TokenEndpoint {
@@ -127,7 +132,23 @@ impl TokenEndpoint {
             base,
             client_id: client_id.to_string(),
             tenant: tenant.to_string(),
+            capabilities: Vec::new(),
         })
+    }
+
+    /// Declares client capabilities (`cp1`: this client handles claims challenges).
+    pub fn with_capabilities(mut self, capabilities: Vec<String>) -> Self {
+        self.capabilities = capabilities;
+        self
+    }
+
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
+    }
+
+    /// The `claims` parameter for a request answering `challenge` (JSON), if any is due.
+    pub fn claims_param(&self, challenge: Option<&str>) -> Option<String> {
+        super::claims::request_param(challenge, &self.capabilities)
     }
 
     pub fn client_id(&self) -> &str {
@@ -219,12 +240,26 @@ impl TokenEndpoint {
 
     /// The refresh-token grant (public client: no secret). Rotation is the caller's to persist.
     pub async fn refresh(&self, refresh: &Secret, scopes: &str) -> Result<TokenSet, AuthError> {
-        let form = [
+        self.refresh_with_claims(refresh, scopes, None).await
+    }
+
+    /// The refresh-token grant answering a claims challenge (`claims` is the decoded JSON).
+    pub async fn refresh_with_claims(
+        &self,
+        refresh: &Secret,
+        scopes: &str,
+        claims: Option<&str>,
+    ) -> Result<TokenSet, AuthError> {
+        let param = self.claims_param(claims);
+        let mut form = vec![
             ("client_id", self.client_id.as_str()),
             ("grant_type", "refresh_token"),
             ("refresh_token", refresh.expose()),
             ("scope", scopes),
         ];
+        if let Some(p) = &param {
+            form.push(("claims", p.as_str()));
+        }
         Ok(self.token(&form).await?)
     }
 }
@@ -284,7 +319,9 @@ mod tests {
         );
         assert_eq!(
             e("interaction_required", Some("{\"access_token\":{}}")).into_auth_error(),
-            AuthError::ClaimsChallenge
+            AuthError::ClaimsChallenge {
+                claims: "{\"access_token\":{}}".into()
+            }
         );
         assert_eq!(
             e("interaction_required", None).into_auth_error(),

@@ -5,13 +5,19 @@
 //! - [`roles`]: which delegated scopes each role asks for.
 //! - [`device_code`], [`pkce`], [`client_credentials`]: the three ways in.
 //! - [`store`]: refresh tokens and client secrets in the OS credential store, never on disk.
+//! - [`claims`]: claims challenges and client capabilities (`cp1`).
+//! - [`live`]: the console's swappable session and the signed-out gate.
+//! - [`interactive`]: the console's sign-in task (device code or browser), driven by messages.
 //! - [`session`]: the live [`TokenProvider`] (in-memory access token, single-flight refresh).
 //! - [`commands`]: `stagehand login | logout | whoami`.
 
+pub mod claims;
 pub mod client_credentials;
 pub mod commands;
 pub mod device_code;
 pub mod endpoint;
+pub mod interactive;
+pub mod live;
 pub mod pkce;
 pub mod roles;
 pub mod session;
@@ -33,8 +39,9 @@ pub enum AuthError {
     NotSignedIn,
     #[error("sign-in expired or was revoked ({code}): sign in again")]
     Expired { code: String },
+    /// `claims`: the JSON the next interactive sign-in must ask for (not a secret; not shown).
     #[error("Conditional Access asks for more claims: sign in again")]
-    ClaimsChallenge,
+    ClaimsChallenge { claims: String },
     #[error("the token endpoint refused the request: {code}: {description}")]
     Refused { code: String, description: String },
     #[error("the token endpoint could not be reached: {0}")]
@@ -70,6 +77,17 @@ pub trait TokenProvider: Send + Sync + 'static {
         &'a self,
         rejected: Option<&'a Secret>,
     ) -> BoxFuture<'a, Result<Secret, AuthError>>;
+
+    /// Graph answered `rejected` with a claims challenge (`claims`: the decoded JSON). The provider
+    /// asks for a new token carrying those claims; by default it just refreshes.
+    fn claims_challenge<'a>(
+        &'a self,
+        rejected: &'a Secret,
+        claims: &'a str,
+    ) -> BoxFuture<'a, Result<Secret, AuthError>> {
+        let _ = claims;
+        self.access_token(Some(rejected))
+    }
 }
 
 /// A fixed token, for tests and for tools that already hold one.

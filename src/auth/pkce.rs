@@ -58,35 +58,56 @@ impl Default for Pkce {
     }
 }
 
-/// Opens `url` in the system browser when there is one. Returns false when it could not.
+/// Opens `url` in the system browser when there is one. Returns false when it could not. The
+/// opener gets no stdin, stdout or stderr: the console owns the terminal.
 pub fn open_browser(url: &Url) -> bool {
+    use std::process::{Command, Stdio};
     let s = url.as_str();
     #[cfg(target_os = "macos")]
-    let spawned = std::process::Command::new("open").arg(s).spawn();
+    let mut cmd = {
+        let mut c = Command::new("open");
+        c.arg(s);
+        c
+    };
     #[cfg(windows)]
-    let spawned = std::process::Command::new("rundll32")
-        .args(["url.dll,FileProtocolHandler", s])
-        .spawn();
+    let mut cmd = {
+        let mut c = Command::new("rundll32");
+        c.args(["url.dll,FileProtocolHandler", s]);
+        c
+    };
     #[cfg(all(unix, not(target_os = "macos")))]
-    let spawned = {
+    let mut cmd = {
         let has_display =
             std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
         if !has_display {
             return false;
         }
-        std::process::Command::new("xdg-open")
-            .arg(s)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
+        let mut c = Command::new("xdg-open");
+        c.arg(s);
+        c
     };
-    spawned.is_ok()
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .is_ok()
 }
 
 /// The whole flow. `show` gets the authorize URL (open a browser and/or print it).
 pub async fn sign_in(
     endpoint: &TokenEndpoint,
     scope: &str,
+    timeout: Duration,
+    show: impl FnOnce(&Url),
+) -> Result<TokenSet, AuthError> {
+    sign_in_with_claims(endpoint, scope, None, timeout, show).await
+}
+
+/// [`sign_in`] answering a claims challenge (`claims`: decoded JSON), with the client capabilities.
+pub async fn sign_in_with_claims(
+    endpoint: &TokenEndpoint,
+    scope: &str,
+    claims: Option<&str>,
     timeout: Duration,
     show: impl FnOnce(&Url),
 ) -> Result<TokenSet, AuthError> {
@@ -110,6 +131,9 @@ pub async fn sign_in(
         .append_pair("state", &state)
         .append_pair("code_challenge", &pkce.challenge)
         .append_pair("code_challenge_method", "S256");
+    if let Some(c) = endpoint.claims_param(claims) {
+        url.query_pairs_mut().append_pair("claims", &c);
+    }
     show(&url);
     let code = tokio::time::timeout(timeout, wait_for_code(&listener, &state))
         .await

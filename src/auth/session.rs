@@ -144,12 +144,33 @@ impl Session {
         Some((c.access.as_ref()?.1, c.expires_in?))
     }
 
-    async fn fetch(&self, cached: &mut Cached) -> Result<TokenSet, AuthError> {
+    /// Whether two handles share one token cache (clones of one session).
+    pub fn same(&self, other: &Session) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The delegated scopes this session refreshes for (`None` for an app).
+    pub fn scope(&self) -> Option<&str> {
+        match &self.inner.grant {
+            Grant::Delegated { scope } => Some(scope),
+            Grant::App(_) => None,
+        }
+    }
+
+    async fn fetch(
+        &self,
+        cached: &mut Cached,
+        claims: Option<&str>,
+    ) -> Result<TokenSet, AuthError> {
         match &self.inner.grant {
             Grant::App(cred) => client_credentials::acquire(&self.inner.endpoint, cred).await,
             Grant::Delegated { scope } => {
                 let refresh = cached.refresh.clone().ok_or(AuthError::NotSignedIn)?;
-                let tokens = self.inner.endpoint.refresh(&refresh, scope).await?;
+                let tokens = self
+                    .inner
+                    .endpoint
+                    .refresh_with_claims(&refresh, scope, claims)
+                    .await?;
                 if let Some(new) = tokens.refresh_token.clone().filter(|n| *n != refresh) {
                     if let Some((store, key)) = self.inner.persist.clone() {
                         let value = new.clone();
@@ -169,17 +190,23 @@ impl Session {
         }
     }
 
-    async fn token(&self, rejected: Option<&Secret>) -> Result<Secret, AuthError> {
+    async fn token(
+        &self,
+        rejected: Option<&Secret>,
+        claims: Option<&str>,
+    ) -> Result<Secret, AuthError> {
         let mut cached = self.inner.cache.lock().await;
         if let Some((tok, exp)) = &cached.access {
             let margin = Duration::from_millis(self.inner.margin_ms.load(Ordering::Relaxed));
             let fresh = Instant::now() + margin < *exp;
+            // A claims challenge for a token already replaced by another task: the new one is
+            // what that task got by answering the same challenge.
             if fresh && rejected != Some(tok) {
                 return Ok(tok.clone());
             }
         }
         cached.access = None;
-        match self.fetch(&mut cached).await {
+        match self.fetch(&mut cached, claims).await {
             Ok(t) => {
                 cached.access = Some((t.access_token.clone(), t.expires_at));
                 cached.expires_in = Some(t.expires_in);
@@ -231,6 +258,14 @@ impl TokenProvider for Session {
         &'a self,
         rejected: Option<&'a Secret>,
     ) -> BoxFuture<'a, Result<Secret, AuthError>> {
-        Box::pin(self.token(rejected))
+        Box::pin(self.token(rejected, None))
+    }
+
+    fn claims_challenge<'a>(
+        &'a self,
+        rejected: &'a Secret,
+        claims: &'a str,
+    ) -> BoxFuture<'a, Result<Secret, AuthError>> {
+        Box::pin(self.token(Some(rejected), Some(claims)))
     }
 }

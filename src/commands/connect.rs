@@ -1,10 +1,14 @@
 //! The signed-in Graph client every tenant command and the console use: the session from the
-//! credential cache (or `STAGEHAND_CLIENT_SECRET` for an app), handed to the Graph client.
+//! credential cache (or `STAGEHAND_CLIENT_SECRET` for an app), handed to the Graph client; and
+//! the console's, which can start signed out and sign in from its modal.
 
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::auth::interactive::Flow;
+use crate::auth::live::LiveSession;
 use crate::auth::session::Session;
+use crate::auth::{AuthError, Role};
 use crate::config::Config;
 use crate::graph::{Governor, GraphClient, Timeouts};
 
@@ -37,5 +41,65 @@ pub async fn connect(config: &Config, data_dir: &Path) -> anyhow::Result<Connect
         session,
         actor,
         scopes: record.map(|r| r.scopes),
+    })
+}
+
+/// What the console talks to the tenant with when sign-in can happen inside it.
+pub struct ConsoleLink {
+    pub client: GraphClient,
+    /// The swappable session behind `client`; its gate holds every request while signed out.
+    pub live: Arc<LiveSession>,
+    /// The sign-in task's settings (device code / browser from the modal).
+    pub flow: Flow,
+    /// No usable cached session: the console opens the sign-in modal at start. `Some(None)`
+    /// when simply nobody is signed in, `Some(Some(why))` when the cache could not be used.
+    pub sign_in_now: Option<Option<String>>,
+}
+
+/// The console's connection: the cached session if there is one, else a signed-out client whose
+/// requests wait for the sign-in modal. `Err` (why) when sign-in cannot work at all here (no
+/// tenant or client id configured).
+pub async fn connect_console(config: &Config, data_dir: &Path) -> Result<ConsoleLink, String> {
+    let endpoint = crate::auth::commands::endpoint(config).map_err(|e| e.to_string())?;
+    let env = |k: &str| std::env::var(k).ok();
+    let governor = Governor::global();
+    let (live, role, sign_in_now) =
+        match crate::auth::commands::resolve(config, data_dir, &env).await {
+            Ok((session, record)) => {
+                let role = record
+                    .and_then(|r| r.role)
+                    .and_then(|r| r.parse::<Role>().ok());
+                (
+                    LiveSession::new(governor.clone(), Some(session)),
+                    role,
+                    None,
+                )
+            }
+            Err(e) => {
+                let why = (e != AuthError::NotSignedIn).then(|| e.to_string());
+                (LiveSession::new(governor.clone(), None), None, Some(why))
+            }
+        };
+    let client = GraphClient::new(
+        config.graph_url(),
+        Timeouts::default(),
+        live.clone(),
+        governor,
+    )
+    .map_err(|e| e.to_string())?;
+    let flow = Flow {
+        endpoint,
+        // The console reviews and approves user changes: a lead unless the cache says otherwise.
+        role: role.unwrap_or(Role::Lead),
+        data_dir: data_dir.to_path_buf(),
+        live: live.clone(),
+        open_browser: true,
+        store: None,
+    };
+    Ok(ConsoleLink {
+        client,
+        live,
+        flow,
+        sign_in_now,
     })
 }

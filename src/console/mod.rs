@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod help;
 pub mod intake;
 pub mod review;
+pub mod signin;
 pub mod status;
 pub mod theme;
 
@@ -44,6 +45,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Some(Overlay::Doctor) => doctor::draw(frame, app, body),
         None => {}
     }
+    signin::draw(frame, app, body);
 }
 
 fn draw_too_small(frame: &mut Frame, area: Rect) {
@@ -100,14 +102,21 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
 fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
     let sep = || Span::raw(" │ ");
     let session = match &app.session {
-        SessionState::SignedOut => {
-            Span::styled("signed out", ratatui::style::Style::new().fg(theme::WARN))
+        // Signed out or lost: the key to sign in again (the reason is in the sign-in modal).
+        SessionState::SignedOut | SessionState::Expired { .. } => {
+            let color = if matches!(app.session, SessionState::SignedOut) {
+                theme::WARN
+            } else {
+                theme::BAD
+            };
+            let text = if app.signin.unavailable.is_some() {
+                "signed out"
+            } else {
+                signin::SIGNED_OUT_HINT
+            };
+            Span::styled(text, ratatui::style::Style::new().fg(color))
         }
         SessionState::SignedIn { account } => Span::raw(account.clone()),
-        SessionState::Expired { reason } => Span::styled(
-            format!("sign-in expired: {reason}"),
-            ratatui::style::Style::new().fg(theme::BAD),
-        ),
     };
     let conn = match &app.conn {
         ConnState::Idle => Span::styled("○ idle", theme::dim()),

@@ -6,6 +6,10 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{ConnState, Msg};
 use crate::graph::governor::ConnState as GraphConn;
 
+/// The connection part of the status bar while the signed-out gate is closed ("✕ offline:
+/// paused"); the session part says how to sign in, the sign-in modal why.
+pub const SIGNED_OUT_HINT: &str = "paused";
+
 /// Maps the governor's state (monotonic instants) to the app's (wall-clock deadlines).
 pub fn to_app(state: &GraphConn) -> ConnState {
     match state {
@@ -17,6 +21,7 @@ pub fn to_app(state: &GraphConn) -> ConnState {
             }
         }
         GraphConn::Offline(reason) => ConnState::Offline(reason.clone()),
+        GraphConn::SignedOut(_) => ConnState::Offline(SIGNED_OUT_HINT.into()),
     }
 }
 

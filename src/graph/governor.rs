@@ -86,6 +86,9 @@ pub enum ConnState {
         until: Instant,
     },
     Offline(String),
+    /// The sign-in was lost (revoked, expired, a claims challenge that needs the user): every
+    /// request waits until a new session is installed.
+    SignedOut(String),
 }
 
 #[derive(Debug, Default)]
@@ -102,6 +105,8 @@ pub struct Governor {
     limits: HashMap<Family, Limits>,
     state: Mutex<HashMap<Family, FamilyState>>,
     conn: watch::Sender<ConnState>,
+    /// The signed-out gate: `Some(reason)` while no usable session exists.
+    gate: watch::Sender<Option<String>>,
 }
 
 impl Governor {
@@ -121,6 +126,7 @@ impl Governor {
             limits,
             state: Mutex::new(HashMap::new()),
             conn: watch::channel(ConnState::Online).0,
+            gate: watch::channel(None).0,
         }
     }
 
@@ -141,8 +147,10 @@ impl Governor {
     }
 
     /// Waits until `family` may send one more request (a write if `write`), then counts it.
+    /// Also waits while the process is signed out (see [`Governor::sign_out`]).
     pub async fn acquire(&self, family: Family, write: bool) {
         loop {
+            self.wait_signed_in().await;
             let wait_until = {
                 let mut all = self.lock();
                 let st = all.entry(family).or_default();
@@ -183,7 +191,9 @@ impl Governor {
             wait_ms = wait.as_millis() as u64,
             "throttled: family paused"
         );
-        if let Some(until) = latest {
+        if let Some(until) = latest
+            && self.signed_out().is_none()
+        {
             self.conn.send_replace(ConnState::Throttled { until });
         }
     }
@@ -196,7 +206,7 @@ impl Governor {
             .values()
             .filter_map(|s| s.paused_until)
             .any(|p| p > now);
-        if !still_paused {
+        if !still_paused && self.signed_out().is_none() {
             self.conn.send_if_modified(|c| {
                 let changed = *c != ConnState::Online;
                 *c = ConnState::Online;
@@ -207,8 +217,44 @@ impl Governor {
 
     /// Graph could not be reached at all.
     pub fn offline(&self, reason: &str) {
+        if self.signed_out().is_none() {
+            self.conn
+                .send_replace(ConnState::Offline(reason.to_string()));
+        }
+    }
+
+    /// Closes the signed-out gate: from now on every [`Governor::acquire`] (every feed, every
+    /// task of this process) waits until [`Governor::sign_in`]. Published as
+    /// [`ConnState::SignedOut`]. `reason` must not contain a secret (it is shown and logged).
+    pub fn sign_out(&self, reason: &str) {
+        self.gate.send_replace(Some(reason.to_string()));
         self.conn
-            .send_replace(ConnState::Offline(reason.to_string()));
+            .send_replace(ConnState::SignedOut(reason.to_string()));
+        tracing::warn!(
+            reason,
+            "signed out: every Graph request waits for a new sign-in"
+        );
+    }
+
+    /// Opens the gate after a new session was installed; waiting requests go out.
+    pub fn sign_in(&self) {
+        let was_closed = self.gate.send_replace(None).is_some();
+        if was_closed {
+            self.conn.send_replace(ConnState::Online);
+            tracing::info!("signed in: Graph requests resume");
+        }
+    }
+
+    /// Why the process is signed out, if it is.
+    pub fn signed_out(&self) -> Option<String> {
+        self.gate.borrow().clone()
+    }
+
+    /// Returns once the gate is open (at once when it is).
+    pub async fn wait_signed_in(&self) {
+        let mut rx = self.gate.subscribe();
+        // The sender lives in `self`, so `wait_for` cannot fail while we are borrowed.
+        let _ = rx.wait_for(Option::is_none).await;
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Family, FamilyState>> {
@@ -318,5 +364,54 @@ mod tests {
         }
         g.answered();
         assert_eq!(*rx.borrow_and_update(), ConnState::Online);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn signed_out_gate_holds_every_family_until_sign_in() {
+        let g = Arc::new(Governor::new(&[]));
+        let mut rx = g.subscribe();
+        g.sign_out("refresh token revoked");
+        assert_eq!(
+            *rx.borrow_and_update(),
+            ConnState::SignedOut("refresh token revoked".into())
+        );
+        assert_eq!(g.signed_out().as_deref(), Some("refresh token revoked"));
+        let tasks: Vec<_> = [Family::Devices, Family::Enrollment, Family::Identity]
+            .into_iter()
+            .map(|f| {
+                let g = g.clone();
+                tokio::spawn(async move { g.acquire(f, false).await })
+            })
+            .collect();
+        // However long we wait, nothing is granted while signed out.
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        assert!(tasks.iter().all(|t| !t.is_finished()));
+        assert_eq!(g.granted(Family::Devices) + g.granted(Family::Identity), 0);
+        // A late answer or throttle from a request already in flight does not hide the state.
+        g.answered();
+        g.throttled(Family::Devices, Duration::from_secs(1));
+        g.offline("connection refused");
+        assert!(matches!(*rx.borrow_and_update(), ConnState::SignedOut(_)));
+        g.sign_in();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(g.granted(Family::Devices), 1);
+        assert_eq!(g.granted(Family::Enrollment), 1);
+        assert_eq!(*rx.borrow_and_update(), ConnState::Online);
+        assert_eq!(g.signed_out(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_open_gate_costs_nothing_and_sign_in_without_sign_out_changes_nothing() {
+        let g = Governor::new(&[]);
+        let mut rx = g.subscribe();
+        g.throttled(Family::Devices, Duration::from_secs(5));
+        rx.borrow_and_update();
+        g.sign_in();
+        assert!(!rx.has_changed().unwrap(), "the throttle state is kept");
+        let start = Instant::now();
+        g.acquire(Family::Identity, false).await;
+        assert_eq!(Instant::now(), start);
     }
 }

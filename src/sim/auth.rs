@@ -307,12 +307,30 @@ pub(super) fn user_tokens(
     Reply::json(200, body)
 }
 
+/// The claims the `claims_challenge` fault asks for (a Conditional Access policy id, as Entra's).
+const SIM_CLAIMS: &str =
+    r#"{"access_token":{"capolids":{"essential":true,"values":["sim-ca-policy"]}}}"#;
+
 pub(super) fn redeem_refresh(
     st: &mut State,
     inc: &Incoming,
     rt: &str,
     scope: Option<&str>,
 ) -> Reply {
+    if st.faults.claims_challenge && st.tokens.refresh.contains_key(rt) {
+        let mut reply = oauth_error(
+            400,
+            "interaction_required",
+            50076,
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access the resource.",
+            inc,
+        );
+        if let super::server::ReplyBody::Json(v) = &mut reply.body {
+            v["suberror"] = Value::String("basic_action".into());
+            v["claims"] = Value::String(SIM_CLAIMS.into());
+        }
+        return reply;
+    }
     let Some(grant) = st.tokens.refresh.get(rt) else {
         let (code, msg) = if st.tokens.refresh_revoked {
             (

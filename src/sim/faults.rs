@@ -54,6 +54,9 @@ pub struct Faults {
     /// Build every `@odata.nextLink` on this origin instead of the simulator's own (a tenant
     /// that hands out a foreign URL: the client must never send its token there).
     pub next_link_origin: Option<Url>,
+    /// Conditional Access wants more: every refresh-token grant answers `interaction_required`
+    /// with a `claims` value (only an interactive sign-in gets a token while it is set).
+    pub claims_challenge: bool,
 }
 
 impl Default for Faults {
@@ -66,6 +69,7 @@ impl Default for Faults {
             token_ttl: Duration::from_secs(3599),
             scripted: Vec::new(),
             next_link_origin: None,
+            claims_challenge: false,
         }
     }
 }
@@ -81,7 +85,7 @@ impl Faults {
     }
 
     /// Applies one `--fault` spec: `latency=200ms`, `5xx=0.05`, `drop=0.01`, `throttle-burst=20`,
-    /// `token-ttl=60s`. The error names the spec and the field.
+    /// `token-ttl=60s`, `claims-challenge=on`. The error names the spec and the field.
     pub fn apply(&mut self, spec: &str) -> anyhow::Result<()> {
         let (key, value) = spec
             .split_once('=')
@@ -90,6 +94,13 @@ impl Faults {
         match key.trim() {
             "latency" => self.latency = parse_duration(value).map_err(|e| bad(&e))?,
             "token-ttl" => self.token_ttl = parse_duration(value).map_err(|e| bad(&e))?,
+            "claims-challenge" => {
+                self.claims_challenge = match value.trim() {
+                    "1" | "on" | "true" => true,
+                    "0" | "off" | "false" => false,
+                    _ => return Err(bad("expected on or off")),
+                }
+            }
             "5xx" => self.error_5xx_rate = parse_rate(value).map_err(|e| bad(&e))?,
             "drop" => self.drop_rate = parse_rate(value).map_err(|e| bad(&e))?,
             "throttle-burst" => {
@@ -104,7 +115,7 @@ impl Faults {
             }
             other => {
                 return Err(anyhow::anyhow!(
-                    "--fault {spec:?}: unknown fault {other:?} (latency, 5xx, drop, throttle-burst, token-ttl)"
+                    "--fault {spec:?}: unknown fault {other:?} (latency, 5xx, drop, throttle-burst, token-ttl, claims-challenge)"
                 ));
             }
         }
@@ -161,6 +172,14 @@ mod tests {
         assert_eq!(f.drop_rate, 0.01);
         assert_eq!(f.throttle_burst, Some(3));
         assert_eq!(f.token_ttl, Duration::from_secs(60));
+        assert!(!f.claims_challenge);
+        f.apply("claims-challenge=on").unwrap();
+        assert!(f.claims_challenge);
+        let e = f.apply("claims-challenge=maybe").unwrap_err().to_string();
+        assert!(
+            e.contains("claims-challenge") && e.contains("on or off"),
+            "{e}"
+        );
 
         let e = f.apply("5xx=1.5").unwrap_err().to_string();
         assert!(e.contains("5xx") && e.contains("outside"), "{e}");

@@ -39,6 +39,12 @@ pub struct FakeState {
     /// Next refresh answers `invalid_grant` (revoked) or a claims challenge.
     pub revoke_all: bool,
     pub claims_challenge: bool,
+    /// With `claims_challenge`: a refresh that carries the asked-for claims succeeds (a silent
+    /// answer); without it every refresh needs the user.
+    pub claims_silent: bool,
+    /// The `claims` parameter of the last devicecode / refresh request.
+    pub devicecode_claims: Option<String>,
+    pub refresh_claims: Option<String>,
     pub expires_in: u64,
     pub interval: u64,
     /// Authorize: deny, or answer with a wrong state.
@@ -155,6 +161,7 @@ async fn devicecode(
         return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", &[]);
     }
     s.last_scope = f.get("scope").cloned().unwrap_or_default();
+    s.devicecode_claims = f.get("claims").cloned();
     let dc = s.device_code.clone();
     s.issued.push(dc.clone());
     let body = serde_json::json!({
@@ -272,7 +279,12 @@ async fn token(
             tokens(&mut s, true, &scope)
         }
         "refresh_token" => {
-            if s.claims_challenge {
+            s.refresh_claims = f.get("claims").cloned();
+            let answered = s.claims_silent
+                && s.refresh_claims
+                    .as_deref()
+                    .is_some_and(|c| c.contains("capolids"));
+            if s.claims_challenge && !answered {
                 return oauth_error(
                     StatusCode::BAD_REQUEST,
                     "interaction_required",
