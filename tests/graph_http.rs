@@ -399,3 +399,80 @@ async fn a_429_seen_by_one_task_pauses_the_family_for_every_client_sharing_the_g
     );
     assert_eq!(governor.granted(stagehand::graph::Family::Devices), 3);
 }
+
+/// Records the claims of every challenge; hands out "old", then "with-claims" after a challenge.
+#[derive(Default)]
+struct ClaimsAware {
+    challenges: Mutex<Vec<String>>,
+    plain_refreshes: Mutex<u32>,
+}
+
+impl TokenProvider for ClaimsAware {
+    fn access_token<'a>(
+        &'a self,
+        rejected: Option<&'a Secret>,
+    ) -> BoxFuture<'a, Result<Secret, AuthError>> {
+        Box::pin(async move {
+            if rejected.is_some() {
+                *self.plain_refreshes.lock().unwrap() += 1;
+            }
+            Ok(Secret::new("old"))
+        })
+    }
+    fn claims_challenge<'a>(
+        &'a self,
+        _rejected: &'a Secret,
+        claims: &'a str,
+    ) -> BoxFuture<'a, Result<Secret, AuthError>> {
+        Box::pin(async move {
+            self.challenges.lock().unwrap().push(claims.to_string());
+            Ok(Secret::new("with-claims"))
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_claims_challenge_asks_the_provider_for_a_token_with_those_claims() {
+    // The documented CAE challenge: base64 of {"access_token":{"nbf":{"essential":true,"value":"1604106651"}}}.
+    let challenge = r#"Bearer authorization_uri="https://login.microsoftonline.com/common/oauth2/authorize", error="insufficient_claims", claims="eyJhY2Nlc3NfdG9rZW4iOnsibmJmIjp7ImVzc2VudGlhbCI6dHJ1ZSwgInZhbHVlIjoiMTYwNDEwNjY1MSJ9fX0=""#;
+    let server = CannedServer::start(move |req, _| {
+        if req.header("authorization") == Some("Bearer with-claims") {
+            json(200, &[], j!({"id": "u1"}))
+        } else {
+            json(
+                401,
+                &[("www-authenticate", challenge)],
+                j!({"error": {"code": "InvalidAuthenticationToken", "message": "claims"}}),
+            )
+        }
+    })
+    .await;
+    let tokens = Arc::new(ClaimsAware::default());
+    let c = client_with(&server.url, tokens.clone(), Timeouts::default());
+    let user = c.get_user("u1", &[]).await.unwrap();
+    assert_eq!(user.id.as_deref(), Some("u1"));
+    let challenges = tokens.challenges.lock().unwrap().clone();
+    assert_eq!(challenges.len(), 1, "one challenge answered");
+    let claims: serde_json::Value = serde_json::from_str(&challenges[0]).unwrap();
+    assert_eq!(claims["access_token"]["nbf"]["value"], "1604106651");
+    assert_eq!(*tokens.plain_refreshes.lock().unwrap(), 0);
+    assert_eq!(server.count(), 2, "the challenged request, then one retry");
+}
+
+#[tokio::test]
+async fn a_plain_401_still_refreshes_without_claims() {
+    let server = CannedServer::start(|_, i| match i {
+        0 => json(
+            401,
+            &[("www-authenticate", r#"Bearer error="invalid_token""#)],
+            j!({"error": {"code": "InvalidAuthenticationToken", "message": "expired"}}),
+        ),
+        _ => json(200, &[], j!({"id": "u1"})),
+    })
+    .await;
+    let tokens = Arc::new(ClaimsAware::default());
+    let c = client_with(&server.url, tokens.clone(), Timeouts::default());
+    c.get_user("u1", &[]).await.unwrap();
+    assert!(tokens.challenges.lock().unwrap().is_empty());
+    assert_eq!(*tokens.plain_refreshes.lock().unwrap(), 1);
+}

@@ -220,7 +220,7 @@ impl GraphClient {
                 Ok(resp) => read_answer(resp).await,
                 Err(e) => Err(e),
             };
-            let (status, body, request_id, retry_after) = match result {
+            let (status, body, request_id, retry_after, claims) = match result {
                 Ok(parts) => parts,
                 Err(e) => {
                     let connect = e.is_connect();
@@ -252,8 +252,15 @@ impl GraphClient {
                 });
             }
             if status == StatusCode::UNAUTHORIZED && !refreshed {
-                // One refresh, one retry: the provider must not hand back the rejected token.
-                token = self.tokens.access_token(Some(&token)).await?;
+                // One refresh, one retry: the provider must not hand back the rejected token. A
+                // claims challenge asks for a token carrying those claims instead.
+                token = match &claims {
+                    Some(c) => {
+                        tracing::info!("claims challenge: asking for a token with its claims");
+                        self.tokens.claims_challenge(&token, c).await?
+                    }
+                    None => self.tokens.access_token(Some(&token)).await?,
+                };
                 refreshed = true;
                 continue;
             }
@@ -337,7 +344,15 @@ impl GraphClient {
     }
 }
 
-type Parts = (StatusCode, Vec<u8>, Option<String>, Option<Duration>);
+/// Status, body, `request-id`, `Retry-After`, and the decoded claims of an `insufficient_claims`
+/// challenge in `WWW-Authenticate` (Continuous Access Evaluation).
+type Parts = (
+    StatusCode,
+    Vec<u8>,
+    Option<String>,
+    Option<Duration>,
+    Option<String>,
+);
 
 async fn read_answer(resp: reqwest::Response) -> Result<Parts, reqwest::Error> {
     let status = resp.status();
@@ -349,8 +364,12 @@ async fn read_answer(resp: reqwest::Response) -> Result<Parts, reqwest::Error> {
     };
     let request_id = header("request-id");
     let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v, SystemTime::now()));
+    let claims = (status == StatusCode::UNAUTHORIZED)
+        .then(|| header("www-authenticate"))
+        .flatten()
+        .and_then(|h| crate::auth::claims::from_www_authenticate(&h));
     let body = resp.bytes().await?.to_vec();
-    Ok((status, body, request_id, retry_after))
+    Ok((status, body, request_id, retry_after, claims))
 }
 
 fn bearer(token: &Secret) -> Result<HeaderValue, GraphError> {
