@@ -20,8 +20,8 @@ use crate::graph::odata::Query;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
 use crate::status::plan::{self, Cadence, Read};
 use crate::status::{
-    DeviceRow, DeviceStatus, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead,
-    QueueInput, ReadAnswer, ReportRow, Thresholds, Tracker, UserRef,
+    DeviceRow, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead, QueueInput,
+    ReadAnswer, ReportRow, SharedRow, Thresholds, Tracker, UserRef,
 };
 use crate::store::QueueEntry;
 use crate::store::queue::serial_key;
@@ -93,7 +93,7 @@ impl Poller {
         &mut self,
         queue: &[QueueEntry],
         now: DateTime<Utc>,
-    ) -> Result<Vec<DeviceStatus>, GraphError> {
+    ) -> Result<Vec<SharedRow>, GraphError> {
         let window = now - chrono::Duration::hours(i64::from(self.config.status.window_hours));
         let devices = self.list_devices(window).await?;
         let mut l = Listed::default();
@@ -163,12 +163,17 @@ impl Poller {
                 }
             }
         }
+        // The slow-cadence maps are lent to this cycle (not copied) and handed back below.
         l.report = self
             .report
-            .as_ref()
-            .map(|(_, r)| r.clone())
+            .as_mut()
+            .map(|(_, r)| std::mem::take(r))
             .unwrap_or_default();
-        l.identities = self.identities.clone().unwrap_or_default();
+        l.identities = self
+            .identities
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
         if self.all_staged {
             self.add_staged(&mut l);
         }
@@ -176,8 +181,6 @@ impl Poller {
         let tracked: std::collections::HashSet<String> =
             l.serials.iter().map(|s| serial_key(s)).collect();
         l.devices.retain(|k, _| tracked.contains(k));
-        l.report.retain(|k, _| tracked.contains(k));
-        l.identities.retain(|k, _| tracked.contains(k));
 
         let reads = self.tracker.plan(&l, now);
         cost.single_reads = reads.len();
@@ -192,6 +195,12 @@ impl Poller {
         cost.tracked = l.serials.len();
         self.last_cost = cost;
         let rows = self.tracker.finish(&l, now);
+        if let Some((_, r)) = &mut self.report {
+            *r = std::mem::take(&mut l.report);
+        }
+        if let Some(i) = &mut self.identities {
+            *i = std::mem::take(&mut l.identities);
+        }
         self.moving = plan::moving(rows.iter().map(|r| r.stage));
         Ok(rows)
     }
