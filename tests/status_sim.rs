@@ -13,7 +13,7 @@ use stagehand::feeds::status::Poller;
 use stagehand::graph::{Family, Governor, GraphClient, Limits, RetryPolicy, Timeouts};
 use stagehand::sim::{self, Faults, SimHandle, SimOptions};
 use stagehand::status::plan;
-use stagehand::status::{DeviceStatus, Stage};
+use stagehand::status::{SharedRow, Stage};
 use stagehand::store::{EntryState, QueueEntry};
 
 const STAGING: [&str; 2] = ["stage01@contoso.example", "stage02@contoso.example"];
@@ -109,7 +109,7 @@ async fn queue_of_tenant(client: &GraphClient) -> Vec<QueueEntry> {
     q
 }
 
-fn by_stage(rows: &[DeviceStatus]) -> BTreeMap<&'static str, usize> {
+fn by_stage(rows: &[SharedRow]) -> BTreeMap<&'static str, usize> {
     let mut m = BTreeMap::new();
     for r in rows {
         *m.entry(r.stage.label()).or_default() += 1;
@@ -121,6 +121,13 @@ fn by_stage(rows: &[DeviceStatus]) -> BTreeMap<&'static str, usize> {
 async fn every_stage_and_flag_from_the_simulated_tenant() {
     let (sim, client, config) = setup(160).await;
     let queue = queue_of_tenant(&client).await;
+    // Intune marks one enrolled device noncompliant (the simulator bends its complianceState;
+    // the second seeded device is provisioning, so it is listed).
+    let bent = queue[1].serial.clone();
+    assert_eq!(
+        sim.shape_device(&bent, |s| s.compliance = Some("noncompliant".into())),
+        1
+    );
     let mut poller = Poller::new(client.clone(), config);
     let t0 = Utc::now();
     // Three cycles: details, then /users, then logged-on ids get resolved.
@@ -140,6 +147,13 @@ async fn every_stage_and_flag_from_the_simulated_tenant() {
     assert_eq!(stages, want, "{:?}", by_stage(&rows));
 
     let get = |s: &str| rows.iter().find(|r| r.serial == s).unwrap();
+    assert!(get(&bent).flags.noncompliant, "{:?}", get(&bent));
+    assert_eq!(get(&bent).compliance.as_deref(), Some("noncompliant"));
+    assert_eq!(
+        rows.iter().filter(|r| r.flags.noncompliant).count(),
+        1,
+        "only the bent device"
+    );
     assert_eq!(get("QUEUED0001").stage, Stage::Queued);
     assert!(get("REJECT0001").message.contains("ZeroSerial"));
     let failed = rows
@@ -178,10 +192,7 @@ async fn every_stage_and_flag_from_the_simulated_tenant() {
         .iter()
         .find(|r| {
             r.stage == Stage::Assigned
-                && r.raw
-                    .get("managedDevice.userPrincipalName")
-                    .map(String::as_str)
-                    != r.primary_user.as_deref()
+                && r.raw.get("managedDevice.userPrincipalName") != r.primary_user.as_deref()
         })
         .expect("a device whose list row and /users disagree");
     assert!(lagging.message.contains("using /users"), "{lagging:?}");
