@@ -106,7 +106,7 @@ fn main() {
     app.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: t0(),
-        rows: rows(),
+        rows: rows().into_iter().map(std::sync::Arc::new).collect(),
     }));
     app.settle();
     stats(

@@ -162,7 +162,7 @@ fn show(h: &mut Harness, serial: &str, id: &str) {
     h.app.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: now,
-        rows: vec![row(serial, id, now)],
+        rows: vec![std::sync::Arc::new(row(serial, id, now))],
     }));
     h.app.settle();
 }

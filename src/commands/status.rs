@@ -1,5 +1,10 @@
 //! `stagehand status`: the status pane without the console. One poll (or `--watch` to keep
-//! polling), printed as a table or as JSON (one array per poll).
+//! polling), printed as a table or as JSON.
+//!
+//! Output contract, TTY or not: `--json` prints one JSON array of every tracked device per poll,
+//! on one line (so `--json --watch` is JSON Lines: one array per line, one line per poll, each
+//! flushed as soon as it is written). `--watch` stops cleanly, exit code 0, on Ctrl-C/SIGINT and,
+//! on Unix, SIGTERM, whether it is polling or waiting.
 
 use std::io::Write;
 use std::path::Path;
@@ -52,31 +57,62 @@ pub async fn run(
     let mut poller = Poller::new(client, config.clone());
     poller.all_staged = args.all_staged;
     poller.extra_serials = args.serials.clone();
+    let stop = stop_signal();
+    tokio::pin!(stop);
     loop {
-        let rows = poller.cycle(&entries, chrono::Utc::now()).await?;
+        let rows = tokio::select! {
+            _ = &mut stop => return Ok(ExitCode::SUCCESS),
+            rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
+        };
         let mut out = std::io::stdout().lock();
         if args.json {
-            serde_json::to_writer(&mut out, &rows)?;
+            let plain: Vec<&DeviceStatus> = rows.iter().map(|r| &**r).collect();
+            serde_json::to_writer(&mut out, &plain)?;
             writeln!(out)?;
         } else {
-            write_table(&mut out, &rows, chrono::Utc::now())?;
+            write_table(&mut out, rows.iter().map(|r| &**r), chrono::Utc::now())?;
         }
         out.flush()?;
+        drop(out);
         if !args.watch {
             return Ok(ExitCode::SUCCESS);
         }
         let wait = crate::status::plan::next_interval(&poller.cadence(), poller.moving, 0, None);
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
+            _ = &mut stop => return Ok(ExitCode::SUCCESS),
             _ = tokio::time::sleep(wait) => {}
         }
     }
 }
 
+/// Resolves on Ctrl-C / SIGINT, or SIGTERM on Unix (how a scheduler or `timeout` stops us).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 /// The table form: one line per device.
-pub fn write_table(
+pub fn write_table<'a>(
     out: &mut impl Write,
-    rows: &[DeviceStatus],
+    rows: impl IntoIterator<Item = &'a DeviceStatus>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> std::io::Result<()> {
     writeln!(
@@ -139,7 +175,7 @@ mod tests {
             raw: Default::default(),
         };
         let mut out = Vec::new();
-        write_table(&mut out, &[row], now).unwrap();
+        write_table(&mut out, [&row], now).unwrap();
         let text = String::from_utf8(out).unwrap();
         let line = text.lines().nth(1).unwrap();
         assert!(line.starts_with("PF1 "), "{line}");

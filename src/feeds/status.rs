@@ -20,8 +20,8 @@ use crate::graph::odata::Query;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
 use crate::status::plan::{self, Cadence, Read};
 use crate::status::{
-    DeviceRow, DeviceStatus, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead,
-    QueueInput, ReadAnswer, ReportRow, Thresholds, Tracker, UserRef,
+    DeviceRow, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead, QueueInput,
+    ReadAnswer, ReportRow, SharedRow, Thresholds, Tracker, UserRef,
 };
 use crate::store::QueueEntry;
 use crate::store::queue::serial_key;
@@ -36,6 +36,10 @@ pub const DEVICE_SELECT: &[&str] = &[
     "lastSyncDateTime",
     "complianceState",
 ];
+
+/// Batches whose answers are held at once (each chunk is whole batches, so the count of batch
+/// requests stays ceil(K / 20)).
+const READS_IN_FLIGHT: usize = 5;
 
 /// What one cycle cost, for tests and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,7 +97,7 @@ impl Poller {
         &mut self,
         queue: &[QueueEntry],
         now: DateTime<Utc>,
-    ) -> Result<Vec<DeviceStatus>, GraphError> {
+    ) -> Result<Vec<SharedRow>, GraphError> {
         let window = now - chrono::Duration::hours(i64::from(self.config.status.window_hours));
         let devices = self.list_devices(window).await?;
         let mut l = Listed::default();
@@ -109,9 +113,12 @@ impl Poller {
                     message: e.message.clone(),
                 },
             );
+            // Only a profile that differs from the default costs an entry.
             if let Some(p) = self.config.profiles.get(&e.profile) {
-                l.thresholds
-                    .insert(key, Thresholds::from_profile_minutes(p.stuck_minutes));
+                let th = Thresholds::from_profile_minutes(p.stuck_minutes);
+                if th != Thresholds::default() {
+                    l.thresholds.insert(key, th);
+                }
             }
         }
         for s in &self.extra_serials {
@@ -119,13 +126,7 @@ impl Poller {
                 l.serials.push(s.clone());
             }
         }
-        for d in devices {
-            let Some(serial) = d.serial_number.clone().filter(|s| !s.trim().is_empty()) else {
-                continue;
-            };
-            let key = serial_key(&serial);
-            l.devices.insert(key, device_row(d));
-        }
+        l.devices = devices;
         let moving = self.moving;
         let mut cost = CycleCost::default();
         if plan::report_due(
@@ -155,20 +156,25 @@ impl Poller {
         let need_identities = self.identities.is_none() || cost.report_ran;
         if need_identities {
             cost.identities_ran = true;
-            match self.client.list_imported_identities(None).await {
-                Ok(ids) => self.identities = Some(ids.iter().filter_map(identity).collect()),
+            match self.list_identities().await {
+                Ok(ids) => self.identities = Some(ids),
                 Err(e) => {
                     tracing::warn!(error = %e, "identity list failed; keeping the previous one");
                     failed = true;
                 }
             }
         }
+        // The slow-cadence maps are lent to this cycle (not copied) and handed back below.
         l.report = self
             .report
-            .as_ref()
-            .map(|(_, r)| r.clone())
+            .as_mut()
+            .map(|(_, r)| std::mem::take(r))
             .unwrap_or_default();
-        l.identities = self.identities.clone().unwrap_or_default();
+        l.identities = self
+            .identities
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
         if self.all_staged {
             self.add_staged(&mut l);
         }
@@ -176,8 +182,6 @@ impl Poller {
         let tracked: std::collections::HashSet<String> =
             l.serials.iter().map(|s| serial_key(s)).collect();
         l.devices.retain(|k, _| tracked.contains(k));
-        l.report.retain(|k, _| tracked.contains(k));
-        l.identities.retain(|k, _| tracked.contains(k));
 
         let reads = self.tracker.plan(&l, now);
         cost.single_reads = reads.len();
@@ -192,11 +196,22 @@ impl Poller {
         cost.tracked = l.serials.len();
         self.last_cost = cost;
         let rows = self.tracker.finish(&l, now);
+        if let Some((_, r)) = &mut self.report {
+            *r = std::mem::take(&mut l.report);
+        }
+        if let Some(i) = &mut self.identities {
+            *i = std::mem::take(&mut l.identities);
+        }
         self.moving = plan::moving(rows.iter().map(|r| r.stage));
         Ok(rows)
     }
 
-    async fn list_devices(&self, window: DateTime<Utc>) -> Result<Vec<ManagedDevice>, GraphError> {
+    /// Every managed device enrolled since `window`, as compact rows keyed by serial. Each page is
+    /// converted as it arrives, so a 10,000-device fleet never sits in memory as full entities.
+    async fn list_devices(
+        &self,
+        window: DateTime<Utc>,
+    ) -> Result<HashMap<String, DeviceRow>, GraphError> {
         let q = Query::new()
             .filter(format!(
                 "enrolledDateTime gt {}",
@@ -204,15 +219,35 @@ impl Poller {
             ))
             .select(DEVICE_SELECT)
             .top(plan::LIST_PAGE as u32);
-        let mut out = Vec::new();
+        let mut out = HashMap::new();
         let url = self.client.beta("/deviceManagement/managedDevices", &q);
         self.client
             .for_each_page(url, |page: Vec<ManagedDevice>| {
-                // Intune may ignore the filter: re-check it here.
-                out.extend(
-                    page.into_iter()
-                        .filter(|d| d.enrolled_date_time.is_none_or(|t| t > window)),
-                );
+                for d in page {
+                    // Intune may ignore the filter: re-check it here.
+                    if d.enrolled_date_time.is_some_and(|t| t <= window) {
+                        continue;
+                    }
+                    let Some(serial) = d.serial_number.as_deref().filter(|s| !s.trim().is_empty())
+                    else {
+                        continue;
+                    };
+                    out.insert(serial_key(serial), device_row(d));
+                }
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// Corporate identifiers by serial, converted page by page.
+    async fn list_identities(&self) -> Result<HashMap<String, IdentityInput>, GraphError> {
+        let mut out = HashMap::new();
+        let url = self
+            .client
+            .beta("/deviceManagement/importedDeviceIdentities", &Query::new());
+        self.client
+            .for_each_page(url, |page: Vec<ImportedDeviceIdentity>| {
+                out.extend(page.iter().filter_map(identity));
             })
             .await?;
         Ok(out)
@@ -247,7 +282,28 @@ impl Poller {
         l.serials.extend(extra);
     }
 
+    /// Runs the planned reads in `$batch`es of 20, a few batches at a time, recording each answer
+    /// as it comes: answers are not all held at once. The first failed chunk stops the rest.
     async fn single_reads(
+        &mut self,
+        reads: &[(String, String, Read)],
+        now: DateTime<Utc>,
+    ) -> Result<(), GraphError> {
+        let mut result = Ok(());
+        for chunk in reads.chunks(plan::BATCH_MAX * READS_IN_FLIGHT) {
+            if let Err(e) = self.single_reads_chunk(chunk, now).await {
+                if matches!(e, GraphError::Invalid(_)) {
+                    // Some answers were unusable; the others are recorded. Carry on.
+                    result = Err(e);
+                } else {
+                    return Err(e);
+                }
+            }
+        }
+        result
+    }
+
+    async fn single_reads_chunk(
         &mut self,
         reads: &[(String, String, Read)],
         now: DateTime<Utc>,

@@ -3,6 +3,8 @@
 //! A device's state is a pure function of its timeline and the sim clock; only primary-user
 //! changes and remote actions are recorded as events.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration as Span, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -129,6 +131,9 @@ pub struct Fleet {
     pub rng: Rng,
     pub failure_rate: f64,
     staging: Vec<String>,
+    /// Lower-case device id -> position in `devices`, for the devices this type added. A hint:
+    /// lookups verify it and fall back to a scan, so devices pushed from outside still resolve.
+    by_id: HashMap<String, usize>,
 }
 
 impl Fleet {
@@ -139,6 +144,7 @@ impl Fleet {
             rng,
             failure_rate,
             staging,
+            by_id: HashMap::new(),
         }
     }
 
@@ -176,7 +182,7 @@ impl Fleet {
             enroll_at,
             dir,
         );
-        self.devices.push(dev);
+        self.push_device(dev);
         self.identities.push(ident.clone());
         ident
     }
@@ -277,7 +283,7 @@ impl Fleet {
                 d.primary_changes.push((p3 + Span::seconds(45), who));
             }
             self.identities.push(ident);
-            self.devices.push(d);
+            self.push_device(d);
         }
     }
 
@@ -285,14 +291,36 @@ impl Fleet {
         self.devices.iter().filter(move |d| d.enroll_at <= now)
     }
 
+    fn push_device(&mut self, d: Device) {
+        self.by_id
+            .insert(d.id.to_ascii_lowercase(), self.devices.len());
+        self.devices.push(d);
+    }
+
+    /// Position of the device with this id (case-insensitive), enrolled by `now`: through the
+    /// index when it is right, else by a scan (ids are unique GUIDs, so both find the same one).
+    fn position(&self, id: &str, now: DateTime<Utc>) -> Option<usize> {
+        let hit = |i: &usize| {
+            self.devices
+                .get(*i)
+                .is_some_and(|d| d.id.eq_ignore_ascii_case(id))
+        };
+        match self.by_id.get(&id.to_ascii_lowercase()).filter(|i| hit(i)) {
+            Some(&i) => Some(i).filter(|&i| self.devices[i].enroll_at <= now),
+            None => self
+                .devices
+                .iter()
+                .position(|d| d.enroll_at <= now && d.id.eq_ignore_ascii_case(id)),
+        }
+    }
+
     pub fn device_mut(&mut self, id: &str, now: DateTime<Utc>) -> Option<&mut Device> {
-        self.devices
-            .iter_mut()
-            .find(|d| d.enroll_at <= now && d.id.eq_ignore_ascii_case(id))
+        let i = self.position(id, now)?;
+        self.devices.get_mut(i)
     }
 
     pub fn device(&self, id: &str, now: DateTime<Utc>) -> Option<&Device> {
-        self.enrolled(now).find(|d| d.id.eq_ignore_ascii_case(id))
+        self.position(id, now).map(|i| &self.devices[i])
     }
 
     pub fn identity_state(
@@ -300,30 +328,38 @@ impl Fleet {
         ident: &Identity,
         now: DateTime<Utc>,
     ) -> (&'static str, Option<DateTime<Utc>>) {
-        match self
+        let enroll_at = self
             .devices
             .iter()
             .find(|d| d.identity_id.as_deref() == Some(&ident.id))
-        {
-            Some(d) if d.enroll_at <= now => ("enrolled", Some(d.enroll_at)),
-            _ => ("notContacted", None),
+            .map(|d| d.enroll_at);
+        state_at(enroll_at, now)
+    }
+
+    /// When the first device of each identity enrolls (or will): one pass over the fleet, so a
+    /// listing of every identity does not scan the devices once per identity.
+    pub fn enroll_times(&self) -> HashMap<&str, DateTime<Utc>> {
+        let mut out = HashMap::with_capacity(self.devices.len());
+        for d in &self.devices {
+            if let Some(id) = d.identity_id.as_deref() {
+                out.entry(id).or_insert(d.enroll_at);
+            }
         }
+        out
     }
 
     pub fn identity_json(&self, ident: &Identity, now: DateTime<Utc>) -> Value {
-        let (state, contacted) = self.identity_state(ident, now);
-        json!({
-            "@odata.type": "#microsoft.graph.importedDeviceIdentity",
-            "id": ident.id,
-            "importedDeviceIdentifier": ident.identifier,
-            "importedDeviceIdentityType": ident.kind,
-            "lastModifiedDateTime": iso(ident.created),
-            "createdDateTime": iso(ident.created),
-            "lastContactedDateTime": iso(contacted.unwrap_or(DateTime::UNIX_EPOCH)),
-            "description": ident.description,
-            "enrollmentState": state,
-            "platform": "windows",
-        })
+        identity_value(ident, self.identity_state(ident, now))
+    }
+
+    /// `identity_json` with the device lookup done through `enroll_times`.
+    pub fn identity_json_in(
+        ident: &Identity,
+        enroll_times: &HashMap<&str, DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Value {
+        let enroll_at = enroll_times.get(ident.id.as_str()).copied();
+        identity_value(ident, state_at(enroll_at, now))
     }
 
     /// Removes an identity and, if its device has not enrolled yet, the device with it.
@@ -336,8 +372,39 @@ impl Fleet {
                 .is_some_and(|x| x.eq_ignore_ascii_case(id))
                 && d.enroll_at > now)
         });
+        self.by_id = self
+            .devices
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.id.to_ascii_lowercase(), i))
+            .collect();
         self.identities.len() != before
     }
+}
+
+fn state_at(
+    enroll_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> (&'static str, Option<DateTime<Utc>>) {
+    match enroll_at {
+        Some(at) if at <= now => ("enrolled", Some(at)),
+        _ => ("notContacted", None),
+    }
+}
+
+fn identity_value(ident: &Identity, (state, contacted): (&str, Option<DateTime<Utc>>)) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.importedDeviceIdentity",
+        "id": ident.id,
+        "importedDeviceIdentifier": ident.identifier,
+        "importedDeviceIdentityType": ident.kind,
+        "lastModifiedDateTime": iso(ident.created),
+        "createdDateTime": iso(ident.created),
+        "lastContactedDateTime": iso(contacted.unwrap_or(DateTime::UNIX_EPOCH)),
+        "description": ident.description,
+        "enrollmentState": state,
+        "platform": "windows",
+    })
 }
 
 impl Device {

@@ -13,7 +13,7 @@ pub use inputs::{
     DeviceRow, EnrollmentState, IdentityInput, LoggedOn, PrimaryRead, QueueInput, ReportRow,
     SingleDevice, UserRef,
 };
-pub use row::{DeviceStatus, Sources};
+pub use row::{DeviceStatus, RawFields, SharedRow, Sources};
 pub use stage::{Derived, Flags, Inputs, Stage, Thresholds, derive};
 pub use timeline::{Change, Timeline};
 pub use tracker::{Listed, ReadAnswer, Tracker};

@@ -1,13 +1,23 @@
 //! One device's status as the pane, the detail view and `stagehand status --json` show it.
+//!
+//! Rows are shared (`Arc<DeviceStatus>`) between the tracker, the feed's messages and the pane,
+//! and re-used while nothing about the device changes. The raw Graph fields behind a row are
+//! kept as compact typed values; their text form is built only when something reads it (the
+//! detail view of the one open row, or `--json`).
 
-use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
-use super::inputs::{DeviceRow, IdentityInput, ReportRow, SingleDevice};
+use super::inputs::{
+    DeviceRow, EnrollmentState, IdentityInput, PrimaryRead, ReportRow, SingleDevice,
+};
 use super::stage::{Derived, Flags, Stage};
 use super::timeline::Change;
+
+/// A row as the feed publishes it and the pane keeps it: shared, never copied per publish.
+pub type SharedRow = Arc<DeviceStatus>;
 
 /// Plain, owned, serializable: sent from the feed to the app and printed by the headless command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,10 +40,10 @@ pub struct DeviceStatus {
     pub phase: Option<String>,
     /// When the device entered `stage`.
     pub since: DateTime<Utc>,
-    /// Stage changes this console observed.
+    /// The last stage changes this console observed (at most `timeline::MAX_CHANGES`).
     pub timeline: Vec<Change>,
     /// Raw Graph fields behind the row, for the detail view.
-    pub raw: BTreeMap<String, String>,
+    pub raw: RawFields,
 }
 
 /// The Graph side of one device, as it was read.
@@ -80,74 +90,191 @@ impl DeviceStatus {
             phase,
             since,
             timeline: timeline.to_vec(),
-            raw: raw_fields(src),
+            raw: RawFields::from_sources(src),
         }
     }
 }
 
-fn raw_fields(src: Sources) -> BTreeMap<String, String> {
-    let mut raw = BTreeMap::new();
-    let mut put = |k: &str, v: Option<String>| {
-        if let Some(v) = v {
-            raw.insert(k.to_string(), v);
-        }
-    };
-    let ts = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-    if let Some(i) = src.identity {
-        put(
-            "importedDeviceIdentity.enrollmentState",
-            Some(i.enrollment_state.as_graph().into()),
-        );
-        put(
-            "importedDeviceIdentity.lastContactedDateTime",
-            ts(i.last_contacted),
-        );
+fn boxed(s: &Option<String>) -> Option<Box<str>> {
+    s.as_deref().map(Box::from)
+}
+
+/// The managed device as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DeviceRaw {
+    id: Box<str>,
+    name: Box<str>,
+    upn: Option<Box<str>>,
+    enrolled_at: Option<DateTime<Utc>>,
+    last_sync: Option<DateTime<Utc>>,
+    compliance: Option<Box<str>>,
+}
+
+/// The single-device reads, already in display form (they exist only for devices that were read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SingleRaw {
+    enrolled_by: Option<Box<str>>,
+    logons: Option<Box<str>>,
+    users: Option<Box<str>>,
+}
+
+/// The report row's codes, unmapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ReportRaw {
+    status: Box<str>,
+    phase: Box<str>,
+    result: Box<str>,
+    upn: Option<Box<str>>,
+    enrolled_at: Option<DateTime<Utc>>,
+}
+
+/// Raw Graph fields of one row: typed and compact; `iter` renders `(name, value)` pairs, sorted by
+/// name, once per row and only when asked.
+#[derive(Debug, Clone, Default)]
+pub struct RawFields {
+    identity: Option<(EnrollmentState, Option<DateTime<Utc>>)>,
+    device: Option<DeviceRaw>,
+    single: Option<SingleRaw>,
+    report: Option<ReportRaw>,
+    shown: OnceLock<Vec<(&'static str, String)>>,
+}
+
+impl PartialEq for RawFields {
+    /// Compares the Graph values, not whether the text form was built yet.
+    fn eq(&self, o: &Self) -> bool {
+        (&self.identity, &self.device, &self.single, &self.report)
+            == (&o.identity, &o.device, &o.single, &o.report)
     }
-    if let Some(d) = src.device {
-        put("managedDevice.id", Some(d.id.clone()));
-        put("managedDevice.deviceName", Some(d.device_name.clone()));
-        put(
-            "managedDevice.userPrincipalName",
-            d.user_principal_name.clone(),
-        );
-        put("managedDevice.enrolledDateTime", ts(d.enrolled_at));
-        put("managedDevice.lastSyncDateTime", ts(d.last_sync));
-        put("managedDevice.complianceState", d.compliance.clone());
-    }
-    if let Some(s) = src.single {
-        put(
-            "managedDevice.enrolledByUserPrincipalName",
-            s.enrolled_by.clone(),
-        );
-        let logons: Vec<String> = s
-            .users_logged_on
-            .iter()
-            .map(|l| {
-                format!(
-                    "{} at {}",
-                    l.upn.as_deref().unwrap_or(&l.user_id),
-                    l.at.to_rfc3339()
-                )
-            })
-            .collect();
-        if !logons.is_empty() {
-            put("managedDevice.usersLoggedOn", Some(logons.join(", ")));
+}
+
+impl Eq for RawFields {}
+
+impl RawFields {
+    pub fn from_sources(src: Sources) -> Self {
+        let single = src.single.map(|s| {
+            let logons: Vec<String> = s
+                .users_logged_on
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{} at {}",
+                        l.upn.as_deref().unwrap_or(&l.user_id),
+                        l.at.to_rfc3339()
+                    )
+                })
+                .collect();
+            SingleRaw {
+                enrolled_by: boxed(&s.enrolled_by),
+                logons: (!logons.is_empty()).then(|| logons.join(", ").into()),
+                users: match &s.primary {
+                    PrimaryRead::NotRead => None,
+                    PrimaryRead::NoUser => Some("(none)".into()),
+                    PrimaryRead::User(u) => Some(format!("{} ({})", u.upn, u.id).into()),
+                },
+            }
+        });
+        RawFields {
+            identity: src.identity.map(|i| (i.enrollment_state, i.last_contacted)),
+            device: src.device.map(|d| DeviceRaw {
+                id: d.id.as_str().into(),
+                name: d.device_name.as_str().into(),
+                upn: boxed(&d.user_principal_name),
+                enrolled_at: d.enrolled_at,
+                last_sync: d.last_sync,
+                compliance: boxed(&d.compliance),
+            }),
+            single,
+            report: src.report.map(|r| ReportRaw {
+                status: r.deployment_status.as_str().into(),
+                phase: r.phase.as_str().into(),
+                result: r.result_code.as_str().into(),
+                upn: boxed(&r.upn),
+                enrolled_at: r.enrollment_time,
+            }),
+            shown: OnceLock::new(),
         }
-        let users = match &s.primary {
-            super::PrimaryRead::NotRead => None,
-            super::PrimaryRead::NoUser => Some("(none)".to_string()),
-            super::PrimaryRead::User(u) => Some(format!("{} ({})", u.upn, u.id)),
+    }
+
+    /// `(Graph field, value)` pairs, sorted by field name. Built on first use, then kept.
+    pub fn iter(&self) -> std::slice::Iter<'_, (&'static str, String)> {
+        self.shown.get_or_init(|| self.render()).iter()
+    }
+
+    /// The value of one field, as `iter` shows it.
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.iter()
+            .find(|(k, _)| *k == field)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.identity.is_none()
+            && self.device.is_none()
+            && self.single.is_none()
+            && self.report.is_none()
+    }
+
+    fn render(&self) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = Vec::new();
+        let mut put = |k: &'static str, v: Option<&str>| {
+            if let Some(v) = v {
+                out.push((k, v.to_string()));
+            }
         };
-        put("managedDevice/users", users);
+        let ts = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
+        if let Some((state, contacted)) = &self.identity {
+            put(
+                "importedDeviceIdentity.enrollmentState",
+                Some(state.as_graph()),
+            );
+            put(
+                "importedDeviceIdentity.lastContactedDateTime",
+                ts(contacted).as_deref(),
+            );
+        }
+        if let Some(d) = &self.device {
+            put("managedDevice.id", Some(&d.id));
+            put("managedDevice.deviceName", Some(&d.name));
+            put("managedDevice.userPrincipalName", d.upn.as_deref());
+            put(
+                "managedDevice.enrolledDateTime",
+                ts(&d.enrolled_at).as_deref(),
+            );
+            put(
+                "managedDevice.lastSyncDateTime",
+                ts(&d.last_sync).as_deref(),
+            );
+            put("managedDevice.complianceState", d.compliance.as_deref());
+        }
+        if let Some(s) = &self.single {
+            put(
+                "managedDevice.enrolledByUserPrincipalName",
+                s.enrolled_by.as_deref(),
+            );
+            put("managedDevice.usersLoggedOn", s.logons.as_deref());
+            put("managedDevice/users", s.users.as_deref());
+        }
+        if let Some(r) = &self.report {
+            put("report.DeploymentStatus", Some(&r.status));
+            put("report.CurrentProvisioningPhase", Some(&r.phase));
+            put("report.ResultCode", Some(&r.result));
+            put("report.UPN", r.upn.as_deref());
+            put("report.EnrollmentTimeInUtc", ts(&r.enrolled_at).as_deref());
+        }
+        out.sort_by(|a, b| a.0.cmp(b.0));
+        out
     }
-    if let Some(r) = src.report {
-        put("report.DeploymentStatus", Some(r.deployment_status.clone()));
-        put("report.CurrentProvisioningPhase", Some(r.phase.clone()));
-        put("report.ResultCode", Some(r.result_code.clone()));
-        put("report.UPN", r.upn.clone());
-        put("report.EnrollmentTimeInUtc", ts(r.enrollment_time));
+}
+
+impl Serialize for RawFields {
+    /// A JSON object of field -> value (no text cache is kept for printed rows).
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let pairs = match self.shown.get() {
+            Some(p) => std::borrow::Cow::Borrowed(p),
+            None => std::borrow::Cow::Owned(self.render()),
+        };
+        s.collect_map(pairs.iter().map(|(k, v)| (*k, v)))
     }
-    raw
 }
 
 #[cfg(test)]
@@ -235,6 +362,11 @@ mod tests {
         assert_eq!(
             v["raw"]["managedDevice.userPrincipalName"],
             "ada@contoso.example"
+        );
+        assert_eq!(
+            row.raw.get("report.DeploymentStatus"),
+            Some("2"),
+            "the detail view reads the same pairs"
         );
         assert_eq!(
             v["raw"]["managedDevice/users"],

@@ -5,8 +5,9 @@ use serde::Serialize;
 
 use super::stage::Stage;
 
-/// Changes kept per device: the first one and the most recent ones.
-pub const MAX_CHANGES: usize = 32;
+/// Changes kept per device: the first one and the most recent ones (a device walks eight stages,
+/// so this holds a normal journey; a device that flaps keeps its latest moves).
+pub const MAX_CHANGES: usize = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Change {
@@ -83,6 +84,9 @@ mod tests {
         assert_eq!(tl.changes().len(), MAX_CHANGES);
         assert_eq!(tl.changes()[0].at, t0());
         assert_eq!(tl.current().unwrap().1, t0() + Duration::minutes(99));
-        assert_eq!(tl.changes()[1].at, t0() + Duration::minutes(100 - 31));
+        assert_eq!(
+            tl.changes()[1].at,
+            t0() + Duration::minutes(100 - (MAX_CHANGES as i64 - 1))
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::inputs::{
     DeviceRow, IdentityInput, LoggedOn, PrimaryRead, QueueInput, ReportRow, SingleDevice,
 };
 use super::plan::{self, Read, ReadsDone};
-use super::row::{DeviceStatus, Sources};
+use super::row::{DeviceStatus, SharedRow, Sources};
 use super::stage::{Inputs, Thresholds, derive};
 use super::timeline::Timeline;
 use crate::config::StagingConfig;
@@ -53,6 +53,8 @@ struct Kept {
     reads: ReadsDone,
     /// The managed device the single data belongs to (a re-enrolled device gets a new id).
     device_id: Option<String>,
+    /// The row published last cycle: handed out again while nothing in it changes.
+    row: Option<SharedRow>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,8 +202,9 @@ impl Tracker {
         Self::apply_users(&self.users, single);
     }
 
-    /// Derives every listed serial, records stage changes, and returns the rows.
-    pub fn finish(&mut self, l: &Listed, now: DateTime<Utc>) -> Vec<DeviceStatus> {
+    /// Derives every listed serial, records stage changes, and returns the rows. A row equal to
+    /// the one published last cycle is the same `Arc`, so an unchanged fleet allocates no rows.
+    pub fn finish(&mut self, l: &Listed, now: DateTime<Utc>) -> Vec<SharedRow> {
         let mut rows = Vec::with_capacity(l.serials.len());
         for serial in &l.serials {
             let key = serial_key(serial);
@@ -219,7 +222,13 @@ impl Tracker {
                 single,
                 report: l.report.get(&key),
             };
-            rows.push(DeviceStatus::build(serial, d, src, kept.timeline.changes()));
+            let row = DeviceStatus::build(serial, d, src, kept.timeline.changes());
+            let shared = match &kept.row {
+                Some(old) if **old == row => old.clone(),
+                _ => SharedRow::new(row),
+            };
+            kept.row = Some(shared.clone());
+            rows.push(shared);
         }
         rows
     }

@@ -79,7 +79,7 @@ pub(crate) fn app() -> App {
     a.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: t0(),
-        rows: fleet(),
+        rows: fleet().into_iter().map(std::sync::Arc::new).collect(),
     }));
     a.settle();
     a

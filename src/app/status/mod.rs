@@ -12,7 +12,7 @@ use super::filter::{FilterEdit, FilterInput};
 use super::keymap::Action;
 use super::list::SelectList;
 use super::{Cmd, LoadState};
-use crate::status::{DeviceStatus, Stage};
+use crate::status::{DeviceStatus, SharedRow, Stage};
 pub use sort::{Column, Sort};
 
 /// From the status feed to the app. Every result carries the generation of the request it
@@ -21,11 +21,11 @@ pub use sort::{Column, Sort};
 pub enum StatusMsg {
     /// A poll started.
     Loading { generation: u64 },
-    /// Every tracked device, as of `at`.
+    /// Every tracked device, as of `at`. Rows are shared with the feed, not copied.
     Snapshot {
         generation: u64,
         at: DateTime<Utc>,
-        rows: Vec<DeviceStatus>,
+        rows: Vec<SharedRow>,
     },
     /// The poll failed; the rows shown are now stale.
     Failed { generation: u64, reason: String },
@@ -43,8 +43,8 @@ pub enum StatusCmd {
 #[derive(Debug, Clone, Default)]
 pub struct StatusState {
     pub load: LoadState,
-    /// Rows in display (sorted) order.
-    pub rows: Vec<DeviceStatus>,
+    /// Rows in display (sorted) order, shared with the feed that published them.
+    pub rows: Vec<SharedRow>,
     /// Keyed by serial, in the order of `rows`.
     pub list: SelectList<String>,
     pub filter: FilterInput,
@@ -144,7 +144,9 @@ impl StatusState {
             }
             StatusMsg::Failed { generation, reason } if generation >= self.generation => {
                 for r in &mut self.rows {
-                    r.flags.stale = true;
+                    if !r.flags.stale {
+                        SharedRow::make_mut(r).flags.stale = true;
+                    }
                 }
                 self.load = LoadState::Failed(reason);
             }
@@ -182,7 +184,10 @@ impl StatusState {
     }
 
     pub fn selected(&self) -> Option<&DeviceStatus> {
-        self.list.selected_index().and_then(|i| self.rows.get(i))
+        self.list
+            .selected_index()
+            .and_then(|i| self.rows.get(i))
+            .map(|r| &**r)
     }
 
     pub fn count(&self, stage: Stage) -> usize {

@@ -102,11 +102,18 @@ fn opt<T: Ord>(a: &Option<T>, b: &Option<T>) -> Ordering {
     }
 }
 
+/// Case-insensitive order without allocating (sorting 10,000 rows compares ~140,000 times).
+fn ci_str(a: &str, b: &str) -> Ordering {
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+}
+
 fn ci(a: &Option<String>, b: &Option<String>) -> Ordering {
-    opt(
-        &a.as_ref().map(|s| s.to_lowercase()),
-        &b.as_ref().map(|s| s.to_lowercase()),
-    )
+    match (a, b) {
+        (Some(a), Some(b)) => ci_str(a, b),
+        _ => opt(a, b),
+    }
 }
 
 fn by_column(c: Column, a: &DeviceStatus, b: &DeviceStatus) -> Ordering {
@@ -124,6 +131,6 @@ fn by_column(c: Column, a: &DeviceStatus, b: &DeviceStatus) -> Ordering {
             _ => opt(&a.last_sync, &b.last_sync),
         },
         Column::Compliance => ci(&a.compliance, &b.compliance),
-        Column::Message => a.message.to_lowercase().cmp(&b.message.to_lowercase()),
+        Column::Message => ci_str(&a.message, &b.message),
     }
 }

@@ -43,6 +43,10 @@ fn key(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
+fn shared(rows: Vec<DeviceStatus>) -> Vec<crate::status::SharedRow> {
+    rows.into_iter().map(std::sync::Arc::new).collect()
+}
+
 fn app_with(rows: Vec<DeviceStatus>) -> App {
     let mut a = App::new(Config::default(), t0());
     a.update(key(KeyCode::F(3)));
@@ -53,7 +57,7 @@ fn app_with(rows: Vec<DeviceStatus>) -> App {
     a.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: t0(),
-        rows,
+        rows: shared(rows),
     }));
     a.settle();
     a
@@ -169,7 +173,7 @@ fn selection_follows_the_serial_across_snapshots() {
     a.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: t0(),
-        rows,
+        rows: shared(rows),
     }));
     a.settle();
     assert_eq!(a.status.selected().map(|r| r.serial.as_str()), Some("E5"));
@@ -219,7 +223,7 @@ fn scope_toggle_and_refresh_send_commands_and_drop_stale_results() {
     a.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: t0(),
-        rows: vec![row("OLD", Stage::Queued, 0)],
+        rows: shared(vec![row("OLD", Stage::Queued, 0)]),
     }));
     a.update(Msg::Status(StatusMsg::Failed {
         generation: 0,
@@ -241,7 +245,7 @@ fn scope_toggle_and_refresh_send_commands_and_drop_stale_results() {
     a.update(Msg::Status(StatusMsg::Snapshot {
         generation: 1,
         at: t0() + Duration::seconds(5),
-        rows: vec![row("NEW", Stage::Enrolled, 0)],
+        rows: shared(vec![row("NEW", Stage::Enrolled, 0)]),
     }));
     a.settle();
     assert_eq!(serials(&a), ["NEW"]);

@@ -16,7 +16,7 @@ fn status_app() -> App {
     a.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: a.now,
-        rows: fleet(),
+        rows: fleet().into_iter().map(std::sync::Arc::new).collect(),
     }));
     a.settle();
     a

@@ -7,7 +7,7 @@ use super::*;
 use crate::app::status::StatusMsg;
 use crate::app::{App, Msg, Pane};
 use crate::console::test_support::{app, render};
-use crate::status::{Change, DeviceStatus, Flags, Stage};
+use crate::status::{Change, DeviceRow, DeviceStatus, Flags, RawFields, ReportRow, Sources, Stage};
 
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
@@ -18,11 +18,24 @@ fn t0() -> DateTime<Utc> {
 fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) -> DeviceStatus {
     let since = t0() - Duration::minutes(minutes);
     let enrolled = !matches!(stage, Stage::Queued | Stage::Registered);
-    let mut raw = std::collections::BTreeMap::new();
-    if enrolled {
-        raw.insert("managedDevice.id".to_string(), format!("md-{serial}"));
-        raw.insert("report.DeploymentStatus".to_string(), "3".to_string());
-    }
+    let device = DeviceRow {
+        id: format!("md-{serial}"),
+        device_name: format!("CT-{serial}"),
+        ..DeviceRow::default()
+    };
+    let report = ReportRow {
+        deployment_status: "3".into(),
+        ..ReportRow::default()
+    };
+    let raw = if enrolled {
+        RawFields::from_sources(Sources {
+            device: Some(&device),
+            report: Some(&report),
+            ..Sources::default()
+        })
+    } else {
+        RawFields::default()
+    };
     DeviceStatus {
         serial: serial.into(),
         stage,
@@ -129,7 +142,7 @@ fn status_app(rows: Vec<DeviceStatus>) -> App {
     a.update(Msg::Status(StatusMsg::Snapshot {
         generation: 0,
         at: t0() - Duration::seconds(12),
-        rows,
+        rows: rows.into_iter().map(std::sync::Arc::new).collect(),
     }));
     a
 }

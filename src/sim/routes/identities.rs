@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use super::{body_json, context, error, filter, page};
+use crate::sim::fleet::Fleet;
 use crate::sim::odata::Dialect;
 use crate::sim::server::{Incoming, Reply, State};
 
@@ -18,11 +19,12 @@ const DIALECT: Dialect = Dialect {
 
 pub fn list(st: &mut State, inc: &Incoming) -> Reply {
     let now = st.clock.now();
+    let times = st.fleet.enroll_times();
     let items: Vec<Value> = st
         .fleet
         .identities
         .iter()
-        .map(|i| st.fleet.identity_json(i, now))
+        .map(|i| Fleet::identity_json_in(i, &times, now))
         .collect();
     match filter(inc, items, &DIALECT) {
         Ok(items) => page(
