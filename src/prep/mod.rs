@@ -11,6 +11,7 @@ pub mod reader;
 pub mod report;
 pub mod sniff;
 pub mod split;
+pub mod utf16;
 pub mod writer;
 
 use std::io::IsTerminal;
