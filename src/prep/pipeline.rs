@@ -1,10 +1,9 @@
 //! The streaming loop: rows in, validated, de-duplicated, formatted, written; problems counted.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::dedupe::{FirstSeen, SeenSerials};
 use super::report::{self, RowError, Severity, Summary};
 use super::{Defaults, Format, InputFile, Outcome, PrepArgs, damage, sniff, split};
 
@@ -27,8 +26,7 @@ pub(super) fn pipeline(
     let mut problems: Vec<RowError> = Vec::new();
     // Sized from the inputs (about 24 bytes a row, capped) so a big file does not rehash often.
     let estimate = files.iter().map(|f| f.size).sum::<u64>() / 24;
-    let mut seen: HashMap<Box<str>, (u32, u32), BuildHasherDefault<WordHasher>> =
-        HashMap::with_capacity_and_hasher(estimate.min(1 << 21) as usize, Default::default());
+    let mut seen = SeenSerials::with_capacity(estimate.min(1 << 21) as usize);
     let mut names: Vec<Arc<Path>> = Vec::new();
     let mut bar = report::Progress::new(progress);
     let mut line = Vec::with_capacity(256);
@@ -39,12 +37,13 @@ pub(super) fn pipeline(
         let mut zeros = damage::LeadingZeros::default();
         let mut serial_column = 1;
         let mut rows = 0u64;
-        while let Some(item) = file.next() {
-            rows += 1;
+        loop {
             if big && rows.is_multiple_of(8192) {
                 bar.update(&file.path, rows, file.position(), file.size);
             }
-            let mut row = match item {
+            let Some(item) = file.next_row() else { break };
+            rows += 1;
+            let row = match item {
                 Ok(r) => r,
                 Err(e) => {
                     summary.count(&e);
@@ -66,20 +65,13 @@ pub(super) fn pipeline(
                 problems.push(e);
                 continue;
             }
-            // Duplicates compare case-insensitively. The serial moves into the set unless it has
-            // lower-case letters, so the common case costs no extra allocation.
-            let has_lower = row.serial.bytes().any(|b| b.is_ascii_lowercase());
-            let key: Box<str> = if has_lower {
-                row.serial.to_ascii_uppercase().into_boxed_str()
-            } else {
-                std::mem::take(&mut row.serial).into_boxed_str()
+            // Duplicates compare case-insensitively. File index and line fit in 8 bytes; a line
+            // past 4 billion is recorded as the maximum.
+            let at = FirstSeen {
+                file: fi as u32,
+                line: u32::try_from(row.line).unwrap_or(u32::MAX),
             };
-            if let Some(&(pf, pl)) = seen.get(&key) {
-                let shown = if has_lower {
-                    row.serial.as_str()
-                } else {
-                    &*key
-                };
+            if let Some(first) = seen.insert(&row.serial, at) {
                 let e = RowError {
                     file: row.file.clone(),
                     line: row.line,
@@ -87,8 +79,10 @@ pub(super) fn pipeline(
                     severity: Severity::Duplicate,
                     code: "duplicate",
                     reason: format!(
-                        "serial {shown} already on {} line {pl}; written once",
-                        names[pf as usize].display()
+                        "serial {} already on {} line {}; written once",
+                        row.serial,
+                        names[first.file as usize].display(),
+                        first.line
                     ),
                 };
                 summary.count(&e);
@@ -99,10 +93,7 @@ pub(super) fn pipeline(
                 summary.note_periods(&row.file, row.line);
             }
             serial_column = row.serial_column;
-            zeros.observe(row.line, &key);
-            // File index and line in 8 bytes; a line past 4 billion is recorded as the maximum.
-            let at = (fi as u32, u32::try_from(row.line).unwrap_or(u32::MAX));
-            seen.insert(key, at);
+            zeros.observe(row.line, &row.serial);
             if format == Format::Json && out.rows_written() > 0 {
                 line.splice(0..0, *b",");
             }
@@ -203,72 +194,5 @@ pub(super) fn pipeline(
         error: None,
         summary,
         problems,
-    }
-}
-
-/// A fast non-cryptographic hasher for the duplicate set: each 8-byte word is mixed in with a
-/// folded 64x64->128 multiply (the core of foldhash/ahash's fallback). Inputs come from the
-/// operator's own files, so hash flooding is not a concern here.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl WordHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        let x = u128::from(self.0 ^ word) * u128::from(K ^ 0x2d35_8dcc_aa6c_78a5);
-        self.0 = (x as u64) ^ ((x >> 64) as u64);
-    }
-}
-
-impl Hasher for WordHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
-
-    #[test]
-    fn hasher_spreads_similar_serials() {
-        let hash = |s: &str| {
-            let mut h = WordHasher::default();
-            h.write(s.as_bytes());
-            h.write_u8(0xff);
-            h.finish()
-        };
-        for pattern in ["PF", "5CG1234", ""] {
-            let hashes: HashSet<u64> = (0..100_000)
-                .map(|i| hash(&format!("{pattern}{i:08}")))
-                .collect();
-            assert_eq!(hashes.len(), 100_000, "{pattern}");
-        }
-        let hashes: HashSet<u64> = (0..100_000).map(|i| hash(&format!("PF{i:08}"))).collect();
-        // The top 7 bits (hashbrown's control byte) must vary too.
-        let tops: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-        assert!(tops.len() > 100, "{}", tops.len());
     }
 }
