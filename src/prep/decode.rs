@@ -147,6 +147,22 @@ pub(super) fn is_binary_byte(b: u8) -> bool {
     matches!(b, 0x00..=0x08 | 0x0E..=0x1A)
 }
 
+/// Position of the first binary byte. Scans 64-byte blocks without an early exit inside a block,
+/// so the compiler can vectorise the common case of a clean block.
+fn first_binary_byte(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for block in bytes.chunks(64) {
+        if block.iter().fold(false, |hit, &b| hit | is_binary_byte(b)) {
+            return block
+                .iter()
+                .position(|&b| is_binary_byte(b))
+                .map(|i| at + i);
+        }
+        at += block.len();
+    }
+    None
+}
+
 /// One streaming pass: binary, valid UTF-8, or Windows-1252.
 fn classify(path: &Path) -> Result<TextEncoding, Classified> {
     let mut file = File::open(path).map_err(Classified::Io)?;
@@ -163,7 +179,7 @@ fn classify(path: &Path) -> Result<TextEncoding, Classified> {
             break;
         }
         let chunk = &buf[carry..carry + n];
-        if let Some(i) = chunk.iter().position(|&b| is_binary_byte(b)) {
+        if let Some(i) = first_binary_byte(chunk) {
             return Err(Classified::Binary {
                 offset: offset + i as u64,
                 byte: chunk[i],
@@ -324,6 +340,20 @@ mod tests {
                 byte: 3
             }
         );
+    }
+
+    #[test]
+    fn first_binary_byte_is_found_in_any_block() {
+        let mut text = vec![b'a'; 300];
+        assert_eq!(first_binary_byte(&text), None);
+        for at in [0, 63, 64, 130, 299] {
+            let mut t = text.clone();
+            t[at] = 0x01;
+            t[299] = 0x00;
+            assert_eq!(first_binary_byte(&t), Some(at), "{at}");
+        }
+        text.extend_from_slice(b"\t\r\n\x0c\x1b\x1c\x1f");
+        assert_eq!(first_binary_byte(&text), None);
     }
 
     #[test]

@@ -125,13 +125,15 @@ pub(super) fn convert<'a>(
     let cell = |i: usize| -> Result<Option<&'a str>, RowError> {
         match rec.get(i) {
             None => Ok(None),
-            Some(b) => std::str::from_utf8(b).map(|s| Some(s.trim())).map_err(|_| {
-                reject(
-                    i,
-                    "bad-text",
-                    "the cell is not valid text in the detected encoding".into(),
-                )
-            }),
+            Some(b) => std::str::from_utf8(b)
+                .map(|s| Some(serial::trim(s)))
+                .map_err(|_| {
+                    reject(
+                        i,
+                        "bad-text",
+                        "the cell is not valid text in the detected encoding".into(),
+                    )
+                }),
         }
     };
     let raw = match cell(c.serial)? {
