@@ -36,6 +36,7 @@ pub struct SeenSerials {
     arena: Vec<u8>,
     table: HashTable<Slot>,
     key: Vec<u8>,
+    hashes: Vec<u64>,
 }
 
 fn record_key(arena: &[u8], record: u32) -> &[u8] {
@@ -51,6 +52,7 @@ impl SeenSerials {
             arena: Vec::with_capacity(capacity.saturating_mul(16)),
             table: HashTable::with_capacity(capacity),
             key: Vec::with_capacity(64),
+            hashes: Vec::new(),
         }
     }
 
@@ -67,10 +69,41 @@ impl SeenSerials {
     /// refuses longer ones; longer keys are compared on their first 255 bytes), and the arena
     /// holds up to 32 GiB of records (about two billion serials).
     pub fn insert(&mut self, serial: &str, first: FirstSeen) -> Option<FirstSeen> {
+        self.set_key(serial);
+        self.insert_key(hash(&self.key), first)
+    }
+
+    /// [`insert`](Self::insert) for each item in order, answers in `out` (cleared first). The
+    /// same answers as one call per item, faster: on a big input nearly every lookup misses the
+    /// CPU caches, and looking a whole batch up first lets those misses overlap instead of
+    /// queueing one per row.
+    pub fn insert_batch(&mut self, items: &[(&str, FirstSeen)], out: &mut Vec<Option<FirstSeen>>) {
+        out.clear();
+        self.hashes.clear();
+        for (serial, _) in items {
+            self.set_key(serial);
+            let h = hash(&self.key);
+            self.hashes.push(h);
+            let (arena, key) = (&self.arena, &self.key);
+            let found = self
+                .table
+                .find(h, |s| record_key(arena, s.record) == key.as_slice());
+            std::hint::black_box(found.is_some());
+        }
+        for (i, (serial, first)) in items.iter().enumerate() {
+            self.set_key(serial);
+            let answer = self.insert_key(self.hashes[i], *first);
+            out.push(answer);
+        }
+    }
+
+    fn set_key(&mut self, serial: &str) {
         self.key.clear();
         self.key
             .extend(serial.bytes().take(255).map(|b| b.to_ascii_uppercase()));
-        let hash = hash(&self.key);
+    }
+
+    fn insert_key(&mut self, hash: u64, first: FirstSeen) -> Option<FirstSeen> {
         let arena = &self.arena;
         let key = &self.key;
         let entry = self.table.entry(
@@ -184,6 +217,32 @@ mod tests {
             assert_eq!(s.insert(&format!("sn{i:07}"), at(1, 0)), Some(at(0, i)));
         }
         assert_eq!(s.len(), 50_000);
+    }
+
+    #[test]
+    fn a_batch_answers_as_one_insert_per_item() {
+        let serials: Vec<String> = (0..500u32)
+            .map(|i| format!("sn{:04}", (i * 7919) % 300))
+            .collect();
+        let items: Vec<(&str, FirstSeen)> = serials
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), at(i as u32 % 3, i as u32)))
+            .collect();
+        let mut one = SeenSerials::with_capacity(0);
+        let want: Vec<Option<FirstSeen>> = items.iter().map(|(s, a)| one.insert(s, *a)).collect();
+        let mut batched = SeenSerials::with_capacity(0);
+        let mut got = Vec::new();
+        let mut answers = Vec::new();
+        for chunk in items.chunks(64) {
+            batched.insert_batch(chunk, &mut answers);
+            got.extend_from_slice(&answers);
+        }
+        assert_eq!(got, want);
+        assert_eq!(got.iter().filter(|a| a.is_none()).count(), 300);
+        // Repeats inside one batch are found too.
+        batched.insert_batch(&[("NEW1", at(5, 1)), ("new1", at(5, 2))], &mut answers);
+        assert_eq!(answers, [None, Some(at(5, 1))]);
     }
 
     #[test]

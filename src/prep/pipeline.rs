@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use super::dedupe::{FirstSeen, SeenSerials};
 use super::report::{self, RowError, Severity, Summary};
+use super::row::RowRef;
+use super::writer::Unwritable;
 use super::{Defaults, Format, InputFile, Outcome, PrepArgs, damage, sniff, split};
 
 pub(super) fn pipeline(
@@ -29,13 +31,11 @@ pub(super) fn pipeline(
     let mut seen = SeenSerials::with_capacity(estimate.min(1 << 21) as usize);
     let mut names: Vec<Arc<Path>> = Vec::new();
     let mut bar = report::Progress::new(progress);
-    let mut line = Vec::with_capacity(256);
     let mut io_error = None;
     for (fi, mut file) in files.into_iter().enumerate() {
         names.push(file.path.clone());
         let big = file.size > 8 * 1024 * 1024;
-        let mut zeros = damage::LeadingZeros::default();
-        let mut serial_column = 1;
+        let mut batch = Batch::new(fi as u32, file.path.clone());
         let mut rows = 0u64;
         loop {
             if big && rows.is_multiple_of(8192) {
@@ -51,8 +51,7 @@ pub(super) fn pipeline(
                     continue;
                 }
             };
-            line.clear();
-            if let Err(u) = format.format_row(&row, d, &mut line) {
+            if let Err(u) = batch.hold(format, &row, d) {
                 let e = RowError {
                     file: row.file.clone(),
                     line: row.line,
@@ -65,44 +64,36 @@ pub(super) fn pipeline(
                 problems.push(e);
                 continue;
             }
-            // Duplicates compare case-insensitively. File index and line fit in 8 bytes; a line
-            // past 4 billion is recorded as the maximum.
-            let at = FirstSeen {
-                file: fi as u32,
-                line: u32::try_from(row.line).unwrap_or(u32::MAX),
-            };
-            if let Some(first) = seen.insert(&row.serial, at) {
-                let e = RowError {
-                    file: row.file.clone(),
-                    line: row.line,
-                    column: Some(row.serial_column),
-                    severity: Severity::Duplicate,
-                    code: "duplicate",
-                    reason: format!(
-                        "serial {} already on {} line {}; written once",
-                        row.serial,
-                        names[first.file as usize].display(),
-                        first.line
-                    ),
+            if batch.is_full() {
+                let sink = Sink {
+                    format,
+                    seen: &mut seen,
+                    names: &names,
+                    summary: &mut summary,
+                    problems: &mut problems,
+                    out: &mut out,
                 };
-                summary.count(&e);
-                problems.push(e);
-                continue;
-            }
-            if row.periods_removed > 0 {
-                summary.note_periods(&row.file, row.line);
-            }
-            serial_column = row.serial_column;
-            zeros.observe(row.line, &row.serial);
-            if format == Format::Json && out.rows_written() > 0 {
-                line.splice(0..0, *b",");
-            }
-            line.extend_from_slice(format.line_end());
-            if let Err(e) = out.write_line(&line) {
-                io_error = Some(e);
-                break;
+                if let Err(e) = batch.flush(sink) {
+                    io_error = Some(e);
+                    break;
+                }
             }
         }
+        if io_error.is_none() {
+            let sink = Sink {
+                format,
+                seen: &mut seen,
+                names: &names,
+                summary: &mut summary,
+                problems: &mut problems,
+                out: &mut out,
+            };
+            if let Err(e) = batch.flush(sink) {
+                io_error = Some(e);
+            }
+        }
+        let serial_column = batch.serial_column;
+        let zeros = std::mem::take(&mut batch.zeros);
         for s in zeros.finish() {
             let e = RowError {
                 file: file.path.clone(),
@@ -194,5 +185,137 @@ pub(super) fn pipeline(
         error: None,
         summary,
         problems,
+    }
+}
+
+/// Rows per duplicate-check batch.
+const BATCH: usize = 64;
+
+/// Valid, formatted rows of one file held until their duplicate check: checking a batch at once
+/// lets the table lookups overlap (see [`SeenSerials::insert_batch`]). Rows leave in order.
+struct Batch {
+    file_index: u32,
+    path: Arc<Path>,
+    /// Formatted lines (without line ending) and cleaned serials, back to back.
+    bytes: Vec<u8>,
+    serials: String,
+    rows: Vec<Held>,
+    answers: Vec<Option<FirstSeen>>,
+    /// Spreadsheet damage in this file's serial column, and that column (1-based).
+    zeros: damage::LeadingZeros,
+    serial_column: usize,
+}
+
+struct Held {
+    line: u64,
+    bytes_end: usize,
+    serial_end: usize,
+    serial_column: usize,
+    periods_removed: bool,
+}
+
+/// Where a batch's rows go.
+struct Sink<'a> {
+    format: Format,
+    seen: &'a mut SeenSerials,
+    names: &'a [Arc<Path>],
+    summary: &'a mut Summary,
+    problems: &'a mut Vec<RowError>,
+    out: &'a mut split::SplitWriter,
+}
+
+impl Batch {
+    fn new(file_index: u32, path: Arc<Path>) -> Self {
+        Self {
+            file_index,
+            path,
+            bytes: Vec::with_capacity(BATCH * 64),
+            serials: String::with_capacity(BATCH * 16),
+            rows: Vec::with_capacity(BATCH),
+            answers: Vec::with_capacity(BATCH),
+            zeros: damage::LeadingZeros::default(),
+            serial_column: 1,
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.rows.len() >= BATCH
+    }
+
+    /// Formats and holds a row, or says why it cannot be written (holding nothing).
+    fn hold(&mut self, format: Format, row: &RowRef<'_>, d: &Defaults) -> Result<(), Unwritable> {
+        let before = self.bytes.len();
+        if let Err(u) = format.format_row(row, d, &mut self.bytes) {
+            self.bytes.truncate(before);
+            return Err(u);
+        }
+        self.serials.push_str(&row.serial);
+        self.rows.push(Held {
+            line: row.line,
+            bytes_end: self.bytes.len(),
+            serial_end: self.serials.len(),
+            serial_column: row.serial_column,
+            periods_removed: row.periods_removed > 0,
+        });
+        Ok(())
+    }
+
+    /// Checks the held rows for duplicates, then reports or writes each in order.
+    fn flush(&mut self, sink: Sink<'_>) -> std::io::Result<()> {
+        let mut items = Vec::with_capacity(self.rows.len());
+        let mut start = 0;
+        for h in &self.rows {
+            let at = FirstSeen {
+                file: self.file_index,
+                line: u32::try_from(h.line).unwrap_or(u32::MAX),
+            };
+            items.push((&self.serials[start..h.serial_end], at));
+            start = h.serial_end;
+        }
+        // Duplicates compare case-insensitively; a line past 4 billion is recorded as the maximum.
+        sink.seen.insert_batch(&items, &mut self.answers);
+        let (mut bytes_start, mut serial_start) = (0, 0);
+        let mut result = Ok(());
+        for (h, answer) in self.rows.iter().zip(&self.answers) {
+            let line = &self.bytes[bytes_start..h.bytes_end];
+            let serial = &self.serials[serial_start..h.serial_end];
+            bytes_start = h.bytes_end;
+            serial_start = h.serial_end;
+            if let Some(first) = answer {
+                let e = RowError {
+                    file: self.path.clone(),
+                    line: h.line,
+                    column: Some(h.serial_column),
+                    severity: Severity::Duplicate,
+                    code: "duplicate",
+                    reason: format!(
+                        "serial {serial} already on {} line {}; written once",
+                        sink.names[first.file as usize].display(),
+                        first.line
+                    ),
+                };
+                sink.summary.count(&e);
+                sink.problems.push(e);
+                continue;
+            }
+            if h.periods_removed {
+                sink.summary.note_periods(&self.path, h.line);
+            }
+            self.serial_column = h.serial_column;
+            self.zeros.observe(h.line, serial);
+            let comma: &[u8] = if sink.format == Format::Json && sink.out.rows_written() > 0 {
+                b","
+            } else {
+                b""
+            };
+            result = sink.out.write_parts(&[comma, line, sink.format.line_end()]);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.bytes.clear();
+        self.serials.clear();
+        self.rows.clear();
+        result
     }
 }
