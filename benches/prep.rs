@@ -1,5 +1,6 @@
 //! `cargo bench --bench prep`: rows per second for a clean 1,000,000-row three-column file
 //! (target ≥ 1,000,000 rows/s) and peak memory (VmHWM). Prints; asserts nothing about time.
+//! `PREP_BENCH_ROWS=100000` makes a smaller file (for profiling under callgrind).
 
 use std::io::Write as _;
 use std::time::Instant;
@@ -9,7 +10,7 @@ use stagehand::cli::{Cli, Command};
 use stagehand::config::Config;
 use stagehand::prep;
 
-const ROWS: usize = 1_000_000;
+const DEFAULT_ROWS: usize = 1_000_000;
 
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -28,11 +29,19 @@ fn cpu_secs() -> Option<f64> {
 }
 
 fn main() {
+    let n_rows = std::env::var("PREP_BENCH_ROWS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(DEFAULT_ROWS);
+    run(n_rows);
+}
+
+fn run(n_rows: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = dir.path().join("clean.csv");
     // Streamed to disk so the generator does not inflate the peak-memory figure.
     let mut w = std::io::BufWriter::new(std::fs::File::create(&input).expect("create input"));
-    for i in 0..ROWS {
+    for i in 0..n_rows {
         writeln!(w, "Contoso,Laptop 7,PF{i:08}").unwrap();
     }
     w.flush().expect("write input");
@@ -47,7 +56,7 @@ fn main() {
         .count();
     let read = t.elapsed();
     let read_cpu = cpu_secs().zip(c).map(|(a, b)| a - b);
-    assert_eq!(rows, ROWS);
+    assert_eq!(rows, n_rows);
 
     let out = dir.path().join("out.csv");
     let argv = [
@@ -65,13 +74,16 @@ fn main() {
     let full = t.elapsed();
     let full_cpu = cpu_secs().zip(c).map(|(a, b)| a - b);
     assert_eq!(outcome.exit_code, 0);
-    assert_eq!(outcome.summary.rows_written as usize, ROWS);
+    assert_eq!(outcome.summary.rows_written as usize, n_rows);
 
-    let per_sec = |d: std::time::Duration| ROWS as f64 / d.as_secs_f64();
-    println!("input: {ROWS} rows, {:.1} MB", size as f64 / 1e6);
+    let per_sec = |d: std::time::Duration| n_rows as f64 / d.as_secs_f64();
+    println!("input: {n_rows} rows, {:.1} MB", size as f64 / 1e6);
     let cpu = |c: Option<f64>| {
         c.map_or("n/a".to_string(), |c| {
-            format!("{c:.2} s CPU, {:.0} rows/CPU-s", ROWS as f64 / c.max(0.01))
+            format!(
+                "{c:.2} s CPU, {:.0} rows/CPU-s",
+                n_rows as f64 / c.max(0.01)
+            )
         })
     };
     println!(

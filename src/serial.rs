@@ -77,9 +77,23 @@ pub fn is_allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '/')
 }
 
+/// The same as `str::trim`, with a fast path for the common case of a value that starts and ends
+/// with a visible ASCII character (no Unicode whitespace test at all). Bulk callers (`prep`) trim
+/// every cell, so this is worth having.
+#[inline]
+pub fn trim(s: &str) -> &str {
+    let visible = |b: &u8| (0x21..0x7F).contains(b);
+    let b = s.as_bytes();
+    if b.first().is_some_and(visible) && b.last().is_some_and(visible) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 /// Validates and cleans one serial. Allocates only when periods have to be removed.
 pub fn clean(raw: &str) -> Result<Clean<'_>, SerialError> {
-    let trimmed = raw.trim();
+    let trimmed = trim(raw);
     let mut periods = 0usize;
     // Fast path over bytes: everything allowed is ASCII, so the first non-ASCII byte is an error.
     for (i, b) in trimmed.bytes().enumerate() {
@@ -268,7 +282,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn trim_matches_str_trim() {
+        for s in [
+            "",
+            " ",
+            "A",
+            " A",
+            "A ",
+            "\u{a0}A",
+            "A\u{3000}",
+            "é",
+            "\tA\r",
+            "A B",
+            "~x!",
+        ] {
+            assert_eq!(trim(s), s.trim(), "{s:?}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn trim_agrees_with_str_trim(s in "[ -~\t\r\n\u{a0}\u{2003}\u{e9}]{0,12}") {
+            proptest::prop_assert_eq!(trim(&s), s.trim());
+        }
+
         #[test]
         fn clean_agrees_with_the_rules(raw in "[ -~\\t\u{e9}\u{1d}]{0,80}") {
             match clean(&raw) {

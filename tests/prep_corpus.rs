@@ -77,6 +77,9 @@ fn each_encoding_delimiter_and_header_variant() {
         ),
         ("excel_unicode_text.txt", "UTF-16 LE", "tab", true),
         ("utf16be_noheader.csv", "UTF-16 BE", "comma", false),
+        // No byte-order mark: recognised from the NUL bytes and a clean decode.
+        ("utf16le_nobom.txt", "UTF-16 LE", "tab", true),
+        ("utf16be_nobom.csv", "UTF-16 BE", "comma", true),
     ];
     for (name, encoding, delimiter, header) in cases {
         let dir = tempfile::tempdir().unwrap();
@@ -289,4 +292,41 @@ fn json_report_lists_rows_problems_and_summary() {
     assert_eq!(v["summary"]["rows_read"], 9);
     assert_eq!(v["summary"]["rows_written"], 3);
     assert_eq!(v["summary"]["duplicates"], 1);
+}
+
+#[test]
+fn utf16_without_bom_keeps_line_numbers_and_a_lookalike_binary_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    let o = run(&["utf16le_nobom.txt"], &out, &[]);
+    assert_eq!((o.exit_code, o.summary.rows_read), (0, 4));
+    // Line 4 is blank, so the dotted serial is on line 6.
+    assert_eq!(
+        o.summary
+            .periods_removed
+            .first_lines
+            .values()
+            .collect::<Vec<_>>(),
+        [&vec![6]]
+    );
+    // Zero high bytes like UTF-16 LE, but a NUL character inside: binary, exit 2, nothing written.
+    let fake = dir.path().join("fake.csv");
+    let mut bytes: Vec<u8> = "SN1\r\nSN2\r\n"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    bytes.extend_from_slice(&[0, 0, b'A', 0]);
+    std::fs::write(&fake, &bytes).unwrap();
+    let out2 = dir.path().join("out2.csv");
+    let argv = [fake.to_str().unwrap(), "-o", out2.to_str().unwrap()];
+    let o = prep::execute(&args(&argv), &Config::default(), false);
+    assert_eq!(o.exit_code, 2);
+    assert_eq!(
+        o.error.unwrap(),
+        format!(
+            "{}: looks like a binary file, not text (byte 0x00 at offset 1)",
+            fake.display()
+        )
+    );
+    assert!(!out2.exists());
 }

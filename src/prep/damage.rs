@@ -5,7 +5,7 @@ use std::collections::HashMap;
 /// True for Excel's scientific notation, e.g. `1.23457E+11` (digits, optional fraction, `E`,
 /// a sign, digits). The original digits are gone, so the row cannot be repaired.
 pub fn is_scientific(s: &str) -> bool {
-    let b = s.trim().as_bytes();
+    let b = crate::serial::trim(s).as_bytes();
     let Some(e) = b.iter().position(|&c| c == b'E' || c == b'e') else {
         return false;
     };

@@ -1,8 +1,9 @@
 //! Encoding sniffing and streaming transcoding to UTF-8.
 //!
-//! A byte-order mark decides UTF-8 / UTF-16 LE / UTF-16 BE. Without one, a streaming pass checks
-//! the whole file: valid UTF-8 is read as is, anything else is Windows-1252 (what Excel's "CSV"
-//! writes on western Windows). Control bytes that never occur in text mark the file as binary.
+//! A byte-order mark decides UTF-8 / UTF-16 LE / UTF-16 BE. Without one, UTF-16 is recognised by
+//! its NUL bytes and a clean decode (see `utf16`); otherwise a streaming pass checks the whole
+//! file: valid UTF-8 is read as is, anything else is Windows-1252 (what Excel's "CSV" writes on
+//! western Windows). Control bytes that never occur in text mark the file as binary.
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -11,6 +12,7 @@ use std::path::Path;
 use encoding_rs::{Decoder, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
 use super::report::InputError;
+use super::utf16;
 
 /// The text encoding of an input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
@@ -75,14 +77,19 @@ pub fn open(path: &Path, forced: Option<TextEncoding>) -> Result<Decoded, InputE
         (Some(TextEncoding::Utf8), Some(TextEncoding::Utf8Bom)) => TextEncoding::Utf8Bom,
         (Some(f), _) => f,
         (None, Some(b)) => b,
-        (None, None) => classify(path).map_err(|e| match e {
-            Classified::Io(e) => unreadable(e),
-            Classified::Binary { offset, byte } => InputError::Binary {
-                file: path.to_path_buf(),
-                offset,
-                byte,
-            },
-        })?,
+        (None, None) => {
+            match utf16::detect(File::open(path).map_err(unreadable)?).map_err(unreadable)? {
+                Some(e) => e,
+                None => classify(path).map_err(|e| match e {
+                    Classified::Io(e) => unreadable(e),
+                    Classified::Binary { offset, byte } => InputError::Binary {
+                        file: path.to_path_buf(),
+                        offset,
+                        byte,
+                    },
+                })?,
+            }
+        }
     };
     let mut file = BufReader::with_capacity(CHUNK, File::open(path).map_err(unreadable)?);
     let reader: Box<dyn Read + Send> = match encoding {
@@ -136,8 +143,24 @@ enum Classified {
 
 /// Bytes that do not occur in text files (NUL, most C0 controls; tab, LF, CR, FF, ESC and the
 /// GS1 separators 0x1C-0x1F are left to row validation).
-fn is_binary_byte(b: u8) -> bool {
+pub(super) fn is_binary_byte(b: u8) -> bool {
     matches!(b, 0x00..=0x08 | 0x0E..=0x1A)
+}
+
+/// Position of the first binary byte. Scans 64-byte blocks without an early exit inside a block,
+/// so the compiler can vectorise the common case of a clean block.
+fn first_binary_byte(bytes: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    for block in bytes.chunks(64) {
+        if block.iter().fold(false, |hit, &b| hit | is_binary_byte(b)) {
+            return block
+                .iter()
+                .position(|&b| is_binary_byte(b))
+                .map(|i| at + i);
+        }
+        at += block.len();
+    }
+    None
 }
 
 /// One streaming pass: binary, valid UTF-8, or Windows-1252.
@@ -156,7 +179,7 @@ fn classify(path: &Path) -> Result<TextEncoding, Classified> {
             break;
         }
         let chunk = &buf[carry..carry + n];
-        if let Some(i) = chunk.iter().position(|&b| is_binary_byte(b)) {
+        if let Some(i) = first_binary_byte(chunk) {
             return Err(Classified::Binary {
                 offset: offset + i as u64,
                 byte: chunk[i],
@@ -317,6 +340,20 @@ mod tests {
                 byte: 3
             }
         );
+    }
+
+    #[test]
+    fn first_binary_byte_is_found_in_any_block() {
+        let mut text = vec![b'a'; 300];
+        assert_eq!(first_binary_byte(&text), None);
+        for at in [0, 63, 64, 130, 299] {
+            let mut t = text.clone();
+            t[at] = 0x01;
+            t[299] = 0x00;
+            assert_eq!(first_binary_byte(&t), Some(at), "{at}");
+        }
+        text.extend_from_slice(b"\t\r\n\x0c\x1b\x1c\x1f");
+        assert_eq!(first_binary_byte(&text), None);
     }
 
     #[test]

@@ -6,11 +6,14 @@
 
 pub mod damage;
 pub mod decode;
+pub mod dedupe;
 mod pipeline;
 pub mod reader;
 pub mod report;
+pub mod row;
 pub mod sniff;
 pub mod split;
+pub mod utf16;
 pub mod writer;
 
 use std::io::IsTerminal;
@@ -19,8 +22,9 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 pub use decode::TextEncoding;
-pub use reader::{InputFile, PrepRow, ReadOptions, read_rows};
+pub use reader::{InputFile, ReadOptions, read_rows};
 pub use report::{InputError, RowError, Severity, Summary};
+pub use row::{PrepRow, RowRef};
 pub use writer::{Defaults, Format};
 
 use crate::config::{Config, Platform};

@@ -1,11 +1,12 @@
 //! The streaming loop: rows in, validated, de-duplicated, formatted, written; problems counted.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
+use super::dedupe::{FirstSeen, SeenSerials};
 use super::report::{self, RowError, Severity, Summary};
+use super::row::RowRef;
+use super::writer::Unwritable;
 use super::{Defaults, Format, InputFile, Outcome, PrepArgs, damage, sniff, split};
 
 pub(super) fn pipeline(
@@ -27,24 +28,22 @@ pub(super) fn pipeline(
     let mut problems: Vec<RowError> = Vec::new();
     // Sized from the inputs (about 24 bytes a row, capped) so a big file does not rehash often.
     let estimate = files.iter().map(|f| f.size).sum::<u64>() / 24;
-    let mut seen: HashMap<Box<str>, (u32, u32), BuildHasherDefault<WordHasher>> =
-        HashMap::with_capacity_and_hasher(estimate.min(1 << 21) as usize, Default::default());
+    let mut seen = SeenSerials::with_capacity(estimate.min(1 << 21) as usize);
     let mut names: Vec<Arc<Path>> = Vec::new();
     let mut bar = report::Progress::new(progress);
-    let mut line = Vec::with_capacity(256);
     let mut io_error = None;
     for (fi, mut file) in files.into_iter().enumerate() {
         names.push(file.path.clone());
         let big = file.size > 8 * 1024 * 1024;
-        let mut zeros = damage::LeadingZeros::default();
-        let mut serial_column = 1;
+        let mut batch = Batch::new(fi as u32, file.path.clone());
         let mut rows = 0u64;
-        while let Some(item) = file.next() {
-            rows += 1;
+        loop {
             if big && rows.is_multiple_of(8192) {
                 bar.update(&file.path, rows, file.position(), file.size);
             }
-            let mut row = match item {
+            let Some(item) = file.next_row() else { break };
+            rows += 1;
+            let row = match item {
                 Ok(r) => r,
                 Err(e) => {
                     summary.count(&e);
@@ -52,8 +51,7 @@ pub(super) fn pipeline(
                     continue;
                 }
             };
-            line.clear();
-            if let Err(u) = format.format_row(&row, d, &mut line) {
+            if let Err(u) = batch.hold(format, &row, d) {
                 let e = RowError {
                     file: row.file.clone(),
                     line: row.line,
@@ -66,52 +64,36 @@ pub(super) fn pipeline(
                 problems.push(e);
                 continue;
             }
-            // Duplicates compare case-insensitively. The serial moves into the set unless it has
-            // lower-case letters, so the common case costs no extra allocation.
-            let has_lower = row.serial.bytes().any(|b| b.is_ascii_lowercase());
-            let key: Box<str> = if has_lower {
-                row.serial.to_ascii_uppercase().into_boxed_str()
-            } else {
-                std::mem::take(&mut row.serial).into_boxed_str()
-            };
-            if let Some(&(pf, pl)) = seen.get(&key) {
-                let shown = if has_lower {
-                    row.serial.as_str()
-                } else {
-                    &*key
+            if batch.is_full() {
+                let sink = Sink {
+                    format,
+                    seen: &mut seen,
+                    names: &names,
+                    summary: &mut summary,
+                    problems: &mut problems,
+                    out: &mut out,
                 };
-                let e = RowError {
-                    file: row.file.clone(),
-                    line: row.line,
-                    column: Some(row.serial_column),
-                    severity: Severity::Duplicate,
-                    code: "duplicate",
-                    reason: format!(
-                        "serial {shown} already on {} line {pl}; written once",
-                        names[pf as usize].display()
-                    ),
-                };
-                summary.count(&e);
-                problems.push(e);
-                continue;
-            }
-            if row.periods_removed > 0 {
-                summary.note_periods(&row.file, row.line);
-            }
-            serial_column = row.serial_column;
-            zeros.observe(row.line, &key);
-            // File index and line in 8 bytes; a line past 4 billion is recorded as the maximum.
-            let at = (fi as u32, u32::try_from(row.line).unwrap_or(u32::MAX));
-            seen.insert(key, at);
-            if format == Format::Json && out.rows_written() > 0 {
-                line.splice(0..0, *b",");
-            }
-            line.extend_from_slice(format.line_end());
-            if let Err(e) = out.write_line(&line) {
-                io_error = Some(e);
-                break;
+                if let Err(e) = batch.flush(sink) {
+                    io_error = Some(e);
+                    break;
+                }
             }
         }
+        if io_error.is_none() {
+            let sink = Sink {
+                format,
+                seen: &mut seen,
+                names: &names,
+                summary: &mut summary,
+                problems: &mut problems,
+                out: &mut out,
+            };
+            if let Err(e) = batch.flush(sink) {
+                io_error = Some(e);
+            }
+        }
+        let serial_column = batch.serial_column;
+        let zeros = std::mem::take(&mut batch.zeros);
         for s in zeros.finish() {
             let e = RowError {
                 file: file.path.clone(),
@@ -206,69 +188,134 @@ pub(super) fn pipeline(
     }
 }
 
-/// A fast non-cryptographic hasher for the duplicate set: each 8-byte word is mixed in with a
-/// folded 64x64->128 multiply (the core of foldhash/ahash's fallback). Inputs come from the
-/// operator's own files, so hash flooding is not a concern here.
-#[derive(Default)]
-struct WordHasher(u64);
+/// Rows per duplicate-check batch.
+const BATCH: usize = 64;
 
-impl WordHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        const K: u64 = 0x9E37_79B9_7F4A_7C15;
-        let x = u128::from(self.0 ^ word) * u128::from(K ^ 0x2d35_8dcc_aa6c_78a5);
-        self.0 = (x as u64) ^ ((x >> 64) as u64);
-    }
+/// Valid, formatted rows of one file held until their duplicate check: checking a batch at once
+/// lets the table lookups overlap (see [`SeenSerials::insert_batch`]). Rows leave in order.
+struct Batch {
+    file_index: u32,
+    path: Arc<Path>,
+    /// Formatted lines (without line ending) and cleaned serials, back to back.
+    bytes: Vec<u8>,
+    serials: String,
+    rows: Vec<Held>,
+    answers: Vec<Option<FirstSeen>>,
+    /// Spreadsheet damage in this file's serial column, and that column (1-based).
+    zeros: damage::LeadingZeros,
+    serial_column: usize,
 }
 
-impl Hasher for WordHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut b = [0u8; 8];
-            b[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(b));
-        }
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
+struct Held {
+    line: u64,
+    bytes_end: usize,
+    serial_end: usize,
+    serial_column: usize,
+    periods_removed: bool,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashSet;
+/// Where a batch's rows go.
+struct Sink<'a> {
+    format: Format,
+    seen: &'a mut SeenSerials,
+    names: &'a [Arc<Path>],
+    summary: &'a mut Summary,
+    problems: &'a mut Vec<RowError>,
+    out: &'a mut split::SplitWriter,
+}
 
-    #[test]
-    fn hasher_spreads_similar_serials() {
-        let hash = |s: &str| {
-            let mut h = WordHasher::default();
-            h.write(s.as_bytes());
-            h.write_u8(0xff);
-            h.finish()
-        };
-        for pattern in ["PF", "5CG1234", ""] {
-            let hashes: HashSet<u64> = (0..100_000)
-                .map(|i| hash(&format!("{pattern}{i:08}")))
-                .collect();
-            assert_eq!(hashes.len(), 100_000, "{pattern}");
+impl Batch {
+    fn new(file_index: u32, path: Arc<Path>) -> Self {
+        Self {
+            file_index,
+            path,
+            bytes: Vec::with_capacity(BATCH * 64),
+            serials: String::with_capacity(BATCH * 16),
+            rows: Vec::with_capacity(BATCH),
+            answers: Vec::with_capacity(BATCH),
+            zeros: damage::LeadingZeros::default(),
+            serial_column: 1,
         }
-        let hashes: HashSet<u64> = (0..100_000).map(|i| hash(&format!("PF{i:08}"))).collect();
-        // The top 7 bits (hashbrown's control byte) must vary too.
-        let tops: HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
-        assert!(tops.len() > 100, "{}", tops.len());
+    }
+
+    fn is_full(&self) -> bool {
+        self.rows.len() >= BATCH
+    }
+
+    /// Formats and holds a row, or says why it cannot be written (holding nothing).
+    fn hold(&mut self, format: Format, row: &RowRef<'_>, d: &Defaults) -> Result<(), Unwritable> {
+        let before = self.bytes.len();
+        if let Err(u) = format.format_row(row, d, &mut self.bytes) {
+            self.bytes.truncate(before);
+            return Err(u);
+        }
+        self.serials.push_str(&row.serial);
+        self.rows.push(Held {
+            line: row.line,
+            bytes_end: self.bytes.len(),
+            serial_end: self.serials.len(),
+            serial_column: row.serial_column,
+            periods_removed: row.periods_removed > 0,
+        });
+        Ok(())
+    }
+
+    /// Checks the held rows for duplicates, then reports or writes each in order.
+    fn flush(&mut self, sink: Sink<'_>) -> std::io::Result<()> {
+        let mut items = Vec::with_capacity(self.rows.len());
+        let mut start = 0;
+        for h in &self.rows {
+            let at = FirstSeen {
+                file: self.file_index,
+                line: u32::try_from(h.line).unwrap_or(u32::MAX),
+            };
+            items.push((&self.serials[start..h.serial_end], at));
+            start = h.serial_end;
+        }
+        // Duplicates compare case-insensitively; a line past 4 billion is recorded as the maximum.
+        sink.seen.insert_batch(&items, &mut self.answers);
+        let (mut bytes_start, mut serial_start) = (0, 0);
+        let mut result = Ok(());
+        for (h, answer) in self.rows.iter().zip(&self.answers) {
+            let line = &self.bytes[bytes_start..h.bytes_end];
+            let serial = &self.serials[serial_start..h.serial_end];
+            bytes_start = h.bytes_end;
+            serial_start = h.serial_end;
+            if let Some(first) = answer {
+                let e = RowError {
+                    file: self.path.clone(),
+                    line: h.line,
+                    column: Some(h.serial_column),
+                    severity: Severity::Duplicate,
+                    code: "duplicate",
+                    reason: format!(
+                        "serial {serial} already on {} line {}; written once",
+                        sink.names[first.file as usize].display(),
+                        first.line
+                    ),
+                };
+                sink.summary.count(&e);
+                sink.problems.push(e);
+                continue;
+            }
+            if h.periods_removed {
+                sink.summary.note_periods(&self.path, h.line);
+            }
+            self.serial_column = h.serial_column;
+            self.zeros.observe(h.line, serial);
+            let comma: &[u8] = if sink.format == Format::Json && sink.out.rows_written() > 0 {
+                b","
+            } else {
+                b""
+            };
+            result = sink.out.write_parts(&[comma, line, sink.format.line_end()]);
+            if result.is_err() {
+                break;
+            }
+        }
+        self.bytes.clear();
+        self.serials.clear();
+        self.rows.clear();
+        result
     }
 }

@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
-use super::damage;
 use super::decode::{self, TextEncoding};
 use super::report::{InputError, RowError, Severity};
+use super::row::{Labels, RowRef, convert};
 use super::sniff::{self, Columns};
-use crate::serial;
 
 /// How inputs are read; `None` means "detect".
 #[derive(Debug, Clone, Copy, Default)]
@@ -22,26 +21,7 @@ pub struct ReadOptions {
     pub encoding: Option<TextEncoding>,
 }
 
-/// One valid row. Text fields are trimmed; empty cells are `None`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrepRow {
-    pub file: Arc<Path>,
-    /// 1-based line where the row starts.
-    pub line: u64,
-    /// The cleaned serial.
-    pub serial: String,
-    /// 1-based column of the serial.
-    pub serial_column: usize,
-    pub periods_removed: usize,
-    /// Shared with neighbouring rows that have the same value (rows repeat them).
-    pub manufacturer: Option<Arc<str>>,
-    pub model: Option<Arc<str>>,
-    pub user: Option<String>,
-    pub group_tag: Option<String>,
-    pub hardware_hash: Option<String>,
-    pub product_id: Option<String>,
-    pub details: Option<String>,
-}
+pub use super::row::PrepRow;
 
 const SAMPLE: usize = 64 * 1024;
 
@@ -154,106 +134,53 @@ impl InputFile {
         self.csv.position().byte()
     }
 
-    fn convert(&mut self, rec: &ByteRecord, line: u64) -> Result<PrepRow, RowError> {
-        convert(&self.path, &self.columns, &mut self.labels, rec, line)
+    /// Moves to the next record that is not blank (the held first record comes first) and
+    /// returns its start line, or the error that stopped reading.
+    fn advance(&mut self) -> Option<Result<u64, RowError>> {
+        if let Some((first, line)) = self.first.take() {
+            self.record = first;
+            return Some(Ok(line));
+        }
+        if self.failed {
+            return None;
+        }
+        loop {
+            match self.csv.read_byte_record(&mut self.record) {
+                Ok(false) => return None,
+                Ok(true) if is_blank(&self.record) => continue,
+                Ok(true) => {
+                    return Some(Ok(start_line(&self.record, self.csv.position().line())));
+                }
+                Err(e) => {
+                    // csv only fails on IO errors once flexible; the rest of the file is lost.
+                    self.failed = true;
+                    return Some(Err(RowError {
+                        file: self.path.clone(),
+                        line: line_of(&e),
+                        column: None,
+                        severity: Severity::Rejected,
+                        code: "unreadable",
+                        reason: format!("reading stopped here: {e}"),
+                    }));
+                }
+            }
+        }
     }
-}
 
-/// The last manufacturer and model seen, reused while rows repeat them.
-#[derive(Debug, Default)]
-struct Labels {
-    manufacturer: Option<Arc<str>>,
-    model: Option<Arc<str>>,
-}
-
-/// Validates one record into a row (a free function so the reader's record buffer can be
-/// borrowed alongside it).
-fn convert(
-    path: &Arc<Path>,
-    c: &Columns,
-    labels: &mut Labels,
-    rec: &ByteRecord,
-    line: u64,
-) -> Result<PrepRow, RowError> {
-    let reject = |column: usize, code: &'static str, reason: String| RowError {
-        file: path.clone(),
-        line,
-        column: Some(column + 1),
-        severity: Severity::Rejected,
-        code,
-        reason,
-    };
-    let cell = |i: usize| -> Result<Option<&str>, RowError> {
-        match rec.get(i) {
-            None => Ok(None),
-            Some(b) => std::str::from_utf8(b).map(|s| Some(s.trim())).map_err(|_| {
-                reject(
-                    i,
-                    "bad-text",
-                    "the cell is not valid text in the detected encoding".into(),
-                )
-            }),
-        }
-    };
-    let raw = match cell(c.serial)? {
-        Some(s) if !s.is_empty() => s,
-        _ => {
-            return Err(reject(
-                c.serial,
-                "empty-serial",
-                "the serial is empty".into(),
-            ));
-        }
-    };
-    if damage::is_scientific(raw) {
-        return Err(reject(
-            c.serial,
-            "scientific-notation",
-            format!(
-                "{raw:?} is a number in scientific notation: a spreadsheet replaced the serial and its digits are lost; export the column as text"
+    /// The next row as a view into the reader's buffer: no allocation per row. The iterator
+    /// yields the same rows owned.
+    pub fn next_row(&mut self) -> Option<Result<RowRef<'_>, RowError>> {
+        Some(match self.advance()? {
+            Ok(line) => convert(
+                &self.path,
+                &self.columns,
+                &mut self.labels,
+                &self.record,
+                line,
             ),
-        ));
-    }
-    let clean = serial::clean(raw)
-        .map_err(|e| reject(c.serial, "bad-serial", format!("serial {raw:?}: {e}")))?;
-    let opt = |col: Option<usize>| -> Result<Option<String>, RowError> {
-        Ok(match col {
-            Some(i) => cell(i)?.filter(|s| !s.is_empty()).map(str::to_string),
-            None => None,
+            Err(e) => Err(e),
         })
-    };
-    let label = |col: Option<usize>,
-                 field: &'static str,
-                 last: &mut Option<Arc<str>>|
-     -> Result<Option<Arc<str>>, RowError> {
-        let Some(i) = col else { return Ok(None) };
-        let Some(v) = cell(i)?.filter(|s| !s.is_empty()) else {
-            return Ok(None);
-        };
-        if let Some(prev) = last.as_ref().filter(|p| ***p == *v) {
-            return Ok(Some(prev.clone()));
-        }
-        serial::check_label(field, v).map_err(|e| reject(i, "bad-label", e.to_string()))?;
-        let shared: Arc<str> = Arc::from(v);
-        *last = Some(shared.clone());
-        Ok(Some(shared))
-    };
-    let manufacturer = label(c.manufacturer, "manufacturer", &mut labels.manufacturer)?;
-    let model = label(c.model, "model", &mut labels.model)?;
-    Ok(PrepRow {
-        file: path.clone(),
-        line,
-        serial: clean.value.into_owned(),
-        serial_column: c.serial + 1,
-        periods_removed: clean.periods_removed,
-        manufacturer,
-        model,
-        user: opt(c.user)?,
-        group_tag: opt(c.group_tag)?,
-        hardware_hash: opt(c.hardware_hash)?,
-        product_id: opt(c.product_id)?,
-        details: opt(c.details)?,
-    })
+    }
 }
 
 /// The line a record starts on, from the reader's line after it. csv's own record position does
@@ -302,40 +229,18 @@ impl Iterator for InputFile {
     type Item = Result<PrepRow, RowError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some((first, line)) = self.first.take() {
-            return Some(self.convert(&first, line));
-        }
-        if self.failed {
-            return None;
-        }
-        loop {
-            match self.csv.read_byte_record(&mut self.record) {
-                Ok(false) => return None,
-                Ok(true) if is_blank(&self.record) => continue,
-                Ok(true) => {
-                    let line = start_line(&self.record, self.csv.position().line());
-                    return Some(convert(
-                        &self.path,
-                        &self.columns,
-                        &mut self.labels,
-                        &self.record,
-                        line,
-                    ));
-                }
-                Err(e) => {
-                    // csv only fails on IO errors once flexible; the rest of the file is lost.
-                    self.failed = true;
-                    return Some(Err(RowError {
-                        file: self.path.clone(),
-                        line: line_of(&e),
-                        column: None,
-                        severity: Severity::Rejected,
-                        code: "unreadable",
-                        reason: format!("reading stopped here: {e}"),
-                    }));
-                }
-            }
-        }
+        let line = match self.advance()? {
+            Ok(line) => line,
+            Err(e) => return Some(Err(e)),
+        };
+        let row = convert(
+            &self.path,
+            &self.columns,
+            &mut self.labels,
+            &self.record,
+            line,
+        );
+        Some(row.map(|r| self.labels.to_owned(&r)))
     }
 }
 

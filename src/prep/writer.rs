@@ -3,7 +3,7 @@
 use encoding_rs::WINDOWS_1252;
 use serde::Serialize;
 
-use super::reader::PrepRow;
+use super::row::RowRef;
 use crate::config::Platform;
 
 /// What `prep` writes.
@@ -101,12 +101,12 @@ impl Format {
     /// Appends one row (without line ending) to `buf`, or says why it cannot be written.
     pub fn format_row(
         self,
-        row: &PrepRow,
+        row: &RowRef<'_>,
         d: &Defaults,
         buf: &mut Vec<u8>,
     ) -> Result<(), Unwritable> {
-        let manufacturer = row.manufacturer.as_deref().or(d.manufacturer.as_deref());
-        let model = row.model.as_deref().or(d.model.as_deref());
+        let manufacturer = row.manufacturer.or(d.manufacturer.as_deref());
+        let model = row.model.or(d.model.as_deref());
         match self {
             Format::CorporateIdentifiers if d.platform == Platform::Windows => {
                 let m = manufacturer.ok_or_else(|| {
@@ -124,7 +124,7 @@ impl Format {
             }
             Format::CorporateIdentifiers => {
                 buf.extend_from_slice(row.serial.as_bytes());
-                if let Some(details) = row.details.as_deref().or(d.details.as_deref()) {
+                if let Some(details) = row.details.or(d.details.as_deref()) {
                     let n = details.chars().count();
                     if n > DETAILS_MAX {
                         return Err(unwritable(
@@ -143,21 +143,18 @@ impl Format {
                 }
             }
             Format::Autopilot => {
-                let hash = row.hardware_hash.as_deref().ok_or_else(|| {
+                let hash = row.hardware_hash.ok_or_else(|| {
                     unwritable(
                         "missing-hash",
                         "no hardware hash: the Autopilot format needs a \"Hardware Hash\" column",
                     )
                 })?;
                 let fields = [
-                    ("serial", row.serial.as_str()),
-                    (
-                        "Windows Product ID",
-                        row.product_id.as_deref().unwrap_or(""),
-                    ),
+                    ("serial", &*row.serial),
+                    ("Windows Product ID", row.product_id.unwrap_or("")),
                     ("hardware hash", hash),
-                    ("group tag", row.group_tag.as_deref().unwrap_or("")),
-                    ("assigned user", row.user.as_deref().unwrap_or("")),
+                    ("group tag", row.group_tag.unwrap_or("")),
+                    ("assigned user", row.user.unwrap_or("")),
                 ];
                 let mut line = String::new();
                 for (i, (name, value)) in fields.iter().enumerate() {
@@ -202,11 +199,11 @@ impl Format {
                     manufacturer,
                     model,
                     platform: d.platform,
-                    user: row.user.as_deref(),
-                    group_tag: row.group_tag.as_deref(),
-                    product_id: row.product_id.as_deref(),
+                    user: row.user,
+                    group_tag: row.group_tag,
+                    product_id: row.product_id,
                     has_hardware_hash: row.hardware_hash.is_some(),
-                    details: row.details.as_deref(),
+                    details: row.details,
                 };
                 serde_json::to_writer(&mut *buf, &j)
                     .map_err(|e| unwritable("json", e.to_string()))?;
@@ -219,6 +216,7 @@ impl Format {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prep::PrepRow;
     use std::path::Path;
     use std::sync::Arc;
 
@@ -251,7 +249,7 @@ mod tests {
 
     fn fmt(f: Format, r: &PrepRow, d: &Defaults) -> Result<String, Unwritable> {
         let mut buf = Vec::new();
-        f.format_row(r, d, &mut buf)
+        f.format_row(&r.view(), d, &mut buf)
             .map(|_| String::from_utf8_lossy(&buf).into_owned())
     }
 
@@ -307,7 +305,9 @@ mod tests {
         r.hardware_hash = Some("T0FBQQ==".into());
         r.user = Some("José@contoso.com".into());
         let mut buf = Vec::new();
-        Format::Autopilot.format_row(&r, &d, &mut buf).unwrap();
+        Format::Autopilot
+            .format_row(&r.view(), &d, &mut buf)
+            .unwrap();
         assert_eq!(buf, b"SN1,,T0FBQQ==,,Jos\xe9@contoso.com");
         r.user = Some("Zoë 😀".into());
         assert_eq!(fmt(Format::Autopilot, &r, &d).unwrap_err().code, "not-ansi");
