@@ -30,14 +30,14 @@ fn rows() -> Vec<DeviceStatus> {
         .map(|i| {
             let stage = Stage::ALL[i % Stage::ALL.len()];
             DeviceStatus {
-                serial: format!("PF{i:08}"),
+                serial: format!("PF{i:08}").into(),
                 stage,
                 flags: Flags::default(),
-                device_name: Some(format!("DESKTOP-{i:07}")),
-                managed_device_id: Some(format!("md-{i}")),
-                primary_user: Some(format!("user{}@contoso.example", i % 500)),
+                device_name: Some(format!("DESKTOP-{i:07}").into()),
+                managed_device_id: Some(format!("md-{i}").into()),
+                primary_user: Some(format!("user{}@contoso.example", i % 500).into()),
                 enrolled_by: Some("stage01@contoso.example".into()),
-                enrollment_state: Some("enrolled".into()),
+                enrollment_state: Some("enrolled"),
                 deployment_status: None,
                 last_sync: Some(t0()),
                 compliance: Some(COMPLIANCE[i % COMPLIANCE.len()].into()),

@@ -121,7 +121,7 @@ fn row(serial: &str, id: &str, now: DateTime<Utc>) -> DeviceStatus {
         deployment_status: None,
         last_sync: None,
         compliance: None,
-        message: String::new(),
+        message: "".into(),
         code: None,
         phase: None,
         since: now,

@@ -146,7 +146,7 @@ async fn every_stage_and_flag_from_the_simulated_tenant() {
         .collect();
     assert_eq!(stages, want, "{:?}", by_stage(&rows));
 
-    let get = |s: &str| rows.iter().find(|r| r.serial == s).unwrap();
+    let get = |s: &str| rows.iter().find(|r| &*r.serial == s).unwrap();
     assert!(get(&bent).flags.noncompliant, "{:?}", get(&bent));
     assert_eq!(get(&bent).compliance.as_deref(), Some("noncompliant"));
     assert_eq!(
@@ -218,7 +218,7 @@ async fn every_stage_and_flag_from_the_simulated_tenant() {
         .cycle(&queue, t0 + chrono::Duration::seconds(10))
         .await
         .unwrap();
-    let newdev = rows.iter().find(|r| r.serial == "NEWDEV0001").unwrap();
+    let newdev = rows.iter().find(|r| &*r.serial == "NEWDEV0001").unwrap();
     assert_eq!(newdev.stage, Stage::Enrolled, "{newdev:?}");
 
     // A failed poll: the rows stay, flagged stale.

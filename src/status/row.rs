@@ -22,22 +22,22 @@ pub type SharedRow = Arc<DeviceStatus>;
 /// Plain, owned, serializable: sent from the feed to the app and printed by the headless command.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceStatus {
-    pub serial: String,
+    pub serial: Box<str>,
     pub stage: Stage,
     pub flags: Flags,
-    pub device_name: Option<String>,
-    pub managed_device_id: Option<String>,
-    pub primary_user: Option<String>,
-    pub enrolled_by: Option<String>,
+    pub device_name: Option<Box<str>>,
+    pub managed_device_id: Option<Box<str>>,
+    pub primary_user: Option<Box<str>>,
+    pub enrolled_by: Option<Box<str>>,
     /// `importedDeviceIdentity.enrollmentState`, as Graph names it.
-    pub enrollment_state: Option<String>,
+    pub enrollment_state: Option<&'static str>,
     /// The report's raw `DeploymentStatus` code (undocumented; see `status::deployment`).
-    pub deployment_status: Option<String>,
+    pub deployment_status: Option<Box<str>>,
     pub last_sync: Option<DateTime<Utc>>,
-    pub compliance: Option<String>,
-    pub message: String,
-    pub code: Option<String>,
-    pub phase: Option<String>,
+    pub compliance: Option<Box<str>>,
+    pub message: Box<str>,
+    pub code: Option<Box<str>>,
+    pub phase: Option<Box<str>>,
     /// When the device entered `stage`.
     pub since: DateTime<Utc>,
     /// The last stage changes this console observed (at most `timeline::MAX_CHANGES`).
@@ -72,22 +72,20 @@ impl DeviceStatus {
             message = format!("{message} ({note})");
         }
         DeviceStatus {
-            serial: serial.to_string(),
+            serial: serial.into(),
             stage,
             flags,
-            device_name: src.device.map(|d| d.device_name.clone()),
-            managed_device_id: src.device.map(|d| d.id.clone()),
-            primary_user,
-            enrolled_by,
-            enrollment_state: src
-                .identity
-                .map(|i| i.enrollment_state.as_graph().to_string()),
-            deployment_status: src.report.map(|r| r.deployment_status.clone()),
+            device_name: src.device.map(|d| d.device_name.as_str().into()),
+            managed_device_id: src.device.map(|d| d.id.as_str().into()),
+            primary_user: primary_user.map(Box::from),
+            enrolled_by: enrolled_by.map(Box::from),
+            enrollment_state: src.identity.map(|i| i.enrollment_state.as_graph()),
+            deployment_status: src.report.map(|r| r.deployment_status.as_str().into()),
             last_sync: src.device.and_then(|d| d.last_sync),
-            compliance: src.device.and_then(|d| d.compliance.clone()),
-            message,
-            code,
-            phase,
+            compliance: boxed(&src.device.and_then(|d| d.compliance.clone())),
+            message: message.into(),
+            code: code.map(Box::from),
+            phase: phase.map(Box::from),
             since,
             timeline: timeline.to_vec(),
             raw: RawFields::from_sources(src),

@@ -70,7 +70,7 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
     );
     let rows = tr.finish(&l, t(1));
     assert_eq!(rows[0].stage, Stage::Registered);
-    assert_eq!(rows[0].serial, "pf1");
+    assert_eq!(&*rows[0].serial, "pf1");
 
     let mut l = with_device(listed("pf1"), "md-1");
     let plan = tr.plan(&l, t(10));

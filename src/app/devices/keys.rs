@@ -55,8 +55,11 @@ impl App {
                     } else {
                         ActionKind::Wipe
                     };
-                    self.devices.modal =
-                        Some(ActionModal::new(kind, &row.serial, row.device_name.clone()));
+                    self.devices.modal = Some(ActionModal::new(
+                        kind,
+                        &row.serial,
+                        row.device_name.as_deref().map(String::from),
+                    ));
                 }
             }
             Some(Action::Retire | Action::Wipe) => {}
@@ -101,10 +104,10 @@ impl App {
             return Vec::new();
         };
         let key = match &row.managed_device_id {
-            Some(id) => DeviceKey::Id(id.clone()),
-            None => DeviceKey::Serial(row.serial.clone()),
+            Some(id) => DeviceKey::Id(id.to_string()),
+            None => DeviceKey::Serial(row.serial.to_string()),
         };
-        let serial = row.serial.clone();
+        let serial = row.serial.to_string();
         self.devices.notice = Some(super::Notice {
             text: format!("{serial}: asking the device to sync…"),
             bad: false,

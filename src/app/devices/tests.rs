@@ -25,15 +25,15 @@ pub(crate) fn row(serial: &str, stage: Stage, minutes_in_stage: i64) -> DeviceSt
         serial: serial.into(),
         stage,
         flags: Flags::default(),
-        device_name: enrolled.then(|| format!("DESKTOP-{serial}")),
-        managed_device_id: enrolled.then(|| format!("md-{serial}")),
+        device_name: enrolled.then(|| format!("DESKTOP-{serial}").into()),
+        managed_device_id: enrolled.then(|| format!("md-{serial}").into()),
         primary_user: enrolled.then(|| "stage01@contoso.example".into()),
         enrolled_by: enrolled.then(|| "stage01@contoso.example".into()),
-        enrollment_state: Some("enrolled".into()),
+        enrollment_state: Some("enrolled"),
         deployment_status: None,
         last_sync: enrolled.then(|| t0() - Duration::minutes(2)),
         compliance: enrolled.then(|| "compliant".into()),
-        message: format!("{} message", stage.label()),
+        message: format!("{} message", stage.label()).into(),
         code: None,
         phase: None,
         since,
@@ -91,7 +91,7 @@ fn visible(a: &App) -> Vec<&str> {
         .list
         .visible()
         .iter()
-        .map(|&i| a.status.rows[i].serial.as_str())
+        .map(|&i| &*a.status.rows[i].serial)
         .collect();
     v.sort_unstable();
     v
@@ -99,7 +99,7 @@ fn visible(a: &App) -> Vec<&str> {
 
 fn select(a: &mut App, serial: &str) {
     a.update(key(KeyCode::Home));
-    while a.status.selected().map(|r| r.serial.as_str()) != Some(serial) {
+    while a.status.selected().map(|r| &*r.serial) != Some(serial) {
         let before = a.status.list.cursor();
         a.update(key(KeyCode::Down));
         assert_ne!(before, a.status.list.cursor(), "{serial} is not visible");

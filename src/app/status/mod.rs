@@ -163,7 +163,7 @@ impl StatusState {
             self.rows.sort_by(|a, b| sort.compare(a, b));
         }
         if self.resort || self.refilter {
-            let keys = self.rows.iter().map(|r| r.serial.clone()).collect();
+            let keys = self.rows.iter().map(|r| r.serial.to_string()).collect();
             let rows = &self.rows;
             let filter = &self.filter;
             let facets = &self.facets;
@@ -201,13 +201,13 @@ fn row_matches(filter: &FilterInput, r: &DeviceStatus) -> bool {
     }
     let flags = r.flags.names().join(" ");
     filter.matches([
-        r.serial.as_str(),
+        &r.serial,
         r.device_name.as_deref().unwrap_or(""),
         r.stage.label(),
         r.enrolled_by.as_deref().unwrap_or(""),
         r.primary_user.as_deref().unwrap_or(""),
         r.compliance.as_deref().unwrap_or(""),
-        r.message.as_str(),
+        &r.message,
         flags.as_str(),
     ])
 }

@@ -109,7 +109,7 @@ fn ci_str(a: &str, b: &str) -> Ordering {
         .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
-fn ci(a: &Option<String>, b: &Option<String>) -> Ordering {
+fn ci(a: &Option<Box<str>>, b: &Option<Box<str>>) -> Ordering {
     match (a, b) {
         (Some(a), Some(b)) => ci_str(a, b),
         _ => opt(a, b),

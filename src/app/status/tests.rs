@@ -22,15 +22,15 @@ pub(crate) fn row(serial: &str, stage: Stage, minutes_in_stage: i64) -> DeviceSt
         serial: serial.into(),
         stage,
         flags: Flags::default(),
-        device_name: enrolled.then(|| format!("DESKTOP-{serial}")),
-        managed_device_id: enrolled.then(|| format!("md-{serial}")),
+        device_name: enrolled.then(|| format!("DESKTOP-{serial}").into()),
+        managed_device_id: enrolled.then(|| format!("md-{serial}").into()),
         primary_user: enrolled.then(|| "stage01@contoso.example".into()),
         enrolled_by: enrolled.then(|| "stage01@contoso.example".into()),
-        enrollment_state: Some("notContacted".into()),
+        enrollment_state: Some("notContacted"),
         deployment_status: None,
         last_sync: enrolled.then(|| t0() - Duration::minutes(2)),
         compliance: enrolled.then(|| "compliant".into()),
-        message: format!("{} message", stage.label()),
+        message: format!("{} message", stage.label()).into(),
         code: None,
         phase: None,
         since,
@@ -68,7 +68,7 @@ fn serials(a: &App) -> Vec<&str> {
         .list
         .visible()
         .iter()
-        .map(|&i| a.status.rows[i].serial.as_str())
+        .map(|&i| &*a.status.rows[i].serial)
         .collect()
 }
 
@@ -176,7 +176,7 @@ fn selection_follows_the_serial_across_snapshots() {
         rows: shared(rows),
     }));
     a.settle();
-    assert_eq!(a.status.selected().map(|r| r.serial.as_str()), Some("E5"));
+    assert_eq!(a.status.selected().map(|r| &*r.serial), Some("E5"));
     assert_eq!(a.status.list.cursor(), 4);
 }
 
@@ -283,7 +283,7 @@ fn enter_opens_the_detail_of_the_selection_and_esc_closes_it() {
     a.update(key(KeyCode::Char('j')));
     a.update(key(KeyCode::Enter));
     assert!(a.status.detail);
-    assert_eq!(a.status.selected().map(|r| r.serial.as_str()), Some("C3"));
+    assert_eq!(a.status.selected().map(|r| &*r.serial), Some("C3"));
     a.update(key(KeyCode::Esc));
     assert!(!a.status.detail);
     // Nothing to open on an empty pane.

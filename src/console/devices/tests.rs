@@ -24,7 +24,7 @@ fn status_app() -> App {
 
 fn open_c3(a: &mut App) {
     a.update(key(KeyCode::Home));
-    while a.status.selected().map(|r| r.serial.as_str()) != Some("C3") {
+    while a.status.selected().map(|r| &*r.serial) != Some("C3") {
         a.update(key(KeyCode::Down));
     }
     a.update(key(KeyCode::Enter));

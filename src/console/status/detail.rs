@@ -24,7 +24,7 @@ pub fn draw(frame: &mut Frame, app: &App, row: &DeviceStatus, area: Rect, wide: 
     }
     let mut head = vec![
         Line::from(vec![
-            Span::styled(row.serial.clone(), theme::title()),
+            Span::styled(row.serial.to_string(), theme::title()),
             Span::styled(
                 row.device_name
                     .as_deref()

@@ -220,9 +220,9 @@ pub fn visible_rows<'a>(
 }
 
 fn cell(r: &DeviceStatus, c: Column, now: DateTime<Utc>, wide: bool) -> Line<'_> {
-    let text = |v: &Option<String>| Line::raw(v.as_deref().unwrap_or("—").to_string());
+    let text = |v: &Option<Box<str>>| Line::raw(v.as_deref().unwrap_or("—").to_string());
     match c {
-        Column::Serial => Line::raw(r.serial.as_str()),
+        Column::Serial => Line::raw(&*r.serial),
         Column::Device => text(&r.device_name),
         Column::Stage => stage_cell(r.stage, r.flags, wide),
         Column::InStage => Line::raw(short_duration(now - r.since)),
@@ -240,7 +240,7 @@ fn cell(r: &DeviceStatus, c: Column, now: DateTime<Utc>, wide: bool) -> Line<'_>
             };
             Line::styled(r.compliance.as_deref().unwrap_or("—").to_string(), style)
         }
-        Column::Message => Line::raw(r.message.as_str()),
+        Column::Message => Line::raw(&*r.message),
     }
 }
 

@@ -40,8 +40,8 @@ fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) ->
         serial: serial.into(),
         stage,
         flags,
-        device_name: enrolled.then(|| format!("CT-{serial}")),
-        managed_device_id: enrolled.then(|| format!("md-{serial}")),
+        device_name: enrolled.then(|| format!("CT-{serial}").into()),
+        managed_device_id: enrolled.then(|| format!("md-{serial}").into()),
         primary_user: enrolled.then(|| {
             if stage == Stage::Assigned {
                 "ada@contoso.example"
@@ -51,7 +51,7 @@ fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) ->
             .into()
         }),
         enrolled_by: enrolled.then(|| "stage01@contoso.example".into()),
-        enrollment_state: Some("enrolled".into()),
+        enrollment_state: Some("enrolled"),
         deployment_status: None,
         last_sync: enrolled.then(|| t0() - Duration::minutes(3)),
         compliance: enrolled.then(|| {
