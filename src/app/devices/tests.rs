@@ -1,6 +1,6 @@
 //! State tests: keys and feed answers in, fields and commands out. No terminal, no runtime.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
@@ -9,36 +9,16 @@ use crate::app::{App, Cmd, Msg, Pane};
 use crate::config::Config;
 use crate::devices::{Destructive, DeviceDetail};
 use crate::graph::models::ComplianceState;
-use crate::status::{Change, DeviceStatus, Flags, Stage};
+use crate::status::{DeviceStatus, Stage};
 
-pub(crate) fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
-        .unwrap()
-        .to_utc()
-}
+pub(crate) use crate::app::status::tests::t0;
 
-/// A row with fixed values; enrolled stages get a managed device id `md-SERIAL`.
+/// The status pane's fixture row, as Intune reports an enrolled device; enrolled stages get a
+/// managed device id `md-SERIAL`.
 pub(crate) fn row(serial: &str, stage: Stage, minutes_in_stage: i64) -> DeviceStatus {
-    let since = t0() - Duration::minutes(minutes_in_stage);
-    let enrolled = !matches!(stage, Stage::Queued | Stage::Registered);
     DeviceStatus {
-        serial: serial.into(),
-        stage,
-        flags: Flags::default(),
-        device_name: enrolled.then(|| format!("DESKTOP-{serial}").into()),
-        managed_device_id: enrolled.then(|| format!("md-{serial}").into()),
-        primary_user: enrolled.then(|| "stage01@contoso.example".into()),
-        enrolled_by: enrolled.then(|| "stage01@contoso.example".into()),
         enrollment_state: Some("enrolled"),
-        deployment_status: None,
-        last_sync: enrolled.then(|| t0() - Duration::minutes(2)),
-        compliance: enrolled.then(|| "compliant".into()),
-        message: format!("{} message", stage.label()).into(),
-        code: None,
-        phase: None,
-        since,
-        timeline: vec![Change { at: since, stage }],
-        raw: Default::default(),
+        ..crate::app::status::tests::row(serial, stage, minutes_in_stage)
     }
 }
 

@@ -213,4 +213,4 @@ fn row_matches(filter: &FilterInput, r: &DeviceStatus) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
