@@ -136,15 +136,18 @@ impl Poller {
             moving,
         ) {
             cost.report_ran = true;
-            match self.client.autopilot_v2_deployments(None).await {
-                Ok(rows) => {
-                    let map = rows
-                        .into_iter()
-                        .filter(|r| !r.serial_number.is_empty())
-                        .map(|r| (serial_key(&r.serial_number), report_row(&r)))
-                        .collect();
-                    self.report = Some((now, map));
-                }
+            // Rows are converted as the CSV is parsed: the report never sits in memory whole.
+            let mut map = HashMap::new();
+            let result = self
+                .client
+                .each_autopilot_v2_deployment(None, |r| {
+                    if !r.serial_number.is_empty() {
+                        map.insert(serial_key(&r.serial_number), report_row(&r));
+                    }
+                })
+                .await;
+            match result {
+                Ok(_) => self.report = Some((now, map)),
                 Err(e) => {
                     tracing::warn!(error = %e, "deployment report failed; keeping the previous one");
                     failed = true;

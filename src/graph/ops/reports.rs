@@ -2,7 +2,7 @@
 
 use super::super::client::GraphClient;
 use super::super::error::GraphError;
-use super::super::export::ReportRow;
+use super::super::export::{ExportPolling, ReportRecord};
 
 /// The APv2 deployment report name.
 pub const AUTOPILOT_V2_DEPLOYMENT_STATUS: &str = "AutopilotV2DeploymentStatus";
@@ -37,8 +37,8 @@ pub struct AutopilotDeployment {
 }
 
 impl AutopilotDeployment {
-    fn from_row(r: &ReportRow) -> Self {
-        let g = |k: &str| r.get(k).cloned().unwrap_or_default();
+    fn from_record(r: &ReportRecord<'_>) -> Self {
+        let g = |k: &str| r.get(k).unwrap_or_default().to_string();
         Self {
             device_id: g("DeviceId"),
             device_name: g("DeviceName"),
@@ -60,9 +60,26 @@ impl GraphClient {
         &self,
         filter: Option<&str>,
     ) -> Result<Vec<AutopilotDeployment>, GraphError> {
-        let rows = self
-            .export_report(AUTOPILOT_V2_DEPLOYMENT_STATUS, COLUMNS, filter)
+        let mut rows = Vec::new();
+        self.each_autopilot_v2_deployment(filter, |d| rows.push(d))
             .await?;
-        Ok(rows.iter().map(AutopilotDeployment::from_row).collect())
+        Ok(rows)
+    }
+
+    /// Exports `AutopilotV2DeploymentStatus` and hands each typed row to `each` as it is parsed.
+    /// Returns the number of rows; on an error part of them may have been handed over.
+    pub async fn each_autopilot_v2_deployment(
+        &self,
+        filter: Option<&str>,
+        mut each: impl FnMut(AutopilotDeployment),
+    ) -> Result<usize, GraphError> {
+        self.export_report_each(
+            AUTOPILOT_V2_DEPLOYMENT_STATUS,
+            COLUMNS,
+            filter,
+            ExportPolling::default(),
+            |r| each(AutopilotDeployment::from_record(&r)),
+        )
+        .await
     }
 }
