@@ -45,7 +45,7 @@ fn rows() -> Vec<DeviceStatus> {
                 code: None,
                 phase: None,
                 since: t0(),
-                timeline: vec![Change { at: t0(), stage }],
+                timeline: vec![Change { at: t0(), stage }].into(),
                 raw: Default::default(),
             }
         })

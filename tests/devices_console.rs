@@ -128,7 +128,8 @@ fn row(serial: &str, id: &str, now: DateTime<Utc>) -> DeviceStatus {
         timeline: vec![Change {
             at: now,
             stage: Stage::Provisioned,
-        }],
+        }]
+        .into(),
         raw: Default::default(),
     }
 }

@@ -171,7 +171,7 @@ mod tests {
             code: None,
             phase: Some("phase 2".into()),
             since: now - chrono::Duration::minutes(42),
-            timeline: vec![],
+            timeline: Vec::new().into(),
             raw: Default::default(),
         };
         let mut out = Vec::new();

@@ -6,6 +6,7 @@
 //! the single-device reads the tracker plans, at most one per device, in `$batch`es of 20.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use tokio::sync::{mpsc, watch};
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::Msg;
 use crate::app::status::{StatusCmd, StatusMsg};
 use crate::config::Config;
-use crate::graph::models::{ImportedDeviceIdentity, ManagedDevice, User};
+use crate::graph::models::{ComplianceState, ImportedDeviceIdentity, ManagedDevice, User};
 use crate::graph::odata::Query;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
 use crate::status::plan::{self, Cadence, Read};
@@ -59,7 +60,7 @@ pub struct Poller {
     tracker: Tracker,
     pub all_staged: bool,
     cadence: Cadence,
-    report: Option<(DateTime<Utc>, HashMap<String, ReportRow>)>,
+    report: Option<(DateTime<Utc>, HashMap<String, Arc<ReportRow>>)>,
     identities: Option<HashMap<String, IdentityInput>>,
     pub last_cost: CycleCost,
     /// Some device was still moving at the last cycle (true before the first).
@@ -142,7 +143,7 @@ impl Poller {
                 .client
                 .each_autopilot_v2_deployment(None, |r| {
                     if !r.serial_number.is_empty() {
-                        map.insert(serial_key(&r.serial_number), report_row(&r));
+                        map.insert(serial_key(&r.serial_number), Arc::new(report_row(&r)));
                     }
                 })
                 .await;
@@ -214,7 +215,7 @@ impl Poller {
     async fn list_devices(
         &self,
         window: DateTime<Utc>,
-    ) -> Result<HashMap<String, DeviceRow>, GraphError> {
+    ) -> Result<HashMap<String, Arc<DeviceRow>>, GraphError> {
         let q = Query::new()
             .filter(format!(
                 "enrolledDateTime gt {}",
@@ -235,7 +236,7 @@ impl Poller {
                     else {
                         continue;
                     };
-                    out.insert(serial_key(serial), device_row(d));
+                    out.insert(serial_key(serial), Arc::new(device_row(d)));
                 }
             })
             .await?;
@@ -324,7 +325,7 @@ impl Poller {
                 (Read::Details, 200) => {
                     serde_json::from_value::<ManagedDevice>(body).ok().map(|d| {
                         ReadAnswer::Details {
-                            enrolled_by: d.enrolled_by_user_principal_name,
+                            enrolled_by: d.enrolled_by_user_principal_name.map(Arc::from),
                             users_logged_on: d
                                 .users_logged_on
                                 .into_iter()
@@ -347,7 +348,10 @@ impl Poller {
                             id: Some(id),
                             user_principal_name: Some(upn),
                             ..
-                        }) => PrimaryRead::User(UserRef { id, upn }),
+                        }) => PrimaryRead::User(UserRef {
+                            id,
+                            upn: upn.into(),
+                        }),
                         _ => PrimaryRead::NoUser,
                     }))
                 }
@@ -402,10 +406,10 @@ fn graph_name<T: serde::Serialize>(v: &T) -> Option<String> {
 
 fn device_row(d: ManagedDevice) -> DeviceRow {
     DeviceRow {
-        compliance: d.compliance_state.as_ref().and_then(graph_name),
-        id: d.id,
-        device_name: d.device_name.unwrap_or_default(),
-        user_principal_name: d.user_principal_name,
+        compliance: d.compliance_state.map(ComplianceState::as_graph),
+        id: d.id.into(),
+        device_name: d.device_name.unwrap_or_default().into(),
+        user_principal_name: d.user_principal_name.map(Arc::from),
         enrolled_at: d.enrolled_date_time,
         last_sync: d.last_sync_date_time,
     }
@@ -431,7 +435,7 @@ fn identity(i: &ImportedDeviceIdentity) -> Option<(String, IdentityInput)> {
 
 fn report_row(r: &crate::graph::ops::AutopilotDeployment) -> ReportRow {
     ReportRow {
-        deployment_status: r.deployment_status.clone(),
+        deployment_status: r.deployment_status.as_str().into(),
         phase: r.current_provisioning_phase.clone(),
         result_code: r.result_code.clone(),
         upn: (!r.upn.is_empty()).then(|| r.upn.clone()),

@@ -1,6 +1,8 @@
 //! Plain inputs to the stage derivation. The feed maps Graph's types into these; nothing here
 //! knows about HTTP or serde shapes of Graph.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 
 use crate::store::EntryState;
@@ -57,31 +59,32 @@ pub struct IdentityInput {
     pub last_contacted: Option<DateTime<Utc>>,
 }
 
-/// A `managedDevices` list row (only the `$select`ed fields).
+/// A `managedDevices` list row (only the `$select`ed fields). Text is shared (`Arc<str>`) with
+/// the rows built from it, which also keep the whole row (`Arc<DeviceRow>`) for the detail view.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DeviceRow {
-    pub id: String,
-    pub device_name: String,
+    pub id: Arc<str>,
+    pub device_name: Arc<str>,
     /// The list's `userPrincipalName`: may lag a primary-user change (REFERENCE.md §3.4).
-    pub user_principal_name: Option<String>,
+    pub user_principal_name: Option<Arc<str>>,
     pub enrolled_at: Option<DateTime<Utc>>,
     pub last_sync: Option<DateTime<Utc>>,
     /// `complianceState` as Graph names it.
-    pub compliance: Option<String>,
+    pub compliance: Option<&'static str>,
 }
 
 /// One `usersLoggedOn` entry; `upn` once the feed resolved the id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoggedOn {
     pub user_id: String,
-    pub upn: Option<String>,
+    pub upn: Option<Arc<str>>,
     pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRef {
     pub id: String,
-    pub upn: String,
+    pub upn: Arc<str>,
 }
 
 /// What `GET managedDevices/{id}/users` said, if it was read.
@@ -97,7 +100,7 @@ pub enum PrimaryRead {
 /// Single-device reads (`$select=usersLoggedOn,enrolledByUserPrincipalName` and `/users`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SingleDevice {
-    pub enrolled_by: Option<String>,
+    pub enrolled_by: Option<Arc<str>>,
     pub users_logged_on: Vec<LoggedOn>,
     pub primary: PrimaryRead,
 }
@@ -105,7 +108,7 @@ pub struct SingleDevice {
 /// One `AutopilotV2DeploymentStatus` report row, codes kept raw (see `deployment.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReportRow {
-    pub deployment_status: String,
+    pub deployment_status: Arc<str>,
     pub phase: String,
     pub result_code: String,
     /// The user who signed in during OOBE.

@@ -1,18 +1,16 @@
 //! One device's status as the pane, the detail view and `stagehand status --json` show it.
 //!
 //! Rows are shared (`Arc<DeviceStatus>`) between the tracker, the feed's messages and the pane,
-//! and re-used while nothing about the device changes. The raw Graph fields behind a row are
-//! kept as compact typed values; their text form is built only when something reads it (the
-//! detail view of the one open row, or `--json`).
+//! and re-used while nothing about the device changes. The raw Graph inputs behind a row are
+//! shared with the tracker and the feed's maps (`Arc`), never copied; their text form is built
+//! only when something reads it (the detail view of the one open row, or `--json`).
 
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
-use super::inputs::{
-    DeviceRow, EnrollmentState, IdentityInput, PrimaryRead, ReportRow, SingleDevice,
-};
+use super::inputs::{DeviceRow, IdentityInput, PrimaryRead, ReportRow, SingleDevice};
 use super::stage::{Derived, Flags, Stage};
 use super::timeline::Change;
 
@@ -20,28 +18,33 @@ use super::timeline::Change;
 pub type SharedRow = Arc<DeviceStatus>;
 
 /// Plain, owned, serializable: sent from the feed to the app and printed by the headless command.
+/// Text that comes from Graph is shared (`Arc<str>`) with the inputs it was read into, and the raw
+/// inputs themselves are kept by reference: a row costs one allocation for itself, one for the
+/// serial and one for the message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeviceStatus {
     pub serial: Box<str>,
     pub stage: Stage,
     pub flags: Flags,
-    pub device_name: Option<Box<str>>,
-    pub managed_device_id: Option<Box<str>>,
-    pub primary_user: Option<Box<str>>,
-    pub enrolled_by: Option<Box<str>>,
+    pub device_name: Option<Arc<str>>,
+    pub managed_device_id: Option<Arc<str>>,
+    pub primary_user: Option<Arc<str>>,
+    pub enrolled_by: Option<Arc<str>>,
     /// `importedDeviceIdentity.enrollmentState`, as Graph names it.
     pub enrollment_state: Option<&'static str>,
     /// The report's raw `DeploymentStatus` code (undocumented; see `status::deployment`).
-    pub deployment_status: Option<Box<str>>,
+    pub deployment_status: Option<Arc<str>>,
     pub last_sync: Option<DateTime<Utc>>,
-    pub compliance: Option<Box<str>>,
+    /// `complianceState`, as Graph names it.
+    pub compliance: Option<&'static str>,
     pub message: Box<str>,
     pub code: Option<Box<str>>,
     pub phase: Option<Box<str>>,
     /// When the device entered `stage`.
     pub since: DateTime<Utc>,
-    /// The last stage changes this console observed (at most `timeline::MAX_CHANGES`).
-    pub timeline: Vec<Change>,
+    /// The last stage changes this console observed (at most `timeline::MAX_CHANGES`), shared
+    /// with the tracker until the next change.
+    pub timeline: Arc<[Change]>,
     /// Raw Graph fields behind the row, for the detail view.
     pub raw: RawFields,
 }
@@ -50,13 +53,13 @@ pub struct DeviceStatus {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Sources<'a> {
     pub identity: Option<&'a IdentityInput>,
-    pub device: Option<&'a DeviceRow>,
-    pub single: Option<&'a SingleDevice>,
-    pub report: Option<&'a ReportRow>,
+    pub device: Option<&'a Arc<DeviceRow>>,
+    pub single: Option<&'a Arc<SingleDevice>>,
+    pub report: Option<&'a Arc<ReportRow>>,
 }
 
 impl DeviceStatus {
-    pub fn build(serial: &str, d: Derived, src: Sources, timeline: &[Change]) -> Self {
+    pub fn build(serial: &str, d: Derived, src: Sources, timeline: Arc<[Change]>) -> Self {
         let Derived {
             stage,
             flags,
@@ -75,66 +78,33 @@ impl DeviceStatus {
             serial: serial.into(),
             stage,
             flags,
-            device_name: src.device.map(|d| d.device_name.as_str().into()),
-            managed_device_id: src.device.map(|d| d.id.as_str().into()),
-            primary_user: primary_user.map(Box::from),
-            enrolled_by: enrolled_by.map(Box::from),
+            device_name: src.device.map(|d| d.device_name.clone()),
+            managed_device_id: src.device.map(|d| d.id.clone()),
+            primary_user,
+            enrolled_by,
             enrollment_state: src.identity.map(|i| i.enrollment_state.as_graph()),
-            deployment_status: src.report.map(|r| r.deployment_status.as_str().into()),
+            deployment_status: src.report.map(|r| r.deployment_status.clone()),
             last_sync: src.device.and_then(|d| d.last_sync),
-            compliance: boxed(&src.device.and_then(|d| d.compliance.clone())),
+            compliance: src.device.and_then(|d| d.compliance),
             message: message.into(),
             code: code.map(Box::from),
             phase: phase.map(Box::from),
             since,
-            timeline: timeline.to_vec(),
+            timeline,
             raw: RawFields::from_sources(src),
         }
     }
 }
 
-fn boxed(s: &Option<String>) -> Option<Box<str>> {
-    s.as_deref().map(Box::from)
-}
-
-/// The managed device as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct DeviceRaw {
-    id: Box<str>,
-    name: Box<str>,
-    upn: Option<Box<str>>,
-    enrolled_at: Option<DateTime<Utc>>,
-    last_sync: Option<DateTime<Utc>>,
-    compliance: Option<Box<str>>,
-}
-
-/// The single-device reads, already in display form (they exist only for devices that were read).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct SingleRaw {
-    enrolled_by: Option<Box<str>>,
-    logons: Option<Box<str>>,
-    users: Option<Box<str>>,
-}
-
-/// The report row's codes, unmapped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ReportRaw {
-    status: Box<str>,
-    phase: Box<str>,
-    result: Box<str>,
-    upn: Option<Box<str>>,
-    enrolled_at: Option<DateTime<Utc>>,
-}
-
-/// Raw Graph fields of one row: typed and compact; `iter` renders `(name, value)` pairs, sorted by
-/// name, once per row and only when asked.
+/// Raw Graph fields of one row: the inputs it was derived from, shared, not copied; `iter`
+/// renders `(name, value)` pairs, sorted by name, once per row and only when asked.
 #[derive(Debug, Clone, Default)]
 pub struct RawFields {
-    identity: Option<(EnrollmentState, Option<DateTime<Utc>>)>,
-    device: Option<DeviceRaw>,
-    single: Option<SingleRaw>,
-    report: Option<ReportRaw>,
-    shown: OnceLock<Vec<(&'static str, String)>>,
+    identity: Option<IdentityInput>,
+    device: Option<Arc<DeviceRow>>,
+    single: Option<Arc<SingleDevice>>,
+    report: Option<Arc<ReportRow>>,
+    shown: OnceLock<Box<[(&'static str, String)]>>,
 }
 
 impl PartialEq for RawFields {
@@ -149,53 +119,20 @@ impl Eq for RawFields {}
 
 impl RawFields {
     pub fn from_sources(src: Sources) -> Self {
-        let single = src.single.map(|s| {
-            let logons: Vec<String> = s
-                .users_logged_on
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} at {}",
-                        l.upn.as_deref().unwrap_or(&l.user_id),
-                        l.at.to_rfc3339()
-                    )
-                })
-                .collect();
-            SingleRaw {
-                enrolled_by: boxed(&s.enrolled_by),
-                logons: (!logons.is_empty()).then(|| logons.join(", ").into()),
-                users: match &s.primary {
-                    PrimaryRead::NotRead => None,
-                    PrimaryRead::NoUser => Some("(none)".into()),
-                    PrimaryRead::User(u) => Some(format!("{} ({})", u.upn, u.id).into()),
-                },
-            }
-        });
         RawFields {
-            identity: src.identity.map(|i| (i.enrollment_state, i.last_contacted)),
-            device: src.device.map(|d| DeviceRaw {
-                id: d.id.as_str().into(),
-                name: d.device_name.as_str().into(),
-                upn: boxed(&d.user_principal_name),
-                enrolled_at: d.enrolled_at,
-                last_sync: d.last_sync,
-                compliance: boxed(&d.compliance),
-            }),
-            single,
-            report: src.report.map(|r| ReportRaw {
-                status: r.deployment_status.as_str().into(),
-                phase: r.phase.as_str().into(),
-                result: r.result_code.as_str().into(),
-                upn: boxed(&r.upn),
-                enrolled_at: r.enrollment_time,
-            }),
+            identity: src.identity.cloned(),
+            device: src.device.cloned(),
+            single: src.single.cloned(),
+            report: src.report.cloned(),
             shown: OnceLock::new(),
         }
     }
 
     /// `(Graph field, value)` pairs, sorted by field name. Built on first use, then kept.
     pub fn iter(&self) -> std::slice::Iter<'_, (&'static str, String)> {
-        self.shown.get_or_init(|| self.render()).iter()
+        self.shown
+            .get_or_init(|| self.render().into_boxed_slice())
+            .iter()
     }
 
     /// The value of one field, as `iter` shows it.
@@ -220,20 +157,23 @@ impl RawFields {
             }
         };
         let ts = |t: &Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339());
-        if let Some((state, contacted)) = &self.identity {
+        if let Some(i) = &self.identity {
             put(
                 "importedDeviceIdentity.enrollmentState",
-                Some(state.as_graph()),
+                Some(i.enrollment_state.as_graph()),
             );
             put(
                 "importedDeviceIdentity.lastContactedDateTime",
-                ts(contacted).as_deref(),
+                ts(&i.last_contacted).as_deref(),
             );
         }
         if let Some(d) = &self.device {
             put("managedDevice.id", Some(&d.id));
-            put("managedDevice.deviceName", Some(&d.name));
-            put("managedDevice.userPrincipalName", d.upn.as_deref());
+            put("managedDevice.deviceName", Some(&d.device_name));
+            put(
+                "managedDevice.userPrincipalName",
+                d.user_principal_name.as_deref(),
+            );
             put(
                 "managedDevice.enrolledDateTime",
                 ts(&d.enrolled_at).as_deref(),
@@ -242,22 +182,43 @@ impl RawFields {
                 "managedDevice.lastSyncDateTime",
                 ts(&d.last_sync).as_deref(),
             );
-            put("managedDevice.complianceState", d.compliance.as_deref());
+            put("managedDevice.complianceState", d.compliance);
         }
         if let Some(s) = &self.single {
             put(
                 "managedDevice.enrolledByUserPrincipalName",
                 s.enrolled_by.as_deref(),
             );
-            put("managedDevice.usersLoggedOn", s.logons.as_deref());
-            put("managedDevice/users", s.users.as_deref());
+            let logons: Vec<String> = s
+                .users_logged_on
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{} at {}",
+                        l.upn.as_deref().unwrap_or(&l.user_id),
+                        l.at.to_rfc3339()
+                    )
+                })
+                .collect();
+            if !logons.is_empty() {
+                put("managedDevice.usersLoggedOn", Some(&logons.join(", ")));
+            }
+            let users = match &s.primary {
+                PrimaryRead::NotRead => None,
+                PrimaryRead::NoUser => Some("(none)".to_string()),
+                PrimaryRead::User(u) => Some(format!("{} ({})", u.upn, u.id)),
+            };
+            put("managedDevice/users", users.as_deref());
         }
         if let Some(r) = &self.report {
-            put("report.DeploymentStatus", Some(&r.status));
+            put("report.DeploymentStatus", Some(&r.deployment_status));
             put("report.CurrentProvisioningPhase", Some(&r.phase));
-            put("report.ResultCode", Some(&r.result));
+            put("report.ResultCode", Some(&r.result_code));
             put("report.UPN", r.upn.as_deref());
-            put("report.EnrollmentTimeInUtc", ts(&r.enrolled_at).as_deref());
+            put(
+                "report.EnrollmentTimeInUtc",
+                ts(&r.enrollment_time).as_deref(),
+            );
         }
         out.sort_by(|a, b| a.0.cmp(b.0));
         out
@@ -268,7 +229,7 @@ impl Serialize for RawFields {
     /// A JSON object of field -> value (no text cache is kept for printed rows).
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let pairs = match self.shown.get() {
-            Some(p) => std::borrow::Cow::Borrowed(p),
+            Some(p) => std::borrow::Cow::Borrowed(&p[..]),
             None => std::borrow::Cow::Owned(self.render()),
         };
         s.collect_map(pairs.iter().map(|(k, v)| (*k, v)))
@@ -329,13 +290,14 @@ mod tests {
             poll_failed: false,
             now,
         });
+        let (device, single, report) = (Arc::new(device), Arc::new(single), Arc::new(report));
         let src = Sources {
             identity: Some(&identity),
             device: Some(&device),
             single: Some(&single),
             report: Some(&report),
         };
-        let row = DeviceStatus::build("PF1", d, src, &[]);
+        let row = DeviceStatus::build("PF1", d, src, Arc::new([]));
         assert!(row.message.contains("using /users"), "{}", row.message);
         let v = serde_json::to_value(&row).unwrap();
         for key in [

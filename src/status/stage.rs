@@ -1,5 +1,7 @@
 //! The stage and flags of one device: a pure function of plain inputs.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
@@ -162,8 +164,8 @@ pub struct Derived {
     /// Deployment phase while provisioning.
     pub phase: Option<String>,
     /// Primary user: `/users` when read, else the list row's `userPrincipalName`.
-    pub primary_user: Option<String>,
-    pub enrolled_by: Option<String>,
+    pub primary_user: Option<Arc<str>>,
+    pub enrolled_by: Option<Arc<str>>,
     /// Set when the list row and `/users` disagree on the primary user.
     pub disagreement: Option<String>,
 }
@@ -186,7 +188,7 @@ pub fn derive(i: &Inputs) -> Derived {
         stale: i.poll_failed,
         noncompliant: i
             .device
-            .and_then(|d| d.compliance.as_deref())
+            .and_then(|d| d.compliance)
             .is_some_and(|c| c.eq_ignore_ascii_case("noncompliant")),
     };
     Derived {
@@ -206,7 +208,7 @@ pub fn derive(i: &Inputs) -> Derived {
 fn primary_user(
     device: Option<&DeviceRow>,
     single: Option<&SingleDevice>,
-) -> (Option<String>, Option<String>) {
+) -> (Option<Arc<str>>, Option<String>) {
     let listed = device
         .and_then(|d| d.user_principal_name.clone())
         .filter(|u| !u.trim().is_empty());

@@ -69,7 +69,7 @@ fn device(upn: Option<&str>) -> Option<DeviceRow> {
     Some(DeviceRow {
         id: "md-1".into(),
         device_name: "DESKTOP-1".into(),
-        user_principal_name: upn.map(String::from),
+        user_principal_name: upn.map(Into::into),
         enrolled_at: Some(t("2026-11-22T09:10:00Z")),
         last_sync: Some(t("2026-11-22T09:55:00Z")),
         compliance: Some("compliant".into()),
@@ -96,7 +96,7 @@ fn user(id: &str, upn: &str) -> UserRef {
 fn logon(id: &str, upn: Option<&str>, at: &str) -> LoggedOn {
     LoggedOn {
         user_id: id.into(),
-        upn: upn.map(String::from),
+        upn: upn.map(Into::into),
         at: t(at),
     }
 }

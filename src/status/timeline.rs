@@ -1,5 +1,7 @@
 //! The stage changes this console observed for one device.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -15,9 +17,18 @@ pub struct Change {
     pub stage: Stage,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Shared with the rows that show it (`Arc`): a row re-uses the timeline until the stage changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeline {
-    changes: Vec<Change>,
+    changes: Arc<[Change]>,
+}
+
+impl Default for Timeline {
+    fn default() -> Self {
+        Self {
+            changes: Arc::new([]),
+        }
+    }
 }
 
 impl Timeline {
@@ -32,15 +43,22 @@ impl Timeline {
         if self.current().is_some_and(|(s, _)| s == stage) {
             return false;
         }
-        if self.changes.len() == MAX_CHANGES {
-            self.changes.remove(1);
+        let mut changes = self.changes.to_vec();
+        if changes.len() == MAX_CHANGES {
+            changes.remove(1);
         }
-        self.changes.push(Change { at: since, stage });
+        changes.push(Change { at: since, stage });
+        self.changes = changes.into();
         true
     }
 
     pub fn changes(&self) -> &[Change] {
         &self.changes
+    }
+
+    /// The changes, shared (no copy).
+    pub fn shared(&self) -> Arc<[Change]> {
+        self.changes.clone()
     }
 }
 

@@ -3,6 +3,7 @@
 //! make, records their answers, and gets the rows back.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -25,8 +26,9 @@ pub struct Listed {
     /// Stuck thresholds per serial (from its staging profile); the tracker default otherwise.
     pub thresholds: HashMap<String, Thresholds>,
     pub identities: HashMap<String, IdentityInput>,
-    pub devices: HashMap<String, DeviceRow>,
-    pub report: HashMap<String, ReportRow>,
+    /// Shared with the rows built from them (their raw fields), not copied.
+    pub devices: HashMap<String, Arc<DeviceRow>>,
+    pub report: HashMap<String, Arc<ReportRow>>,
     /// Some source failed this cycle: what is shown may be old.
     pub poll_failed: bool,
 }
@@ -35,7 +37,7 @@ pub struct Listed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadAnswer {
     Details {
-        enrolled_by: Option<String>,
+        enrolled_by: Option<Arc<str>>,
         users_logged_on: Vec<LoggedOn>,
     },
     Primary(PrimaryRead),
@@ -49,7 +51,8 @@ pub enum ReadAnswer {
 #[derive(Debug, Clone, Default)]
 struct Kept {
     timeline: Timeline,
-    single: Option<SingleDevice>,
+    /// Shared with the rows built from it; a new answer copies it on write.
+    single: Option<Arc<SingleDevice>>,
     reads: ReadsDone,
     /// The managed device the single data belongs to (a re-enrolled device gets a new id).
     device_id: Option<String>,
@@ -63,7 +66,7 @@ pub struct Tracker {
     default_thresholds: Thresholds,
     kept: HashMap<String, Kept>,
     /// User id -> UPN (`None`: deleted). Resolved once, shared by every device.
-    users: HashMap<String, Option<String>>,
+    users: HashMap<String, Option<Arc<str>>>,
 }
 
 impl Tracker {
@@ -93,14 +96,14 @@ impl Tracker {
         let device = l.devices.get(key);
         // Single data read for another managed device id does not apply.
         let single = kept
-            .filter(|k| k.device_id.as_deref() == device.map(|d| d.id.as_str()))
+            .filter(|k| k.device_id.as_deref() == device.map(|d| &*d.id))
             .and_then(|k| k.single.as_ref());
         derive(&Inputs {
             queue: l.queue.get(key),
             identity: l.identities.get(key),
-            device,
-            single,
-            report: l.report.get(key),
+            device: device.map(|d| &**d),
+            single: single.map(|s| &**s),
+            report: l.report.get(key).map(|r| &**r),
             staging: &self.staging,
             thresholds: l.thresholds.get(key).unwrap_or(&self.default_thresholds),
             previous: kept.and_then(|k| k.timeline.current()),
@@ -124,18 +127,18 @@ impl Tracker {
             let kept = self
                 .kept
                 .get(&key)
-                .filter(|k| k.device_id.as_deref() == Some(device.id.as_str()));
+                .filter(|k| k.device_id.as_deref() == Some(&*device.id));
             let unresolved = kept
                 .and_then(|k| k.single.as_ref())
                 .and_then(|s| self.unresolved(s));
             candidates.push(plan::Candidate {
-                device_id: device.id.as_str(),
+                device_id: &device.id,
                 stage,
                 has_device: true,
                 done: kept.map_or(&none, |k| &k.reads),
                 unresolved,
             });
-            by_id.insert(device.id.as_str(), key);
+            by_id.insert(&device.id, key);
         }
         plan::plan_reads(candidates)
             .into_iter()
@@ -157,7 +160,7 @@ impl Tracker {
     }
 
     /// Fills in resolved UPNs and drops deleted users from a device's logons.
-    fn apply_users(users: &HashMap<String, Option<String>>, single: &mut SingleDevice) {
+    fn apply_users(users: &HashMap<String, Option<Arc<str>>>, single: &mut SingleDevice) {
         single
             .users_logged_on
             .retain_mut(|l| match users.get(&l.user_id) {
@@ -178,7 +181,8 @@ impl Tracker {
             kept.single = None;
             kept.reads = ReadsDone::default();
         }
-        let single = kept.single.get_or_insert_with(SingleDevice::default);
+        // Copy on write: the row published last holds the previous answers.
+        let single = Arc::make_mut(kept.single.get_or_insert_with(Default::default));
         match answer {
             ReadAnswer::Details {
                 enrolled_by,
@@ -196,7 +200,7 @@ impl Tracker {
                 kept.reads.primary_user = Some(at);
             }
             ReadAnswer::User { id, upn } => {
-                self.users.insert(id, upn);
+                self.users.insert(id, upn.map(Arc::from));
             }
         }
         Self::apply_users(&self.users, single);
@@ -215,14 +219,14 @@ impl Tracker {
             let single = kept
                 .single
                 .as_ref()
-                .filter(|_| kept.device_id.as_deref() == device.map(|d| d.id.as_str()));
+                .filter(|_| kept.device_id.as_deref() == device.map(|d| &*d.id));
             let src = Sources {
                 identity: l.identities.get(&key),
                 device,
                 single,
                 report: l.report.get(&key),
             };
-            let row = DeviceStatus::build(serial, d, src, kept.timeline.changes());
+            let row = DeviceStatus::build(serial, d, src, kept.timeline.shared());
             let shared = match &kept.row {
                 Some(old) if **old == row => old.clone(),
                 _ => SharedRow::new(row),

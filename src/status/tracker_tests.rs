@@ -48,14 +48,14 @@ fn with_device(mut l: Listed, id: &str) -> Listed {
     );
     l.devices.insert(
         key,
-        DeviceRow {
+        std::sync::Arc::new(DeviceRow {
             id: id.into(),
             device_name: "D".into(),
             user_principal_name: Some("stage01@contoso.example".into()),
             enrolled_at: Some(t(5)),
             last_sync: Some(t(6)),
             compliance: None,
-        },
+        }),
     );
     l
 }
@@ -96,11 +96,11 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
 
     l.report.insert(
         "PF1".into(),
-        ReportRow {
+        std::sync::Arc::new(ReportRow {
             deployment_status: "1".into(),
             phase: "2".into(),
             ..ReportRow::default()
-        },
+        }),
     );
     assert_eq!(tr.finish(&l, t(12))[0].stage, Stage::Provisioning);
     // 31 minutes later in provisioning: stuck.
@@ -167,10 +167,10 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
     let mut l = with_device(listed("pf1"), "md-1");
     l.report.insert(
         "PF1".into(),
-        ReportRow {
+        std::sync::Arc::new(ReportRow {
             deployment_status: "2".into(),
             ..ReportRow::default()
-        },
+        }),
     );
     let logon = |id: &str, m| LoggedOn {
         user_id: id.into(),

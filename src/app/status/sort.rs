@@ -109,28 +109,28 @@ fn ci_str(a: &str, b: &str) -> Ordering {
         .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
-fn ci(a: &Option<Box<str>>, b: &Option<Box<str>>) -> Ordering {
+fn ci(a: Option<&str>, b: Option<&str>) -> Ordering {
     match (a, b) {
         (Some(a), Some(b)) => ci_str(a, b),
-        _ => opt(a, b),
+        _ => opt(&a, &b),
     }
 }
 
 fn by_column(c: Column, a: &DeviceStatus, b: &DeviceStatus) -> Ordering {
     match c {
         Column::Serial => a.serial.cmp(&b.serial),
-        Column::Device => ci(&a.device_name, &b.device_name),
+        Column::Device => ci(a.device_name.as_deref(), b.device_name.as_deref()),
         Column::Stage => a.stage.cmp(&b.stage),
         // Shortest time in stage first: the later `since`, the shorter.
         Column::InStage => b.since.cmp(&a.since),
-        Column::EnrolledBy => ci(&a.enrolled_by, &b.enrolled_by),
-        Column::PrimaryUser => ci(&a.primary_user, &b.primary_user),
+        Column::EnrolledBy => ci(a.enrolled_by.as_deref(), b.enrolled_by.as_deref()),
+        Column::PrimaryUser => ci(a.primary_user.as_deref(), b.primary_user.as_deref()),
         // Most recent sync first.
         Column::LastSync => match (a.last_sync, b.last_sync) {
             (Some(x), Some(y)) => y.cmp(&x),
             _ => opt(&a.last_sync, &b.last_sync),
         },
-        Column::Compliance => ci(&a.compliance, &b.compliance),
+        Column::Compliance => ci(a.compliance, b.compliance),
         Column::Message => ci_str(&a.message, &b.message),
     }
 }

@@ -34,7 +34,7 @@ pub(crate) fn row(serial: &str, stage: Stage, minutes_in_stage: i64) -> DeviceSt
         code: None,
         phase: None,
         since,
-        timeline: vec![Change { at: since, stage }],
+        timeline: vec![Change { at: since, stage }].into(),
         raw: Default::default(),
     }
 }

@@ -220,7 +220,9 @@ pub fn visible_rows<'a>(
 }
 
 fn cell(r: &DeviceStatus, c: Column, now: DateTime<Utc>, wide: bool) -> Line<'_> {
-    let text = |v: &Option<Box<str>>| Line::raw(v.as_deref().unwrap_or("—").to_string());
+    fn text(v: &Option<std::sync::Arc<str>>) -> Line<'_> {
+        Line::raw(v.as_deref().unwrap_or("—"))
+    }
     match c {
         Column::Serial => Line::raw(&*r.serial),
         Column::Device => text(&r.device_name),
@@ -238,7 +240,7 @@ fn cell(r: &DeviceStatus, c: Column, now: DateTime<Utc>, wide: bool) -> Line<'_>
             } else {
                 Style::new()
             };
-            Line::styled(r.compliance.as_deref().unwrap_or("—").to_string(), style)
+            Line::styled(r.compliance.unwrap_or("—"), style)
         }
         Column::Message => Line::raw(&*r.message),
     }

@@ -18,15 +18,15 @@ fn t0() -> DateTime<Utc> {
 fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) -> DeviceStatus {
     let since = t0() - Duration::minutes(minutes);
     let enrolled = !matches!(stage, Stage::Queued | Stage::Registered);
-    let device = DeviceRow {
-        id: format!("md-{serial}"),
-        device_name: format!("CT-{serial}"),
+    let device = std::sync::Arc::new(DeviceRow {
+        id: format!("md-{serial}").into(),
+        device_name: format!("CT-{serial}").into(),
         ..DeviceRow::default()
-    };
-    let report = ReportRow {
+    });
+    let report = std::sync::Arc::new(ReportRow {
         deployment_status: "3".into(),
         ..ReportRow::default()
-    };
+    });
     let raw = if enrolled {
         RawFields::from_sources(Sources {
             device: Some(&device),
@@ -72,7 +72,8 @@ fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) ->
                 stage: Stage::Queued,
             },
             Change { at: since, stage },
-        ],
+        ]
+        .into(),
         raw,
     }
 }

@@ -14,6 +14,22 @@ graph_enum!(ComplianceState {
     InGracePeriod,
     ConfigManager
 });
+impl ComplianceState {
+    /// Graph's member name (`other` for one this build does not know).
+    pub fn as_graph(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Compliant => "compliant",
+            Self::Noncompliant => "noncompliant",
+            Self::Conflict => "conflict",
+            Self::Error => "error",
+            Self::InGracePeriod => "inGracePeriod",
+            Self::ConfigManager => "configManager",
+            Self::Other => "other",
+        }
+    }
+}
+
 graph_enum!(ManagementState {
     Managed,
     RetirePending,

@@ -223,3 +223,20 @@ fn windows_identity_serialises_as_the_portal_csv_does() {
         })
     );
 }
+
+#[test]
+fn compliance_names_are_the_wire_names() {
+    use super::devices::ComplianceState as C;
+    for c in [
+        C::Unknown,
+        C::Compliant,
+        C::Noncompliant,
+        C::Conflict,
+        C::Error,
+        C::InGracePeriod,
+        C::ConfigManager,
+        C::Other,
+    ] {
+        assert_eq!(serde_json::to_value(c).unwrap(), c.as_graph(), "{c:?}");
+    }
+}
