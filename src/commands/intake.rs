@@ -248,7 +248,7 @@ pub async fn run_push(
         .entries()
         .iter()
         .filter(|e| matches!(e.state, EntryState::Queued | EntryState::Uploading))
-        .cloned()
+        .map(|e| QueueEntry::clone(e))
         .collect();
     let (mut registered, mut rejected, mut failed) = (0usize, 0usize, 0usize);
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -399,7 +399,11 @@ fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let mut out = std::io::stdout().lock();
     if args.json {
-        let rows: Vec<ListedEntry> = queue.entries().iter().map(ListedEntry::from).collect();
+        let rows: Vec<ListedEntry> = queue
+            .entries()
+            .iter()
+            .map(|e| ListedEntry::from(&**e))
+            .collect();
         serde_json::to_writer_pretty(&mut out, &rows)?;
         writeln!(out)?;
     } else {

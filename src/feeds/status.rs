@@ -5,6 +5,7 @@
 //! corporate identifiers and the `AutopilotV2DeploymentStatus` export on a slower cadence; then
 //! the single-device reads the tracker plans, at most one per device, in `$batch`es of 20.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -96,7 +97,7 @@ impl Poller {
     /// list or single read keeps the previous data and flags the rows stale.
     pub async fn cycle(
         &mut self,
-        queue: &[QueueEntry],
+        queue: &[impl Borrow<QueueEntry>],
         now: DateTime<Utc>,
     ) -> Result<Vec<SharedRow>, GraphError> {
         let window = now - chrono::Duration::hours(i64::from(self.config.status.window_hours));
@@ -104,6 +105,7 @@ impl Poller {
         let mut l = Listed::default();
         let mut failed = false;
         for e in queue {
+            let e = e.borrow();
             let key = serial_key(&e.serial);
             l.serials.push(e.serial.clone());
             l.queue.insert(
@@ -463,7 +465,7 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 pub fn spawn(
     client: GraphClient,
     config: Config,
-    queue: watch::Receiver<Vec<QueueEntry>>,
+    queue: watch::Receiver<Vec<Arc<QueueEntry>>>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<StatusCmd> {
@@ -476,7 +478,7 @@ pub fn spawn(
 /// scope and generation win) and answered by one immediate cycle.
 pub async fn run(
     mut poller: Poller,
-    queue: watch::Receiver<Vec<QueueEntry>>,
+    queue: watch::Receiver<Vec<Arc<QueueEntry>>>,
     mut cmd_rx: mpsc::UnboundedReceiver<StatusCmd>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,

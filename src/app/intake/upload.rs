@@ -58,7 +58,7 @@ impl IntakeState {
                     .is_none_or(|t| *t <= now)
             })
             .take(config.intake.batch_size.max(1))
-            .cloned()
+            .map(|e| QueueEntry::clone(e))
             .collect();
         if batch.is_empty() {
             return Vec::new();
