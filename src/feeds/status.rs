@@ -17,7 +17,9 @@ use tokio_util::sync::CancellationToken;
 use crate::app::Msg;
 use crate::app::status::{StatusCmd, StatusMsg};
 use crate::config::Config;
-use crate::graph::models::{ComplianceState, ImportedDeviceIdentity, ManagedDevice, User};
+use crate::graph::models::{
+    ComplianceState, ImportedDeviceIdentity, ManagedDevice, ManagedDeviceSummary, User,
+};
 use crate::graph::odata::Query;
 use crate::graph::{BatchRequest, GraphClient, GraphError};
 use crate::status::plan::{self, Cadence, Read};
@@ -228,7 +230,7 @@ impl Poller {
         let mut out = HashMap::new();
         let url = self.client.beta("/deviceManagement/managedDevices", &q);
         self.client
-            .for_each_page(url, |page: Vec<ManagedDevice>| {
+            .for_each_page(url, |page: Vec<ManagedDeviceSummary>| {
                 for d in page {
                     // Intune may ignore the filter: re-check it here.
                     if d.enrolled_date_time.is_some_and(|t| t <= window) {
@@ -406,7 +408,7 @@ fn graph_name<T: serde::Serialize>(v: &T) -> Option<String> {
         .and_then(|v| v.as_str().map(str::to_string))
 }
 
-fn device_row(d: ManagedDevice) -> DeviceRow {
+fn device_row(d: ManagedDeviceSummary) -> DeviceRow {
     DeviceRow {
         compliance: d.compliance_state.map(ComplianceState::as_graph),
         id: d.id.into(),
@@ -574,6 +576,30 @@ mod tests {
             read_url("x", &Read::User("u/1".into())),
             "/users/u%2F1?$select=id,userPrincipalName"
         );
+    }
+
+    #[test]
+    fn every_selected_field_lands_in_the_summary() {
+        let mut obj = serde_json::Map::new();
+        for f in DEVICE_SELECT {
+            let v = match *f {
+                "enrolledDateTime" | "lastSyncDateTime" => "2026-11-22T09:00:00Z",
+                "complianceState" => "noncompliant",
+                other => other,
+            };
+            obj.insert(f.to_string(), v.into());
+        }
+        let d: ManagedDeviceSummary = serde_json::from_value(obj.into()).unwrap();
+        let row = device_row(d.clone());
+        assert_eq!(&*row.id, "id");
+        assert_eq!(&*row.device_name, "deviceName");
+        assert_eq!(d.serial_number.as_deref(), Some("serialNumber"));
+        assert_eq!(
+            row.user_principal_name.as_deref(),
+            Some("userPrincipalName")
+        );
+        assert!(row.enrolled_at.is_some() && row.last_sync.is_some());
+        assert_eq!(row.compliance, Some("noncompliant"));
     }
 
     #[test]

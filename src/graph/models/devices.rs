@@ -98,6 +98,26 @@ pub struct DeviceActionResult {
     pub last_updated_date_time: Option<DateTime<Utc>>,
 }
 
+/// The `managedDevice` properties the status feed lists (its `$select`), and nothing else: a page
+/// of 1,000 parses into 1,000 of these, not 1,000 full `ManagedDevice`s.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedDeviceSummary {
+    pub id: String,
+    #[serde(default)]
+    pub device_name: Option<String>,
+    #[serde(default)]
+    pub serial_number: Option<String>,
+    #[serde(default)]
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub enrolled_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub last_sync_date_time: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub compliance_state: Option<ComplianceState>,
+}
+
 /// The `managedDevice` properties the console uses; the rest are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]

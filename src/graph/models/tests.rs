@@ -59,6 +59,29 @@ fn every_sample_parses_into_its_type() {
     );
 
     let d: ManagedDevice = one("managedDevice-get.json");
+    let s: ManagedDeviceSummary = one("managedDevice-get.json");
+    assert_eq!(
+        (
+            &s.id,
+            &s.device_name,
+            &s.serial_number,
+            &s.user_principal_name,
+            s.enrolled_date_time,
+            s.last_sync_date_time,
+            s.compliance_state
+        ),
+        (
+            &d.id,
+            &d.device_name,
+            &d.serial_number,
+            &d.user_principal_name,
+            d.enrolled_date_time,
+            d.last_sync_date_time,
+            d.compliance_state
+        ),
+        "the status list's summary reads the same fields as the full entity"
+    );
+    assert!(s.serial_number.is_some() && s.enrolled_date_time.is_some());
     assert_eq!(d.id, "705c034c-034c-705c-4c03-5c704c035c70");
     assert_eq!(d.management_state, Some(ManagementState::RetirePending));
     assert_eq!(d.join_type, Some(JoinType::AzureAdJoined));
