@@ -123,6 +123,8 @@ fn peak_rss() -> String {
 }
 
 fn main() {
+    // As the console's `main` does, before any thread exists.
+    stagehand::alloc::tune();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

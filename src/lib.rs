@@ -2,6 +2,7 @@
 //!
 //! `main.rs` is thin; everything is reachable from here so tests drive the app in-process.
 
+pub mod alloc;
 pub mod app;
 pub mod auth;
 pub mod cli;

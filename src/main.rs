@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    stagehand::alloc::tune();
     let cli = stagehand::cli::Cli::parse();
     match stagehand::run(cli) {
         Ok(code) => code,
