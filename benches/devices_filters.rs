@@ -40,7 +40,7 @@ fn rows() -> Vec<DeviceStatus> {
                 enrollment_state: Some("enrolled"),
                 deployment_status: None,
                 last_sync: Some(t0()),
-                compliance: Some(COMPLIANCE[i % COMPLIANCE.len()].into()),
+                compliance: Some(COMPLIANCE[i % COMPLIANCE.len()]),
                 message: "deploying, phase 2".into(),
                 code: None,
                 phase: None,

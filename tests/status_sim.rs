@@ -148,7 +148,7 @@ async fn every_stage_and_flag_from_the_simulated_tenant() {
 
     let get = |s: &str| rows.iter().find(|r| &*r.serial == s).unwrap();
     assert!(get(&bent).flags.noncompliant, "{:?}", get(&bent));
-    assert_eq!(get(&bent).compliance.as_deref(), Some("noncompliant"));
+    assert_eq!(get(&bent).compliance, Some("noncompliant"));
     assert_eq!(
         rows.iter().filter(|r| r.flags.noncompliant).count(),
         1,

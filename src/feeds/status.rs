@@ -56,6 +56,9 @@ pub struct CycleCost {
     pub identities_ran: bool,
 }
 
+/// The deployment report by serial key, shared with the rows built from it.
+type ReportMap = HashMap<String, Arc<ReportRow>>;
+
 /// Polling state kept between cycles. Used by the feed task and by `stagehand status`.
 pub struct Poller {
     client: GraphClient,
@@ -63,7 +66,7 @@ pub struct Poller {
     tracker: Tracker,
     pub all_staged: bool,
     cadence: Cadence,
-    report: Option<(DateTime<Utc>, HashMap<String, Arc<ReportRow>>)>,
+    report: Option<(DateTime<Utc>, ReportMap)>,
     identities: Option<HashMap<String, IdentityInput>>,
     pub last_cost: CycleCost,
     /// Some device was still moving at the last cycle (true before the first).

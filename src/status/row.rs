@@ -257,7 +257,7 @@ mod tests {
             user_principal_name: Some("ada@contoso.example".into()),
             enrolled_at: Some(now),
             last_sync: Some(now),
-            compliance: Some("noncompliant".into()),
+            compliance: Some("noncompliant"),
         };
         let single = SingleDevice {
             enrolled_by: Some("stage01@contoso.example".into()),

@@ -40,10 +40,7 @@ impl DeviceFilters {
             user.is_empty() || user_matches(user, r.primary_user.as_deref(), UserMatch::Substring);
         let stage_ok = self.stage.is_none_or(|s| r.stage == s);
         // A state this build cannot name never passes a set filter.
-        let actual = r
-            .compliance
-            .as_deref()
-            .and_then(|c| parse_compliance(c).ok());
+        let actual = r.compliance.and_then(|c| parse_compliance(c).ok());
         user_ok && stage_ok && compliance_matches(self.compliance, actual)
     }
 
@@ -129,7 +126,7 @@ mod tests {
     fn filters_combine_and_unknown_compliance_spellings_never_pass() {
         let mut r = row("A1", Stage::Provisioning, 3);
         r.primary_user = Some("Adele.Vance@contoso.example".into());
-        r.compliance = Some("noncompliant".into());
+        r.compliance = Some("noncompliant");
         let mut f = DeviceFilters {
             stage: Some(Stage::Provisioning),
             compliance: Some(ComplianceState::Noncompliant),
@@ -144,7 +141,7 @@ mod tests {
         let mut other = f.clone();
         other.user.text = "lee".into();
         assert!(!other.matches(&r));
-        r.compliance = Some("somethingNew".into());
+        r.compliance = Some("somethingNew");
         assert!(!f.matches(&r));
         f.compliance = None;
         assert!(f.matches(&r));

@@ -26,9 +26,9 @@ pub(crate) fn fleet() -> Vec<DeviceStatus> {
     let mut a1 = row("A1", Stage::Assigned, 5);
     a1.primary_user = Some("adele.vance@contoso.example".into());
     let mut d4 = row("D4", Stage::Failed, 10);
-    d4.compliance = Some("noncompliant".into());
+    d4.compliance = Some("noncompliant");
     let mut e5 = row("E5", Stage::Provisioning, 3);
-    e5.compliance = Some("noncompliant".into());
+    e5.compliance = Some("noncompliant");
     vec![
         row("C3", Stage::Provisioning, 40),
         a1,

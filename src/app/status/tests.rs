@@ -29,7 +29,7 @@ pub(crate) fn row(serial: &str, stage: Stage, minutes_in_stage: i64) -> DeviceSt
         enrollment_state: Some("notContacted"),
         deployment_status: None,
         last_sync: enrolled.then(|| t0() - Duration::minutes(2)),
-        compliance: enrolled.then(|| "compliant".into()),
+        compliance: enrolled.then_some("compliant"),
         message: format!("{} message", stage.label()).into(),
         code: None,
         phase: None,

@@ -54,13 +54,12 @@ fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) ->
         enrollment_state: Some("enrolled"),
         deployment_status: None,
         last_sync: enrolled.then(|| t0() - Duration::minutes(3)),
-        compliance: enrolled.then(|| {
+        compliance: enrolled.then_some({
             if flags.noncompliant {
                 "noncompliant"
             } else {
                 "compliant"
             }
-            .into()
         }),
         message: message.into(),
         code: (stage == Stage::Failed).then(|| "-2147023436 (0x800705B4)".into()),
