@@ -11,7 +11,7 @@ use stagehand::auth::StaticToken;
 use stagehand::config::{Config, IdentifierType, Platform};
 use stagehand::feeds::status::Poller;
 use stagehand::graph::{Family, Governor, GraphClient, Limits, RetryPolicy, Timeouts};
-use stagehand::sim::{self, Faults, SimHandle, SimOptions};
+use stagehand::sim::{self, Faults, Scripted, SimHandle, SimOptions};
 use stagehand::status::plan;
 use stagehand::status::{SharedRow, Stage};
 use stagehand::store::{EntryState, QueueEntry};
@@ -241,6 +241,66 @@ async fn every_stage_and_flag_from_the_simulated_tenant() {
         reason: err.to_string(),
     });
     assert!(pane.rows.iter().all(|r| r.flags.stale));
+}
+
+/// Intune marks corporate identifiers whose enrollment failed or was blocked; a report export
+/// that fails while the device list answers leaves the rows up, flagged stale, and the next
+/// good poll clears the flag.
+#[tokio::test]
+async fn failed_and_blocked_enrollments_and_a_partial_poll_failure() {
+    let (sim, client, config) = setup(40).await;
+    let queue = queue_of_tenant(&client).await;
+    let (blocked, failed) = (queue[2].serial.clone(), queue[5].serial.clone());
+    assert_eq!(sim.set_identity_state(&blocked, "blocked"), 1);
+    assert_eq!(sim.set_identity_state(&failed, "failed"), 1);
+    // The export job cannot be created once (not retried: creating a job is not idempotent).
+    sim.set_faults(Faults {
+        scripted: vec![Scripted::new("POST", "reports/exportJobs", 503, 1)],
+        ..Faults::default()
+    });
+    let mut poller = Poller::new(client.clone(), config);
+    let t0 = Utc::now();
+    let rows = poller.cycle(&queue, t0).await.unwrap();
+    assert!(poller.last_cost.report_ran);
+    assert_eq!(rows.len(), queue.len());
+    assert!(
+        rows.iter().all(|r| r.flags.stale),
+        "every row is flagged stale when a source failed: {:?}",
+        rows.iter().filter(|r| !r.flags.stale).collect::<Vec<_>>()
+    );
+    let get = |rows: &[SharedRow], s: &str| rows.iter().find(|r| &*r.serial == s).unwrap().clone();
+    for (serial, state) in [(&blocked, "blocked"), (&failed, "failed")] {
+        let r = get(&rows, serial);
+        assert_eq!(r.stage, Stage::Failed, "{r:?}");
+        assert_eq!(r.enrollment_state, Some(state));
+        assert_eq!(
+            r.code.as_deref(),
+            Some(format!("enrollmentState={state}").as_str())
+        );
+        assert!(r.message.contains(&format!("enrollment {state}")), "{r:?}");
+        assert_eq!(
+            r.raw.get("importedDeviceIdentity.enrollmentState"),
+            Some(state)
+        );
+    }
+    let exports = || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.method == "POST" && r.path.contains("reports/exportJobs"))
+            .count()
+    };
+    assert_eq!(exports(), 1, "the failed create was not sent again");
+
+    // The next poll gets the report: nothing is stale, the failed enrollments stay failed.
+    let rows = poller
+        .cycle(&queue, t0 + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(exports(), 2);
+    assert!(rows.iter().all(|r| !r.flags.stale));
+    assert_eq!(get(&rows, &blocked).stage, Stage::Failed);
+    assert_eq!(get(&rows, &failed).stage, Stage::Failed);
+    assert!(rows.iter().any(|r| r.deployment_status.is_some()));
 }
 
 #[tokio::test]

@@ -53,6 +53,9 @@ pub struct Identity {
     pub kind: String,
     pub description: String,
     pub created: DateTime<Utc>,
+    /// `enrollmentState` as Intune set it for a failed or blocked enrollment; `None` = derived
+    /// from the device's enrollment time (`notContacted`, then `enrolled`).
+    pub state_override: Option<&'static str>,
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +166,7 @@ impl Fleet {
             kind: kind.to_string(),
             description: description.to_string(),
             created: now,
+            state_override: None,
         };
         let parts: Vec<&str> = identifier.split(',').map(str::trim).collect();
         let (manufacturer, model, serial) = match parts.as_slice() {
@@ -249,6 +253,7 @@ impl Fleet {
                 kind: "manufacturerModelSerial".into(),
                 description: String::new(),
                 created: now - Span::days(2),
+                state_override: None,
             };
             let mut d = self.timeline(
                 Some(ident.id.clone()),
@@ -333,7 +338,10 @@ impl Fleet {
             .iter()
             .find(|d| d.identity_id.as_deref() == Some(&ident.id))
             .map(|d| d.enroll_at);
-        state_at(enroll_at, now)
+        match ident.state_override {
+            Some(state) => (state, None),
+            None => state_at(enroll_at, now),
+        }
     }
 
     /// When the first device of each identity enrolls (or will): one pass over the fleet, so a
@@ -359,7 +367,11 @@ impl Fleet {
         now: DateTime<Utc>,
     ) -> Value {
         let enroll_at = enroll_times.get(ident.id.as_str()).copied();
-        identity_value(ident, state_at(enroll_at, now))
+        let state = match ident.state_override {
+            Some(state) => (state, None),
+            None => state_at(enroll_at, now),
+        };
+        identity_value(ident, state)
     }
 
     /// Removes an identity and, if its device has not enrolled yet, the device with it.

@@ -388,6 +388,23 @@ impl SimHandle {
             n
         })
     }
+    /// Sets `enrollmentState` of every corporate identifier whose serial (the last field of
+    /// `manufacturer,model,serial`, case-insensitive) is `serial`, as Intune does when an
+    /// enrollment fails or is blocked: `"failed"`, `"blocked"` (or any member name). Returns how
+    /// many matched.
+    pub fn set_identity_state(&self, serial: &str, state: &'static str) -> usize {
+        self.with(|s| {
+            let mut n = 0;
+            for i in s.fleet.identities.iter_mut() {
+                let last = i.identifier.rsplit(',').next().unwrap_or(&i.identifier);
+                if last.trim().eq_ignore_ascii_case(serial) {
+                    i.state_override = Some(state);
+                    n += 1;
+                }
+            }
+            n
+        })
+    }
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
         if let Some(tx) = self.stop.take() {
