@@ -5,9 +5,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use csv::ByteRecord;
-
 use super::damage;
+use super::records::Fields;
 use super::report::{RowError, Severity};
 use super::sniff::Columns;
 use crate::serial;
@@ -111,7 +110,7 @@ pub(super) fn convert<'a>(
     path: &'a Arc<Path>,
     c: &Columns,
     labels: &mut Labels,
-    rec: &'a ByteRecord,
+    rec: Fields<'a>,
     line: u64,
 ) -> Result<RowRef<'a>, RowError> {
     let reject = |column: usize, code: &'static str, reason: String| RowError {
@@ -199,8 +198,19 @@ pub(super) fn convert<'a>(
 mod tests {
     use super::*;
 
-    fn record(cells: &[&str]) -> ByteRecord {
-        ByteRecord::from(cells.to_vec())
+    /// Cells stored back to back with their ends, as csv-core gives them.
+    fn record(cells: &[&str]) -> (Vec<u8>, Vec<usize>) {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for c in cells {
+            bytes.extend_from_slice(c.as_bytes());
+            ends.push(bytes.len());
+        }
+        (bytes, ends)
+    }
+
+    fn fields(r: &(Vec<u8>, Vec<usize>)) -> Fields<'_> {
+        Fields::packed(&r.0, &r.1)
     }
 
     #[test]
@@ -210,14 +220,14 @@ mod tests {
         let mut labels = Labels::default();
         let a = record(&["Dell", " Latitude 5440 ", "AB12"]);
         let b = record(&["Dell", "Latitude 5440", "C.D34"]);
-        let ra = convert(&path, &cols, &mut labels, &a, 1).unwrap();
+        let ra = convert(&path, &cols, &mut labels, fields(&a), 1).unwrap();
         assert!(matches!(ra.serial, Cow::Borrowed("AB12")));
         assert_eq!(
             (ra.manufacturer, ra.model),
             (Some("Dell"), Some("Latitude 5440"))
         );
         let oa = labels.to_owned(&ra);
-        let rb = convert(&path, &cols, &mut labels, &b, 2).unwrap();
+        let rb = convert(&path, &cols, &mut labels, fields(&b), 2).unwrap();
         assert_eq!((rb.serial.as_ref(), rb.periods_removed), ("CD34", 1));
         let ob = labels.to_owned(&rb);
         assert!(Arc::ptr_eq(
@@ -231,7 +241,7 @@ mod tests {
         assert_eq!(ob.view(), rb);
         // A bad label is refused even right after a good one, with its column.
         let c = record(&["Dell, Inc", "Latitude 5440", "EF56"]);
-        let e = convert(&path, &cols, &mut labels, &c, 3).unwrap_err();
+        let e = convert(&path, &cols, &mut labels, fields(&c), 3).unwrap_err();
         assert_eq!((e.line, e.column, e.code), (3, Some(1), "bad-label"));
     }
 }
