@@ -35,16 +35,27 @@ impl<'a> Fields<'a> {
     }
 
     pub fn get(&self, i: usize) -> Option<&'a [u8]> {
+        self.bytes.get(self.range(i)?)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// All the fields' bytes (with the delimiters between them on the fast path): cut at
+    /// [`range`](Self::range), they give the fields.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// Where field `i` lies in [`bytes`](Self::bytes).
+    pub fn range(&self, i: usize) -> Option<std::ops::Range<usize>> {
         let end = *self.ends.get(i)?;
         let start = match i {
             0 => 0,
             _ => self.ends[i - 1] + self.gap,
         };
-        self.bytes.get(start..end)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
-        (0..self.len()).filter_map(|i| self.get(i))
+        Some(start..end)
     }
 }
 
