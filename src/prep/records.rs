@@ -79,17 +79,17 @@ fn zero_bytes(x: u64) -> u64 {
     !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
-/// Looks for the first LF or quote in `hay`, noting the delimiters before it in `ends` (cleared
-/// first). Eight bytes at a time: a line of a few dozen bytes costs a few word operations per
-/// word instead of a test and branch per byte.
-fn scan_line(hay: &[u8], delimiter: u8, ends: &mut Vec<usize>) -> Scan {
-    ends.clear();
+/// Looks for the first LF or quote in `hay` from `start` (the bytes before it were scanned
+/// already), appending the offsets of the delimiters before it to `ends`. Eight bytes at a time:
+/// a line of a few dozen bytes costs a few word operations per word instead of a test and
+/// branch per byte.
+fn scan_line(hay: &[u8], start: usize, delimiter: u8, ends: &mut Vec<usize>) -> Scan {
     let (lf, quote, delim) = (
         ONES * u64::from(b'\n'),
         ONES * u64::from(b'"'),
         ONES * u64::from(delimiter),
     );
-    let mut at = 0;
+    let mut at = start;
     while at + 8 <= hay.len() {
         let mut word = [0u8; 8];
         word.copy_from_slice(&hay[at..at + 8]);
@@ -205,10 +205,14 @@ impl Records {
     /// Moves to the next record and returns the line it starts on, or `None` at the end.
     pub fn next_record(&mut self) -> io::Result<Option<u64>> {
         self.current = Current::None;
-        let mut from = self.pos;
+        self.ends.clear();
+        // How much of the line is scanned: a line longer than what is buffered is scanned on
+        // from there after each read, not again from its start.
+        let mut scanned = 0;
         loop {
+            let from = self.pos;
             let hay = &self.buf[from..self.end];
-            match scan_line(hay, self.delimiter, &mut self.ends) {
+            match scan_line(hay, scanned, self.delimiter, &mut self.ends) {
                 Scan::Quote => return self.csv_record(),
                 Scan::Line(len) => {
                     self.current = Current::Line { start: from, len };
@@ -216,14 +220,14 @@ impl Records {
                     self.lfs += 1;
                     return Ok(Some(self.lfs));
                 }
-                Scan::More => {}
+                Scan::More => scanned = hay.len(),
             }
-            // No LF in what is buffered: read more and look at the line again.
+            // No LF in what is buffered: read more (the line moves to the front of the buffer;
+            // offsets within it stay).
             if !self.fill()? {
                 // The stream ends with an LF, so nothing is left here.
                 return Ok(None);
             }
-            from = self.pos;
         }
     }
 
@@ -520,7 +524,7 @@ mod tests {
                     hay[at] = stop;
                     hay[21] = b'\n';
                     let mut ends = Vec::new();
-                    let got = scan_line(&hay, delimiter, &mut ends);
+                    let got = scan_line(&hay, 0, delimiter, &mut ends);
                     match stop {
                         b'\n' => assert_eq!((got, ends), (Scan::Line(at), vec![at])),
                         b'"' => assert_eq!(got, Scan::Quote),
@@ -529,9 +533,33 @@ mod tests {
                 }
             }
             let mut ends = Vec::new();
-            assert_eq!(scan_line(b"abc,def,ghij,kl", b',', &mut ends), Scan::More);
+            assert_eq!(
+                scan_line(b"abc,def,ghij,kl", 0, b',', &mut ends),
+                Scan::More
+            );
             assert_eq!(ends, vec![3, 7, 12]);
+            // Resumed after more bytes arrive: only the new bytes are looked at.
+            let text = b"abc,def,ghij,kl,mnopqrstuvwxyz,\n";
+            assert_eq!(
+                scan_line(text, 15, b',', &mut ends),
+                Scan::Line(text.len() - 1)
+            );
+            assert_eq!(ends, vec![3, 7, 12, 15, 30, 31]);
         }
+    }
+
+    #[test]
+    fn a_file_with_cr_line_endings_is_one_long_record() {
+        // Records end at LF only, as with csv before: a CR-only file is one line, read in many
+        // pieces and scanned on from where each read stopped.
+        let text = b"Dell,M1,SN1\r".repeat(40_000);
+        let (got, fast) = with_records(&text, b',', 4096);
+        assert_eq!((got.len(), fast), (1, 1));
+        let fields = &got[0].1;
+        assert_eq!(fields.len(), 80_001);
+        assert_eq!(fields[1], b"M1");
+        assert_eq!(fields[2], b"SN1\rDell");
+        assert_eq!(got, with_csv(&text, b','));
     }
 
     #[test]
