@@ -73,7 +73,7 @@ impl std::error::Error for SerialError {}
 
 /// True for the characters a serial may hold (periods are removed before this check).
 #[inline]
-pub fn is_allowed(c: char) -> bool {
+pub const fn is_allowed(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, ' ' | '-' | '_' | '/')
 }
 
@@ -91,19 +91,39 @@ pub fn trim(s: &str) -> &str {
     }
 }
 
+const REFUSED: u8 = 0;
+const ALLOWED: u8 = 1;
+const PERIOD: u8 = 2;
+
+/// [`is_allowed`] (and the period) for each byte, so [`clean`] tests a byte with one load.
+const BYTE_CLASS: [u8; 256] = {
+    let mut t = [REFUSED; 256];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        if is_allowed(b as char) {
+            t[i] = ALLOWED;
+        } else if b == b'.' {
+            t[i] = PERIOD;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// Validates and cleans one serial. Allocates only when periods have to be removed.
 pub fn clean(raw: &str) -> Result<Clean<'_>, SerialError> {
     let trimmed = trim(raw);
     let mut periods = 0usize;
     // Fast path over bytes: everything allowed is ASCII, so the first non-ASCII byte is an error.
     for (i, b) in trimmed.bytes().enumerate() {
-        let ok = b.is_ascii_alphanumeric() || matches!(b, b' ' | b'-' | b'_' | b'/');
-        if ok {
-            continue;
-        }
-        if b == b'.' {
-            periods += 1;
-            continue;
+        match BYTE_CLASS[usize::from(b)] {
+            ALLOWED => continue,
+            PERIOD => {
+                periods += 1;
+                continue;
+            }
+            _ => {}
         }
         let ch = trimmed[i..].chars().next().unwrap_or('\u{FFFD}');
         let position = trimmed[..i].chars().count() + 1;
@@ -192,6 +212,26 @@ mod tests {
         assert_eq!(c.notice(), None);
         for ok in ["a-b_c/d e", "0", "Z".repeat(64).as_str()] {
             assert!(clean(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn every_ascii_character_is_judged_by_is_allowed() {
+        for b in 0u8..128 {
+            let c = b as char;
+            let raw = format!("A{c}B");
+            let got = clean(&raw);
+            if is_allowed(c) || c == '.' {
+                let want = if c == '.' {
+                    "AB".to_string()
+                } else {
+                    format!("A{c}B")
+                };
+                assert_eq!(got.map(|c| c.value.into_owned()), Ok(want), "{b:#x}");
+            } else {
+                let e = got.unwrap_err();
+                assert_eq!(e, SerialError::BadChar { ch: c, position: 2 }, "{b:#x}");
+            }
         }
     }
 

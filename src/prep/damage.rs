@@ -6,6 +6,10 @@ use std::collections::HashMap;
 /// a sign, digits). The original digits are gone, so the row cannot be repaired.
 pub fn is_scientific(s: &str) -> bool {
     let b = crate::serial::trim(s).as_bytes();
+    // The mantissa starts with a digit: most serials stop here without a search for the `E`.
+    if !b.first().is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
     let Some(e) = b.iter().position(|&c| c == b'E' || c == b'e') else {
         return false;
     };
@@ -84,6 +88,9 @@ mod tests {
             "1.2.3E+4",
             "ABC",
             "1E+1A",
+            ".5E+3",
+            "A1E+5",
+            "",
         ] {
             assert!(!is_scientific(s), "{s}");
         }

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod dedupe;
 mod pipeline;
 pub mod reader;
+mod records;
 pub mod report;
 pub mod row;
 pub mod sniff;

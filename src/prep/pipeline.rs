@@ -196,7 +196,7 @@ const BATCH: usize = 64;
 struct Batch {
     file_index: u32,
     path: Arc<Path>,
-    /// Formatted lines (without line ending) and cleaned serials, back to back.
+    /// Formatted lines (with their line ending) and cleaned serials, back to back.
     bytes: Vec<u8>,
     serials: String,
     rows: Vec<Held>,
@@ -249,6 +249,7 @@ impl Batch {
             self.bytes.truncate(before);
             return Err(u);
         }
+        self.bytes.extend_from_slice(format.line_end());
         self.serials.push_str(&row.serial);
         self.rows.push(Held {
             line: row.line,
@@ -303,12 +304,11 @@ impl Batch {
             }
             self.serial_column = h.serial_column;
             self.zeros.observe(h.line, serial);
-            let comma: &[u8] = if sink.format == Format::Json && sink.out.rows_written() > 0 {
-                b","
+            result = if sink.format == Format::Json && sink.out.rows_written() > 0 {
+                sink.out.write_parts(&[b",", line])
             } else {
-                b""
+                sink.out.write_line(line)
             };
-            result = sink.out.write_parts(&[comma, line, sink.format.line_end()]);
             if result.is_err() {
                 break;
             }

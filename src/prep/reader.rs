@@ -7,9 +7,8 @@ use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use csv::ByteRecord;
-
 use super::decode::{self, TextEncoding};
+use super::records::{Fields, Records};
 use super::report::{InputError, RowError, Severity};
 use super::row::{Labels, RowRef, convert};
 use super::sniff::{self, Columns};
@@ -34,10 +33,10 @@ pub struct InputFile {
     /// Size on disk, for progress.
     pub size: u64,
     columns: Columns,
-    csv: csv::Reader<Box<dyn Read + Send>>,
-    first: Option<(ByteRecord, u64)>,
+    records: Records,
+    /// The start line of the first row when it is the current record and not yet yielded.
+    first: Option<u64>,
     labels: Labels,
-    record: ByteRecord,
     failed: bool,
 }
 
@@ -68,14 +67,8 @@ impl InputFile {
             done: false,
         });
         // Records end at LF only (a CR stays in the last field and is trimmed), and every record
-        // ends with one, so a record's first line is computable: see `start_line`.
-        let mut csv = csv::ReaderBuilder::new()
-            .delimiter(delimiter)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .has_headers(false)
-            .flexible(true)
-            .buffer_capacity(SAMPLE)
-            .from_reader(chained);
+        // ends with one, so a record's first line is computable (see `records`).
+        let mut records = Records::new(chained, delimiter, SAMPLE);
         let file: Arc<Path> = Arc::from(path);
         let layout = |line: u64, reason: String| InputError::Layout {
             file: path.to_path_buf(),
@@ -83,31 +76,27 @@ impl InputFile {
             reason,
         };
         // The first row that is not blank decides header / layout.
-        let mut first = ByteRecord::new();
-        let mut have_first = false;
-        loop {
-            match csv.read_byte_record(&mut first) {
-                Ok(false) => break,
-                Ok(true) if is_blank(&first) => continue,
-                Ok(true) => {
-                    have_first = true;
-                    break;
-                }
-                Err(e) => return Err(layout(line_of(&e), e.to_string())),
+        let first = loop {
+            match records.next_record() {
+                Ok(None) => break None,
+                Ok(Some(_)) if is_blank(&records.fields()) => continue,
+                Ok(Some(line)) => break Some(line),
+                // An IO error has no position (csv gave none either).
+                Err(e) => return Err(layout(0, e.to_string())),
             }
-        }
-        let (columns, header, first) = if have_first {
-            let cells: Vec<&str> = first
+        };
+        let (columns, header, first) = if let Some(line) = first {
+            let fields = records.fields();
+            let cells: Vec<&str> = fields
                 .iter()
                 .map(|c| std::str::from_utf8(c).unwrap_or("").trim())
                 .collect();
-            let line = start_line(&first, csv.position().line());
             match sniff::columns_from_header(&cells) {
                 Ok(Some(c)) => (c, true, None),
                 Ok(None) => (
                     sniff::columns_without_header(cells.len()),
                     false,
-                    Some((first, line)),
+                    Some(line),
                 ),
                 Err(reason) => return Err(layout(line, reason)),
             }
@@ -121,42 +110,39 @@ impl InputFile {
             header,
             size: decoded.size,
             columns,
-            csv,
+            records,
             first,
             labels: Labels::default(),
-            record: ByteRecord::new(),
             failed: false,
         })
     }
 
     /// Decoded bytes consumed so far (for progress).
     pub fn position(&self) -> u64 {
-        self.csv.position().byte()
+        self.records.position()
     }
 
     /// Moves to the next record that is not blank (the held first record comes first) and
     /// returns its start line, or the error that stopped reading.
     fn advance(&mut self) -> Option<Result<u64, RowError>> {
-        if let Some((first, line)) = self.first.take() {
-            self.record = first;
+        if let Some(line) = self.first.take() {
             return Some(Ok(line));
         }
         if self.failed {
             return None;
         }
         loop {
-            match self.csv.read_byte_record(&mut self.record) {
-                Ok(false) => return None,
-                Ok(true) if is_blank(&self.record) => continue,
-                Ok(true) => {
-                    return Some(Ok(start_line(&self.record, self.csv.position().line())));
-                }
+            match self.records.next_record() {
+                Ok(None) => return None,
+                Ok(Some(_)) if is_blank(&self.records.fields()) => continue,
+                Ok(Some(line)) => return Some(Ok(line)),
                 Err(e) => {
-                    // csv only fails on IO errors once flexible; the rest of the file is lost.
+                    // Only IO errors stop reading; the rest of the file is lost. They carry no
+                    // line (as from csv).
                     self.failed = true;
                     return Some(Err(RowError {
                         file: self.path.clone(),
-                        line: line_of(&e),
+                        line: 0,
                         column: None,
                         severity: Severity::Rejected,
                         code: "unreadable",
@@ -175,20 +161,12 @@ impl InputFile {
                 &self.path,
                 &self.columns,
                 &mut self.labels,
-                &self.record,
+                self.records.fields(),
                 line,
             ),
             Err(e) => Err(e),
         })
     }
-}
-
-/// The line a record starts on, from the reader's line after it. csv's own record position does
-/// not count the blank lines it skips, so count back instead: the terminating LF and any LF
-/// inside quoted fields.
-fn start_line(rec: &ByteRecord, line_after: u64) -> u64 {
-    let inner = rec.as_slice().iter().filter(|&&b| b == b'\n').count() as u64;
-    line_after.saturating_sub(1 + inner).max(1)
 }
 
 /// Adds a final LF when the input does not end with one.
@@ -217,12 +195,8 @@ impl<R: Read> Read for EndsWithNewline<R> {
     }
 }
 
-fn is_blank(rec: &ByteRecord) -> bool {
+fn is_blank(rec: &Fields<'_>) -> bool {
     rec.iter().all(|f| f.iter().all(u8::is_ascii_whitespace))
-}
-
-fn line_of(e: &csv::Error) -> u64 {
-    e.position().map_or(0, |p| p.line())
 }
 
 impl Iterator for InputFile {
@@ -237,7 +211,7 @@ impl Iterator for InputFile {
             &self.path,
             &self.columns,
             &mut self.labels,
-            &self.record,
+            self.records.fields(),
             line,
         );
         Some(row.map(|r| self.labels.to_owned(&r)))

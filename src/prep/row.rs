@@ -5,9 +5,8 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
-use csv::ByteRecord;
-
 use super::damage;
+use super::records::Fields;
 use super::report::{RowError, Severity};
 use super::sniff::Columns;
 use crate::serial;
@@ -111,7 +110,7 @@ pub(super) fn convert<'a>(
     path: &'a Arc<Path>,
     c: &Columns,
     labels: &mut Labels,
-    rec: &'a ByteRecord,
+    rec: Fields<'a>,
     line: u64,
 ) -> Result<RowRef<'a>, RowError> {
     let reject = |column: usize, code: &'static str, reason: String| RowError {
@@ -122,19 +121,26 @@ pub(super) fn convert<'a>(
         code,
         reason,
     };
+    // The record is checked as UTF-8 once and its cells are cut from that text. Only when the
+    // record is not valid text, or a cell does not start and end on a character boundary, is
+    // the cell checked on its own: the same answer per cell as checking each cell.
+    let text = std::str::from_utf8(rec.bytes()).ok();
     let cell = |i: usize| -> Result<Option<&'a str>, RowError> {
-        match rec.get(i) {
-            None => Ok(None),
-            Some(b) => std::str::from_utf8(b)
-                .map(|s| Some(serial::trim(s)))
-                .map_err(|_| {
-                    reject(
-                        i,
-                        "bad-text",
-                        "the cell is not valid text in the detected encoding".into(),
-                    )
-                }),
+        let Some(r) = rec.range(i) else {
+            return Ok(None);
+        };
+        if let Some(s) = text.and_then(|t| t.get(r.clone())) {
+            return Ok(Some(serial::trim(s)));
         }
+        std::str::from_utf8(&rec.bytes()[r])
+            .map(|s| Some(serial::trim(s)))
+            .map_err(|_| {
+                reject(
+                    i,
+                    "bad-text",
+                    "the cell is not valid text in the detected encoding".into(),
+                )
+            })
     };
     let raw = match cell(c.serial)? {
         Some(s) if !s.is_empty() => s,
@@ -199,8 +205,19 @@ pub(super) fn convert<'a>(
 mod tests {
     use super::*;
 
-    fn record(cells: &[&str]) -> ByteRecord {
-        ByteRecord::from(cells.to_vec())
+    /// Cells stored back to back with their ends, as csv-core gives them.
+    fn record(cells: &[&str]) -> (Vec<u8>, Vec<usize>) {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for c in cells {
+            bytes.extend_from_slice(c.as_bytes());
+            ends.push(bytes.len());
+        }
+        (bytes, ends)
+    }
+
+    fn fields(r: &(Vec<u8>, Vec<usize>)) -> Fields<'_> {
+        Fields::packed(&r.0, &r.1)
     }
 
     #[test]
@@ -210,14 +227,14 @@ mod tests {
         let mut labels = Labels::default();
         let a = record(&["Dell", " Latitude 5440 ", "AB12"]);
         let b = record(&["Dell", "Latitude 5440", "C.D34"]);
-        let ra = convert(&path, &cols, &mut labels, &a, 1).unwrap();
+        let ra = convert(&path, &cols, &mut labels, fields(&a), 1).unwrap();
         assert!(matches!(ra.serial, Cow::Borrowed("AB12")));
         assert_eq!(
             (ra.manufacturer, ra.model),
             (Some("Dell"), Some("Latitude 5440"))
         );
         let oa = labels.to_owned(&ra);
-        let rb = convert(&path, &cols, &mut labels, &b, 2).unwrap();
+        let rb = convert(&path, &cols, &mut labels, fields(&b), 2).unwrap();
         assert_eq!((rb.serial.as_ref(), rb.periods_removed), ("CD34", 1));
         let ob = labels.to_owned(&rb);
         assert!(Arc::ptr_eq(
@@ -231,7 +248,38 @@ mod tests {
         assert_eq!(ob.view(), rb);
         // A bad label is refused even right after a good one, with its column.
         let c = record(&["Dell, Inc", "Latitude 5440", "EF56"]);
-        let e = convert(&path, &cols, &mut labels, &c, 3).unwrap_err();
+        let e = convert(&path, &cols, &mut labels, fields(&c), 3).unwrap_err();
         assert_eq!((e.line, e.column, e.code), (3, Some(1), "bad-label"));
+    }
+
+    #[test]
+    fn cells_that_are_not_text_are_named_even_when_the_record_is() {
+        let path: Arc<Path> = Arc::from(Path::new("in.csv"));
+        let cols = super::super::sniff::columns_without_header(3);
+        let mut labels = Labels::default();
+        let bad = |cells: &[&[u8]], labels: &mut Labels| {
+            let mut bytes = Vec::new();
+            let mut ends = Vec::new();
+            for c in cells {
+                bytes.extend_from_slice(c);
+                ends.push(bytes.len());
+            }
+            let e = convert(&path, &cols, labels, Fields::packed(&bytes, &ends), 7).unwrap_err();
+            (e.column, e.code)
+        };
+        // "é" cut in two by a field end: the record is valid UTF-8, the cells are not.
+        assert_eq!(
+            bad(&[b"Dell", b"X\xc3", b"\xa9AB"], &mut labels),
+            (Some(3), "bad-text")
+        );
+        // Not text at all, in the model only: the serial and manufacturer pass.
+        assert_eq!(
+            bad(&[b"Dell", b"X\xff", b"AB12"], &mut labels),
+            (Some(2), "bad-text")
+        );
+        // Non-ASCII text is cut into cells as text.
+        let (bytes, ends) = record(&["Dell", "Modèle 5", "AB12"]);
+        let r = convert(&path, &cols, &mut labels, Fields::packed(&bytes, &ends), 8).unwrap();
+        assert_eq!((r.model, r.serial.as_ref()), (Some("Modèle 5"), "AB12"));
     }
 }

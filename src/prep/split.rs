@@ -123,29 +123,44 @@ impl SplitWriter {
         self.total_rows
     }
 
-    /// Writes one complete line (including its line ending).
+    /// Writes one complete line (including its line ending): one copy into the part's buffer.
     pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
-        self.write_parts(&[line])
+        let len = line.len() as u64;
+        self.part_for(len)?.write_all(line)?;
+        self.count(len);
+        Ok(())
     }
 
-    /// Writes one complete line given in pieces (the last one its line ending); the pieces go
-    /// into the same part.
+    /// Writes one complete line, line ending included, given in pieces; the pieces go into the
+    /// same part.
     pub fn write_parts(&mut self, parts: &[&[u8]]) -> io::Result<()> {
         let len: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        let w = self.part_for(len)?;
+        for p in parts {
+            w.write_all(p)?;
+        }
+        self.count(len);
+        Ok(())
+    }
+
+    /// The part a line of `len` bytes goes into: a new one when none is open or a limit would be
+    /// passed.
+    #[inline]
+    fn part_for(&mut self, len: u64) -> io::Result<&mut BufWriter<File>> {
         let full = self.current.is_some()
             && (self.max_rows.is_some_and(|m| self.rows >= m)
                 || self.max_bytes.is_some_and(|m| self.bytes + len > m));
         if self.current.is_none() || full {
             self.start_part()?;
         }
-        let w = self.current.as_mut().expect("part started");
-        for p in parts {
-            w.write_all(p)?;
-        }
+        Ok(self.current.as_mut().expect("part started"))
+    }
+
+    #[inline]
+    fn count(&mut self, len: u64) {
         self.rows += 1;
         self.bytes += len;
         self.total_rows += 1;
-        Ok(())
     }
 
     /// Appends bytes to the current part without counting a row (JSON framing).

@@ -118,9 +118,12 @@ impl Format {
                         "no model: add a model column, or pass --model or --profile",
                     )
                 })?;
-                for part in [m, ",", mo, ",", &row.serial] {
-                    buf.extend_from_slice(part.as_bytes());
-                }
+                buf.reserve(m.len() + mo.len() + row.serial.len() + 4);
+                buf.extend_from_slice(m.as_bytes());
+                buf.push(b',');
+                buf.extend_from_slice(mo.as_bytes());
+                buf.push(b',');
+                buf.extend_from_slice(row.serial.as_bytes());
             }
             Format::CorporateIdentifiers => {
                 buf.extend_from_slice(row.serial.as_bytes());
