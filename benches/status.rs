@@ -5,7 +5,8 @@
 //! viewport's rows are built). Prints median / p99 / max per operation and this process's peak
 //! RSS (VmHWM).
 //!
-//! Run: `cargo bench --bench status`. Targets: <= 2 ms per frame, <= 50 MB peak RSS.
+//! Run: `cargo bench --bench status` (`STATUS_BENCH_CYCLES=N` for more than 4 polls). Targets:
+//! <= 2 ms per frame, <= 50 MB peak RSS.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -184,7 +185,12 @@ fn main() {
     let mut cycles = Vec::new();
     let mut applies = Vec::new();
     let mut rows = Vec::new();
-    for generation in 0..4u64 {
+    // More cycles show whether memory settles (`STATUS_BENCH_CYCLES`, default 4).
+    let cycles_wanted: u64 = std::env::var("STATUS_BENCH_CYCLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    for generation in 0..cycles_wanted {
         let start = Instant::now();
         let previous = std::mem::take(&mut rows);
         rows = runtime
