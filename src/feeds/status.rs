@@ -68,6 +68,9 @@ pub struct Poller {
     cadence: Cadence,
     report: Option<(DateTime<Utc>, ReportMap)>,
     identities: Option<HashMap<String, IdentityInput>>,
+    /// The tracked devices as listed last cycle: a device listed again re-uses what did not
+    /// change (the whole row, or its text), so two polls do not hold two copies.
+    listed: HashMap<String, Arc<DeviceRow>>,
     pub last_cost: CycleCost,
     /// Some device was still moving at the last cycle (true before the first).
     pub moving: bool,
@@ -88,6 +91,7 @@ impl Poller {
             cadence,
             report: None,
             identities: None,
+            listed: HashMap::new(),
             last_cost: CycleCost::default(),
             moving: true,
             extra_serials: Vec::new(),
@@ -207,6 +211,7 @@ impl Poller {
         cost.tracked = l.serials.len();
         self.last_cost = cost;
         let rows = self.tracker.finish(&l, now);
+        self.listed = std::mem::take(&mut l.devices);
         if let Some((_, r)) = &mut self.report {
             *r = std::mem::take(&mut l.report);
         }
@@ -243,7 +248,9 @@ impl Poller {
                     else {
                         continue;
                     };
-                    out.insert(serial_key(serial), Arc::new(device_row(d)));
+                    let key = serial_key(serial);
+                    let row = device_row_like(d, self.listed.get(&key));
+                    out.insert(key, row);
                 }
             })
             .await?;
@@ -409,6 +416,32 @@ fn graph_name<T: serde::Serialize>(v: &T) -> Option<String> {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// `device_row`, re-using `previous` when nothing changed, and its text where it is the same.
+fn device_row_like(d: ManagedDeviceSummary, previous: Option<&Arc<DeviceRow>>) -> Arc<DeviceRow> {
+    let Some(p) = previous else {
+        return Arc::new(device_row(d));
+    };
+    let same = |old: &Arc<str>, new: String| {
+        if **old == *new {
+            old.clone()
+        } else {
+            Arc::from(new)
+        }
+    };
+    let row = DeviceRow {
+        compliance: d.compliance_state.map(ComplianceState::as_graph),
+        id: same(&p.id, d.id),
+        device_name: same(&p.device_name, d.device_name.unwrap_or_default()),
+        user_principal_name: match (&p.user_principal_name, d.user_principal_name) {
+            (Some(old), Some(new)) => Some(same(old, new)),
+            (_, new) => new.map(Arc::from),
+        },
+        enrolled_at: d.enrolled_date_time,
+        last_sync: d.last_sync_date_time,
+    };
+    if row == **p { p.clone() } else { Arc::new(row) }
 }
 
 fn device_row(d: ManagedDeviceSummary) -> DeviceRow {
@@ -603,6 +636,45 @@ mod tests {
         );
         assert!(row.enrolled_at.is_some() && row.last_sync.is_some());
         assert_eq!(row.compliance, Some("noncompliant"));
+    }
+
+    #[test]
+    fn a_device_listed_again_reuses_what_did_not_change() {
+        let summary = |sync: &str, upn: Option<&str>| ManagedDeviceSummary {
+            id: "md-1".into(),
+            device_name: Some("CT-1".into()),
+            serial_number: Some("PF1".into()),
+            user_principal_name: upn.map(String::from),
+            last_sync_date_time: Some(sync.parse().unwrap()),
+            ..Default::default()
+        };
+        let first = device_row_like(summary("2026-11-22T09:00:00Z", Some("a@x")), None);
+        let same = device_row_like(summary("2026-11-22T09:00:00Z", Some("a@x")), Some(&first));
+        assert!(
+            Arc::ptr_eq(&first, &same),
+            "an unchanged device is the same row"
+        );
+        let synced = device_row_like(summary("2026-11-22T10:00:00Z", Some("a@x")), Some(&first));
+        assert!(!Arc::ptr_eq(&first, &synced));
+        assert_eq!(
+            synced.last_sync,
+            Some("2026-11-22T10:00:00Z".parse().unwrap())
+        );
+        assert!(
+            Arc::ptr_eq(&first.id, &synced.id)
+                && Arc::ptr_eq(&first.device_name, &synced.device_name)
+        );
+        let upn = |r: &DeviceRow| r.user_principal_name.clone().unwrap();
+        assert!(Arc::ptr_eq(&upn(&first), &upn(&synced)));
+        let moved = device_row_like(summary("2026-11-22T10:00:00Z", Some("b@x")), Some(&synced));
+        assert_eq!(moved.user_principal_name.as_deref(), Some("b@x"));
+        assert_eq!(
+            *device_row_like(summary("2026-11-22T10:00:00Z", None), Some(&moved)),
+            DeviceRow {
+                user_principal_name: None,
+                ..(*moved).clone()
+            }
+        );
     }
 
     #[test]
