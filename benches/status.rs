@@ -105,6 +105,34 @@ fn time<F: FnMut()>(n: usize, mut f: F) -> Vec<Duration> {
         .collect()
 }
 
+/// Bytes the allocator hands out right now (in use, not freed), and RSS now: tells growth of what
+/// is held from growth of what the allocator keeps.
+fn in_use() -> String {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: mallinfo2 only reads malloc's counters.
+        let m = unsafe { libc::mallinfo2() };
+        let rss = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS"))
+                    .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_string())
+            })
+            .unwrap_or_default();
+        format!(
+            "heap in use {:.1} MB (mapped {:.1} MB), free in arenas {:.1} MB, VmRSS {rss} kB",
+            (m.uordblks + m.hblkhd) as f64 / 1e6,
+            m.hblkhd as f64 / 1e6,
+            m.fordblks as f64 / 1e6
+        )
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        String::new()
+    }
+}
+
 fn peak_rss() -> String {
     #[cfg(target_os = "linux")]
     {
@@ -213,10 +241,11 @@ fn main() {
         app.settle();
         applies.push(start.elapsed());
         println!(
-            "  cycle {generation}: {} single reads in {} batches; {}",
+            "  cycle {generation}: {} single reads in {} batches; {}; {}",
             poller.last_cost.single_reads,
             poller.last_cost.batches,
-            peak_rss()
+            peak_rss(),
+            in_use()
         );
     }
     stats("poll cycle (HTTP + tracker, 10,000 devices)", cycles);
