@@ -109,6 +109,9 @@ impl Poller {
         queue: &[impl Borrow<QueueEntry>],
         now: DateTime<Utc>,
     ) -> Result<Vec<SharedRow>, GraphError> {
+        // The rows of two polls ago are gone by now (the pane holds the last poll's): hand the
+        // holes they left back to the system before this poll allocates its own.
+        crate::alloc::release_free();
         let window = now - chrono::Duration::hours(i64::from(self.config.status.window_hours));
         let devices = self.list_devices(window).await?;
         let mut l = Listed::default();
