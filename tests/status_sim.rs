@@ -303,6 +303,48 @@ async fn failed_and_blocked_enrollments_and_a_partial_poll_failure() {
     assert!(rows.iter().any(|r| r.deployment_status.is_some()));
 }
 
+/// A device listed or exported again with nothing changed keeps the data the rows on screen
+/// already hold (the same allocation), so two polls never hold two copies of it.
+#[tokio::test]
+async fn unchanged_graph_data_is_shared_across_polls() {
+    let (_sim, client, config) = setup(40).await;
+    let queue = queue_of_tenant(&client).await;
+    let mut poller = Poller::new(client, config);
+    let t0 = Utc::now();
+    let first = poller.cycle(&queue, t0).await.unwrap();
+    // An hour later by the poller's clock: the report is due again.
+    let second = poller
+        .cycle(&queue, t0 + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    assert!(poller.last_cost.report_ran, "the report ran in both polls");
+    let mut shared = (0, 0);
+    for a in &first {
+        let b = second.iter().find(|b| b.serial == a.serial).unwrap();
+        if let (Some(x), Some(y)) = (a.raw.report(), b.raw.report()) {
+            assert_eq!(
+                x == y,
+                Arc::ptr_eq(x, y),
+                "{}: equal report rows are one",
+                a.serial
+            );
+            shared.0 += usize::from(Arc::ptr_eq(x, y));
+        }
+        if let (Some(x), Some(y)) = (a.raw.device(), b.raw.device()) {
+            assert_eq!(
+                x == y,
+                Arc::ptr_eq(x, y),
+                "{}: equal device rows are one",
+                a.serial
+            );
+            // The simulator's devices sync as its clock moves: the row is new, its text is not.
+            assert!(Arc::ptr_eq(&x.id, &y.id) && Arc::ptr_eq(&x.device_name, &y.device_name));
+            shared.1 += 1;
+        }
+    }
+    assert!(shared.0 > 0 && shared.1 > 0, "{shared:?}");
+}
+
 #[tokio::test]
 async fn ten_thousand_devices_cost_what_the_plan_allows() {
     // This test holds the request COUNT to the plan. Two cycles read ~14,000 device details at

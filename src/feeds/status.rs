@@ -151,13 +151,22 @@ impl Poller {
             moving,
         ) {
             cost.report_ran = true;
-            // Rows are converted as the CSV is parsed: the report never sits in memory whole.
+            // Rows are converted as the CSV is parsed: the report never sits in memory whole. A
+            // device whose row did not change since the last export keeps the row it had (the
+            // rows on screen share it), so two exports do not hold two copies.
             let mut map = HashMap::new();
+            let previous = self.report.as_ref().map(|(_, m)| m);
             let result = self
                 .client
                 .each_autopilot_v2_deployment(None, |r| {
                     if !r.serial_number.is_empty() {
-                        map.insert(serial_key(&r.serial_number), Arc::new(report_row(&r)));
+                        let key = serial_key(&r.serial_number);
+                        let row = report_row(&r);
+                        let row = match previous.and_then(|m| m.get(&key)) {
+                            Some(old) if **old == row => old.clone(),
+                            _ => Arc::new(row),
+                        };
+                        map.insert(key, row);
                     }
                 })
                 .await;

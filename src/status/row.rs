@@ -128,6 +128,16 @@ impl RawFields {
         }
     }
 
+    /// The report row behind these fields, as shared with the feed.
+    pub fn report(&self) -> Option<&Arc<ReportRow>> {
+        self.report.as_ref()
+    }
+
+    /// The listed device behind these fields, as shared with the feed.
+    pub fn device(&self) -> Option<&Arc<DeviceRow>> {
+        self.device.as_ref()
+    }
+
     /// `(Graph field, value)` pairs, sorted by field name. Built on first use, then kept.
     pub fn iter(&self) -> std::slice::Iter<'_, (&'static str, String)> {
         self.shown

@@ -181,29 +181,41 @@ impl Tracker {
             kept.single = None;
             kept.reads = ReadsDone::default();
         }
-        // Copy on write: the row published last holds the previous answers.
-        let single = Arc::make_mut(kept.single.get_or_insert_with(Default::default));
-        match answer {
+        // The row published last shares the current answers: build the next ones beside them and
+        // keep the old `Arc` when nothing changed (the usual case for a device read again), so a
+        // poll does not hold a second copy of every device's single-device data.
+        let current = kept.single.as_deref();
+        let mut next = match answer {
             ReadAnswer::Details {
                 enrolled_by,
                 users_logged_on,
             } => {
-                single.enrolled_by = enrolled_by;
-                single.users_logged_on = users_logged_on;
                 kept.reads.details = Some(at);
+                SingleDevice {
+                    enrolled_by,
+                    users_logged_on,
+                    primary: current.map(|s| s.primary.clone()).unwrap_or_default(),
+                }
             }
             ReadAnswer::Primary(p) => {
                 if let PrimaryRead::User(u) = &p {
                     self.users.insert(u.id.clone(), Some(u.upn.clone()));
                 }
-                single.primary = p;
                 kept.reads.primary_user = Some(at);
+                SingleDevice {
+                    primary: p,
+                    ..current.cloned().unwrap_or_default()
+                }
             }
             ReadAnswer::User { id, upn } => {
                 self.users.insert(id, upn.map(Arc::from));
+                current.cloned().unwrap_or_default()
             }
+        };
+        Self::apply_users(&self.users, &mut next);
+        if kept.single.as_deref() != Some(&next) {
+            kept.single = Some(Arc::new(next));
         }
-        Self::apply_users(&self.users, single);
     }
 
     /// Derives every listed serial, records stage changes, and returns the rows. A row equal to

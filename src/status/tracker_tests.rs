@@ -234,4 +234,42 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
         tr.plan(&l, t(36))[0].2,
         Read::Details | Read::PrimaryUser
     ));
+
+    // The same answers read again (deleted user included) change nothing: the row keeps the
+    // very same single-device data and is itself re-used.
+    let shared = |tr: &Tracker| tr.kept["PF1"].single.clone().unwrap();
+    let before = shared(&tr);
+    tr.record(
+        "pf1",
+        "md-1",
+        ReadAnswer::Details {
+            enrolled_by: Some("stage01@contoso.example".into()),
+            users_logged_on: vec![logon("u-stage", 6), logon("u-ghost", 7), logon("u-ada", 30)],
+        },
+        t(36),
+    );
+    tr.record(
+        "pf1",
+        "md-1",
+        ReadAnswer::Primary(PrimaryRead::User(UserRef {
+            id: "u-stage".into(),
+            upn: "stage01@contoso.example".into(),
+        })),
+        t(37),
+    );
+    assert!(Arc::ptr_eq(&before, &shared(&tr)));
+    let again = tr.finish(&l, t(35));
+    assert!(Arc::ptr_eq(&rows[0], &again[0]));
+    // A new sign-in is a change.
+    tr.record(
+        "pf1",
+        "md-1",
+        ReadAnswer::Details {
+            enrolled_by: Some("stage01@contoso.example".into()),
+            users_logged_on: vec![logon("u-stage", 6), logon("u-ada", 40)],
+        },
+        t(41),
+    );
+    assert!(!Arc::ptr_eq(&before, &shared(&tr)));
+    assert_eq!(shared(&tr).users_logged_on[1].at, t(40));
 }
