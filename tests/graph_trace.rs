@@ -12,6 +12,7 @@
 //! no other test in the process, every callsite this test checks is first hit on this thread,
 //! under its subscriber.
 
+#[path = "it/common_graph/mod.rs"]
 mod common_graph;
 
 use std::sync::{Arc, Mutex};

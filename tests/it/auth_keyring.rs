@@ -6,12 +6,11 @@
 
 #![cfg(target_os = "linux")]
 
-mod auth_support;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use auth_support::{APP_SECRET, CLIENT, Fake, USER, all_files_text, stagehand};
+use crate::auth_support::{APP_SECRET, CLIENT, Fake, USER, all_files_text, stagehand};
 
 fn have(tool: &str) -> bool {
     std::process::Command::new("sh")

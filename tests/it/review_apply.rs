@@ -2,12 +2,11 @@
 //! Graph's reasons and both audit records, `reassign` writing exactly the `propose` rows (dry run,
 //! declined confirmation, failing service and its exit code), plan files with a drift re-check.
 
-mod review_common;
 
 use std::io::Cursor;
 use std::time::Duration;
 
-use review_common::*;
+use crate::review_common::*;
 use serde_json::Value;
 use stagehand::commands::review::{EXIT_UNCONFIRMED, ReassignArgs, ReviewArgs, reassign, review};
 use stagehand::review::fetch::Fetcher;

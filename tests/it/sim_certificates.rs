@@ -24,7 +24,7 @@ async fn token(c: &Client, s: &SimHandle, form: &[(&str, &str)]) -> (u16, Value)
 const TEST_CERT: &str = include_str!("auth_support/test_cert.pem");
 const TEST_KEY: &str = include_str!("auth_support/test_key.pem");
 /// A test-only key that no certificate of the simulator belongs to.
-const OTHER_KEY: &str = include_str!("../src/sim/testdata/other_key.pem");
+const OTHER_KEY: &str = include_str!("../../src/sim/testdata/other_key.pem");
 
 /// The registered certificate with `key` (the wrong one, unless it is `TEST_KEY`).
 fn certificate(key: &str) -> CertificateCredential {

@@ -1,10 +1,10 @@
 //! `stagehand intake add|import|list` against real files in a temp data dir.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 
-use common::Sandbox;
+use crate::common::Sandbox;
 
 fn run(sb: &Sandbox, args: &[&str]) -> Output {
     Command::new(common::bin())

@@ -1,8 +1,8 @@
 //! The console shell end to end: the real binary in tmux.
 
-mod common;
+use crate::common;
 
-use common::{Sandbox, Tmux, env_refs};
+use crate::common::{Sandbox, Tmux, env_refs};
 
 #[test]
 fn shell_switches_panes_opens_help_resizes_and_restores_the_terminal() {

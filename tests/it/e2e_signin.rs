@@ -4,11 +4,11 @@
 //! revoked: the modal says why, the status bar says signed out, Graph requests stop (count flat)
 //! while a scan is still journaled; Ctrl-L signs in again and requests resume.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Sandbox, Tmux, env_refs};
+use crate::common::{Sandbox, Tmux, env_refs};
 use stagehand::sim::{SimHandle, SimOptions};
 
 fn graph_requests(sim: &SimHandle) -> usize {

@@ -4,7 +4,7 @@
 //! noncompliant device is flagged, and `--watch` prints one JSON array per line per poll as the
 //! simulated clock moves, then stops cleanly on SIGTERM or SIGINT.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::Sandbox;
+use crate::common::Sandbox;
 use serde_json::Value;
 use stagehand::auth::StaticToken;
 use stagehand::graph::{Governor, GraphClient, Timeouts};

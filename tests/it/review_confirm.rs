@@ -3,12 +3,11 @@
 //! a primary-user change `primary_user_propagation` of sim time after the POST; the tests move the
 //! sim clock (never a long real sleep) and keep real bounds short.
 
-mod review_common;
 
 use std::io::Cursor;
 use std::time::Duration;
 
-use review_common::*;
+use crate::review_common::*;
 use stagehand::commands::review::{
     EXIT_OK, EXIT_UNCONFIRMED, ReassignArgs, ReassignReport, reassign,
 };

@@ -5,12 +5,11 @@
 //! and `review_sim.rs`.
 
 #[path = "common_graph/mod.rs"]
-mod common_graph;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use common_graph::{CannedServer, json};
+use crate::common_graph::{CannedServer, json};
 use serde_json::{Value, json as j};
 use stagehand::auth::StaticToken;
 use stagehand::config::Config;

@@ -3,12 +3,11 @@
 //! kept, writes no secret anywhere; then every output and every file in the data dir is searched
 //! for every token, code and secret the fake issued.
 
-mod auth_support;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use auth_support::{APP_SECRET, CLIENT, Fake, all_files_text, stagehand};
+use crate::auth_support::{APP_SECRET, CLIENT, Fake, all_files_text, stagehand};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -201,7 +200,7 @@ async fn every_flow_through_the_binary_leaks_nothing() {
 async fn certificate_app_signs_in_and_whoami_works_in_another_process() {
     let fake = Fake::start().await;
     let home = tempfile::tempdir().unwrap();
-    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/auth_support");
+    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/auth_support");
     let config = home.path().join("stagehand.toml");
     std::fs::write(
         &config,

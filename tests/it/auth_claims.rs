@@ -4,12 +4,11 @@
 //! session is lost, the gate closes, and the console's sign-in asks for a device code with those
 //! claims, after which the gate opens again.
 
-mod auth_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_support::{Fake, USER};
+use crate::auth_support::{Fake, USER};
 use base64::Engine as _;
 use stagehand::app::Msg;
 use stagehand::app::signin::{SignInCmd, SignInMsg};

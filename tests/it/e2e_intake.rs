@@ -1,11 +1,11 @@
 //! Intake end to end: scanner-speed bursts into the real binary in tmux, the durable queue read
 //! back with `stagehand intake list --json`, and a SIGKILL mid-burst.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-use common::{Sandbox, Tmux, env_refs};
+use crate::common::{Sandbox, Tmux, env_refs};
 
 fn queued_count(screen: &str) -> usize {
     // The queue title reads "Queue · 2 saving · 198 queued ───".

@@ -5,12 +5,11 @@
 //! `stagehand review` read them. (Disabled, unlicensed and waiting come from the seeded fleet in
 //! `review_sim.rs`.)
 
-mod review_common;
 
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use review_common::*;
+use crate::review_common::*;
 use stagehand::app::review::Candidate;
 use stagehand::review::fetch::Fetcher;
 use stagehand::review::{BlockReason, Join, Person, Verdict};

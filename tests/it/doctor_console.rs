@@ -1,9 +1,8 @@
 //! The doctor overlay end to end: `stagehand demo` in tmux, F9 shows the verdicts the console
 //! read from the simulated tenant once it connected.
 
-mod common;
 
-use common::{Sandbox, Tmux, env_refs};
+use crate::common::{Sandbox, Tmux, env_refs};
 
 #[test]
 fn f9_in_the_demo_shows_the_tenant_readiness_verdicts() {

@@ -5,13 +5,12 @@
 //! announces the `After` record on stdout and then blocks; the parent SIGKILLs the child at that
 //! moment (`Child::kill`), then reads the audit file and the tenant.
 
-mod review_common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use review_common::Tenant;
+use crate::review_common::Tenant;
 use stagehand::review::fetch::Fetcher;
 use stagehand::review::write::{AuditSink, Writer};
 use stagehand::review::{ApplyJob, Person, Verdict};

@@ -2,11 +2,10 @@
 //! verdicts checked against Graph's own answers, the list-vs-`/users` disagreement, UPN case and
 //! the apostrophe staging account, `$batch` cost and the per-run user cache, the plan JSON.
 
-mod review_common;
 
 use std::collections::BTreeMap;
 
-use review_common::*;
+use crate::review_common::*;
 use stagehand::commands::review::{ReviewArgs, plan_rows, review};
 use stagehand::review::fetch::Fetcher;
 

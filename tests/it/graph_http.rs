@@ -1,12 +1,11 @@
 //! The Graph client's HTTP layer over real loopback HTTP: paging, origin checks, throttling,
 //! token refresh, error mapping, timeouts.
 
-mod common_graph;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common_graph::{CannedServer, empty, json};
+use crate::common_graph::{CannedServer, empty, json};
 use futures::future::BoxFuture;
 use serde_json::json as j;
 use stagehand::auth::{AuthError, StaticToken, TokenProvider};

@@ -1,10 +1,10 @@
 //! `stagehand doctor` as a process: the `--json` shape, text output and exit codes.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 
-use common::Sandbox;
+use crate::common::Sandbox;
 use serde_json::Value;
 
 fn run(sb: &Sandbox, args: &[&str]) -> Output {

@@ -5,7 +5,7 @@
 //! (access, refresh, id token, device code); then stdout, stderr, the console's screen and every
 //! file under the data dir (logs included) are searched for each of them and for the secret.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, Response};
-use common::{Sandbox, Tmux, env_refs};
+use crate::common::{Sandbox, Tmux, env_refs};
 use stagehand::sim::{SimHandle, SimOptions};
 
 struct Relay {

@@ -1,14 +1,13 @@
 //! Typed Graph operations over real loopback HTTP: `$batch`, report export, OData literals,
 //! client-side re-checks, primary user, identity import.
 
-mod common_graph;
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common_graph::{CannedServer, bytes, empty, json};
+use crate::common_graph::{CannedServer, bytes, empty, json};
 use serde_json::{Value, json as j};
 use stagehand::auth::StaticToken;
 use stagehand::graph::export::ExportPolling;

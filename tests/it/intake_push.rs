@@ -1,11 +1,11 @@
 //! `stagehand intake push` as a scheduler runs it: app-only (STAGEHAND_CLIENT_SECRET), no login
 //! step, against the simulated tenant over loopback.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-use common::Sandbox;
+use crate::common::Sandbox;
 use stagehand::sim::{self, SimOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,12 @@
 //! The live session: in-memory access token, refresh ahead of expiry, single flight, rotation
 //! persisted at once (keyring mock store), 401 handling, revocation and claims challenges.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_support::{APP_SECRET, Fake, USER};
+use crate::auth_support::{APP_SECRET, Fake, USER};
 use keyring_core::mock;
 use stagehand::app::SessionState;
 use stagehand::auth::client_credentials::AppCredential;

@@ -1,11 +1,11 @@
 //! Each sign-in flow and each documented error, over real HTTP against the fake Entra endpoints.
 
-mod auth_support;
+use crate::auth_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use auth_support::{APP_SECRET, CLIENT, Fake, TEST_CERT, TEST_KEY, USER};
+use crate::auth_support::{APP_SECRET, CLIENT, Fake, TEST_CERT, TEST_KEY, USER};
 use futures::future::BoxFuture;
 use stagehand::auth::client_credentials::{self, AppCredential, CertificateCredential};
 use stagehand::auth::device_code::{self, DeviceCodePrompt};

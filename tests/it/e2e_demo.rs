@@ -1,11 +1,11 @@
 //! `stagehand demo` end to end: the console against the embedded simulated tenant, scanning at
 //! full speed until every serial is registered in (simulated) Intune.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
-use common::{Sandbox, Tmux, env_refs};
+use crate::common::{Sandbox, Tmux, env_refs};
 
 fn count(screen: &str, state: &str) -> usize {
     let Some(title) = screen.lines().find(|l| l.contains("Queue ·")) else {

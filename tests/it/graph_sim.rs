@@ -3,13 +3,12 @@
 //! points at another origin. Counts and timings come from the simulator's request record.
 //! Token refresh, export download and OData literals are in `graph_sim_flows.rs`.
 
-mod common_graph;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common_graph::{CannedServer, json};
+use crate::common_graph::{CannedServer, json};
 use serde_json::json as j;
 use stagehand::auth::StaticToken;
 use stagehand::graph::models::ManagedDevice;
