@@ -15,6 +15,7 @@ pub mod error;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
+pub mod private;
 pub mod prep;
 pub mod review;
 pub mod runtime;
@@ -24,6 +25,7 @@ pub mod sim;
 pub mod status;
 pub mod store;
 pub mod term;
+pub mod text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +59,10 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         login_url: g.login_url.clone(),
     };
     let (config, _path) = Config::load(&overrides, &|k| std::env::var(k).ok())?;
+    let graph_warning = config.graph_url_warning();
+    if let Some(w) = &graph_warning {
+        eprintln!("stagehand: warning: {w}");
+    }
     let data_dir = data_dir(g.data_dir.clone())?;
     match cli.command {
         None => {
@@ -73,11 +79,16 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     // The console still opens: scanning works offline and uploads wait.
-                    app.intake.notice = Some(format!("not connected: {e}"));
+                    app.intake.notice = Some(format!("not connected: {}", text::escape(&e)));
                     app.signin.unavailable = Some(format!("cannot sign in: {e}"));
                     None
                 }
             };
+            if let Some(w) = graph_warning
+                && app.intake.notice.is_none()
+            {
+                app.intake.notice = Some(format!("warning: {w}"));
+            }
             console(app, data_dir, g.verbose, live).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -128,7 +139,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let c = commands::connect::connect(&config, &data_dir).await?;
-            commands::review::review(&c.client, &config, &data_dir, &args, &mut std::io::stdout())
+            commands::review::review(&c.client, &config, &data_dir, &args, &mut text::TermWriter(std::io::stdout()))
                 .await
         }
         Some(Command::Reassign(args)) => {
@@ -142,7 +153,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &actor,
                 &args,
                 &mut std::io::stdin().lock(),
-                &mut std::io::stdout(),
+                &mut text::TermWriter(std::io::stdout()),
             )
             .await?;
             Ok(report.exit_code())
@@ -162,16 +173,16 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Login(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::login(&config, &data_dir, &args, &mut std::io::stdout()).await
+            auth::commands::login(&config, &data_dir, &args, &mut text::TermWriter(std::io::stdout())).await
         }
         Some(Command::Logout) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::logout(&data_dir, &mut std::io::stdout()).await
+            auth::commands::logout(&data_dir, &mut text::TermWriter(std::io::stdout())).await
         }
         Some(Command::Whoami(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let env = |k: &str| std::env::var(k).ok();
-            auth::commands::whoami(&config, &data_dir, &args, &env, &mut std::io::stdout()).await
+            auth::commands::whoami(&config, &data_dir, &args, &env, &mut text::TermWriter(std::io::stdout())).await
         }
     }
 }
@@ -222,8 +233,7 @@ fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         Some(d) => d,
         None => config::default_data_dir().context("no home directory: pass --data-dir")?,
     };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+    private::data_dir(&dir).with_context(|| format!("data dir {}", dir.display()))?;
     Ok(dir)
 }
 
@@ -457,7 +467,7 @@ async fn console(
     verbose: u8,
     mut live: Option<Live>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&data_dir)?;
+    private::data_dir(&data_dir).with_context(|| format!("data dir {}", data_dir.display()))?;
     // Open the journal (and take the data-dir lock) before the screen, so a second stagehand on
     // the same data dir gets a plain error on the shell.
     let (journal, queue, report) = store::Journal::open(&data_dir)?;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::app::intake::scan::{self, ScanContext};
 use crate::config::Config;
 use crate::store::{Journal, QueueEntry, QueueEvent};
+use crate::text::{Escaped, escape};
 
 #[derive(Debug, Args)]
 pub struct IntakeArgs {
@@ -281,12 +282,12 @@ pub async fn run_push(
                 }
                 UploadResult::Rejected { message } => {
                     rejected += 1;
-                    eprintln!("{}: rejected: {message}", o.serial);
+                    eprintln!("{}: rejected: {}", escape(&o.serial), escape(&message));
                     (EntryState::Rejected, message)
                 }
                 UploadResult::Failed { message } => {
                     failed += 1;
-                    eprintln!("{}: failed: {message}", o.serial);
+                    eprintln!("{}: failed: {}", escape(&o.serial), escape(&message));
                     (EntryState::Queued, message)
                 }
             };
@@ -343,12 +344,12 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
     };
     let mut events = Vec::new();
     let mut refused = 0;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::text::TermWriter(std::io::stdout().lock());
     for raw in &args.serials {
         match scan::accept(raw, &ctx, |k| queue.contains(k)) {
             Ok(a) => {
                 if let Some(n) = &a.notice {
-                    writeln!(out, "{}: {n}", a.entry.serial)?;
+                    writeln!(out, "{}: {}", escape(&a.entry.serial), escape(n))?;
                 }
                 let event = QueueEvent::Added(a.entry);
                 crate::store::queue::apply(&mut queue, &event);
@@ -356,7 +357,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
             }
             Err(e) => {
                 refused += 1;
-                eprintln!("{raw}: {e}");
+                eprintln!("{}: {}", escape(&raw), Escaped(&e));
             }
         }
     }
@@ -383,12 +384,12 @@ fn fail(args: &FailArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let serial = args.serial.trim();
     if !queue.contains(serial) {
-        eprintln!("stagehand: {serial} is not in the intake queue");
+        eprintln!("stagehand: {} is not in the intake queue", escape(&serial));
         return Ok(ExitCode::from(1));
     }
     crate::store::queue::apply(&mut queue, &event);
     journal.append(std::slice::from_ref(&event))?;
-    println!("{serial} marked failed (local note, not sent to Intune)");
+    println!("{} marked failed (local note, not sent to Intune)", escape(&serial));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -397,7 +398,7 @@ fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     if report.torn.is_some() {
         eprintln!("{report}");
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::text::TermWriter(std::io::stdout().lock());
     if args.json {
         let rows: Vec<ListedEntry> = queue
             .entries()

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
+use crate::text::{Escaped, escape as esc};
 use crate::app::review::Candidate;
 use crate::config::Config;
 use crate::graph::GraphClient;
@@ -127,12 +128,12 @@ pub async fn review(
             writeln!(
                 out,
                 "{:<14} {:<16} {} → {}  {} {}",
-                r.serial,
-                r.device_name,
-                r.current_primary_upn,
-                r.proposed_upn.as_deref().unwrap_or("—"),
+                esc(&r.serial),
+                esc(&r.device_name),
+                esc(&r.current_primary_upn),
+                esc(r.proposed_upn.as_deref().unwrap_or("—")),
                 r.verdict,
-                r.reason
+                Escaped(&r.reason)
             )?;
         }
         writeln!(out, "{} candidate(s)", rows.len())?;
@@ -273,10 +274,16 @@ pub async fn reassign(
         .map(|j| (j.serial.clone(), j.to.upn.clone()))
         .collect();
     for j in &jobs {
-        writeln!(out, "change {:<14} {} → {}", j.serial, j.from_upn, j.to.upn)?;
+        writeln!(
+            out,
+            "change {:<14} {} → {}",
+            esc(&j.serial),
+            esc(&j.from_upn),
+            esc(&j.to.upn)
+        )?;
     }
     for (serial, why) in &report.skipped {
-        writeln!(out, "skip   {serial:<14} {why}")?;
+        writeln!(out, "skip   {:<14} {}", esc(serial), Escaped(why))?;
     }
     report.wrote_nothing = true;
     if jobs.is_empty() {

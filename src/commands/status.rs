@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::text::escape as esc;
 use crate::config::Config;
 use crate::feeds::status::Poller;
 use crate::graph::GraphClient;
@@ -64,7 +65,7 @@ pub async fn run(
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
             rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
         };
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::text::TermWriter(std::io::stdout().lock());
         if args.json {
             let plain: Vec<&DeviceStatus> = rows.iter().map(|r| &**r).collect();
             serde_json::to_writer(&mut out, &plain)?;
@@ -130,12 +131,13 @@ pub fn write_table<'a>(
         writeln!(
             out,
             "{:<16} {:<16} {:<26} {:>8}  {:<28} {}",
-            r.serial,
-            r.device_name.as_deref().unwrap_or("-"),
+            // Graph text, escaped field by field: a name cannot forge a line.
+            esc(&r.serial),
+            esc(r.device_name.as_deref().unwrap_or("-")),
             stage,
             crate::console::status::short_duration(now - r.since),
-            r.primary_user.as_deref().unwrap_or("-"),
-            r.message
+            esc(r.primary_user.as_deref().unwrap_or("-")),
+            esc(&r.message)
         )?;
     }
     Ok(())

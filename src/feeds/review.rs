@@ -79,7 +79,10 @@ pub fn spawn_with(
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let writer = Writer::new(client.clone(), audit, &actor);
     let remembered: Vec<Rejection> = rejections.loaded().iter().cloned().collect();
-    tokio::spawn(write_loop(
+    crate::runtime::supervise::spawn(
+        "review writer",
+        tx.clone(),
+        write_loop(
         writer,
         rejections,
         job_rx,
@@ -87,8 +90,12 @@ pub fn spawn_with(
         tx.clone(),
         cancel.clone(),
         timing.confirm_every,
-    ));
-    tokio::spawn(read_loop(
+    ),
+    );
+    crate::runtime::supervise::spawn(
+        "review feed",
+        tx.clone(),
+        read_loop(
         client,
         config,
         remembered,
@@ -97,7 +104,8 @@ pub fn spawn_with(
         tx,
         cancel,
         timing.poll,
-    ));
+    ),
+    );
     cmd_tx
 }
 

@@ -9,6 +9,7 @@ pub mod client;
 pub mod error;
 pub mod export;
 pub mod governor;
+pub mod limits;
 pub mod models;
 pub mod odata;
 pub mod ops;

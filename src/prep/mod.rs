@@ -118,15 +118,19 @@ pub fn run_with_config(args: &PrepArgs, cfg: &Config) -> i32 {
     let out = execute(args, cfg, std::io::stderr().is_terminal());
     let mut text = String::new();
     for p in &out.problems {
-        text.push_str(&p.to_string());
+        // A problem quotes CSV cells: one escaped line each.
+        text.push_str(&crate::text::escape(&p.to_string()));
         text.push('\n');
     }
     if let Some(e) = &out.error {
-        text.push_str(&format!("stagehand prep: {e}\n"));
+        text.push_str(&format!(
+            "stagehand prep: {}\n",
+            crate::text::Escaped(e)
+        ));
     } else {
         text.push_str(&out.summary.render());
     }
-    eprint!("{text}");
+    eprint!("{}", crate::text::escape_lines(&text));
     out.exit_code
 }
 

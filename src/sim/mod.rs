@@ -374,6 +374,21 @@ impl SimHandle {
             Some(id)
         })
     }
+    /// Renames every enrolled device with this serial (case-insensitive) to `name`, which may be
+    /// anything a hostile or broken tenant could hold (control characters included). Returns how
+    /// many matched.
+    pub fn rename_device(&self, serial: &str, name: &str) -> usize {
+        self.with(|s| {
+            let mut n = 0;
+            for d in s.fleet.devices.iter_mut() {
+                if d.serial.eq_ignore_ascii_case(serial) {
+                    d.name = name.to_string();
+                    n += 1;
+                }
+            }
+            n
+        })
+    }
     /// Bends every enrolled device with this serial (case-insensitive) through `f`: another OS,
     /// join type, compliance state or extra sign-ins (`fleet::Shape`). Returns how many matched.
     pub fn shape_device(&self, serial: &str, f: impl Fn(&mut fleet::Shape)) -> usize {
