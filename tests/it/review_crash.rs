@@ -5,7 +5,6 @@
 //! announces the `After` record on stdout and then blocks; the parent SIGKILLs the child at that
 //! moment (`Child::kill`), then reads the audit file and the tenant.
 
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -96,7 +95,7 @@ async fn audit_before_record_survives_a_kill_between_write_and_after() {
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "crash_child",
+            "review_crash::crash_child",
             "--exact",
             "--ignored",
             "--nocapture",

@@ -114,7 +114,7 @@ fn start(role: &str, dir: &Path) -> Kid {
         .args([
             "--ignored",
             "--exact",
-            "child_entry",
+            "store_process::child_entry",
             "--nocapture",
             "--test-threads=1",
         ])
