@@ -210,8 +210,8 @@ fn default_stuck_minutes() -> u32 {
 /// like `4294967295` is an error naming its file, line and key instead of an overflow later. The
 /// ranges are listed in docs/security.md.
 mod ranged {
-    use serde::de::{Deserializer, Error as _};
     use serde::Deserialize;
+    use serde::de::{Deserializer, Error as _};
 
     fn within<'de, D, T>(d: D, key: &str, lo: T, hi: T, unit: &str) -> Result<T, D::Error>
     where
@@ -239,7 +239,13 @@ mod ranged {
     pub const STUCK_MINUTES: (u32, u32) = (1, 10_080);
 
     pub fn window_hours<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-        within(d, "status.window_hours", WINDOW_HOURS.0, WINDOW_HOURS.1, "hours")
+        within(
+            d,
+            "status.window_hours",
+            WINDOW_HOURS.0,
+            WINDOW_HOURS.1,
+            "hours",
+        )
     }
     pub fn ambiguity_window_hours<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         within(
@@ -251,10 +257,22 @@ mod ranged {
         )
     }
     pub fn poll_fast_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        within(d, "status.poll_fast_secs", POLL_SECS.0, POLL_SECS.1, "seconds")
+        within(
+            d,
+            "status.poll_fast_secs",
+            POLL_SECS.0,
+            POLL_SECS.1,
+            "seconds",
+        )
     }
     pub fn poll_slow_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        within(d, "status.poll_slow_secs", POLL_SECS.0, POLL_SECS.1, "seconds")
+        within(
+            d,
+            "status.poll_slow_secs",
+            POLL_SECS.0,
+            POLL_SECS.1,
+            "seconds",
+        )
     }
     pub fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
         within(d, "intake.batch_size", BATCH.0, BATCH.1, "identities")
@@ -634,7 +652,11 @@ mod tests {
     #[test]
     fn numbers_out_of_range_name_file_line_and_key() {
         for (text, key, line) in [
-            ("[status]\nwindow_hours = 4294967295\n", "status.window_hours", 2),
+            (
+                "[status]\nwindow_hours = 4294967295\n",
+                "status.window_hours",
+                2,
+            ),
             (
                 "[staging]\naccounts = []\n[review]\nambiguity_window_hours = 4294967295\n",
                 "review.ambiguity_window_hours",
@@ -669,9 +691,12 @@ mod tests {
 
     #[test]
     fn a_tenant_that_is_not_a_guid_or_a_domain_is_refused_from_any_source() {
-        let err = Config::parse("[tenant]\nid = \"http:evil.example\"\n", Path::new("s.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = Config::parse(
+            "[tenant]\nid = \"http:evil.example\"\n",
+            Path::new("s.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("s.toml") && err.contains("tenant.id"), "{err}");
         let env = |k: &str| (k == "STAGEHAND_TENANT").then(|| "\\\\evil.example".to_string());
         let dir = tempfile::tempdir().unwrap();

@@ -15,8 +15,8 @@ pub mod error;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
-pub mod private;
 pub mod prep;
+pub mod private;
 pub mod review;
 pub mod runtime;
 pub mod secret;
@@ -139,8 +139,14 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let c = commands::connect::connect(&config, &data_dir).await?;
-            commands::review::review(&c.client, &config, &data_dir, &args, &mut text::TermWriter(std::io::stdout()))
-                .await
+            commands::review::review(
+                &c.client,
+                &config,
+                &data_dir,
+                &args,
+                &mut text::TermWriter(std::io::stdout()),
+            )
+            .await
         }
         Some(Command::Reassign(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
@@ -173,7 +179,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Login(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::login(&config, &data_dir, &args, &mut text::TermWriter(std::io::stdout())).await
+            auth::commands::login(
+                &config,
+                &data_dir,
+                &args,
+                &mut text::TermWriter(std::io::stdout()),
+            )
+            .await
         }
         Some(Command::Logout) => {
             let _log = logging::init(&data_dir, g.verbose)?;
@@ -182,7 +194,14 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Whoami(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let env = |k: &str| std::env::var(k).ok();
-            auth::commands::whoami(&config, &data_dir, &args, &env, &mut text::TermWriter(std::io::stdout())).await
+            auth::commands::whoami(
+                &config,
+                &data_dir,
+                &args,
+                &env,
+                &mut text::TermWriter(std::io::stdout()),
+            )
+            .await
         }
     }
 }

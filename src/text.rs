@@ -110,11 +110,20 @@ mod tests {
             escape("Laptop\nRETIRE: all\u{1b}[8m"),
             "Laptop\\u{a}RETIRE: all\\u{1b}[8m"
         );
-        assert_eq!(escape("\u{1b}[2J\r\t\u{7f}"), "\\u{1b}[2J\\u{d}\\u{9}\\u{7f}");
+        assert_eq!(
+            escape("\u{1b}[2J\r\t\u{7f}"),
+            "\\u{1b}[2J\\u{d}\\u{9}\\u{7f}"
+        );
         assert_eq!(escape("a\u{9b}31m"), "a\\u{9b}31m");
         assert_eq!(escape("exe.\u{202e}fdp"), "exe.\\u{202e}fdp");
-        assert_eq!(escape("\u{2066}x\u{2069}\u{200f}"), "\\u{2066}x\\u{2069}\\u{200f}");
-        assert!(matches!(escape("DESKTOP-Ü1 CONTOSO\\tech"), Cow::Borrowed(_)));
+        assert_eq!(
+            escape("\u{2066}x\u{2069}\u{200f}"),
+            "\\u{2066}x\\u{2069}\\u{200f}"
+        );
+        assert!(matches!(
+            escape("DESKTOP-Ü1 CONTOSO\\tech"),
+            Cow::Borrowed(_)
+        ));
         assert_eq!(escape_lines("one\ntwo\u{1b}"), "one\ntwo\\u{1b}");
         assert_eq!(Escaped("x\u{7}").to_string(), "x\\u{7}");
     }
@@ -123,7 +132,8 @@ mod tests {
     fn the_log_writer_keeps_only_the_final_line_feed() {
         use std::io::Write as _;
         let mut w = EscapingWriter(Vec::new());
-        w.write_all(b"INFO device=Laptop\nFAKE line \x1b[2J\n").unwrap();
+        w.write_all(b"INFO device=Laptop\nFAKE line \x1b[2J\n")
+            .unwrap();
         assert_eq!(
             String::from_utf8(w.0).unwrap(),
             "INFO device=Laptop\\u{a}FAKE line \\u{1b}[2J\n"

@@ -327,9 +327,10 @@ mod tests {
     async fn a_denial_with_the_right_state_ends_the_sign_in() {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = tokio::spawn(async move {
-            serve_redirect(&listener, "s", Duration::from_secs(5)).await
-        });
+        let server =
+            tokio::spawn(
+                async move { serve_redirect(&listener, "s", Duration::from_secs(5)).await },
+            );
         get(port, "/?error=access_denied&state=s").await;
         assert_eq!(server.await.unwrap(), Err(AuthError::Declined));
     }
@@ -338,9 +339,10 @@ mod tests {
     async fn a_silent_connection_is_dropped_after_its_timeout() {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        let _server = tokio::spawn(async move {
-            serve_redirect(&listener, "s", Duration::from_secs(5)).await
-        });
+        let _server =
+            tokio::spawn(
+                async move { serve_redirect(&listener, "s", Duration::from_secs(5)).await },
+            );
         let mut silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .unwrap();

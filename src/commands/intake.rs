@@ -357,7 +357,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
             }
             Err(e) => {
                 refused += 1;
-                eprintln!("{}: {}", escape(&raw), Escaped(&e));
+                eprintln!("{}: {}", escape(raw), Escaped(&e));
             }
         }
     }
@@ -384,12 +384,15 @@ fn fail(args: &FailArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let serial = args.serial.trim();
     if !queue.contains(serial) {
-        eprintln!("stagehand: {} is not in the intake queue", escape(&serial));
+        eprintln!("stagehand: {} is not in the intake queue", escape(serial));
         return Ok(ExitCode::from(1));
     }
     crate::store::queue::apply(&mut queue, &event);
     journal.append(std::slice::from_ref(&event))?;
-    println!("{} marked failed (local note, not sent to Intune)", escape(&serial));
+    println!(
+        "{} marked failed (local note, not sent to Intune)",
+        escape(serial)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

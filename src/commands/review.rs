@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::text::{Escaped, escape as esc};
 use crate::app::review::Candidate;
 use crate::config::Config;
 use crate::graph::GraphClient;
@@ -26,6 +25,7 @@ use crate::review::{
     recheck, write_plan,
 };
 use crate::store::{AuditLog, DataDirLock};
+use crate::text::{Escaped, escape as esc};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReviewArgs {

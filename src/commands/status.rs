@@ -12,13 +12,13 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use crate::text::escape as esc;
 use crate::config::Config;
 use crate::feeds::status::Poller;
 use crate::graph::GraphClient;
 use crate::status::DeviceStatus;
 use crate::store::Journal;
 use crate::store::queue::serial_key;
+use crate::text::escape as esc;
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {

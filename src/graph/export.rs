@@ -324,9 +324,15 @@ mod tests {
         let e = parse_report_zip_limited("R", &z, 1 << 20, |_| {})
             .unwrap_err()
             .to_string();
-        assert!(e.contains("r.csv") && e.contains("larger than 1 MiB"), "{e}");
+        assert!(
+            e.contains("r.csv") && e.contains("larger than 1 MiB"),
+            "{e}"
+        );
         // Within the limit the same entry parses (one header, one long field).
-        assert_eq!(parse_report_zip_limited("R", &z, 8 << 20, |_| {}).unwrap(), 1);
+        assert_eq!(
+            parse_report_zip_limited("R", &z, 8 << 20, |_| {}).unwrap(),
+            1
+        );
     }
 
     #[test]

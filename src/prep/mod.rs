@@ -123,10 +123,7 @@ pub fn run_with_config(args: &PrepArgs, cfg: &Config) -> i32 {
         text.push('\n');
     }
     if let Some(e) = &out.error {
-        text.push_str(&format!(
-            "stagehand prep: {}\n",
-            crate::text::Escaped(e)
-        ));
+        text.push_str(&format!("stagehand prep: {}\n", crate::text::Escaped(e)));
     } else {
         text.push_str(&out.summary.render());
     }

@@ -243,7 +243,10 @@ mod tests {
         log.append(&record("A1")).unwrap();
         let path = log.path().to_path_buf();
         drop(log);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(br#"{"time":"2026-11-22T10:00:00Z","act"#)
             .unwrap();
         drop(f);

@@ -64,7 +64,10 @@ async fn a_hostile_device_name_is_printed_escaped_on_its_own_line() {
         Arc::new(Governor::new(&[])),
     )
     .unwrap();
-    let devices = client.list_managed_devices(None, &["id", "serialNumber"]).await.unwrap();
+    let devices = client
+        .list_managed_devices(None, &["id", "serialNumber"])
+        .await
+        .unwrap();
     let serial = devices
         .iter()
         .find_map(|d| d.serial_number.clone().filter(|s| !s.is_empty()))

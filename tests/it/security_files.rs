@@ -33,7 +33,11 @@ fn modes(dir: &Path) -> Vec<(String, bool, u32)> {
     let mut stack = vec![dir.to_path_buf()];
     while let Some(p) = stack.pop() {
         let m = std::fs::symlink_metadata(&p).unwrap();
-        out.push((p.display().to_string(), m.is_dir(), m.permissions().mode() & 0o777));
+        out.push((
+            p.display().to_string(),
+            m.is_dir(),
+            m.permissions().mode() & 0o777,
+        ));
         if m.is_dir() {
             for e in std::fs::read_dir(&p).unwrap() {
                 stack.push(e.unwrap().path());
@@ -50,9 +54,21 @@ fn files_are_0600_and_dirs_0700_whatever_the_umask() {
     let out = run_wide_open(
         &sb,
         &data,
-        &["intake", "add", "SN0001", "--manufacturer", "Contoso", "--model", "Laptop 7"],
+        &[
+            "intake",
+            "add",
+            "SN0001",
+            "--manufacturer",
+            "Contoso",
+            "--model",
+            "Laptop 7",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let all = modes(&data);
     assert!(all.len() > 1, "the command wrote files: {all:?}");
     for (path, is_dir, mode) in &all {
@@ -75,7 +91,10 @@ fn a_data_dir_of_another_user_is_refused() {
     let out = run_wide_open(&sb, &data, &["intake", "list"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("belongs to user id {owner}")), "{err}");
+    assert!(
+        err.contains(&format!("belongs to user id {owner}")),
+        "{err}"
+    );
     assert_eq!(std::fs::metadata(&data).unwrap().uid(), owner);
 }
 

@@ -49,7 +49,11 @@ async fn a_next_link_loop_a_b_a_is_an_error_after_two_pages() {
         .unwrap_err();
     assert!(matches!(err, GraphError::Decode { .. }), "{err:?}");
     assert!(err.to_string().contains("loops back"), "{err}");
-    assert_eq!(server.count(), 2, "A and B read once each, then the loop is caught");
+    assert_eq!(
+        server.count(),
+        2,
+        "A and B read once each, then the loop is caught"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -101,7 +101,12 @@ async fn no_tenant_id_sends_the_token_request_to_another_host() {
         "token requests reached the second listener: {others:?}"
     );
     // The well-formed tenants did reach the login server.
-    assert!(login.recorded().iter().all(|r| r.path.ends_with("/oauth2/v2.0/token")));
+    assert!(
+        login
+            .recorded()
+            .iter()
+            .all(|r| r.path.ends_with("/oauth2/v2.0/token"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
