@@ -14,6 +14,9 @@ use crate::secret::Secret;
 /// The longest lifetime believed from a token answer's `expires_in`.
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
+/// The most of a token endpoint answer that is read.
+pub const MAX_TOKEN_ANSWER_BYTES: usize = 1 << 20;
+
 /// Tokens from one successful answer. Debug is redacted through [`Secret`].
 #[derive(Debug, Clone)]
 pub struct TokenSet {
@@ -175,12 +178,22 @@ impl TokenEndpoint {
                 )))
             })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| {
-            PostError::Auth(AuthError::Unreachable(format!(
-                "{url}: {}",
-                e.without_url()
-            )))
-        })?;
+        // A token answer is a few kilobytes; whatever the server sends, no more than this is read.
+        let body = match crate::graph::limits::read_body(resp, MAX_TOKEN_ANSWER_BYTES).await {
+            Ok(b) => b,
+            Err(Ok(_)) => {
+                return Err(PostError::Auth(AuthError::Protocol(format!(
+                    "{url}: HTTP {status}: the answer is larger than {} KiB",
+                    MAX_TOKEN_ANSWER_BYTES >> 10
+                ))));
+            }
+            Err(Err(e)) => {
+                return Err(PostError::Auth(AuthError::Unreachable(format!(
+                    "{url}: {}",
+                    e.without_url()
+                ))));
+            }
+        };
         if status.is_success() {
             serde_json::from_slice(&body).map_err(|e| {
                 // serde's message can quote a value; only the position is reported.

@@ -133,3 +133,21 @@ async fn an_absurd_expires_in_is_a_bounded_lifetime_not_a_panic() {
         assert!(set.expires_at <= tokio::time::Instant::now() + set.expires_in);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endless_token_answer_is_cut_not_read_into_memory() {
+    use axum::body::{Body, Bytes};
+    let login = CannedServer::start(|_, _| {
+        let chunk = Bytes::from(vec![b' '; 1 << 16]);
+        let endless = futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        axum::http::Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+            .body(Body::from_stream(endless))
+            .unwrap()
+    })
+    .await;
+    let ep = TokenEndpoint::new(&Url::parse(&login.url).unwrap(), "common", "client").unwrap();
+    let err = ep.refresh(&Secret::new("r"), "scope").await.unwrap_err();
+    assert!(err.to_string().contains("larger than"), "{err}");
+}
