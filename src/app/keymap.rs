@@ -68,6 +68,14 @@ pub enum Action {
     ClearFilters,
     /// Ask the selected device to check in now (status).
     SyncDevice,
+    /// Undo this session's last rejection; in the rejected view, lift the selected one (review).
+    Undo,
+    /// Switch between the rows in review and the remembered rejections (review).
+    ToggleRejected,
+    /// Mark every visible `propose` row (review).
+    MarkProposals,
+    /// Write the current filtered view to the data dir's `exports/` as CSV and JSON.
+    Export,
     /// Retire the selected device, after the confirmation modal (status; role holders only).
     Retire,
     /// Wipe the selected device, after the confirmation modal (status; role holders only).
@@ -331,6 +339,13 @@ pub const BINDINGS: &[Binding] = &[
         A::SyncDevice,
         "sync the selected device now",
     ),
+    b(
+        P(Pane::Status),
+        K::Char('E'),
+        NONE,
+        A::Export,
+        "export this view to CSV and JSON (data dir exports/)",
+    ),
     b(P(Pane::Status), K::Char('R'), NONE, A::Retire, DESTROY_HELP),
     b(P(Pane::Status), K::Char('W'), NONE, A::Wipe, DESTROY_HELP),
     // Review
@@ -360,6 +375,8 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(P(Pane::Review), K::PageUp, NONE, A::PageUp, "page up"),
     b(P(Pane::Review), K::PageDown, NONE, A::PageDown, "page down"),
+    b(P(Pane::Review), K::Home, NONE, A::Home, "first / last row"),
+    b(P(Pane::Review), K::End, NONE, A::End, "first / last row"),
     b(
         P(Pane::Review),
         K::Char('/'),
@@ -367,20 +384,48 @@ pub const BINDINGS: &[Binding] = &[
         A::Filter,
         "filter as you type",
     ),
-    b(P(Pane::Review), K::Char(' '), NONE, A::Mark, "select row"),
+    b(P(Pane::Review), K::Char(' '), NONE, A::Mark, "mark row"),
+    b(
+        P(Pane::Review),
+        K::Char('A'),
+        NONE,
+        A::MarkProposals,
+        "mark every propose row in view (again: unmark)",
+    ),
     b(
         P(Pane::Review),
         K::Char('a'),
         NONE,
         A::Approve,
-        "approve selected rows",
+        "approve the marked rows in view, else the cursor row",
     ),
     b(
         P(Pane::Review),
         K::Char('r'),
         NONE,
         A::Reject,
-        "reject selected rows",
+        "reject the marked rows in view (asks), else the cursor row",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('u'),
+        NONE,
+        A::Undo,
+        "undo the last rejection (rejected view: lift one)",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('v'),
+        NONE,
+        A::ToggleRejected,
+        "rejected view: who rejected what, when",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('E'),
+        NONE,
+        A::Export,
+        "export this view to CSV and JSON (data dir exports/)",
     ),
     b(
         P(Pane::Review),

@@ -2,7 +2,6 @@
 //! Graph's reasons and both audit records, `reassign` writing exactly the `propose` rows (dry run,
 //! declined confirmation, failing service and its exit code), plan files with a drift re-check.
 
-
 use std::io::Cursor;
 use std::time::Duration;
 
@@ -274,6 +273,7 @@ async fn plan_files_are_applied_row_by_row_after_a_drift_check() {
     let plan_path = dir.path().join("plan.json");
     let mut json_out = Vec::new();
     let args = ReviewArgs {
+        csv: false,
         json: true,
         out: Some(plan_path.clone()),
     };

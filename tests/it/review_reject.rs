@@ -3,12 +3,11 @@
 //! data dir still hide the row; the headless commands read it (`review --json` shows `rejected`,
 //! `reassign --apply` never writes it); a new sign-in on the device brings the row back everywhere.
 
-
 use std::path::Path;
 use std::time::Duration;
 
-use crossterm::event::KeyCode;
 use crate::review_common::{Tenant, key, until};
+use crossterm::event::KeyCode;
 use stagehand::app::review::ReviewCmd;
 use stagehand::app::{App, Cmd, LoadState, Msg, Pane};
 use stagehand::commands::review::{ReassignArgs, ReviewArgs, reassign, review};
@@ -92,6 +91,7 @@ impl Drop for Session {
 async fn plan(t: &Tenant, cfg: &Config, dir: &Path) -> Vec<PlanRow> {
     let mut out = Vec::new();
     let args = ReviewArgs {
+        csv: false,
         json: true,
         out: None,
     };
@@ -240,6 +240,7 @@ async fn a_plan_row_rejected_after_the_plan_was_made_is_not_written() {
     let plan_path = dir.path().join("plan.json");
     let mut out = Vec::new();
     let args = ReviewArgs {
+        csv: false,
         json: true,
         out: Some(plan_path.clone()),
     };

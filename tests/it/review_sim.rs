@@ -2,7 +2,6 @@
 //! verdicts checked against Graph's own answers, the list-vs-`/users` disagreement, UPN case and
 //! the apostrophe staging account, `$batch` cost and the per-run user cache, the plan JSON.
 
-
 use std::collections::BTreeMap;
 
 use crate::review_common::*;
@@ -190,6 +189,7 @@ async fn plan_rows_are_what_review_json_prints() {
         &cfg,
         dir.path(),
         &ReviewArgs {
+            csv: false,
             json: true,
             out: None,
         },
