@@ -134,6 +134,8 @@ use Scope::{Global as G, Pane as P, PaneTyping as T};
 
 /// One help line for the four filter keys (the overlay lists the keys together).
 const FILTERS_HELP: &str = "filter by user (UPN part), stage, compliance; x clears";
+/// One help line for the two review marking keys.
+const MARK_HELP: &str = "mark the row (Space) / every propose row in view (A)";
 /// One help line for retire and wipe.
 const DESTROY_HELP: &str = "retire (R) or wipe (W) the selected device";
 
@@ -222,28 +224,28 @@ pub const BINDINGS: &[Binding] = &[
         K::Up,
         NONE,
         A::Up,
-        "select previous device",
+        "select previous / next device",
     ),
     b(
         P(Pane::Status),
         K::Char('k'),
         NONE,
         A::Up,
-        "select previous device",
+        "select previous / next device",
     ),
     b(
         P(Pane::Status),
         K::Down,
         NONE,
         A::Down,
-        "select next device",
+        "select previous / next device",
     ),
     b(
         P(Pane::Status),
         K::Char('j'),
         NONE,
         A::Down,
-        "select next device",
+        "select previous / next device",
     ),
     // One help line per pair, so the status help (with retire/wipe) fits 80x24.
     b(
@@ -357,26 +359,37 @@ pub const BINDINGS: &[Binding] = &[
         "help for this pane",
     ),
     b(P(Pane::Review), K::Char('q'), NONE, A::Quit, "quit"),
-    b(P(Pane::Review), K::Up, NONE, A::Up, "select previous row"),
+    b(P(Pane::Review), K::Up, NONE, A::Up, "select previous / next row"),
     b(
         P(Pane::Review),
         K::Char('k'),
         NONE,
         A::Up,
-        "select previous row",
+        "select previous / next row",
     ),
-    b(P(Pane::Review), K::Down, NONE, A::Down, "select next row"),
+    b(
+        P(Pane::Review),
+        K::Down,
+        NONE,
+        A::Down,
+        "select previous / next row",
+    ),
     b(
         P(Pane::Review),
         K::Char('j'),
         NONE,
         A::Down,
-        "select next row",
+        "select previous / next row",
     ),
-    b(P(Pane::Review), K::PageUp, NONE, A::PageUp, "page up"),
-    b(P(Pane::Review), K::PageDown, NONE, A::PageDown, "page down"),
-    b(P(Pane::Review), K::Home, NONE, A::Home, "first / last row"),
-    b(P(Pane::Review), K::End, NONE, A::End, "first / last row"),
+    // One help line per pair, so the review help fits 80x24.
+    b(P(Pane::Review), K::PageUp, NONE, A::PageUp, "page up / down"),
+    b(
+        P(Pane::Review),
+        K::PageDown,
+        NONE,
+        A::PageDown,
+        "page up / down",
+    ),
     b(
         P(Pane::Review),
         K::Char('/'),
@@ -384,27 +397,27 @@ pub const BINDINGS: &[Binding] = &[
         A::Filter,
         "filter as you type",
     ),
-    b(P(Pane::Review), K::Char(' '), NONE, A::Mark, "mark row"),
+    b(P(Pane::Review), K::Char(' '), NONE, A::Mark, MARK_HELP),
     b(
         P(Pane::Review),
         K::Char('A'),
         NONE,
         A::MarkProposals,
-        "mark every propose row in view (again: unmark)",
+        MARK_HELP,
     ),
     b(
         P(Pane::Review),
         K::Char('a'),
         NONE,
         A::Approve,
-        "approve the marked rows in view, else the cursor row",
+        "approve the marked rows in view, else this row",
     ),
     b(
         P(Pane::Review),
         K::Char('r'),
         NONE,
         A::Reject,
-        "reject the marked rows in view (asks), else the cursor row",
+        "reject the marked rows in view (asks), else this row",
     ),
     b(
         P(Pane::Review),
@@ -604,7 +617,7 @@ mod tests {
         assert!(
             status
                 .iter()
-                .any(|(k, h)| k == "↑ k" && *h == "select previous device"),
+                .any(|(k, h)| k == "↑ k ↓ j" && *h == "select previous / next device"),
             "{status:?}"
         );
     }
