@@ -359,7 +359,13 @@ pub const BINDINGS: &[Binding] = &[
         "help for this pane",
     ),
     b(P(Pane::Review), K::Char('q'), NONE, A::Quit, "quit"),
-    b(P(Pane::Review), K::Up, NONE, A::Up, "select previous / next row"),
+    b(
+        P(Pane::Review),
+        K::Up,
+        NONE,
+        A::Up,
+        "select previous / next row",
+    ),
     b(
         P(Pane::Review),
         K::Char('k'),
@@ -382,7 +388,13 @@ pub const BINDINGS: &[Binding] = &[
         "select previous / next row",
     ),
     // One help line per pair, so the review help fits 80x24.
-    b(P(Pane::Review), K::PageUp, NONE, A::PageUp, "page up / down"),
+    b(
+        P(Pane::Review),
+        K::PageUp,
+        NONE,
+        A::PageUp,
+        "page up / down",
+    ),
     b(
         P(Pane::Review),
         K::PageDown,
