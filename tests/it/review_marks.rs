@@ -120,7 +120,7 @@ async fn approve_then_a_new_sign_in_then_confirm_writes_nothing_for_that_row_and
         .rows
         .iter()
         .filter(|r| r.verdict_word() == "propose")
-        .map(|r| r.clone())
+        .cloned()
         .collect();
     assert!(proposals.len() >= 2, "two propose rows in the fleet");
     let (moved, kept) = (&proposals[0], &proposals[1]);
@@ -176,7 +176,7 @@ async fn approve_then_a_new_sign_in_then_confirm_writes_nothing_for_that_row_and
     })
     .await;
     // The simulator received one write, for the unchanged device only.
-    assert_eq!(t.ref_post_devices(), [kept.candidate.device.id.clone()]);
+    assert_eq!(t.ref_post_devices(), [kept.candidate.device.id.as_str()]);
     let row = s.app.review.row(&id).unwrap();
     assert!(row.drifted && row.apply.is_none());
     assert!(s.notice().contains(DRIFTED), "{}", s.notice());
