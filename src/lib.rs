@@ -299,7 +299,6 @@ impl runtime::Effects for ConsoleEffects {
                     term::bell();
                 }
             }
-            Cmd::RefreshAll => {}
             Cmd::Export(table) => {
                 // Off the loop: two small files, each fsync'd.
                 let (dir, back) = (self.data_dir.clone(), self.back.clone());
