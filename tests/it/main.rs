@@ -26,6 +26,7 @@ mod e2e_devices;
 mod e2e_intake;
 mod e2e_review;
 mod e2e_shell;
+mod export_cli;
 mod e2e_signin;
 mod graph_http;
 mod graph_ops;
