@@ -36,7 +36,18 @@ fn verdict_style(row: &ReviewRow) -> Style {
 }
 
 fn width(s: &str) -> u16 {
-    u16::try_from(Line::raw(s).width()).unwrap_or(u16::MAX)
+    u16::try_from(Span::raw(s).width()).unwrap_or(u16::MAX)
+}
+
+/// The width of [`person_label`] without building it (this runs over every visible row).
+fn label_width(p: &crate::review::Person) -> u16 {
+    if p.display_name.is_empty() {
+        width(&p.upn)
+    } else {
+        width(&p.display_name)
+            .saturating_add(width(&p.upn))
+            .saturating_add(3)
+    }
 }
 
 /// Column widths for the candidates table: (device, proposed, primary or 0), and whether the
@@ -49,7 +60,7 @@ fn layout(s: &ReviewState, inner: u16) -> (u16, u16, u16, bool) {
         .filter_map(|&i| s.rows.get(i))
         .collect();
     let max = |f: &dyn Fn(&ReviewRow) -> u16| rows.iter().map(|r| f(r)).max().unwrap_or(0);
-    let full = max(&|r| r.target().0.map_or(1, |p| width(&person_label(p))));
+    let full = max(&|r| r.target().0.map_or(1, label_width));
     let upn = max(&|r| r.target().0.map_or(1, |p| width(&p.upn)));
     let device = max(&|r| width(&r.candidate.device.name)).clamp(8, 15);
     let primary = max(&|r| width(&r.candidate.assessment.current.upn)).max(12);
