@@ -12,6 +12,7 @@ pub mod console;
 pub mod devices;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
@@ -259,6 +260,8 @@ fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// Effects the real console runs: non-blocking sends to the store task and the feeds.
 struct ConsoleEffects {
     bell: bool,
+    /// Exports go to its `exports/` folder.
+    data_dir: PathBuf,
     store: store::StoreHandle,
     /// Answers that must reach the app when a task is gone.
     back: mpsc::UnboundedSender<Msg>,
@@ -324,6 +327,18 @@ impl runtime::Effects for ConsoleEffects {
                 if self.bell {
                     term::bell();
                 }
+            }
+            Cmd::Export(table) => {
+                // Off the loop: two small files, each fsync'd.
+                let (dir, back) = (self.data_dir.clone(), self.back.clone());
+                tokio::task::spawn_blocking(move || {
+                    let result =
+                        export::write(&dir, &table, chrono::Utc::now()).map_err(|e| e.to_string());
+                    let _ = back.send(Msg::Exported {
+                        table: table.name,
+                        result,
+                    });
+                });
             }
             Cmd::Devices(c) => self.devices(c),
             Cmd::Status(c) => {
@@ -607,6 +622,7 @@ async fn console(
     };
     let mut effects = ConsoleEffects {
         bell: app.config.intake.bell_on_error,
+        data_dir: data_dir.clone(),
         store,
         back: input_tx.clone(),
         uploads,

@@ -353,6 +353,18 @@ impl SimHandle {
             )
         })
     }
+    /// Renames a directory user (a new UPN and display name, as after a name change in Entra).
+    /// Returns false when no user has that id.
+    pub fn rename_user(&self, id: &str, upn: &str, display_name: &str) -> bool {
+        self.with(|s| match s.dir.users.iter_mut().find(|u| u.id == id) {
+            Some(u) => {
+                u.upn = upn.into();
+                u.display_name = display_name.into();
+                true
+            }
+            None => false,
+        })
+    }
     /// Enrolls a second device carrying the serial of an existing one (a re-imaged board, a
     /// vendor's duplicated serial), so "more than one device" refusals can be exercised.
     /// Returns the new device id; `None` if no enrolled device has that serial.
