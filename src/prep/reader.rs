@@ -183,9 +183,7 @@ fn layout_of(cells: &[&str], forced: Option<&SerialColumn>) -> Result<(Columns, 
                     cells.join(", ")
                 ));
             };
-            let mut c = header.ok().flatten().unwrap_or_default();
-            c.serial = at;
-            return Ok((c, true));
+            return Ok((sniff::header_columns(cells, Some(at)), true));
         }
         Some(SerialColumn::Number(n)) => {
             if *n > cells.len() {
@@ -194,13 +192,14 @@ fn layout_of(cells: &[&str], forced: Option<&SerialColumn>) -> Result<(Columns, 
                     cells.len()
                 ));
             }
-            let mut c = match header {
-                Ok(Some(c)) => c,
-                Err(_) => Columns::default(),
+            let c = match header {
                 Ok(None) if cells.len() == 3 && *n == 3 => sniff::columns_without_header(3),
-                Ok(None) => Columns::default(),
+                Ok(None) => Columns {
+                    serial: n - 1,
+                    ..Columns::default()
+                },
+                _ => sniff::header_columns(cells, Some(n - 1)),
             };
-            c.serial = n - 1;
             if !is_header && sniff::looks_like_guid(cells[n - 1]) {
                 return Err(guid_column(n - 1, cells[n - 1]));
             }

@@ -113,12 +113,29 @@ pub fn columns_from_header(cells: &[&str]) -> Result<Option<Columns>, String> {
     if roles.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let first = |r: Role| roles.iter().position(|x| *x == Some(r));
-    let Some(serial) = first(Role::Serial) else {
+    if !roles.contains(&Some(Role::Serial)) {
         return Err(no_serial_column(cells));
-    };
-    Ok(Some(Columns {
-        serial,
+    }
+    Ok(Some(header_columns(cells, None)))
+}
+
+/// The columns a header row names; `serial` overrides the header's serial column (and a column
+/// taken as the serial is not also read as anything else).
+pub fn header_columns(cells: &[&str], serial: Option<usize>) -> Columns {
+    let roles: Vec<Option<Role>> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if Some(i) == serial {
+                None
+            } else {
+                header_role(c)
+            }
+        })
+        .collect();
+    let first = |r: Role| roles.iter().position(|x| *x == Some(r));
+    Columns {
+        serial: serial.or(first(Role::Serial)).unwrap_or(0),
         manufacturer: first(Role::Manufacturer),
         model: first(Role::Model),
         user: first(Role::User),
@@ -126,7 +143,7 @@ pub fn columns_from_header(cells: &[&str]) -> Result<Option<Columns>, String> {
         hardware_hash: first(Role::HardwareHash),
         product_id: first(Role::ProductId),
         details: first(Role::Details),
-    }))
+    }
 }
 
 /// The refusal for a header row without a serial column: the columns found, numbered, and the

@@ -317,7 +317,7 @@ fn a_german_header_without_a_serial_column_is_refused_with_exit_2() {
     assert!(!out.exists());
     // Named or numbered, it works.
     let o = run(&args(&[&s(&p), "-o", &s(&out), "--serial-column", "Gerät"]));
-    assert_eq!(o.exit_code, 0, "{:?}", o.error);
+    assert_eq!(o.exit_code, 0, "{:?} {:?}", o.error, o.problems);
     assert_eq!(
         std::fs::read_to_string(&out).unwrap(),
         "Lenovo,T14,PF3ABC12\r\n"
