@@ -100,12 +100,28 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
     Ok(text)
 }
 
-/// True when the first non-blank line of the file is a hash-file header.
+/// True when the first non-blank line of the file is a hash-file header. Reads only the start
+/// of the file (a big procurement CSV costs no more than before).
 pub fn is_hash_file(path: &Path) -> bool {
-    let Ok(text) = read_text(path) else {
+    use crate::prep::TextEncoding;
+    let mut head = Vec::with_capacity(64 * 1024);
+    let Ok(f) = std::fs::File::open(path) else {
         return false;
     };
-    first_header(&text).is_some()
+    if f.take(64 * 1024).read_to_end(&mut head).is_err() {
+        return false;
+    }
+    let enc = match head.as_slice() {
+        [0xFF, 0xFE, ..] => Some(TextEncoding::Utf16Le),
+        [0xFE, 0xFF, ..] => Some(TextEncoding::Utf16Be),
+        _ => crate::prep::utf16::guess(&head),
+    };
+    let text = match enc {
+        Some(TextEncoding::Utf16Le) => encoding_rs::UTF_16LE.decode(&head).0.into_owned(),
+        Some(TextEncoding::Utf16Be) => encoding_rs::UTF_16BE.decode(&head).0.into_owned(),
+        _ => String::from_utf8_lossy(&head).into_owned(),
+    };
+    first_header(text.trim_start_matches('\u{feff}')).is_some()
 }
 
 fn first_header(text: &str) -> Option<HashColumns> {

@@ -396,3 +396,42 @@ proptest! {
         let _ = hash::decode(&b);
     }
 }
+
+#[test]
+fn show_prints_the_fields_and_escapes_outside_text() {
+    let path = fixture("real-hp-elitebook.csv").display().to_string();
+    let shown = super::show::load(std::slice::from_ref(&path)).unwrap();
+    assert_eq!(shown.exit_code(), 0);
+    let text = shown.text();
+    for want in [
+        "real-hp-elitebook.csv:2\n",
+        "  serial            5CG1457YL8\n",
+        "  manufacturer      HP\n",
+        "  model             HP EliteBook 840 G8 Notebook PC\n",
+        "  SKU               479G1UC#ABA\n",
+        "  EK public key     present\n",
+        "  product key id    3305404496774\n",
+        "checksum matches",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+    // Hash text as an argument; a hostile serial reaches the terminal escaped.
+    let evil = HashBuilder::device("AB\u{1b}[2JCD", "HP", "M", 1).base64();
+    let shown = super::show::load(&[evil]).unwrap();
+    let text = shown.text();
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains("AB\\u{1b}[2JCD"), "{text}");
+    let json = shown.json();
+    assert_eq!(json["devices"][0]["hash"]["manufacturer"], "HP");
+    // Not a hash: exit 1 with the reason; a file that is not a hash file: an error (exit 2).
+    let bad = super::show::load(&["T0E=".to_string()]).unwrap();
+    assert_eq!(bad.exit_code(), 1);
+    assert!(bad.text().contains("at least 4"), "{}", bad.text());
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.csv");
+    std::fs::write(&plain, "Serial\nPF1\n").unwrap();
+    let e = super::show::load(&[plain.display().to_string()])
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("no \"Hardware Hash\" column"), "{e}");
+}
