@@ -444,3 +444,36 @@ fn hash_files_and_other_csvs_are_not_mixed() {
     assert!(codes(&o).contains(&"real-qemu-vm.csv:2:placeholder-serial".to_string()));
     assert!(!out.exists());
 }
+
+/// `intake import` of hash files queues the serials with the hash's manufacturer and model (the
+/// corporate identifier Device Preparation needs) and refuses what the checks refuse.
+#[test]
+fn intake_import_takes_manufacturer_and_model_from_the_hash() {
+    let sb = crate::common::Sandbox::new();
+    let run = |args: &[&str]| {
+        std::process::Command::new(crate::common::bin())
+            .args(args)
+            .env("STAGEHAND_CONFIG", sb.config())
+            .env("STAGEHAND_DATA_DIR", sb.data())
+            .output()
+            .unwrap()
+    };
+    let hp = fixture("real-hp-elitebook.csv").display().to_string();
+    let vm = fixture("real-qemu-vm.csv").display().to_string();
+    let out = run(&["intake", "import", &hp, &vm]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "real-qemu-vm.csv:2: serial \"SMBIOS_STRING_INDEX_0\" is a firmware placeholder"
+        ),
+        "{stderr}"
+    );
+    let list = run(&["intake", "list", "--json"]);
+    let rows: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["serial"], "5CG1457YL8");
+    assert_eq!(rows[0]["manufacturer"], "HP");
+    assert_eq!(rows[0]["model"], "HP EliteBook 840 G8 Notebook PC");
+}
