@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod app;
 pub mod auth;
+pub mod autopilot;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -94,6 +95,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
+        Some(Command::Autopilot(args)) => autopilot(args, &config, &data_dir, g.verbose).await,
         Some(Command::Devices(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             if args.session.demo {
@@ -205,6 +207,41 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
         }
     }
+}
+
+/// `stagehand autopilot …`: `show` offline; `import` and `tag` signed in.
+async fn autopilot(
+    args: commands::autopilot::AutopilotArgs,
+    config: &Config,
+    data_dir: &std::path::Path,
+    verbose: u8,
+) -> anyhow::Result<ExitCode> {
+    use commands::autopilot::AutopilotCommand;
+    let mut stdout = std::io::stdout();
+    let command = match args.command {
+        AutopilotCommand::Show(a) => return commands::autopilot::run_show(&a, &mut stdout),
+        other => other,
+    };
+    let _log = logging::init(data_dir, verbose)?;
+    let c = commands::connect::connect(config, data_dir).await?;
+    let code = match &command {
+        AutopilotCommand::Import(a) => commands::autopilot::run_import(
+            &c.client,
+            data_dir,
+            &c.actor,
+            a,
+            None,
+            &mut stdout,
+            &mut std::io::stderr(),
+        )
+        .await?
+        .exit_status(),
+        AutopilotCommand::Tag(a) => {
+            commands::autopilot::run_tag(&c.client, data_dir, &c.actor, a, &mut stdout).await?
+        }
+        AutopilotCommand::Show(_) => 2,
+    };
+    Ok(ExitCode::from(code))
 }
 
 /// `stagehand demo`: the simulated tenant in-process on a loopback port, the console against it,

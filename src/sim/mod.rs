@@ -3,6 +3,7 @@
 
 mod assertion;
 mod auth;
+pub mod autopilot;
 mod certs;
 mod cli;
 mod device_code;
@@ -219,6 +220,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         stats: SimStats::default(),
         records: vec![],
         exports: HashMap::new(),
+        autopilot: autopilot::Autopilot::default(),
         certificates,
         opts,
     };
@@ -326,6 +328,41 @@ impl SimHandle {
     }
     pub fn expire_access_tokens(&self) {
         self.with(|s| s.tokens.expire_access_tokens())
+    }
+    /// Registers a device in Autopilot directly (as an OEM would): importing it again is 806.
+    pub fn register_autopilot(&self, serial: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.with(|s| {
+            let now = s.clock.now();
+            s.autopilot.register(id.clone(), serial, now)
+        });
+        id
+    }
+    /// Marks a serial as registered to another tenant: importing it ends in 808.
+    pub fn autopilot_other_tenant(&self, serial: &str) {
+        self.with(|s| s.autopilot.other_tenant.push(serial.to_string()))
+    }
+    /// Sets the Autopilot delays (sim time).
+    pub fn set_autopilot_timing(&self, timing: autopilot::Timing) {
+        self.with(|s| s.autopilot.timing = timing)
+    }
+    /// Sync requests answered (204, 409, 429).
+    pub fn autopilot_syncs(&self) -> (u32, u32, u32) {
+        self.with(|s| s.autopilot.syncs)
+    }
+    /// Import records still in the tenant.
+    pub fn autopilot_import_records(&self) -> usize {
+        self.with(|s| s.autopilot.imports.len())
+    }
+    /// (serial, group tag, profile assigned) of every Autopilot device visible now.
+    pub fn autopilot_devices(&self) -> Vec<(String, String, bool)> {
+        self.with(|s| {
+            let now = s.clock.now();
+            s.autopilot
+                .visible(now)
+                .map(|d| (d.serial.clone(), d.group_tag.clone(), now >= d.profile_at))
+                .collect()
+        })
     }
     /// Moves the sim clock forward.
     pub fn advance(&self, by: Duration) {

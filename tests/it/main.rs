@@ -14,6 +14,8 @@ mod auth_flows;
 mod auth_keyring;
 mod auth_leak_sim;
 mod auth_session;
+mod autopilot_prep;
+mod autopilot_sim;
 mod devices_actions;
 mod devices_cli;
 mod devices_console;
