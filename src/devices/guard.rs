@@ -5,12 +5,12 @@
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::graph::models::{
-    ActionState, AssignedRoleIds, DirectoryObject, ManagedDevice, ManagementState,
+    ActionState, AssignedRoleDetails, DirectoryObject, ManagedDevice, ManagementState,
 };
 
 use super::DevicesError;
 
-/// Entra built-in role "Intune Administrator" (REFERENCE.md §7).
+/// Entra built-in role "Intune Administrator" (docs/graph.md §7).
 pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
 
 /// Why a destructive action was refused before anything reached Intune.
@@ -70,7 +70,7 @@ pub enum Authority {
 /// Pure decision from what Graph said about the signed-in user.
 pub fn decide_authority(
     member_of: &[DirectoryObject],
-    rbac: Option<&AssignedRoleIds>,
+    rbac: Option<&AssignedRoleDetails>,
     configured_rbac_roles: &[String],
 ) -> Option<Authority> {
     let admin = member_of.iter().any(|o| {
@@ -199,7 +199,7 @@ mod tests {
 
     #[test]
     fn configured_rbac_roles_allow_only_when_held() {
-        let held = AssignedRoleIds {
+        let held = AssignedRoleDetails {
             role_definition_ids: vec!["0bd113fe-6be5-400c-a28f-ae5553f9c0be".into()],
             role_assignment_ids: vec![],
         };

@@ -18,11 +18,11 @@ use crate::graph::{GraphClient, GraphError};
 
 pub use report::{exit_code, print, render_json, render_text};
 
-/// App id of the "Intune Provisioning Client" service principal (REFERENCE.md §4.3, §9).
+/// App id of the "Intune Provisioning Client" service principal (docs/graph.md §4.3, §9).
 pub const PROVISIONING_CLIENT_APP_ID: &str = "f1346770-5b25-470b-88bd-d5744ab7952c";
-/// Microsoft Intune Enrollment (REFERENCE.md §9).
+/// Microsoft Intune Enrollment (docs/graph.md §9).
 pub const INTUNE_ENROLLMENT_APP_ID: &str = "d4ebce55-015a-49b5-a083-c84d1797ae8c";
-/// Device Registration Service (REFERENCE.md §9).
+/// Device Registration Service (docs/graph.md §9).
 pub const DEVICE_REGISTRATION_APP_ID: &str = "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9";
 
 /// A check's verdict.

@@ -14,7 +14,7 @@ use crate::graph::{GraphClient, GraphError};
 
 pub use crate::auth::roles::{Need, ROLE_NEEDS as ROLES};
 
-/// Entra built-in role "Intune Administrator" (REFERENCE.md §7).
+/// Entra built-in role "Intune Administrator" (docs/graph.md §7).
 pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
 
 /// Needs of `needs` that none of `granted` satisfies.

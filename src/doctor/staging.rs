@@ -1,5 +1,5 @@
 //! Check 3 (each staging account exists, is enabled, holds an Intune licence, and a Conditional
-//! Access policy confines it) and check 4 (the DEM caveat). REFERENCE.md §4.4, §7, §9.
+//! Access policy confines it) and check 4 (the DEM caveat). docs/graph.md §4.4, §7, §9.
 
 use super::{CheckResult, DEVICE_REGISTRATION_APP_ID, INTUNE_ENROLLMENT_APP_ID, ids};
 use crate::config::Config;

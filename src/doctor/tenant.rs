@@ -1,5 +1,5 @@
 //! Checks 1 and 2: the Intune Provisioning Client service principal, and the Device Preparation
-//! policy with its device group (REFERENCE.md §4.2, §4.3, §8).
+//! policy with its device group (docs/graph.md §4.2, §4.3, §8).
 
 use reqwest::Method;
 use serde::Deserialize;

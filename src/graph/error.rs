@@ -256,9 +256,7 @@ pub fn map_transport(e: reqwest::Error) -> GraphError {
 mod tests {
     use super::*;
 
-    fn sample(name: &str) -> Vec<u8> {
-        std::fs::read(crate::graph::models::tests::samples_dir().join(name)).unwrap()
-    }
+    use crate::graph::fixtures::read as sample;
 
     #[test]
     fn generic_error_sample_parses() {

@@ -157,7 +157,7 @@ pub fn check_bearer(st: &State, header: Option<&str>, now: Instant) -> Result<To
     Ok(t.clone())
 }
 
-/// Entra's token error shape (`samples/oauth-token-error-response.json`).
+/// Entra's token error shape (`tests/fixtures/graph/oauth-token-error-response.json`).
 fn oauth_error(status: u16, error: &str, code: u32, msg: &str, inc: &Incoming) -> Reply {
     let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
     let trace = uuid::Uuid::new_v4().to_string();

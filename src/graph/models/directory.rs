@@ -1,4 +1,4 @@
-//! Service principals, configuration policies and Conditional Access (REFERENCE.md §4.2-4.3, §8-9).
+//! Service principals, configuration policies and Conditional Access (docs/graph.md §4.2-4.3, §8-9).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;

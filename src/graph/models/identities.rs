@@ -1,4 +1,4 @@
-//! Corporate device identifiers (`importedDeviceIdentity`, REFERENCE.md §1).
+//! Corporate device identifiers (`importedDeviceIdentity`, docs/graph.md §1).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ pub struct ImportedDeviceIdentity {
 
 impl ImportedDeviceIdentity {
     /// A Windows `manufacturer,model,serial` identifier (comma-joined as the portal CSV does,
-    /// REFERENCE.md §1.3).
+    /// docs/graph.md §1.3).
     pub fn windows(manufacturer: &str, model: &str, serial: &str) -> Self {
         Self {
             imported_device_identifier: Some(format!("{manufacturer},{model},{serial}")),

@@ -1,4 +1,4 @@
-//! Users, licences, directory objects and Intune role ids (REFERENCE.md §7, §8).
+//! Users, licences, directory objects and Intune role ids (docs/graph.md §7, §8).
 
 use serde::Deserialize;
 
@@ -84,10 +84,10 @@ pub struct DirectoryObject {
     pub service_principal_type: Option<String>,
 }
 
-/// `deviceAndAppManagementAssignedRoleIds`.
+/// `deviceAndAppManagementAssignedRoleDetails`: what `getAssignedRoleDetails` returns.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AssignedRoleIds {
+pub struct AssignedRoleDetails {
     #[serde(default, deserialize_with = "null_default")]
     pub role_definition_ids: Vec<String>,
     #[serde(default, deserialize_with = "null_default")]

@@ -1,8 +1,8 @@
-//! Users, licences and the signed-in user's roles (REFERENCE.md §7).
+//! Users, licences and the signed-in user's roles (docs/graph.md §7).
 
 use super::super::client::GraphClient;
 use super::super::error::GraphError;
-use super::super::models::{AssignedRoleIds, DirectoryObject, LicenseDetails, User};
+use super::super::models::{AssignedRoleDetails, DirectoryObject, LicenseDetails, User};
 use super::super::odata::{Query, literal};
 use super::seg;
 
@@ -46,7 +46,7 @@ impl GraphClient {
     /// `GET /beta/deviceManagement/getAssignedRoleIdsForLoggedInUser` (delegated only).
     pub async fn assigned_role_ids_for_logged_in_user(
         &self,
-    ) -> Result<AssignedRoleIds, GraphError> {
+    ) -> Result<AssignedRoleDetails, GraphError> {
         self.get_entity(self.beta(
             "/deviceManagement/getAssignedRoleIdsForLoggedInUser",
             &Query::new(),

@@ -179,7 +179,7 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         Route::LicenseDetails(id) => directory::licenses(st, inc, &id),
         Route::Me => directory::me(st, inc, &token),
         Route::MeTransitiveMemberOf => directory::member_of(st, inc, &token),
-        Route::AssignedRoleIds => directory::role_ids(st, inc, &token),
+        Route::AssignedRoleDetails => directory::role_ids(st, inc, &token),
         Route::ServicePrincipals => tenant::service_principals(st, inc),
         Route::GroupOwners(id) => tenant::group_owners(st, inc, &id),
         Route::ConfigurationPolicies => tenant::configuration_policies(st, inc),

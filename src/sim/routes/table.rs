@@ -25,7 +25,7 @@ pub enum Route {
     LicenseDetails(String),
     Me,
     MeTransitiveMemberOf,
-    AssignedRoleIds,
+    AssignedRoleDetails,
     ServicePrincipals,
     GroupOwners(String),
     ConfigurationPolicies,
@@ -95,7 +95,7 @@ impl Route {
                 Route::GetExport(id(x))
             }
             ("GET", ["deviceManagement", "getAssignedRoleIdsForLoggedInUser"]) if beta => {
-                Route::AssignedRoleIds
+                Route::AssignedRoleDetails
             }
             ("GET", ["deviceManagement", "configurationPolicies"]) if beta => {
                 Route::ConfigurationPolicies
@@ -149,7 +149,7 @@ impl Route {
             Route::LicenseDetails(_) => s(Identity, false, LICENSES, true),
             Route::Me => s(Identity, false, ME, true),
             Route::MeTransitiveMemberOf => s(Identity, false, MEMBER_OF, true),
-            Route::AssignedRoleIds => s(Enrollment, false, RBAC, true),
+            Route::AssignedRoleDetails => s(Enrollment, false, RBAC, true),
             Route::ServicePrincipals => s(Identity, false, APPS, false),
             Route::GroupOwners(_) => s(Identity, false, OWNERS, false),
             Route::ConfigurationPolicies | Route::RetrieveMembershipTarget(_) => {
