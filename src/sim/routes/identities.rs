@@ -58,7 +58,7 @@ fn entries(inc: &Incoming) -> Result<(Vec<Value>, bool), Reply> {
     ))
 }
 
-/// Windows `manufacturerModelSerial` must be `Manufacturer,Model,Serial` (REFERENCE 1.3).
+/// Windows `manufacturerModelSerial` must be `Manufacturer,Model,Serial` (docs/graph.md §1.3).
 fn well_formed(identifier: &str, kind: &str) -> bool {
     match kind {
         "manufacturerModelSerial" => {
