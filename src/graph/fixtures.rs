@@ -43,6 +43,9 @@ fn every_fixture_is_parsed_by_a_test_and_listed_in_the_readme() {
             readers.iter().any(|src| src.contains(&quoted)),
             "{name} is not parsed by a test"
         );
-        assert!(readme.contains(&format!("`{name}`")), "{name} is not in README.md");
+        assert!(
+            readme.contains(&format!("`{name}`")),
+            "{name} is not in README.md"
+        );
     }
 }

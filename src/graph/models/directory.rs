@@ -71,16 +71,6 @@ pub struct MembershipTargetResult {
     pub enrollment_time_device_membership_target_validation_statuses: Vec<MembershipTargetStatus>,
 }
 
-/// `deviceManagementConfigurationJustInTimeAssignmentPolicy` (older pair of APIs).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JustInTimeAssignmentPolicy {
-    #[serde(default)]
-    pub target_type: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub target: Vec<String>,
-}
-
 graph_enum!(PolicyState {
     Enabled,
     Disabled,

@@ -200,6 +200,29 @@ fn windows_identity_serialises_as_the_portal_csv_does() {
 }
 
 #[test]
+fn platform_names_are_the_metadata_wire_names() {
+    for (p, wire) in [
+        (Platform::Ios, "ios"),
+        (Platform::WindowsMobile, "windowsMobile"),
+        (Platform::MacOs, "macOS"),
+        (Platform::VisionOs, "visionOS"),
+        (Platform::TvOs, "tvOS"),
+    ] {
+        assert_eq!(serde_json::to_value(p).unwrap(), wire, "{p:?}");
+        assert_eq!(serde_json::from_value::<Platform>(wire.into()).unwrap(), p);
+    }
+    // The docs' spelling of tvOS is read; a miscased visionOS is no known platform.
+    assert_eq!(
+        serde_json::from_str::<Platform>("\"tvos\"").unwrap(),
+        Platform::TvOs
+    );
+    assert_eq!(
+        serde_json::from_str::<Platform>("\"visionOs\"").unwrap(),
+        Platform::Other
+    );
+}
+
+#[test]
 fn compliance_names_are_the_wire_names() {
     use super::devices::ComplianceState as C;
     for c in [
@@ -227,7 +250,10 @@ fn untyped_samples_keep_the_documented_shape() {
     assert!(cleared);
 
     let log_req = v("createDeviceLogCollectionRequest-request.json");
-    assert_eq!(log_req["templateType"]["templateType"], "unknownFutureValue");
+    assert_eq!(
+        log_req["templateType"]["templateType"],
+        "unknownFutureValue"
+    );
     let log = v("createDeviceLogCollectionRequest-response.json");
     assert_eq!(log["value"]["status"], "completed");
     assert!(log["value"]["expirationDateTimeUTC"].is_string());
@@ -251,7 +277,11 @@ fn untyped_samples_keep_the_documented_shape() {
     let columns = stream["Schema"].as_array().unwrap().len();
     assert_eq!(columns, 3);
     for row in stream["Values"].as_array().unwrap() {
-        assert_eq!(row.as_array().unwrap().len(), columns, "one value per column");
+        assert_eq!(
+            row.as_array().unwrap().len(),
+            columns,
+            "one value per column"
+        );
     }
 
     let ap_req = v("importedWindowsAutopilotDeviceIdentity-import-request.json");

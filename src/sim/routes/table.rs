@@ -94,9 +94,14 @@ impl Route {
             ("GET", ["deviceManagement", "reports", "exportJobs", x]) if beta => {
                 Route::GetExport(id(x))
             }
-            ("GET", ["deviceManagement", "getAssignedRoleIdsForLoggedInUser"]) if beta => {
-                Route::AssignedRoleDetails
-            }
+            // A parameterless function: Graph accepts it with and without `()`.
+            (
+                "GET",
+                [
+                    "deviceManagement",
+                    "getAssignedRoleDetails" | "getAssignedRoleDetails()",
+                ],
+            ) if beta => Route::AssignedRoleDetails,
             ("GET", ["deviceManagement", "configurationPolicies"]) if beta => {
                 Route::ConfigurationPolicies
             }
@@ -195,6 +200,20 @@ mod tests {
         );
         assert!(!DEV_PRIV.contains(&"DeviceManagementManagedDevices.ReadWrite.All"));
         assert!(Route::LicenseDetails("x".into()).spec().delegated_only);
+        for f in ["getAssignedRoleDetails", "getAssignedRoleDetails()"] {
+            let r = p("GET", "beta", &format!("deviceManagement/{f}"));
+            assert_eq!(r, Some(Route::AssignedRoleDetails));
+            assert!(r.unwrap().spec().delegated_only, "users only");
+        }
+        // Gone from Graph's metadata: unknown segments (400 from the dispatcher).
+        for gone in [
+            "deviceManagement/getAssignedRoleIdsForLoggedInUser",
+            "deviceManagement/configurationPolicies/x/retrieveJustInTimeConfiguration",
+            "deviceManagement/configurationPolicies/x/assignJustInTimeConfiguration",
+        ] {
+            assert_eq!(p("GET", "beta", gone), None, "{gone}");
+            assert_eq!(p("POST", "beta", gone), None, "{gone}");
+        }
         for s in [SVC_WRITE, DEV_WRITE, DEV_PRIV, REPORTS, POLICY, RBAC] {
             assert!(
                 s.iter().any(|x| ALL_DELEGATED.contains(x)),
