@@ -60,7 +60,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         graph_url: g.graph_url.clone(),
         login_url: g.login_url.clone(),
     };
-    let (config, _path) = Config::load(&overrides, &|k| std::env::var(k).ok())?;
+    let (config, config_path) = Config::load(&overrides, &|k| std::env::var(k).ok())?;
     let graph_warning = config.graph_url_warning();
     if let Some(w) = &graph_warning {
         eprintln!("stagehand: warning: {w}");
@@ -141,6 +141,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             commands::review::review(
                 &c.client,
@@ -153,6 +154,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Reassign(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             let actor = c.actor.clone();
             let report = commands::review::reassign(
@@ -169,6 +171,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Status(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             commands::status::run(&args, &config, &data_dir, c.client).await
         }

@@ -19,6 +19,7 @@ pub mod rng;
 mod routes;
 mod server;
 pub mod stats;
+mod verify;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,11 +28,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use url::Url;
 
-pub use cli::{SimArgs, env_line, run_cli};
+pub use cli::{SimArgs, app_secret_line, banner, env_line, run_cli};
 pub use faults::{Faults, Scripted};
 pub use fleet::{Deployment, Shape};
 pub use reports::COLUMNS as DEPLOYMENT_REPORT_COLUMNS;
-pub use routes::ALL_DELEGATED;
+pub use routes::{ALL_DELEGATED, DEVICE_PREP_AUTOMATIC_TEMPLATE_ID, DEVICE_PREP_TEMPLATE_ID};
 pub use stats::{RequestRecord, SimStats};
 
 use crate::secret::Secret;
@@ -55,6 +56,8 @@ pub struct TenantSetup {
     pub staging_licensed: bool,
     /// The Device Preparation policy's device group.
     pub device_group_id: String,
+    /// Its Settings Catalog template: user-driven (default) or automatic (docs/graph.md §4.2).
+    pub device_prep_template_id: String,
     /// Application permissions granted to client-credentials tokens.
     pub app_roles: Vec<String>,
 }
@@ -69,6 +72,7 @@ impl Default for TenantSetup {
             ca_report_only: false,
             staging_licensed: true,
             device_group_id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d".into(),
+            device_prep_template_id: routes::DEVICE_PREP_TEMPLATE_ID.into(),
             app_roles: [
                 "DeviceManagementServiceConfig.ReadWrite.All",
                 "DeviceManagementManagedDevices.ReadWrite.All",
@@ -468,6 +472,16 @@ impl SimHandle {
             }
             n
         })
+    }
+    /// The client secret of the simulated app registration (for `STAGEHAND_CLIENT_SECRET`).
+    pub fn client_secret(&self) -> Secret {
+        self.with(|s| s.opts.client_secret.clone())
+    }
+    /// `{base}devicelogin`: the page where a pending device code is approved.
+    pub fn verification_url(&self) -> Url {
+        self.base_url
+            .join(verify::PATH.trim_start_matches('/'))
+            .expect("static path")
     }
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {

@@ -25,7 +25,7 @@ pub enum Route {
     LicenseDetails(String),
     Me,
     MeTransitiveMemberOf,
-    AssignedRoleIds,
+    AssignedRoleDetails,
     ServicePrincipals,
     GroupOwners(String),
     ConfigurationPolicies,
@@ -104,9 +104,14 @@ impl Route {
             ("GET", ["deviceManagement", "reports", "exportJobs", x]) if beta => {
                 Route::GetExport(id(x))
             }
-            ("GET", ["deviceManagement", "getAssignedRoleIdsForLoggedInUser"]) if beta => {
-                Route::AssignedRoleIds
-            }
+            // A parameterless function: Graph accepts it with and without `()`.
+            (
+                "GET",
+                [
+                    "deviceManagement",
+                    "getAssignedRoleDetails" | "getAssignedRoleDetails()",
+                ],
+            ) if beta => Route::AssignedRoleDetails,
             ("GET", ["deviceManagement", "configurationPolicies"]) if beta => {
                 Route::ConfigurationPolicies
             }
@@ -214,7 +219,7 @@ impl Route {
             Route::LicenseDetails(_) => s(Identity, false, LICENSES, true),
             Route::Me => s(Identity, false, ME, true),
             Route::MeTransitiveMemberOf => s(Identity, false, MEMBER_OF, true),
-            Route::AssignedRoleIds => s(Enrollment, false, RBAC, true),
+            Route::AssignedRoleDetails => s(Enrollment, false, RBAC, true),
             Route::ServicePrincipals => s(Identity, false, APPS, false),
             Route::GroupOwners(_) => s(Identity, false, OWNERS, false),
             Route::ConfigurationPolicies | Route::RetrieveMembershipTarget(_) => {
@@ -270,6 +275,20 @@ mod tests {
         );
         assert!(!DEV_PRIV.contains(&"DeviceManagementManagedDevices.ReadWrite.All"));
         assert!(Route::LicenseDetails("x".into()).spec().delegated_only);
+        for f in ["getAssignedRoleDetails", "getAssignedRoleDetails()"] {
+            let r = p("GET", "beta", &format!("deviceManagement/{f}"));
+            assert_eq!(r, Some(Route::AssignedRoleDetails));
+            assert!(r.unwrap().spec().delegated_only, "users only");
+        }
+        // Gone from Graph's metadata: unknown segments (400 from the dispatcher).
+        for gone in [
+            "deviceManagement/getAssignedRoleIdsForLoggedInUser",
+            "deviceManagement/configurationPolicies/x/retrieveJustInTimeConfiguration",
+            "deviceManagement/configurationPolicies/x/assignJustInTimeConfiguration",
+        ] {
+            assert_eq!(p("GET", "beta", gone), None, "{gone}");
+            assert_eq!(p("POST", "beta", gone), None, "{gone}");
+        }
         for s in [SVC_WRITE, DEV_WRITE, DEV_PRIV, REPORTS, POLICY, RBAC] {
             assert!(
                 s.iter().any(|x| ALL_DELEGATED.contains(x)),
