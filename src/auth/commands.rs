@@ -159,7 +159,8 @@ pub async fn login(
         .await?
     } else {
         let prompt = device_code::start(&ep, &scope).await?;
-        eprintln!("{}", prompt.instructions());
+        // Entra's text: escaped before it reaches the terminal.
+        eprintln!("{}", crate::text::escape(&prompt.instructions()));
         device_code::poll(&ep, &prompt, &device_code::tokio_sleep).await?
     };
     let account = super::account::name(&tokens, &config.graph_url()).await?;
@@ -196,22 +197,18 @@ async fn login_app(
             SecretKind::Certificate,
         ),
         None => {
-            let line = tokio::task::spawn_blocking(|| {
-                let mut s = String::new();
-                std::io::stdin().read_line(&mut s).map(|_| s)
+            // Typed at a terminal, the secret is not echoed; piped, it is read as a line.
+            let secret = tokio::task::spawn_blocking(|| {
+                crate::secret::read_secret_line("Client secret (not shown): ")
             })
             .await??;
-            let secret = line.trim_end_matches(['\r', '\n']).to_string();
             if secret.is_empty() {
                 return Err(AuthError::Config(
                     "no client secret on stdin (pipe it in: `... | stagehand login --app`)".into(),
                 )
                 .into());
             }
-            (
-                AppCredential::Secret(Secret::new(secret)),
-                SecretKind::ClientSecret,
-            )
+            (AppCredential::Secret(secret), SecretKind::ClientSecret)
         }
     };
     // Prove the credential works before keeping it.
@@ -293,7 +290,7 @@ async fn persist(
     secret: Option<Secret>,
 ) -> Result<(), AuthError> {
     if let Some(note) = keep(data_dir, record, secret, None).await?.note {
-        eprintln!("stagehand: {note}");
+        eprintln!("stagehand: {}", crate::text::escape(&note));
     }
     Ok(())
 }

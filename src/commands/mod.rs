@@ -1,5 +1,6 @@
 //! Headless subcommands: the console's twins for scripts and schedulers.
 
+pub mod autopilot;
 pub mod connect;
 pub mod devices;
 pub mod doctor;

@@ -275,7 +275,8 @@ pub fn render_text(d: &DeviceDetail) -> String {
     ));
     lines
         .into_iter()
-        .map(|(k, v)| format!("{k:<21} {v}\n"))
+        // Every value is Graph text: escaped, so it stays on its line and carries no sequence.
+        .map(|(k, v)| format!("{k:<21} {}\n", crate::text::escape(&v)))
         .collect()
 }
 

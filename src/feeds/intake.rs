@@ -31,7 +31,7 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<UploaderCmd> {
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<UploaderCmd>();
-    tokio::spawn(async move {
+    crate::runtime::supervise::spawn("uploader", tx.clone(), async move {
         loop {
             let cmd = tokio::select! {
                 _ = cancel.cancelled() => break,

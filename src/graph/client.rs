@@ -110,7 +110,10 @@ impl GraphClient {
             .user_agent(ua)
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.total)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // The pre-signed URL is a capability: no Referer may carry it on, at most one
+            // redirect is followed, and only to https (http only from loopback to loopback).
+            .referer(false)
+            .redirect(blob_redirects())
             .build()
             .map_err(|e| GraphError::Invalid(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -230,6 +233,15 @@ impl GraphClient {
                 Ok(resp) => read_answer(resp).await,
                 Err(e) => Err(e),
             };
+            // An answer over the size limit is not retried: it would be as large again.
+            let result = match result {
+                Ok(Ok(parts)) => Ok(parts),
+                Ok(Err(too_large)) => {
+                    tracing::warn!(error = %too_large, "answer over the size limit");
+                    return Err(too_large);
+                }
+                Err(e) => Err(e),
+            };
             let (status, body, request_id, retry_after, claims) = match result {
                 Ok(parts) => parts,
                 Err(e) => {
@@ -277,8 +289,10 @@ impl GraphClient {
             if is_retryable_status(status) {
                 let wait = retry_after.unwrap_or_else(|| backoff(&self.retry, attempt));
                 if status == StatusCode::TOO_MANY_REQUESTS || retry_after.is_some() {
-                    // Everyone in this family slows down, not just this task.
-                    self.governor.throttled(family, wait);
+                    // Everyone in this family slows down, not just this task: for at most as
+                    // long as one retry would wait, so one answer cannot freeze a family for a day.
+                    self.governor
+                        .throttled(family, wait.min(self.retry.max_retry_after));
                 }
                 let retry = may_retry_status(req.safety, status)
                     && attempt < self.retry.max_attempts
@@ -298,6 +312,8 @@ impl GraphClient {
             } else {
                 self.governor.answered();
             }
+            // The caller's own pause is held to the same ceiling as the family's.
+            let retry_after = retry_after.map(|w| w.min(self.retry.max_retry_after));
             let err = map_status(status, &body, request_id, retry_after);
             tracing::warn!(error = %err, status = status.as_u16(), "Graph error");
             return Err(err);
@@ -344,9 +360,28 @@ impl GraphClient {
     pub(crate) async fn download_blob(&self, url: &str) -> Result<Vec<u8>, GraphError> {
         let u = crate::config::check_url(url, "export url", None)
             .map_err(|_| GraphError::Invalid("the export download URL is not https".into()))?;
-        let resp = self.blob.get(u).send().await.map_err(map_transport)?;
+        let resp = self.blob.get(u).send().await.map_err(|e| {
+            if e.is_redirect() {
+                GraphError::Invalid(format!(
+                    "the export download was redirected where it may not go (https only, at most {} redirect)",
+                    super::limits::MAX_EXPORT_REDIRECTS
+                ))
+            } else {
+                map_transport(e)
+            }
+        })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(map_transport)?.to_vec();
+        let limit = super::limits::MAX_EXPORT_DOWNLOAD_BYTES;
+        let body = match super::limits::read_body(resp, limit).await {
+            Ok(b) => b,
+            Err(Ok(_)) => {
+                return Err(GraphError::Invalid(format!(
+                    "the export download is larger than {}",
+                    super::limits::mib(limit)
+                )));
+            }
+            Err(Err(e)) => return Err(map_transport(e)),
+        };
         if !status.is_success() {
             return Err(map_status(status, &body, None, None));
         }
@@ -364,7 +399,30 @@ type Parts = (
     Option<String>,
 );
 
-async fn read_answer(resp: reqwest::Response) -> Result<Parts, reqwest::Error> {
+/// The export download's redirect rule: at most [`super::limits::MAX_EXPORT_REDIRECTS`], each to
+/// https (or from loopback http to loopback http, for the simulator).
+fn blob_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let loopback_chain = attempt
+            .previous()
+            .iter()
+            .all(|u| u.scheme() == "http" && crate::config::is_loopback(u));
+        let allowed = attempt.url().scheme() == "https"
+            || (attempt.url().scheme() == "http"
+                && crate::config::is_loopback(attempt.url())
+                && loopback_chain);
+        if attempt.previous().len() > super::limits::MAX_EXPORT_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if !allowed {
+            attempt.error("redirect to a URL that is not https")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The parts of an answer; the inner `Err` is an answer larger than the response limit.
+async fn read_answer(resp: reqwest::Response) -> Result<Result<Parts, GraphError>, reqwest::Error> {
     let status = resp.status();
     let header = |name: &str| {
         resp.headers()
@@ -378,8 +436,20 @@ async fn read_answer(resp: reqwest::Response) -> Result<Parts, reqwest::Error> {
         .then(|| header("www-authenticate"))
         .flatten()
         .and_then(|h| crate::auth::claims::from_www_authenticate(&h));
-    let body = resp.bytes().await?.to_vec();
-    Ok((status, body, request_id, retry_after, claims))
+    let path = resp.url().path().to_string();
+    let limit = super::limits::MAX_RESPONSE_BYTES;
+    let body = match super::limits::read_body(resp, limit).await {
+        Ok(b) => b,
+        Err(Ok(_)) => {
+            return Ok(Err(GraphError::Decode {
+                what: path,
+                detail: format!("the answer is larger than {}", super::limits::mib(limit)),
+                request_id,
+            }));
+        }
+        Err(Err(e)) => return Err(e),
+    };
+    Ok(Ok((status, body, request_id, retry_after, claims)))
 }
 
 /// Methods whose request carries a body by definition: without one they still say `0`.

@@ -183,7 +183,8 @@ impl Governor {
 
     /// Graph said 429 (or 503 with `Retry-After`): pause the whole family until `now + wait`.
     pub fn throttled(&self, family: Family, wait: Duration) {
-        let until = Instant::now() + wait;
+        let now = Instant::now();
+        let until = now.checked_add(wait).unwrap_or(now);
         let latest = {
             let mut all = self.lock();
             let st = all.entry(family).or_default();

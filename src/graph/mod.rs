@@ -11,6 +11,7 @@ pub mod export;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub mod governor;
+pub mod limits;
 pub mod models;
 pub mod odata;
 pub mod ops;

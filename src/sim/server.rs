@@ -58,6 +58,8 @@ pub struct State {
     pub stats: SimStats,
     pub records: Vec<RequestRecord>,
     pub exports: HashMap<String, ExportJob>,
+    /// Windows Autopilot: hash imports, devices, sync.
+    pub autopilot: super::autopilot::Autopilot,
     /// Parsed `SimOptions::certificates`.
     pub certificates: Vec<super::certs::Registered>,
 }

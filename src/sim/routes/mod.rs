@@ -1,6 +1,7 @@
 //! Graph dispatch: route → token → scopes → injected faults → rate limit → handler, plus the
 //! helpers every resource shares (error envelope, paging, `$filter`, `$select`).
 
+mod autopilot;
 mod batch;
 mod devices;
 mod directory;
@@ -186,6 +187,16 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         Route::ConfigurationPolicies => tenant::configuration_policies(st, inc),
         Route::RetrieveMembershipTarget(id) => tenant::membership_target(st, inc, &id),
         Route::ConditionalAccessPolicies => tenant::ca_policies(st, inc),
+        Route::ImportAutopilot => autopilot::import(st, inc),
+        Route::ListAutopilotImports => autopilot::list_imports(st, inc),
+        Route::GetAutopilotImport(id) => autopilot::get_import(st, inc, &id),
+        Route::DeleteAutopilotImport(id) => autopilot::delete_import(st, inc, &id),
+        Route::ListAutopilotDevices => autopilot::list_devices(st, inc),
+        Route::GetAutopilotDevice(id) => autopilot::get_device(st, inc, &id),
+        Route::DeleteAutopilotDevice(id) => autopilot::delete_device(st, inc, &id),
+        Route::UpdateAutopilotDevice(id) => autopilot::update_device(st, inc, &id),
+        Route::AutopilotSettings => autopilot::settings(st, inc),
+        Route::AutopilotSync => autopilot::sync(st, inc),
         Route::Batch => error(400, "BadRequest", "nested $batch", inc),
     };
     (reply, violation)

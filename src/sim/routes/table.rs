@@ -31,6 +31,16 @@ pub enum Route {
     ConfigurationPolicies,
     RetrieveMembershipTarget(String),
     ConditionalAccessPolicies,
+    ImportAutopilot,
+    ListAutopilotImports,
+    GetAutopilotImport(String),
+    DeleteAutopilotImport(String),
+    ListAutopilotDevices,
+    GetAutopilotDevice(String),
+    DeleteAutopilotDevice(String),
+    UpdateAutopilotDevice(String),
+    AutopilotSettings,
+    AutopilotSync,
     Batch,
 }
 
@@ -123,6 +133,61 @@ impl Route {
             ("GET", ["identity", "conditionalAccess", "policies"]) => {
                 Route::ConditionalAccessPolicies
             }
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                    "import",
+                ],
+            ) => Route::ImportAutopilot,
+            (
+                "GET",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                ],
+            ) => Route::ListAutopilotImports,
+            (
+                "GET",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                    x,
+                ],
+            ) => Route::GetAutopilotImport(id(x)),
+            (
+                "DELETE",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                    x,
+                ],
+            ) => Route::DeleteAutopilotImport(id(x)),
+            ("GET", ["deviceManagement", "windowsAutopilotDeviceIdentities"]) => {
+                Route::ListAutopilotDevices
+            }
+            ("GET", ["deviceManagement", "windowsAutopilotDeviceIdentities", x]) => {
+                Route::GetAutopilotDevice(id(x))
+            }
+            ("DELETE", ["deviceManagement", "windowsAutopilotDeviceIdentities", x]) => {
+                Route::DeleteAutopilotDevice(id(x))
+            }
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "windowsAutopilotDeviceIdentities",
+                    x,
+                    "updateDeviceProperties",
+                ],
+            ) if beta => Route::UpdateAutopilotDevice(id(x)),
+            ("GET", ["deviceManagement", "windowsAutopilotSettings"]) if beta => {
+                Route::AutopilotSettings
+            }
+            ("POST", ["deviceManagement", "windowsAutopilotSettings", "sync"]) if beta => {
+                Route::AutopilotSync
+            }
             ("POST", ["$batch"]) => Route::Batch,
             _ => return None,
         })
@@ -161,6 +226,16 @@ impl Route {
                 s(Enrollment, false, CONFIG_READ, false)
             }
             Route::ConditionalAccessPolicies => s(ConditionalAccess, false, POLICY, false),
+            Route::ListAutopilotImports
+            | Route::GetAutopilotImport(_)
+            | Route::ListAutopilotDevices
+            | Route::GetAutopilotDevice(_)
+            | Route::AutopilotSettings => s(Enrollment, false, SVC_READ, false),
+            Route::ImportAutopilot
+            | Route::DeleteAutopilotImport(_)
+            | Route::DeleteAutopilotDevice(_)
+            | Route::UpdateAutopilotDevice(_)
+            | Route::AutopilotSync => s(Enrollment, true, SVC_WRITE, false),
             Route::Batch => s(Identity, false, &[], false),
         }
     }
