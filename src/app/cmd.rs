@@ -8,7 +8,7 @@ pub enum Cmd {
     Bell,
     /// Ask every feed to refresh now.
     RefreshAll,
-    /// Make these journal events durable; the store answers `Msg::Stored` with the ticket.
+    /// Make these queue events durable (one transaction); the store answers `Msg::Stored` with the ticket.
     Store {
         ticket: u64,
         events: Vec<QueueEvent>,

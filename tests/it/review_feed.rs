@@ -1,16 +1,15 @@
 //! The review feed driven like the console drives it: messages into the real `App`, its `Cmd`s
 //! back to the feed, against the simulator. Waits are polls with a timeout.
 
-
 use std::time::Duration;
 
-use crossterm::event::KeyCode;
 use crate::review_common::{Tenant, key, until};
+use crossterm::event::KeyCode;
 use stagehand::app::review::ReviewCmd;
 use stagehand::app::{App, Cmd, LoadState, Pane};
 use stagehand::feeds::review::{FeedTiming, spawn_with};
-use stagehand::review::{ApplyState, RejectionLog};
-use stagehand::store::{AuditLog, AuditPhase};
+use stagehand::review::ApplyState;
+use stagehand::store::{Actor, AuditLog, AuditPhase};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,9 +23,11 @@ async fn refresh_approve_confirm_write_and_confirm_through_the_feed() {
     let feed = spawn_with(
         t.client.clone(),
         cfg.clone(),
-        Box::new(AuditLog::open(dir.path()).unwrap()),
-        RejectionLog::open(dir.path()).unwrap(),
-        "lead@contoso.example".into(),
+        stagehand::store::open_headless(dir.path())
+            .unwrap()
+            .client()
+            .unwrap(),
+        Actor::fixed("lead@contoso.example"),
         tx,
         cancel.clone(),
         FeedTiming {
@@ -98,9 +99,11 @@ async fn a_failed_read_reports_the_reason_and_a_later_refresh_recovers() {
     let feed = spawn_with(
         t.client.clone(),
         cfg.clone(),
-        Box::new(AuditLog::open(dir.path()).unwrap()),
-        RejectionLog::open(dir.path()).unwrap(),
-        "lead".into(),
+        stagehand::store::open_headless(dir.path())
+            .unwrap()
+            .client()
+            .unwrap(),
+        Actor::fixed("lead"),
         tx,
         cancel.clone(),
         FeedTiming {
