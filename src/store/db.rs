@@ -59,6 +59,8 @@ pub struct Store {
     dir: PathBuf,
     /// Successful queue commits since open.
     commits: u64,
+    /// Commits since the last WAL checkpoint.
+    unchecked: u64,
     _lock: DataDirLock,
 }
 
@@ -104,8 +106,12 @@ impl Store {
                 )),
             ));
         }
-        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| StoreError::db(&path, "set synchronous=FULL", e))?;
+        // Checkpoints run when the store thread is idle (`checkpoint_when_idle`), not inside a
+        // commit that a scan is waiting for; closing the last connection checkpoints too.
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;",
+        )
+        .map_err(|e| StoreError::db(&path, "set synchronous=FULL", e))?;
         schema::migrate(&mut conn).map_err(|source| StoreError::Schema {
             file: path.clone(),
             source,
@@ -118,6 +124,7 @@ impl Store {
             path: path.clone(),
             dir: dir.to_path_buf(),
             commits: 0,
+            unchecked: 0,
             _lock: lock,
         };
         let (imported, notice) = legacy::import(&mut store)?;
@@ -162,7 +169,37 @@ impl Store {
             .map_err(|e| StoreError::db(path, action, e))?;
         let out = f(&tx).map_err(|e| StoreError::db(path, action, e))?;
         tx.commit().map_err(|e| StoreError::db(path, action, e))?;
+        self.unchecked += 1;
+        if self.unchecked >= Self::CHECKPOINT_FORCED {
+            // Never idle for this long: keep the WAL bounded anyway.
+            self.checkpoint();
+        }
         Ok(out)
+    }
+
+    /// Commits after which an idle store checkpoints the WAL into the database.
+    const CHECKPOINT_IDLE: u64 = 64;
+    /// Commits after which the WAL is checkpointed even while work is waiting.
+    const CHECKPOINT_FORCED: u64 = 8192;
+
+    /// Copies the WAL into the database file when enough was committed since the last time. The
+    /// store thread calls it when nothing is waiting, so no acknowledgement waits for it.
+    pub fn checkpoint_when_idle(&mut self) {
+        if self.unchecked >= Self::CHECKPOINT_IDLE {
+            self.checkpoint();
+        }
+    }
+
+    fn checkpoint(&mut self) {
+        self.unchecked = 0;
+        // PASSIVE never waits for readers; what it cannot copy now is copied next time. A failure
+        // loses nothing: the committed frames stay in the WAL.
+        if let Err(e) = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+        {
+            tracing::warn!(file = %self.path.display(), error = %e, "WAL checkpoint failed");
+        }
     }
 
     /// The connection, for reads (and for tests that need SQLite's own knobs).

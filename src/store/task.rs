@@ -302,6 +302,9 @@ fn run(
         for job in calls.drain(..) {
             job(&mut store);
         }
+        if rx.is_empty() {
+            store.checkpoint_when_idle();
+        }
     }
     (store, audit)
 }
