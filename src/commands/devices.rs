@@ -19,6 +19,7 @@ use crate::graph::models::WipeOptions;
 use crate::graph::{Governor, GraphClient, Timeouts};
 use crate::sim::SimHandle;
 use crate::store::StoreHandle;
+use crate::text::{Escaped, escape};
 
 /// Exit code when a guard rail refused the action.
 pub const EXIT_REFUSED: u8 = 3;
@@ -213,12 +214,12 @@ pub async fn run_with(
                     writeln!(
                         out,
                         "{:<14} {:<16} {:<11} {:<14} {:<36} {}",
-                        r.serial,
-                        r.name,
+                        escape(&r.serial),
+                        escape(&r.name),
                         enum_text(&r.stage),
-                        r.compliance.as_ref().map(enum_text).unwrap_or_default(),
-                        r.user,
-                        r.id
+                        escape(&r.compliance.as_ref().map(enum_text).unwrap_or_default()),
+                        escape(&r.user),
+                        escape(&r.id)
                     )?;
                 }
                 writeln!(out, "{} devices", rows.len())?;
@@ -251,7 +252,7 @@ pub async fn run_with(
             let d = match synced {
                 Ok(d) => d,
                 Err(e @ DevicesError::Unrecorded { .. }) => {
-                    eprintln!("stagehand: {e}");
+                    eprintln!("stagehand: {}", Escaped(&e));
                     return Ok(ExitCode::from(EXIT_UNRECORDED));
                 }
                 Err(e) => return Err(e.into()),
@@ -259,9 +260,9 @@ pub async fn run_with(
             writeln!(
                 out,
                 "asked {} (serial {}, id {}) to check in; compliance is re-evaluated when it does",
-                d.device_name.as_deref().unwrap_or("the device"),
-                d.serial_number.as_deref().unwrap_or("?"),
-                d.id
+                escape(d.device_name.as_deref().unwrap_or("the device")),
+                escape(d.serial_number.as_deref().unwrap_or("?")),
+                escape(&d.id)
             )?;
         }
         DevicesCommand::Retire(a) => {
@@ -308,14 +309,15 @@ async fn destructive(
     let store = open_store(data_dir)?;
     let audit = store.client()?;
     let ask = |plan: &Plan| {
-        println!("{}", plan.description);
+        // Built from Graph text: one line, escaped, so a device name cannot forge the prompt.
+        println!("{}", escape(&plan.description));
         if yes {
             return true;
         }
         print!(
             "Type yes to {} {}: ",
             plan.action.name(),
-            plan.device.serial_number.as_deref().unwrap_or("the device")
+            escape(plan.device.serial_number.as_deref().unwrap_or("the device"))
         );
         let _ = std::io::stdout().flush();
         let mut line = String::new();
@@ -350,18 +352,23 @@ pub fn report_destructive(
                 out,
                 "{} sent for serial {} (device {}); request-id {}",
                 done.action,
-                done.serial,
-                done.device_id,
-                done.request_id.as_deref().unwrap_or("none")
+                escape(&done.serial),
+                escape(&done.device_id),
+                escape(done.request_id.as_deref().unwrap_or("none"))
             )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(DevicesError::Refused(r)) => {
-            writeln!(err, "stagehand: {} refused: {r}", req.action.name())?;
+            writeln!(
+                err,
+                "stagehand: {} refused: {}",
+                req.action.name(),
+                Escaped(&r)
+            )?;
             Ok(ExitCode::from(EXIT_REFUSED))
         }
         Err(e @ DevicesError::Unrecorded { .. }) => {
-            writeln!(err, "stagehand: {e}")?;
+            writeln!(err, "stagehand: {}", Escaped(&e))?;
             Ok(ExitCode::from(EXIT_UNRECORDED))
         }
         Err(e) => Err(e.into()),
@@ -371,7 +378,7 @@ pub fn report_destructive(
 /// The store thread for an audited command: the data-dir lock (the console and the intake
 /// commands hold it while they write), the database and the audit log.
 fn open_store(data_dir: &Path) -> anyhow::Result<StoreHandle> {
-    std::fs::create_dir_all(data_dir)
+    crate::private::data_dir(data_dir)
         .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
     Ok(crate::store::open_headless(data_dir)?)
 }

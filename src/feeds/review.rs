@@ -13,7 +13,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Msg;
-use crate::app::review::{Reject, ReviewCmd, ReviewMsg};
+use crate::app::review::{Lift, REFRESH_EVERY, Reject, ReviewCmd, ReviewMsg};
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::fetch::Fetcher;
@@ -23,6 +23,8 @@ use crate::store::{Actor, AuditPhase, AuditRecord, StoreClient};
 
 /// The audit `action` of a rejected reassignment.
 pub const REJECT_ACTION: &str = "reject_primary_user_change";
+/// The audit `action` of a rejection the lead lifted (undo, or the rejected view).
+pub const LIFT_ACTION: &str = "lift_primary_user_rejection";
 
 /// How often the feed looks again, and how often it reads back changes it wrote.
 #[derive(Debug, Clone, Copy)]
@@ -34,7 +36,7 @@ pub struct FeedTiming {
 impl Default for FeedTiming {
     fn default() -> Self {
         Self {
-            poll: Duration::from_secs(120),
+            poll: REFRESH_EVERY,
             confirm_every: Duration::from_secs(15),
         }
     }
@@ -77,25 +79,33 @@ pub fn spawn_with(
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let writer = Writer::new(client.clone(), Arc::new(store.clone()), actor);
-    tokio::spawn(write_loop(
-        writer,
-        store.clone(),
-        job_rx,
-        cmd_tx.clone(),
+    crate::runtime::supervise::spawn(
+        "review writer",
         tx.clone(),
-        cancel.clone(),
-        timing.confirm_every,
-    ));
-    tokio::spawn(read_loop(
-        client,
-        config,
-        store,
-        cmd_rx,
-        job_tx,
-        tx,
-        cancel,
-        timing.poll,
-    ));
+        write_loop(
+            writer,
+            store.clone(),
+            job_rx,
+            cmd_tx.clone(),
+            tx.clone(),
+            cancel.clone(),
+            timing.confirm_every,
+        ),
+    );
+    crate::runtime::supervise::spawn(
+        "review feed",
+        tx.clone(),
+        read_loop(
+            client,
+            config,
+            store,
+            cmd_rx,
+            job_tx,
+            tx,
+            cancel,
+            timing.poll,
+        ),
+    );
     cmd_tx
 }
 
@@ -218,6 +228,12 @@ async fn write_loop(
                         return;
                     }
                 }
+                Some(ReviewCmd::Lift(lifts)) => {
+                    let msg = lift(&writer, &store, lifts).await;
+                    if tx.send(Msg::Review(msg)).await.is_err() {
+                        return;
+                    }
+                }
                 Some(ReviewCmd::Forget(stale)) => {
                     let now = Utc::now();
                     let lines = stale
@@ -267,9 +283,12 @@ async fn reject(writer: &Writer, store: &StoreClient, rejects: Vec<Reject>) -> R
                 device_ids,
                 result: Err(e),
                 audit_error: None,
+                by: String::new(),
+                at: now,
             };
         }
     };
+    let by = actor.clone();
     let lines = rejects
         .iter()
         .map(|r| {
@@ -289,6 +308,8 @@ async fn reject(writer: &Writer, store: &StoreClient, rejects: Vec<Reject>) -> R
             device_ids,
             result,
             audit_error: None,
+            by,
+            at: now,
         };
     }
     let mut audit_error = None;
@@ -302,7 +323,69 @@ async fn reject(writer: &Writer, store: &StoreClient, rejects: Vec<Reject>) -> R
         device_ids,
         result: Ok(()),
         audit_error,
+        by,
+        at: now,
     }
+}
+
+/// Forgets the rejections durably, then audits each lifting as the account signed in now.
+async fn lift(writer: &Writer, store: &StoreClient, lifts: Vec<Lift>) -> ReviewMsg {
+    let now = Utc::now();
+    let device_ids: Vec<String> = lifts.iter().map(|l| l.device_id.clone()).collect();
+    let actor = match writer.actor().require() {
+        Ok(a) => a,
+        Err(e) => {
+            return ReviewMsg::LiftSaved {
+                device_ids,
+                result: Err(e),
+                audit_error: None,
+            };
+        }
+    };
+    let lines = lifts
+        .iter()
+        .map(|l| RejectionLine::Cleared {
+            device_id: l.device_id.clone(),
+            fingerprint: l.fingerprint.clone(),
+            at: now,
+        })
+        .collect();
+    let result = store.apply_rejections(lines).await;
+    if result.is_err() {
+        return ReviewMsg::LiftSaved {
+            device_ids,
+            result,
+            audit_error: None,
+        };
+    }
+    let mut audit_error = None;
+    for l in &lifts {
+        if let Err(e) = writer.record(lift_record(l, &actor, now)).await {
+            tracing::error!(device = %l.device_id, error = %e, "lifted rejection not audited");
+            audit_error = Some(e);
+        }
+    }
+    ReviewMsg::LiftSaved {
+        device_ids,
+        result: Ok(()),
+        audit_error,
+    }
+}
+
+/// One audit line per lifted rejection (nothing is sent to Graph): phase `after`, result
+/// `lifted`, the proposal that is back in review, and who had rejected it.
+pub fn lift_record(l: &Lift, actor: &str, now: chrono::DateTime<Utc>) -> AuditRecord {
+    let mut rec = AuditRecord::before(now, actor, LIFT_ACTION);
+    rec.phase = AuditPhase::After;
+    rec.device_id = Some(l.device_id.clone());
+    rec.serial = Some(l.serial.clone());
+    rec.from = l.from_upn.clone();
+    rec.to = l.proposed_upn.clone();
+    rec.result = Some("lifted".into());
+    if let Some(by) = &l.rejected_by {
+        rec.options = serde_json::json!({ "rejected_by": by });
+    }
+    rec
 }
 
 /// One audit line per rejection: a decision with its outcome known, so a single `after` record

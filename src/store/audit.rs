@@ -7,7 +7,7 @@
 //! keeps a second stagehand from writing here, and inside one process only the store thread
 //! writes it ([`super::task`]): everything else hands records over through an [`AuditSink`].
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -142,10 +142,10 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (or creates) `audit.jsonl` in `dir` for appending.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, "create the data dir", e))?;
+        crate::private::data_dir(dir).map_err(|e| StoreError::io(dir, "create the data dir", e))?;
         let path = dir.join(AUDIT_FILE);
         let created = !path.exists();
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::options()
             .read(true)
             .append(true)
             .create(true)
@@ -287,7 +287,10 @@ mod tests {
         log.append(&record("A1")).unwrap();
         let path = log.path().to_path_buf();
         drop(log);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(br#"{"time":"2026-11-22T10:00:00Z","act"#)
             .unwrap();
         drop(f);

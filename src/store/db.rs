@@ -88,6 +88,17 @@ impl Store {
         let lock = DataDirLock::acquire(dir)?;
         let path = dir.join(DB_FILE);
         let created = !path.exists();
+        // Private to this user (0600): SQLite gives the -wal and -shm files the database's mode.
+        let file = crate::private::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, "create the database", e))?;
+        crate::private::tighten(&file)
+            .map_err(|e| StoreError::io(&path, "make the database private", e))?;
+        drop(file);
         let mut conn = connect(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE

@@ -205,3 +205,19 @@ proptest! {
         prop_assert_eq!(q, expected);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_wal_are_private_to_the_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut s, _, _) = Store::open(dir.path()).unwrap();
+    s.append(&[QueueEvent::Added(entry("A1"))]).unwrap();
+    for name in [DB_FILE.to_string(), format!("{DB_FILE}-wal")] {
+        let mode = std::fs::metadata(dir.path().join(&name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}: {mode:o}");
+    }
+}

@@ -103,7 +103,15 @@ enum LineError {
     Unknown(String),
 }
 
-/// Decodes one line of the old format: `<crc32, 8 hex> <json length> <json>`.
+/// Decodes one line (without its newline) of the old format: `<crc32, 8 hex> <json length>
+/// <json>`. `Err` says why it is not a good record.
+pub fn decode_line(line: &[u8]) -> Result<QueueEvent, String> {
+    decode(line).map_err(|e| match e {
+        LineError::Damaged(why) => format!("damaged: {why}"),
+        LineError::Unknown(why) => format!("not a known event: {why}"),
+    })
+}
+
 fn decode(line: &[u8]) -> Result<QueueEvent, LineError> {
     let damaged = |why: &str| LineError::Damaged(why.to_string());
     let (crc_field, rest) = split_field(line).ok_or_else(|| damaged("no checksum field"))?;

@@ -96,6 +96,7 @@ async fn after_switching_account_every_audit_record_names_the_new_account() {
     let keyring = CredentialCache::with_store(mock::Store::new().unwrap());
     let flow = Flow {
         endpoint: TokenEndpoint::new(&sim.base_url, &sim.tenant_id(), &sim.client_id()).unwrap(),
+        graph_url: sim.base_url.clone(),
         role: Role::Lead,
         data_dir: data.path().to_path_buf(),
         live: live.clone(),

@@ -190,6 +190,7 @@ async fn a_plan_row_rejected_while_reassign_waits_is_not_written() {
     let args = stagehand::commands::review::ReviewArgs {
         json: false,
         out: Some(plan_path.clone()),
+        csv: false,
     };
     stagehand::commands::review::review(&t.client, &cfg, dir.path(), &args, &mut Vec::new())
         .await
