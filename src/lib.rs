@@ -135,7 +135,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             if matches!(args.command, commands::intake::IntakeCommand::Push) {
                 let _log = logging::init(&data_dir, g.verbose)?;
                 let c = commands::connect::connect(&config, &data_dir).await?;
-                return commands::intake::run_push(&config, &data_dir, &c.client).await;
+                return commands::intake::run_push(&config, &data_dir, &c.client, &c.actor).await;
             }
             commands::intake::run(&args, &config, &data_dir)
         }

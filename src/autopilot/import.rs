@@ -129,6 +129,23 @@ pub struct Run<'a> {
     pub wait: bool,
     /// Progress lines (stderr for the CLI).
     pub out: &'a mut dyn Write,
+    /// Told of every import id and final import state as they come (the bench's uploader makes
+    /// them durable).
+    pub progress: Option<&'a mut (dyn FnMut(Progress) + Send)>,
+}
+
+/// A step of an import, for [`Run::progress`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// Intune accepted the device and gave its import record this id.
+    Posted { serial: String, import_id: String },
+    /// The import record finished.
+    Finished {
+        serial: String,
+        phase: super::bench::ImportPhase,
+        registration_id: Option<String>,
+        message: Option<String>,
+    },
 }
 
 struct Track {
@@ -146,6 +163,12 @@ impl Run<'_> {
                 let _ = writeln!(self.out, "audit log: {e}");
                 false
             }
+        }
+    }
+
+    fn tell(&mut self, p: Progress) {
+        if let Some(f) = self.progress.as_mut() {
+            f(p);
         }
     }
 
@@ -241,7 +264,14 @@ impl Run<'_> {
                         Some(pos) => {
                             let r = records.swap_remove(pos);
                             let res = format!("accepted (import {})", r.id);
+                            let p = Progress::Posted {
+                                serial: t.p.serial.clone(),
+                                import_id: r.id.clone(),
+                            };
                             t.import_id = Some(r.id);
+                            if let Some(f) = self.progress.as_mut() {
+                                f(p);
+                            }
                             res
                         }
                         None => {
@@ -290,6 +320,12 @@ impl Run<'_> {
                     ImportStatus::Running(_) => running += 1,
                     ImportStatus::Complete => {
                         t.registration_id = rec.state.device_registration_id.clone();
+                        self.tell(Progress::Finished {
+                            serial: t.p.serial.clone(),
+                            phase: super::bench::ImportPhase::Complete,
+                            registration_id: t.registration_id.clone(),
+                            message: None,
+                        });
                         let msg = format!("{}: imported", t.p.serial);
                         self.say(msg);
                         self.delete_record(&t.p.serial, &id, "complete").await;
@@ -298,6 +334,16 @@ impl Run<'_> {
                         let e = codes::explain(code, &name);
                         let msg = e.to_string();
                         self.say(format!("{}: {msg}", t.p.serial));
+                        self.tell(Progress::Finished {
+                            serial: t.p.serial.clone(),
+                            phase: if e.already_here {
+                                super::bench::ImportPhase::AlreadyRegistered
+                            } else {
+                                super::bench::ImportPhase::Error
+                            },
+                            registration_id: None,
+                            message: Some(msg.clone()),
+                        });
                         t.outcome = Some(if e.already_here {
                             Outcome::AlreadyRegistered(msg)
                         } else {

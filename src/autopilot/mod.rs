@@ -2,6 +2,7 @@
 //! ([`check`]), import them into Intune and wait for the deployment profile ([`import`]).
 
 pub mod api;
+pub mod bench;
 pub mod check;
 pub mod codes;
 pub mod encode;

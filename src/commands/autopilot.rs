@@ -153,7 +153,7 @@ pub fn plan(
     Ok((planned, refused))
 }
 
-fn check_options(group_tag: Option<&str>, user: Option<&str>) -> anyhow::Result<()> {
+pub(crate) fn check_options(group_tag: Option<&str>, user: Option<&str>) -> anyhow::Result<()> {
     if let Some(t) = group_tag
         && (t.chars().any(char::is_control) || t.len() > 128)
     {
@@ -214,6 +214,7 @@ pub async fn run_import(
             pacing,
             wait: args.wait,
             out: err,
+            progress: None,
         }
         .import(planned, refused)
         .await

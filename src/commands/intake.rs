@@ -53,6 +53,12 @@ pub struct ImportArgs {
     /// Staging profile for rows that name none (default: [intake] default_profile).
     #[arg(long)]
     pub profile: Option<String>,
+    /// Hash files: the Autopilot group tag for rows without one.
+    #[arg(long, value_name = "T")]
+    pub group_tag: Option<String>,
+    /// Hash files: the assigned user (UPN) for rows without one.
+    #[arg(long, value_name = "UPN")]
+    pub assigned_user: Option<String>,
 }
 
 /// One line of a `prep --format queue` file.
@@ -138,6 +144,8 @@ struct ImportRow {
     manufacturer: Option<String>,
     model: Option<String>,
     profile: Option<String>,
+    /// A hash file's row: queued as an Autopilot registration.
+    autopilot: Option<crate::autopilot::bench::Registration>,
 }
 
 fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<String>)> {
@@ -159,6 +167,7 @@ fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<St
                         manufacturer: q.manufacturer,
                         model: q.model,
                         profile: q.profile,
+                        autopilot: None,
                     }),
                     Err(e) => problems.push(format!("{at}: not a queue line: {e}")),
                 }
@@ -182,11 +191,21 @@ fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<St
                 match &c.serial {
                     Some(serial) if refused.is_empty() && c.duplicate_of.is_none() => {
                         rows.push(ImportRow {
-                            at,
+                            at: at.clone(),
                             serial: serial.clone(),
                             manufacturer: r.hash.manufacturer.clone(),
                             model: r.hash.model.clone(),
                             profile: None,
+                            autopilot: Some(crate::autopilot::bench::Registration::queued(
+                                serial,
+                                &r.hash_text,
+                                &r.product_id,
+                                r.group_tag.clone().or_else(|| args.group_tag.clone()),
+                                r.assigned_user
+                                    .clone()
+                                    .or_else(|| args.assigned_user.clone()),
+                                at.clone(),
+                            )),
                         })
                     }
                     _ if c.duplicate_of.is_some() => {}
@@ -207,6 +226,7 @@ fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<St
                         manufacturer: r.manufacturer.map(|m| m.to_string()),
                         model: r.model.map(|m| m.to_string()),
                         profile: None,
+                        autopilot: None,
                     }),
                     Err(e) => problems.push(e.to_string()),
                 }
@@ -217,6 +237,10 @@ fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<St
 }
 
 fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
+    crate::commands::autopilot::check_options(
+        args.group_tag.as_deref(),
+        args.assigned_user.as_deref(),
+    )?;
     let (rows, mut problems) = read_import_rows(args)?;
     let (mut db, mut queue, report) = Store::open(data_dir)?;
     if report.notice.is_some() {
@@ -229,6 +253,7 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
         .unwrap_or_else(|| config.intake.default_profile.clone());
     let now = Utc::now();
     let mut events = Vec::new();
+    let mut registrations = Vec::new();
     for r in &rows {
         let profile = r.profile.clone().unwrap_or_else(|| default_profile.clone());
         let ctx = ScanContext {
@@ -241,6 +266,11 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
         };
         match scan::accept(&r.serial, &ctx, |k| queue.contains(k)) {
             Ok(a) => {
+                if let Some(reg) = &r.autopilot {
+                    let mut reg = reg.clone();
+                    reg.serial = a.entry.serial.clone();
+                    registrations.push(reg);
+                }
                 let event = QueueEvent::Added(a.entry);
                 crate::store::queue::apply(&mut queue, &event);
                 events.push(event);
@@ -248,7 +278,17 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
             Err(e) => problems.push(format!("{}: {}: {e}", r.at, r.serial)),
         }
     }
-    db.append(&events)?;
+    // The queue entries and their Autopilot registrations are one transaction: a hash is never
+    // queued as a plain serial, nor a registration left without its entry.
+    db.write("save the queue", |tx| {
+        for ev in &events {
+            crate::store::db::apply_sql(tx, ev)?;
+        }
+        for reg in &registrations {
+            crate::autopilot::bench::put(tx, reg)?;
+        }
+        Ok(())
+    })?;
     for p in &problems {
         eprintln!("{p}");
     }
@@ -271,6 +311,7 @@ pub async fn run_push(
     config: &Config,
     data_dir: &Path,
     client: &crate::graph::GraphClient,
+    actor: &str,
 ) -> anyhow::Result<ExitCode> {
     use crate::app::intake::UploadResult;
     use crate::store::EntryState;
@@ -278,13 +319,30 @@ pub async fn run_push(
     if report.notice.is_some() {
         eprintln!("{report}");
     }
-    let todo: Vec<QueueEntry> = queue
+    let registrations =
+        crate::autopilot::bench::load(db.conn()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (hashes, todo): (Vec<QueueEntry>, Vec<QueueEntry>) = queue
         .entries()
         .iter()
         .filter(|e| matches!(e.state, EntryState::Queued | EntryState::Uploading))
         .map(|e| QueueEntry::clone(e))
-        .collect();
+        .partition(|e| registrations.contains_key(&crate::store::queue::serial_key(&e.serial)));
     let (mut registered, mut rejected, mut failed) = (0usize, 0usize, 0usize);
+    if !hashes.is_empty() {
+        let counts = super::autopilot_push::push(
+            &mut db,
+            &mut queue,
+            &registrations,
+            &hashes,
+            client,
+            data_dir,
+            actor,
+        )
+        .await?;
+        registered += counts.0;
+        rejected += counts.1;
+        failed += counts.2;
+    }
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     for (n, batch) in todo.chunks(config.intake.batch_size.max(1)).enumerate() {
         let start: Vec<QueueEvent> = batch
@@ -348,7 +406,7 @@ pub async fn run_push(
     }
     println!(
         "{registered} registered, {rejected} rejected, {failed} failed (left queued) of {}",
-        todo.len()
+        todo.len() + hashes.len()
     );
     Ok(if rejected + failed > 0 {
         ExitCode::from(1)

@@ -1,6 +1,7 @@
 //! Headless subcommands: the console's twins for scripts and schedulers.
 
 pub mod autopilot;
+mod autopilot_push;
 pub mod connect;
 pub mod devices;
 pub mod doctor;

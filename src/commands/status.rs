@@ -48,7 +48,10 @@ pub async fn run(
     client: GraphClient,
 ) -> anyhow::Result<ExitCode> {
     let (db, queue, report) = Store::open(data_dir)?;
+    // Devices queued from hash files: their Autopilot import and profile assignment.
+    let autopilot = crate::autopilot::bench::load(db.conn()).map_err(|e| anyhow::anyhow!("{e}"))?;
     drop(db);
+    let autopilot_client = client.clone();
     if report.notice.is_some() {
         eprintln!("{report}");
     }
@@ -69,6 +72,18 @@ pub async fn run(
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
             rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
         };
+        let decorated = if args.json && !autopilot.is_empty() {
+            let mut values = rows
+                .iter()
+                .map(|r| serde_json::to_value(&**r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let now = chrono::Utc::now();
+            crate::autopilot::bench::decorate(&autopilot_client, &autopilot, &mut values, now)
+                .await;
+            Some(values)
+        } else {
+            None
+        };
         let mut out = crate::text::TermWriter(std::io::stdout().lock());
         if args.csv {
             let table = crate::export::status_table(rows.iter().map(|r| &**r));
@@ -76,7 +91,10 @@ pub async fn run(
             writeln!(out, "{}\n{}", w.csv.display(), w.json.display())?;
             return Ok(ExitCode::SUCCESS);
         }
-        if args.json {
+        if let Some(values) = &decorated {
+            serde_json::to_writer(&mut out, values)?;
+            writeln!(out)?;
+        } else if args.json {
             let plain: Vec<&DeviceStatus> = rows.iter().map(|r| &**r).collect();
             serde_json::to_writer(&mut out, &plain)?;
             writeln!(out)?;

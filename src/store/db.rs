@@ -366,6 +366,9 @@ pub(crate) fn apply_sql(tx: &Transaction<'_>, ev: &QueueEvent) -> rusqlite::Resu
         QueueEvent::Removed { serial } => {
             tx.prepare_cached("DELETE FROM queue WHERE serial_key = ?1")?
                 .execute(params![serial_key(serial)])?;
+            // A hash queued for Autopilot leaves with its queue entry.
+            tx.prepare_cached("DELETE FROM autopilot_registrations WHERE serial_key = ?1")?
+                .execute(params![serial_key(serial)])?;
         }
         QueueEvent::Note { serial, note } => {
             tx.prepare_cached("UPDATE queue SET note = ?2 WHERE serial_key = ?1")?

@@ -73,6 +73,26 @@ pub const MIGRATIONS: &[Migration] = &[
             ) STRICT;
         ",
     },
+    Migration {
+        name: "autopilot registrations",
+        sql: "
+            CREATE TABLE autopilot_registrations (
+                serial_key      TEXT PRIMARY KEY,
+                serial          TEXT NOT NULL,
+                hash            TEXT NOT NULL,
+                product_id      TEXT NOT NULL,
+                group_tag       TEXT,
+                assigned_user   TEXT,
+                source          TEXT NOT NULL,
+                import_id       TEXT,
+                import_state    TEXT NOT NULL,
+                registration_id TEXT,
+                message         TEXT,
+                completed_at    TEXT,
+                updated_at      TEXT NOT NULL
+            ) STRICT;
+        ",
+    },
 ];
 
 /// The schema version this build writes.

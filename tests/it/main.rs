@@ -16,6 +16,7 @@ mod auth_keyring;
 mod auth_leak_sim;
 mod auth_session;
 mod auth_switch;
+mod autopilot_bench;
 mod autopilot_prep;
 mod autopilot_sim;
 mod devices_actions;
