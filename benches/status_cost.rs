@@ -24,7 +24,7 @@ use stagehand::config::{Config, IdentifierType, Platform};
 use stagehand::graph::{Family, Governor, GraphClient, Limits, Timeouts};
 use stagehand::sim::rng::Rng;
 use stagehand::sim::{self, Faults, SimHandle, SimOptions};
-use stagehand::feeds::status::Poller;
+use stagehand::status::poll::Poller;
 use stagehand::status::{SharedRow, Stage, plan};
 use stagehand::store::{EntryState, QueueEntry};
 
@@ -234,7 +234,9 @@ async fn run(s: &Scenario) {
             let Some(r) = rows.iter().find(|r| &*r.serial == serial) else {
                 return true;
             };
-            let synced = r.last_sync.is_some_and(|t| t >= *at - chrono::Duration::seconds(1));
+            let synced = r
+                .last_sync
+                .is_some_and(|t| t >= *at - chrono::Duration::seconds(1));
             let fresh = synced && (!*signed || r.stage == Stage::InUse);
             if fresh {
                 lags.push((now - *at).num_seconds());
@@ -274,7 +276,11 @@ async fn run(s: &Scenario) {
     let steady: Vec<&(Duration, PollCost)> = costs.iter().skip(1).collect();
     let sum = |f: &dyn Fn(&PollCost) -> usize| steady.iter().map(|(_, c)| f(c)).sum::<usize>();
     let polls = steady.len().max(1) as f64;
-    let secs: f64 = steady.iter().map(|(i, _)| i.as_secs_f64()).sum::<f64>().max(1.0);
+    let secs: f64 = steady
+        .iter()
+        .map(|(i, _)| i.as_secs_f64())
+        .sum::<f64>()
+        .max(1.0);
     let first = costs.first().map(|(_, c)| *c).unwrap_or_default();
     println!(
         "first poll: {} requests + {} sub-requests",

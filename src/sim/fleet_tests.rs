@@ -250,10 +250,17 @@ fn devices_check_in_on_intunes_refresh_cycle_and_at_each_sign_in() {
     let later = dev.enroll_at + Span::hours(4);
     let sync = |dev: &Device, t| dev.to_json(t, &d, true)["lastSyncDateTime"].clone();
     assert_eq!(sync(dev, later), iso(dev.enroll_at + Span::minutes(135)));
-    assert_eq!(sync(dev, later), sync(dev, later + Span::hours(1)), "static");
+    assert_eq!(
+        sync(dev, later),
+        sync(dev, later + Span::hours(1)),
+        "static"
+    );
     dev.shape.extra_logons.push(("u-1".into(), later));
     assert_eq!(sync(dev, later), iso(later), "a sign-in runs a check-in");
     dev.syncs.push(later + Span::minutes(5));
     assert_eq!(sync(dev, later + Span::minutes(4)), iso(later));
-    assert_eq!(sync(dev, later + Span::minutes(6)), iso(later + Span::minutes(5)));
+    assert_eq!(
+        sync(dev, later + Span::minutes(6)),
+        iso(later + Span::minutes(5))
+    );
 }

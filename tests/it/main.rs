@@ -48,6 +48,7 @@ mod sim_certificates;
 mod sim_graph;
 mod sim_service;
 mod status_cli;
+mod status_cost;
 mod status_feed;
 mod status_sim;
 mod store_journal;
