@@ -1,7 +1,7 @@
 //! Auth numbers: cached token hand-out, a 401 storm on one refresh, chunked keyring writes (mock
 //! store), RS256 assertion signing, the console's signed-out gate; peak RSS. `cargo bench --bench auth`.
 
-#[path = "../tests/auth_support/mod.rs"]
+#[path = "../tests/it/auth_support/mod.rs"]
 mod auth_support;
 
 use std::time::{Duration, Instant};

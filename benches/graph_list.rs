@@ -5,7 +5,7 @@
 //!
 //! Run: `cargo bench --bench graph_list`
 
-#[path = "../tests/common_graph/mod.rs"]
+#[path = "../tests/it/common_graph/mod.rs"]
 mod common_graph;
 
 use std::sync::Arc;

@@ -169,8 +169,8 @@ mod tests {
     use rsa::pkcs1v15::{Signature, VerifyingKey};
     use rsa::signature::Verifier;
 
-    const CERT: &str = include_str!("../../tests/auth_support/test_cert.pem");
-    const KEY: &str = include_str!("../../tests/auth_support/test_key.pem");
+    const CERT: &str = include_str!("../../tests/it/auth_support/test_cert.pem");
+    const KEY: &str = include_str!("../../tests/it/auth_support/test_key.pem");
 
     fn cred() -> CertificateCredential {
         CertificateCredential::from_pem(CERT, Path::new("c.pem"), KEY, Path::new("k.pem")).unwrap()

@@ -125,8 +125,8 @@ mod tests {
     use rsa::signature::{SignatureEncoding, Signer};
     use serde_json::json;
 
-    const CERT: &str = include_str!("../../tests/auth_support/test_cert.pem");
-    const KEY: &str = include_str!("../../tests/auth_support/test_key.pem");
+    const CERT: &str = include_str!("../../tests/it/auth_support/test_cert.pem");
+    const KEY: &str = include_str!("../../tests/it/auth_support/test_key.pem");
     /// A second test-only key, registered nowhere.
     const OTHER_KEY: &str = include_str!("testdata/other_key.pem");
     const AUD: &str = "http://127.0.0.1:1/t/oauth2/v2.0/token";

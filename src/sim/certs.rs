@@ -125,8 +125,8 @@ mod tests {
     use rsa::pkcs8::DecodePrivateKey;
     use rsa::traits::PublicKeyParts;
 
-    const CERT: &str = include_str!("../../tests/auth_support/test_cert.pem");
-    const KEY: &str = include_str!("../../tests/auth_support/test_key.pem");
+    const CERT: &str = include_str!("../../tests/it/auth_support/test_cert.pem");
+    const KEY: &str = include_str!("../../tests/it/auth_support/test_key.pem");
 
     #[test]
     fn the_key_of_the_certificate_is_the_public_half_of_its_private_key() {

@@ -116,7 +116,7 @@ mod tests {
         let good = dir.path().join("app.pem");
         std::fs::write(
             &good,
-            include_str!("../../tests/auth_support/test_cert.pem"),
+            include_str!("../../tests/it/auth_support/test_cert.pem"),
         )
         .unwrap();
         let bad = dir.path().join("key-not-cert.pem");

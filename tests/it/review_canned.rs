@@ -4,8 +4,6 @@
 //! another case than the config's. Every verdict is reached on the simulator in `review_verdicts.rs`
 //! and `review_sim.rs`.
 
-#[path = "common_graph/mod.rs"]
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
