@@ -310,7 +310,7 @@ async fn run(s: &Scenario) {
     } else {
         lags.sort();
         println!(
-            "freshness lag after a check-in: median {} s, max {} s ({} check-ins shown; {} poll(s) still showed an older state, {} never shown)",
+            "freshness lag after a check-in: median {} s, max {} s ({} check-ins shown; {} times a poll still showed an older state; {} checked in after the last poll)",
             lags[lags.len() / 2],
             lags[lags.len() - 1],
             lags.len(),

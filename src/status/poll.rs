@@ -177,7 +177,10 @@ impl Poller {
                 self.add_staged(&mut l);
             }
         }
-        if wanted.identities && due(self.identities.as_ref().map(|(at, _)| *at)) {
+        // Read once whatever the stages (the rows show each device's enrollment state), then
+        // only while a device waits to enroll.
+        let identities_at = self.identities.as_ref().map(|(at, _)| *at);
+        if (wanted.identities || identities_at.is_none()) && due(identities_at) {
             cost.identities_ran = true;
             match self.list_identities().await {
                 Ok(ids) => {

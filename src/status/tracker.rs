@@ -156,7 +156,7 @@ impl Tracker {
                 .get(key)
                 .filter(|k| k.device_id.as_deref() == Some(*id));
             plan::Candidate {
-                device_id: *id,
+                device_id: id,
                 stage: *stage,
                 done: kept.map_or(&none, |k| &k.reads),
                 row,
