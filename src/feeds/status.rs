@@ -27,7 +27,11 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<StatusCmd> {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(Poller::new(client, config), queue, cmd_rx, tx, cancel));
+    crate::runtime::supervise::spawn(
+        "status feed",
+        tx.clone(),
+        run(Poller::new(client, config), queue, cmd_rx, tx, cancel),
+    );
     cmd_tx
 }
 

@@ -21,9 +21,9 @@ use std::time::Duration;
 use super::inputs::DeviceRow;
 use super::stage::Stage;
 
-/// `managedDevices` page size (Graph's default and maximum observed; docs/graph.md, paging).
+/// `managedDevices` page size (Graph's default and maximum observed, docs/graph.md §2.4).
 pub const LIST_PAGE: usize = crate::graph::ops::DEVICE_PAGE as usize;
-/// Requests per `$batch` (docs/graph.md, JSON batching).
+/// Requests per `$batch` (docs/graph.md §10).
 pub const BATCH_MAX: usize = crate::graph::batch::MAX_BATCH;
 
 /// The single-device reads.

@@ -135,7 +135,12 @@ impl Poller {
         // The rows of two polls ago are gone by now (the pane holds the last poll's): hand the
         // holes they left back to the system before this poll allocates its own.
         crate::alloc::release_free();
-        let window = now - chrono::Duration::hours(i64::from(self.config.status.window_hours));
+        // Checked: a window reaching past chrono's calendar starts at its first day, never panics.
+        let window = now
+            .checked_sub_signed(chrono::Duration::hours(i64::from(
+                self.config.status.window_hours,
+            )))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let mut l = self.listed_from_queue(queue);
         l.devices = self.list_devices(window).await?;
         // The slow sources' maps are lent to this cycle (not copied) and handed back below.
