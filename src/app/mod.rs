@@ -78,6 +78,8 @@ pub struct App {
     pub doctor_scroll: usize,
     /// The sign-in modal (drawn over everything while open).
     pub signin: signin::SignInState,
+    /// Background tasks that stopped by a panic, with why (shown in the status bar).
+    pub failed_tasks: Vec<String>,
     /// Something changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
@@ -110,6 +112,7 @@ impl App {
             doctor: None,
             doctor_scroll: 0,
             signin: signin::SignInState::default(),
+            failed_tasks: Vec::new(),
             dirty: true,
             quit: false,
         }
@@ -218,6 +221,10 @@ impl App {
             Msg::Status(m) => self.status.on_msg(m),
             Msg::Devices(m) => {
                 self.devices.on_msg(m, self.now);
+                Vec::new()
+            }
+            Msg::TaskFailed { task, reason } => {
+                self.failed_tasks.push(format!("{task} stopped: {reason}"));
                 Vec::new()
             }
             Msg::Exported { table, result } => {

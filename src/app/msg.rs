@@ -72,6 +72,11 @@ pub enum Msg {
     Devices(super::devices::DevicesMsg),
     /// From the sign-in task, or the console asking the modal to sign in.
     SignIn(super::signin::SignInMsg),
+    /// A background task ended by a panic; the console goes on without it.
+    TaskFailed {
+        task: &'static str,
+        reason: String,
+    },
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

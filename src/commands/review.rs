@@ -25,6 +25,7 @@ use crate::review::{
     recheck, write_plan,
 };
 use crate::store::{AuditLog, DataDirLock};
+use crate::text::{Escaped, escape as esc};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReviewArgs {
@@ -139,12 +140,12 @@ pub async fn review(
             writeln!(
                 out,
                 "{:<14} {:<16} {} → {}  {} {}",
-                r.serial,
-                r.device_name,
-                r.current_primary_upn,
-                r.proposed_upn.as_deref().unwrap_or("—"),
+                esc(&r.serial),
+                esc(&r.device_name),
+                esc(&r.current_primary_upn),
+                esc(r.proposed_upn.as_deref().unwrap_or("—")),
                 r.verdict,
-                r.reason
+                Escaped(&r.reason)
             )?;
         }
         writeln!(out, "{} candidate(s)", rows.len())?;
@@ -328,10 +329,16 @@ pub async fn reassign(
         .map(|j| (j.serial.clone(), j.to.upn.clone()))
         .collect();
     for j in &jobs {
-        writeln!(out, "change {:<14} {} → {}", j.serial, j.from_upn, j.to.upn)?;
+        writeln!(
+            out,
+            "change {:<14} {} → {}",
+            esc(&j.serial),
+            esc(&j.from_upn),
+            esc(&j.to.upn)
+        )?;
     }
     for (serial, why) in &report.skipped {
-        writeln!(out, "skip   {serial:<14} {why}")?;
+        writeln!(out, "skip   {:<14} {}", esc(serial), Escaped(why))?;
     }
     report.wrote_nothing = true;
     if jobs.is_empty() {

@@ -18,6 +18,7 @@ use crate::graph::GraphClient;
 use crate::status::DeviceStatus;
 use crate::store::Journal;
 use crate::store::queue::serial_key;
+use crate::text::escape as esc;
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
@@ -68,7 +69,7 @@ pub async fn run(
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
             rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
         };
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::text::TermWriter(std::io::stdout().lock());
         if args.csv {
             let table = crate::export::status_table(rows.iter().map(|r| &**r));
             let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;
@@ -140,12 +141,13 @@ pub fn write_table<'a>(
         writeln!(
             out,
             "{:<16} {:<16} {:<26} {:>8}  {:<28} {}",
-            r.serial,
-            r.device_name.as_deref().unwrap_or("-"),
+            // Graph text, escaped field by field: a name cannot forge a line.
+            esc(&r.serial),
+            esc(r.device_name.as_deref().unwrap_or("-")),
             stage,
             crate::console::status::short_duration(now - r.since),
-            r.primary_user.as_deref().unwrap_or("-"),
-            r.message
+            esc(r.primary_user.as_deref().unwrap_or("-")),
+            esc(&r.message)
         )?;
     }
     Ok(())

@@ -81,25 +81,33 @@ pub fn spawn_with(
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let writer = Writer::new(client.clone(), audit, &actor);
     let remembered: Vec<Rejection> = rejections.loaded().iter().cloned().collect();
-    tokio::spawn(write_loop(
-        writer,
-        rejections,
-        job_rx,
-        cmd_tx.clone(),
+    crate::runtime::supervise::spawn(
+        "review writer",
         tx.clone(),
-        cancel.clone(),
-        timing.confirm_every,
-    ));
-    tokio::spawn(read_loop(
-        client,
-        config,
-        remembered,
-        cmd_rx,
-        job_tx,
-        tx,
-        cancel,
-        timing.poll,
-    ));
+        write_loop(
+            writer,
+            rejections,
+            job_rx,
+            cmd_tx.clone(),
+            tx.clone(),
+            cancel.clone(),
+            timing.confirm_every,
+        ),
+    );
+    crate::runtime::supervise::spawn(
+        "review feed",
+        tx.clone(),
+        read_loop(
+            client,
+            config,
+            remembered,
+            cmd_rx,
+            job_tx,
+            tx,
+            cancel,
+            timing.poll,
+        ),
+    );
     cmd_tx
 }
 
