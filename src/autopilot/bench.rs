@@ -390,3 +390,138 @@ pub fn apply_view(row: &mut serde_json::Value, v: &AutopilotView) {
         obj.insert("autopilot".into(), view);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autopilot::import::Progress;
+
+    fn db() -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::schema::migrate(&mut c).unwrap();
+        c
+    }
+
+    fn reg(serial: &str) -> Registration {
+        Registration::queued(
+            serial,
+            "T0E=",
+            "",
+            Some("Kiosk".into()),
+            None,
+            "a.csv:2".into(),
+        )
+    }
+
+    #[test]
+    fn registrations_survive_in_the_store_with_their_import_progress() {
+        let mut c = db();
+        let t0 = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let tx = c.transaction().unwrap();
+        put(&tx, &reg("pf1")).unwrap();
+        put(&tx, &reg("PF2")).unwrap();
+        record(
+            &tx,
+            &Progress::Posted {
+                serial: "PF1".into(),
+                import_id: "imp-1".into(),
+            },
+            t0,
+        )
+        .unwrap();
+        record(
+            &tx,
+            &Progress::Finished {
+                serial: "PF1".into(),
+                phase: ImportPhase::Complete,
+                registration_id: Some("ap-1".into()),
+                message: None,
+            },
+            t0,
+        )
+        .unwrap();
+        record(
+            &tx,
+            &Progress::Finished {
+                serial: "PF2".into(),
+                phase: ImportPhase::Error,
+                registration_id: None,
+                message: Some("802: invalid hash".into()),
+            },
+            t0,
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        let all = load(&c).unwrap();
+        let a = &all["PF1"];
+        assert_eq!(a.import_id.as_deref(), Some("imp-1"));
+        assert_eq!(a.import_state, ImportPhase::Complete);
+        assert_eq!(a.registration_id.as_deref(), Some("ap-1"));
+        assert_eq!(a.completed_at, Some(t0));
+        assert_eq!(a.group_tag.as_deref(), Some("Kiosk"));
+        let b = &all["PF2"];
+        assert_eq!(b.import_state, ImportPhase::Error);
+        assert_eq!(b.completed_at, None);
+        // Removing the queue entry removes its registration.
+        let tx = c.transaction().unwrap();
+        crate::store::db::apply_sql(
+            &tx,
+            &crate::store::QueueEvent::Removed {
+                serial: "pf2".into(),
+            },
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        assert!(!load(&c).unwrap().contains_key("PF2"));
+    }
+
+    #[test]
+    fn an_unknown_import_state_is_an_error_naming_the_row() {
+        let c = db();
+        c.execute_batch(
+            "INSERT INTO autopilot_registrations (serial_key, serial, hash, product_id, source,
+                 import_state, updated_at) VALUES ('PF9', 'PF9', 'x', '', 'f:1', 'bogus', 't')",
+        )
+        .unwrap();
+        let e = load(&c).unwrap_err();
+        assert!(e.contains("PF9") && e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn waiting_for_the_profile_past_the_threshold_is_stuck() {
+        let t0 = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let mut r = reg("PF1");
+        r.import_state = ImportPhase::Complete;
+        r.completed_at = Some(t0);
+        let waiting = AutopilotDevice {
+            id: "ap-1".into(),
+            deployment_profile_assignment_status: Some("notAssigned".into()),
+            ..Default::default()
+        };
+        let v = view_of(&r, Some(&waiting), t0 + Duration::minutes(6));
+        assert_eq!((v.waiting_for_profile_min, v.stuck), (Some(6), false));
+        let v = view_of(&r, Some(&waiting), t0 + Duration::minutes(31));
+        assert!(v.stuck);
+        let mut row = serde_json::json!({"serial": "PF1", "flags": [], "managed_device_id": null});
+        apply_view(&mut row, &v);
+        assert_eq!(row["flags"], serde_json::json!(["stuck"]));
+        assert_eq!(row["message"], "waiting for profile assignment: 31 min");
+        assert_eq!(row["autopilot"]["profile_assignment"], "notAssigned");
+        let done = AutopilotDevice {
+            deployment_profile_assignment_status: Some("assignedInSync".into()),
+            ..waiting
+        };
+        let v = view_of(&r, Some(&done), t0 + Duration::minutes(90));
+        assert!(v.profile_assigned && !v.stuck && v.waiting_for_profile_min.is_none());
+        // Once enrolled, the usual stage's message stays.
+        let mut row = serde_json::json!({"serial": "PF1", "flags": [], "managed_device_id": "md",
+            "message": "enrolling"});
+        apply_view(&mut row, &v);
+        assert_eq!(row["message"], "enrolling");
+        assert_eq!(row["autopilot"]["profile_assigned"], true);
+    }
+}
