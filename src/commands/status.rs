@@ -33,6 +33,9 @@ pub struct StatusArgs {
     /// Only these serials (repeatable); serials not in the queue are tracked too.
     #[arg(long = "serial", value_name = "S")]
     pub serials: Vec<String>,
+    /// Only devices stuck in a stage beyond their profile's `stuck_minutes`.
+    #[arg(long)]
+    pub stuck: bool,
 }
 
 /// Runs the command with a signed-in client.
@@ -64,6 +67,10 @@ pub async fn run(
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
             rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
         };
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|r| !args.stuck || r.flags.stuck)
+            .collect();
         let mut out = std::io::stdout().lock();
         if args.json {
             let plain: Vec<&DeviceStatus> = rows.iter().map(|r| &**r).collect();

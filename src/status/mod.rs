@@ -1,6 +1,7 @@
 //! The status domain: pure functions that turn what Graph and the local queue say into one stage
 //! and flags per device, decide what to read each poll cycle, and keep the observed timeline.
 
+pub mod codes;
 pub mod deployment;
 pub mod inputs;
 pub mod plan;

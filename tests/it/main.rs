@@ -21,6 +21,7 @@ mod devices_read;
 mod doctor_cli;
 mod doctor_console;
 mod doctor_sim;
+mod e2e_bench;
 mod e2e_demo;
 mod e2e_devices;
 mod e2e_intake;

@@ -52,6 +52,8 @@ impl IntakeState {
             // `Uploading` left over from a crash is uploaded again: the uploader first asks
             // Intune whether the identity exists, so nothing is imported twice.
             .filter(|e| matches!(e.state, EntryState::Queued | EntryState::Uploading))
+            // The upload hold: a fresh scan waits so a mistaken one can be taken back with `d`.
+            .filter(|e| e.state == EntryState::Uploading || e.scanned_at + self.hold <= now)
             .filter(|e| {
                 self.backoff
                     .get(&serial_key(&e.serial))
@@ -227,6 +229,15 @@ impl IntakeState {
             model: Some(profile.model.clone()),
             profile: Some(self.profile.clone()),
         }])]
+    }
+
+    /// Seconds left of a queued entry's upload hold (`d` still takes it back), for the view.
+    pub fn hold_left(&self, e: &QueueEntry, now: DateTime<Utc>) -> Option<i64> {
+        if e.state != EntryState::Queued || self.uploading.contains(&serial_key(&e.serial)) {
+            return None;
+        }
+        let left = e.scanned_at + self.hold - now;
+        (left > Duration::zero()).then(|| (left.num_milliseconds() + 999) / 1000)
     }
 
     /// Seconds until the next automatic attempt of an entry, for the view.
