@@ -167,10 +167,22 @@ impl IntakeState {
             .collect();
         self.marked.clear();
         if events.is_empty() {
-            Vec::new()
-        } else {
-            vec![self.send(events)]
+            return Vec::new();
         }
+        let serials: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                QueueEvent::Removed { serial } => Some(serial.as_str()),
+                _ => None,
+            })
+            .collect();
+        self.feedback = Some(super::Feedback {
+            kind: super::FeedbackKind::Notice,
+            serial: serials.join(", "),
+            text: "taken back: nothing was sent to Intune".into(),
+            at: self.now,
+        });
+        vec![self.send(events)]
     }
 
     /// Puts failed and rejected entries (the targeted ones, or all when none is marked) back in
