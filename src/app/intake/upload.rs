@@ -251,13 +251,6 @@ impl IntakeState {
         let left = e.scanned_at + self.hold - now;
         (left > Duration::zero()).then(|| (left.num_milliseconds() + 999) / 1000)
     }
-
-    /// Seconds until the next automatic attempt of an entry, for the view.
-    pub fn retry_in(&self, key: &str, now: DateTime<Utc>) -> Option<i64> {
-        self.backoff
-            .get(key)
-            .map(|t| (*t - now).num_seconds().max(0))
-    }
 }
 
 #[cfg(test)]
