@@ -33,6 +33,7 @@ mod graph_sim;
 mod graph_sim_flows;
 mod intake_cli;
 mod intake_push;
+mod intake_remove;
 mod intake_upload;
 mod prep_cli;
 mod prep_corpus;
