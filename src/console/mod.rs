@@ -144,7 +144,7 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
         app.intake.queue.len(),
         app.intake.pending.len()
     );
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::raw(" "),
         Span::raw(short_tenant(&app.tenant, area.width)),
         sep(),
@@ -153,7 +153,15 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
         Span::raw(queue),
         sep(),
         session,
-    ]);
+    ];
+    if let Some(last) = app.failed_tasks.last() {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("✕ {last}"),
+            ratatui::style::Style::new().fg(theme::BAD),
+        ));
+    }
+    let line = Line::from(spans);
     frame.render_widget(Paragraph::new(line).style(theme::status_bar()), area);
 }
 
