@@ -557,16 +557,21 @@ mod tests {
     fn a_persons_key_is_acted_on_once_the_gap_has_passed() {
         let mut a = app();
         a.detect_bursts = true;
+        // `?` cannot start a serial: it acts at once.
         a.update(key(KeyCode::F(3)));
         a.update(key(KeyCode::Char('?')));
-        assert_eq!(a.overlay, None, "held for a moment");
+        assert_eq!(a.overlay, Some(Overlay::Help));
+        a.update(key(KeyCode::Esc));
+        // `s` could start one: held for a moment, then it sorts.
+        let before = a.status.sort;
+        a.update(key(KeyCode::Char('s')));
+        assert_eq!(a.status.sort, before, "held for a moment");
         assert!(a.burst_wait(a.now).is_some());
         a.set_clock(a.now + chrono::Duration::milliseconds(100));
         a.update(Msg::FlushKeys);
-        assert_eq!(a.overlay, Some(Overlay::Help));
+        assert_ne!(a.status.sort, before);
         assert!(a.intake.pending.is_empty());
         // Typing in a text field is never held.
-        a.update(key(KeyCode::Esc));
         a.update(key(KeyCode::F(2)));
         a.update(key(KeyCode::Char('q')));
         assert_eq!(a.intake.input, "q");

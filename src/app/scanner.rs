@@ -76,6 +76,13 @@ impl Burst {
     /// Feeds one key that arrived at `now`.
     pub fn push(&mut self, key: KeyEvent, now: DateTime<Utc>, cfg: &IntakeConfig) -> Step {
         let fresh = !self.expired(now, cfg);
+        // A serial starts with a letter or digit; `/`, `?` and the like at the start are a
+        // person's keys (open the filter, help) and act at once, so what they type next is not
+        // taken for a scan.
+        let starts_scan = matches!(key.code, KeyCode::Char(c) if c.is_ascii_alphanumeric());
+        if self.keys.is_empty() && printable(&key) && !starts_scan {
+            return Step::Replay(vec![key]);
+        }
         if printable(&key) {
             let mut replay = Vec::new();
             if !fresh {
@@ -158,6 +165,18 @@ mod tests {
         assert_eq!(b.push(up, at(500), &cfg), Step::Replay(vec![up]));
         let ctrl = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(b.push(ctrl, at(600), &cfg), Step::Replay(vec![ctrl]));
+    }
+
+    #[test]
+    fn a_key_that_cannot_start_a_serial_acts_at_once() {
+        let cfg = IntakeConfig::default();
+        let mut b = Burst::default();
+        assert_eq!(b.push(ch('/'), at(0), &cfg), Step::Replay(vec![ch('/')]));
+        assert_eq!(b.push(ch('?'), at(1), &cfg), Step::Replay(vec![ch('?')]));
+        // Inside a serial the same characters are part of it.
+        b.push(ch('A'), at(2), &cfg);
+        assert_eq!(b.push(ch('/'), at(3), &cfg), Step::Held);
+        assert_eq!(b.push(enter(), at(4), &cfg), Step::Scan("A/".into()));
     }
 
     #[test]
