@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod app;
 pub mod auth;
+pub mod autopilot;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod console;
 pub mod devices;
 pub mod doctor;
 pub mod error;
+pub mod export;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
@@ -58,7 +60,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         graph_url: g.graph_url.clone(),
         login_url: g.login_url.clone(),
     };
-    let (config, _path) = Config::load(&overrides, &|k| std::env::var(k).ok())?;
+    let (config, config_path) = Config::load(&overrides, &|k| std::env::var(k).ok())?;
     let graph_warning = config.graph_url_warning();
     if let Some(w) = &graph_warning {
         eprintln!("stagehand: warning: {w}");
@@ -93,6 +95,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
+        Some(Command::Autopilot(args)) => autopilot(args, &config, &data_dir, g.verbose).await,
         Some(Command::Devices(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             if args.session.demo {
@@ -138,6 +141,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             commands::review::review(
                 &c.client,
@@ -150,6 +154,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Reassign(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             let actor = c.actor.clone();
             let report = commands::review::reassign(
@@ -166,6 +171,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Status(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             commands::status::run(&args, &config, &data_dir, c.client).await
         }
@@ -204,6 +210,41 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             .await
         }
     }
+}
+
+/// `stagehand autopilot …`: `show` offline; `import` and `tag` signed in.
+async fn autopilot(
+    args: commands::autopilot::AutopilotArgs,
+    config: &Config,
+    data_dir: &std::path::Path,
+    verbose: u8,
+) -> anyhow::Result<ExitCode> {
+    use commands::autopilot::AutopilotCommand;
+    let mut stdout = std::io::stdout();
+    let command = match args.command {
+        AutopilotCommand::Show(a) => return commands::autopilot::run_show(&a, &mut stdout),
+        other => other,
+    };
+    let _log = logging::init(data_dir, verbose)?;
+    let c = commands::connect::connect(config, data_dir).await?;
+    let code = match &command {
+        AutopilotCommand::Import(a) => commands::autopilot::run_import(
+            &c.client,
+            data_dir,
+            &c.actor,
+            a,
+            None,
+            &mut stdout,
+            &mut std::io::stderr(),
+        )
+        .await?
+        .exit_status(),
+        AutopilotCommand::Tag(a) => {
+            commands::autopilot::run_tag(&c.client, data_dir, &c.actor, a, &mut stdout).await?
+        }
+        AutopilotCommand::Show(_) => 2,
+    };
+    Ok(ExitCode::from(code))
 }
 
 /// `stagehand demo`: the simulated tenant in-process on a loopback port, the console against it,
@@ -259,6 +300,8 @@ fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 /// Effects the real console runs: non-blocking sends to the store task and the feeds.
 struct ConsoleEffects {
     bell: bool,
+    /// Exports go to its `exports/` folder.
+    data_dir: PathBuf,
     store: store::StoreHandle,
     /// Answers that must reach the app when a task is gone.
     back: mpsc::UnboundedSender<Msg>,
@@ -324,6 +367,18 @@ impl runtime::Effects for ConsoleEffects {
                 if self.bell {
                     term::bell();
                 }
+            }
+            Cmd::Export(table) => {
+                // Off the loop: two small files, each fsync'd.
+                let (dir, back) = (self.data_dir.clone(), self.back.clone());
+                tokio::task::spawn_blocking(move || {
+                    let result =
+                        export::write(&dir, &table, chrono::Utc::now()).map_err(|e| e.to_string());
+                    let _ = back.send(Msg::Exported {
+                        table: table.name,
+                        result,
+                    });
+                });
             }
             Cmd::Devices(c) => self.devices(c),
             Cmd::Status(c) => {
@@ -607,6 +662,7 @@ async fn console(
     };
     let mut effects = ConsoleEffects {
         bell: app.config.intake.bell_on_error,
+        data_dir: data_dir.clone(),
         store,
         back: input_tx.clone(),
         uploads,

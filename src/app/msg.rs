@@ -33,6 +33,11 @@ pub enum SessionState {
 pub enum Msg {
     /// A key press (releases are dropped by the input task).
     Key(KeyEvent),
+    /// An export (`Cmd::Export`) was written (the paths) or not (why).
+    Exported {
+        table: &'static str,
+        result: Result<crate::export::Written, String>,
+    },
     /// A bracketed paste.
     Paste(String),
     /// A left click at a cell.

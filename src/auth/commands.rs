@@ -56,7 +56,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| AuthError::Store(format!("store task: {e}")))?
 }
 
-/// The session for this process: env app secret, else the recorded account, else `NotSignedIn`.
+/// The session for this process: env app secret, else the recorded account, else a configured
+/// certificate (as the app), else `NotSignedIn`.
 pub async fn resolve(
     config: &Config,
     data_dir: &Path,
@@ -70,6 +71,14 @@ pub async fn resolve(
         ));
     }
     let Some(record) = AccountRecord::read(data_dir)? else {
+        // A configured certificate runs as the app with no login step, as the secret does.
+        if let Some(cert) = certificate(config) {
+            let ep = endpoint(config)?;
+            return Ok((
+                Session::app(ep, AppCredential::Certificate(Box::new(cert?))),
+                None,
+            ));
+        }
         return Err(AuthError::NotSignedIn);
     };
     let ep = endpoint(config)?;
@@ -154,10 +163,7 @@ pub async fn login(
         eprintln!("{}", crate::text::escape(&prompt.instructions()));
         device_code::poll(&ep, &prompt, &device_code::tokio_sleep).await?
     };
-    let account = tokens
-        .account
-        .clone()
-        .unwrap_or_else(|| "unknown-user".into());
+    let account = super::account::name(&tokens, &config.graph_url()).await?;
     let refresh = tokens.refresh_token.clone().ok_or_else(|| {
         AuthError::Protocol("no refresh token in the answer (was offline_access granted?)".into())
     })?;
@@ -352,7 +358,11 @@ pub async fn whoami(
         ),
         None => (
             session.endpoint().tenant().to_string(),
-            "app (STAGEHAND_CLIENT_SECRET)",
+            if env(CLIENT_SECRET_ENV).is_some_and(|s| !s.is_empty()) {
+                "app (STAGEHAND_CLIENT_SECRET)"
+            } else {
+                "app (certificate)"
+            },
             None,
             vec![app_scope_param()],
         ),

@@ -337,13 +337,8 @@ mod tests {
 
     #[test]
     fn entra_error_sample_parses_and_maps_to_refused() {
-        // shared/graph/samples/oauth-token-error-response.json (entra-docs).
-        let text = r#"{"error": "invalid_scope",
-          "error_description": "AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope https://foo.microsoft.com/.default is not valid.\r\nTrace ID: 255d1aef-8c98-452f-ac51-23d051240864\r\nCorrelation ID: fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7\r\nTimestamp: 2016-01-09 02:02:12Z",
-          "error_codes": [70011], "timestamp": "YYYY-MM-DD HH:MM:SSZ",
-          "trace_id": "255d1aef-8c98-452f-ac51-23d051240864",
-          "correlation_id": "fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7"}"#;
-        let err: OAuthError = serde_json::from_str(text).unwrap();
+        let text = crate::graph::fixtures::read("oauth-token-error-response.json");
+        let err: OAuthError = serde_json::from_slice(&text).unwrap();
         assert_eq!(err.error_codes, vec![70011]);
         match err.into_auth_error() {
             AuthError::Refused { code, description } => {
@@ -353,6 +348,20 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn entra_token_samples_parse() {
+        let read = crate::graph::fixtures::read;
+        let dc: RawToken =
+            serde_json::from_slice(&read("oauth-devicecode-token-response.json")).unwrap();
+        assert!(dc.refresh_token.is_some() && dc.id_token.is_some());
+        assert_eq!(dc.scope.as_deref(), Some("User.Read profile openid email"));
+        assert_eq!(dc.expires_in, Some(serde_json::json!(3599)));
+        let cc: RawToken =
+            serde_json::from_slice(&read("oauth-client-credentials-token-response.json")).unwrap();
+        assert!(cc.refresh_token.is_none() && cc.id_token.is_none() && cc.scope.is_none());
+        assert!(cc.access_token.expose().starts_with("eyJ"));
     }
 
     #[test]

@@ -163,6 +163,39 @@ fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<St
                     Err(e) => problems.push(format!("{at}: not a queue line: {e}")),
                 }
             }
+        } else if crate::autopilot::file::is_hash_file(path) {
+            // A Get-WindowsAutopilotInfo file: manufacturer and model come from the decoded
+            // hash, and a hash the checks refuse is a problem, not a queued serial.
+            let (recs, errors) =
+                crate::autopilot::file::read(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            problems.extend(errors.iter().map(ToString::to_string));
+            let mut checked: Vec<_> = recs.iter().map(crate::autopilot::check::check).collect();
+            crate::autopilot::check::cross_check(&recs, &mut checked);
+            for (r, c) in recs.iter().zip(&checked) {
+                let at = format!("{}:{}", path.display(), r.line);
+                let refused: Vec<&str> = c
+                    .findings
+                    .iter()
+                    .filter(|f| f.level == crate::autopilot::check::Level::Error)
+                    .map(|f| f.message.as_str())
+                    .collect();
+                match &c.serial {
+                    Some(serial) if refused.is_empty() && c.duplicate_of.is_none() => {
+                        rows.push(ImportRow {
+                            at,
+                            serial: serial.clone(),
+                            manufacturer: r.hash.manufacturer.clone(),
+                            model: r.hash.model.clone(),
+                            profile: None,
+                        })
+                    }
+                    _ if c.duplicate_of.is_some() => {}
+                    _ => problems.push(format!(
+                        "{at}: {}",
+                        crate::autopilot::safe(&refused.join("; "))
+                    )),
+                }
+            }
         } else {
             let opts = crate::prep::ReadOptions::default();
             let iter = crate::prep::read_rows(std::slice::from_ref(path), &opts)?;

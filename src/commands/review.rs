@@ -34,6 +34,10 @@ pub struct ReviewArgs {
     /// whose data has not changed since) have verdict `rejected`.
     #[arg(long)]
     pub json: bool,
+    /// Write the candidates to `<data dir>/exports/` as CSV and JSON, with the Review pane's
+    /// columns (rejected rows included, verdict `rejected`), and print the two paths.
+    #[arg(long)]
+    pub csv: bool,
     /// Also write the plan to FILE (atomically), for review and `reassign --plan`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -120,6 +124,14 @@ pub async fn review(
     if let Some(path) = &args.out {
         write_plan(path, &rows)?;
     }
+    if args.csv {
+        let table = review_table(candidates, &rejected);
+        let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;
+        writeln!(out, "{}\n{}", w.csv.display(), w.json.display())?;
+        if !args.json {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &rows)?;
         writeln!(out)?;
@@ -139,6 +151,49 @@ pub async fn review(
         writeln!(out, "{} candidate(s)", rows.len())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Review pane's export of every candidate, proposals first; a row a lead rejected (for the
+/// same data) reads `rejected` with who and when.
+pub fn review_table(candidates: Vec<Candidate>, rejected: &Rejections) -> crate::export::Table {
+    use crate::app::review::{ReviewRow, text};
+    let mut rows: Vec<ReviewRow> = candidates
+        .into_iter()
+        .map(|c| ReviewRow {
+            fingerprint: fingerprint(&c.device.id, &c.assessment),
+            candidate: c,
+            pick: None,
+            apply: None,
+            drifted: false,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        text::rank(a)
+            .cmp(&text::rank(b))
+            .then_with(|| a.candidate.device.name.cmp(&b.candidate.device.name))
+    });
+    let verdict = text::COLUMNS.iter().position(|c| *c == "Verdict");
+    let reason = text::COLUMNS.iter().position(|c| *c == "Reason");
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let mut cells = text::export_row(r, false);
+            if let (Some(rj), Some(v), Some(why)) = (
+                rejected.matching(&r.candidate.device.id, &r.fingerprint),
+                verdict,
+                reason,
+            ) {
+                cells[v] = "rejected".into();
+                cells[why] = rejected_reason(rj);
+            }
+            cells
+        })
+        .collect();
+    crate::export::Table {
+        name: "review",
+        columns: text::COLUMNS.to_vec(),
+        rows,
+    }
 }
 
 /// What `reassign` did.

@@ -31,6 +31,10 @@ pub struct StatusArgs {
     /// Also show every device a staging account enrolled within the window.
     #[arg(long)]
     pub all_staged: bool,
+    /// Write the devices to `<data dir>/exports/` as CSV and JSON (the pane's columns), print
+    /// the two paths, and exit.
+    #[arg(long, conflicts_with = "watch")]
+    pub csv: bool,
     /// Only these serials (repeatable); serials not in the queue are tracked too.
     #[arg(long = "serial", value_name = "S")]
     pub serials: Vec<String>,
@@ -66,6 +70,12 @@ pub async fn run(
             rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
         };
         let mut out = crate::text::TermWriter(std::io::stdout().lock());
+        if args.csv {
+            let table = crate::export::status_table(rows.iter().map(|r| &**r));
+            let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;
+            writeln!(out, "{}\n{}", w.csv.display(), w.json.display())?;
+            return Ok(ExitCode::SUCCESS);
+        }
         if args.json {
             let plain: Vec<&DeviceStatus> = rows.iter().map(|r| &**r).collect();
             serde_json::to_writer(&mut out, &plain)?;

@@ -82,7 +82,7 @@ pub struct DeviceDetail {
     pub deployment: Option<Deployment>,
 }
 
-/// Properties only a single GET fills in reliably (REFERENCE.md §2.3).
+/// Properties only a single GET fills in reliably (docs/graph.md §2.3).
 pub const SHOW_SELECT: &[&str] = &[
     "id",
     "deviceName",

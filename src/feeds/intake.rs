@@ -58,7 +58,7 @@ pub fn spawn(
     cmd_tx
 }
 
-/// The identity Intune stores for an entry (REFERENCE.md 1.2-1.4).
+/// The identity Intune stores for an entry (docs/graph.md §1.2-1.4).
 pub fn identity_for(e: &QueueEntry) -> ImportedDeviceIdentity {
     match e.identifier_type {
         IdentifierType::ManufacturerModelSerial => {

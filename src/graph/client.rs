@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -174,6 +174,13 @@ impl GraphClient {
         url.origin() == self.base.origin() && url.path().starts_with(self.base.path())
     }
 
+    /// Who the current access token speaks for: a signed-in user or the app (with its
+    /// application permissions). Asks the token provider, so it may sign in or refresh.
+    pub async fn caller(&self) -> Result<crate::auth::access::Caller, GraphError> {
+        let token = self.tokens.access_token(None).await?;
+        Ok(crate::auth::access::caller_of(&token))
+    }
+
     /// The Graph path without base and version (`/deviceManagement/...`), for the governor.
     fn resource_path<'a>(&self, url: &'a Url) -> &'a str {
         let rest = url
@@ -217,6 +224,9 @@ impl GraphClient {
                 Some(b) => sent
                     .header(CONTENT_TYPE, "application/json")
                     .body(b.clone()),
+                // reqwest sends no Content-Length for an empty body, and Graph answers a bodiless
+                // POST without one with 411 (docs/graph.md §17).
+                None if needs_length(&req.method) => sent.header(CONTENT_LENGTH, "0"),
                 None => sent,
             };
             let result = match sent.send().await {
@@ -440,6 +450,11 @@ async fn read_answer(resp: reqwest::Response) -> Result<Result<Parts, GraphError
         Err(Err(e)) => return Err(e),
     };
     Ok(Ok((status, body, request_id, retry_after, claims)))
+}
+
+/// Methods whose request carries a body by definition: without one they still say `0`.
+fn needs_length(m: &Method) -> bool {
+    *m == Method::POST || *m == Method::PUT || *m == Method::PATCH
 }
 
 fn bearer(token: &Secret) -> Result<HeaderValue, GraphError> {

@@ -1,4 +1,4 @@
-//! Intune report export jobs (REFERENCE.md §4.1): create, poll with backoff, download the ZIP
+//! Intune report export jobs (docs/graph.md §4.1): create, poll with backoff, download the ZIP
 //! from the pre-signed `url` without the Authorization header, parse the CSV inside.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! One rate governor for the whole process, so every background task together stays inside the
-//! tenant's per-app budget (REFERENCE.md §11) and all of them pause together after a 429.
+//! tenant's per-app budget (docs/graph.md §11) and all of them pause together after a 429.
 //!
 //! Sliding windows per resource family count requests (a write counts against both the "any" and
 //! the "writes" budget). A 429 anywhere pauses that family for everyone until its `Retry-After`.

@@ -8,6 +8,8 @@ pub mod batch;
 pub mod client;
 pub mod error;
 pub mod export;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod governor;
 pub mod limits;
 pub mod models;

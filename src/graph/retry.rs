@@ -1,7 +1,7 @@
 //! When to retry, and how long to wait.
 //!
 //! Graph asks callers to honour `Retry-After` on 429/503/504 and to back off exponentially when it
-//! is missing (REFERENCE.md §11). Unlike the Kiota handlers we never replay a request that may
+//! is missing (docs/graph.md §11). Unlike the Kiota handlers we never replay a request that may
 //! already have been processed: each operation declares its [`RetrySafety`].
 
 use std::collections::hash_map::RandomState;

@@ -189,6 +189,7 @@ async fn plan_rows_are_what_review_json_prints() {
         &cfg,
         dir.path(),
         &ReviewArgs {
+            csv: false,
             json: true,
             out: None,
         },

@@ -7,7 +7,7 @@ mod identities;
 mod reports;
 mod users;
 
-pub use directory::DEVICE_PREPARATION_TEMPLATE_ID;
+pub use directory::{DEVICE_PREPARATION_TEMPLATES, device_preparation_mode};
 pub use reports::{AUTOPILOT_V2_DEPLOYMENT_STATUS, AutopilotDeployment};
 
 use super::odata::encode;
