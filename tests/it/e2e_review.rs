@@ -68,6 +68,9 @@ async fn a_forty_character_upn_is_whole_in_the_row_and_in_the_confirmation() {
         approve_shown_code(&tm, sim);
         tm.wait_for(&format!("Signed in as {upn}"));
         tm.keys(&["Escape"]);
+        // Wait for the modal to close before the next key: Esc and F4's own escape sequence
+        // arriving in one read would be parsed as Alt-O and a typed "S".
+        tm.wait_until("the sign-in modal closed", |s| !s.contains("Signed in as"));
         tm.keys(&["F4"]);
         let screen = tm.wait_until("the review rows", |s| s.contains(UPN));
         // In the row: the device's serial and the whole UPN on one line.
