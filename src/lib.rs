@@ -148,7 +148,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &data_dir,
                 &args,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }
@@ -164,7 +164,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &actor,
                 &args,
                 &mut std::io::stdin().lock(),
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await?;
             Ok(report.exit_code())
@@ -189,13 +189,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &data_dir,
                 &args,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }
         Some(Command::Logout) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::logout(&data_dir, &mut text::TermWriter(std::io::stdout())).await
+            auth::commands::logout(&data_dir, &mut text::TermWriter::new(std::io::stdout())).await
         }
         Some(Command::Whoami(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
@@ -205,7 +205,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &data_dir,
                 &args,
                 &env,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }

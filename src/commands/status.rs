@@ -69,7 +69,7 @@ pub async fn run(
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
             rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
         };
-        let mut out = crate::text::TermWriter(std::io::stdout().lock());
+        let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
         if args.csv {
             let table = crate::export::status_table(rows.iter().map(|r| &**r));
             let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;
