@@ -202,6 +202,8 @@ pub fn action(st: &mut State, inc: &Incoming, token: &Token, id: &str, action: &
         return not_found(inc, id);
     };
     match action {
+        // The device checks in at once.
+        "syncDevice" => d.syncs.push(now),
         "retire" => d.management_state = "retirePending".into(),
         "wipe" => d.management_state = "wipePending".into(),
         _ => {}
