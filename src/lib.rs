@@ -160,7 +160,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &data_dir,
                 &args,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }
@@ -176,7 +176,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &actor,
                 &args,
                 &mut std::io::stdin().lock(),
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await?;
             Ok(report.exit_code())
@@ -201,13 +201,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &data_dir,
                 &args,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }
         Some(Command::Logout) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::logout(&data_dir, &mut text::TermWriter(std::io::stdout())).await
+            auth::commands::logout(&data_dir, &mut text::TermWriter::new(std::io::stdout())).await
         }
         Some(Command::Whoami(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
@@ -217,7 +217,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &data_dir,
                 &args,
                 &env,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }

@@ -496,7 +496,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
     };
     let mut events = Vec::new();
     let mut refused = 0;
-    let mut out = crate::text::TermWriter(std::io::stdout().lock());
+    let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
     for raw in &args.serials {
         match scan::accept(raw, &ctx, |k| queue.contains(k)) {
             Ok(a) => {
@@ -553,7 +553,7 @@ fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     if report.notice.is_some() {
         eprintln!("{report}");
     }
-    let mut out = crate::text::TermWriter(std::io::stdout().lock());
+    let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
     if args.json {
         let rows: Vec<ListedEntry> = queue
             .entries()

@@ -80,7 +80,7 @@ pub async fn run(
             .into_iter()
             .filter(|r| !args.stuck || r.flags.stuck)
             .collect();
-        let mut out = crate::text::TermWriter(std::io::stdout().lock());
+        let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
         if args.csv {
             let table = crate::export::status_table(rows.iter().map(|r| &**r));
             let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;
