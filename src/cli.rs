@@ -111,7 +111,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Simulated devices already in the tenant when the demo opens.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 24)]
     pub devices: usize,
     /// How much faster than real time the simulated tenant runs.
     #[arg(long, default_value_t = 60.0)]

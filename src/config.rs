@@ -100,6 +100,12 @@ pub struct IntakeConfig {
     /// Identities per `importDeviceIdentityList` call.
     #[serde(deserialize_with = "ranged::batch_size")]
     pub batch_size: usize,
+    /// Seconds a scan waits in the queue before it is uploaded, so a mistaken scan can be taken
+    /// back (`d`) before anything reaches Intune; 0 uploads at once.
+    pub hold_secs: u64,
+    /// Printable keys arriving at most this many milliseconds apart, ended by a terminator, are a
+    /// scanner burst: a scan wherever focus is (a person types far slower).
+    pub burst_gap_ms: u64,
 }
 
 impl Default for IntakeConfig {
@@ -111,6 +117,8 @@ impl Default for IntakeConfig {
             bell_on_error: true,
             default_profile: "Standard".into(),
             batch_size: 100,
+            hold_secs: 10,
+            burst_gap_ms: 30,
         }
     }
 }
@@ -200,6 +208,54 @@ pub struct Profile {
         deserialize_with = "ranged::stuck_minutes"
     )]
     pub stuck_minutes: u32,
+    /// What a serial of this profile must look like (`[profiles.NAME.serials]`).
+    #[serde(default)]
+    pub serials: SerialRules,
+}
+
+/// Per-profile serial rules, checked on every scan, paste and `intake add`/`import`, so junk
+/// (firmware placeholders, a spreadsheet header, a stray key) never reaches Intune.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SerialRules {
+    /// Fewest characters (after removing periods).
+    pub min_length: usize,
+    /// Most characters (at most 64, Intune's limit).
+    pub max_length: usize,
+    /// A regular expression the whole serial must match (`^…$` implied), if set.
+    pub pattern: Option<String>,
+    /// Values refused outright (compared ignoring case, periods and repeated spaces): the
+    /// placeholders firmware reports when no serial was burned in.
+    pub deny: Vec<String>,
+    /// Refuse anything shaped like a GUID (an object or device id scanned by mistake).
+    pub deny_guids: bool,
+    /// Accept a space inside a serial (off: a space is almost always a scanner sending key names).
+    pub allow_spaces: bool,
+}
+
+/// Firmware placeholders seen in place of a real serial (SMBIOS defaults).
+pub const DEFAULT_DENY: [&str; 8] = [
+    "0",
+    "None",
+    "Default string",
+    "To be filled by O.E.M.",
+    "System Serial Number",
+    "SMBIOS_STRING_INDEX_0",
+    "Not Specified",
+    "123456789",
+];
+
+impl Default for SerialRules {
+    fn default() -> Self {
+        Self {
+            min_length: 4,
+            max_length: crate::serial::MAX_LEN,
+            pattern: None,
+            deny: DEFAULT_DENY.iter().map(|s| s.to_string()).collect(),
+            deny_guids: true,
+            allow_spaces: false,
+        }
+    }
 }
 
 fn default_stuck_minutes() -> u32 {
@@ -298,6 +354,7 @@ impl Default for Config {
             identifier_type: IdentifierType::ManufacturerModelSerial,
             description: description.into(),
             stuck_minutes,
+            serials: SerialRules::default(),
         };
         let profiles = BTreeMap::from([
             (
@@ -317,6 +374,7 @@ impl Default for Config {
                     identifier_type: IdentifierType::SerialNumber,
                     description: "Corporate phone".into(),
                     stuck_minutes: 30,
+                    serials: SerialRules::default(),
                 },
             ),
         ]);
@@ -455,6 +513,48 @@ impl Config {
                     });
                 }
             }
+        }
+        for (name, p) in &self.profiles {
+            let invalid = |field: &str, reason: String| ConfigError::Invalid {
+                file: file.map(Path::to_path_buf),
+                key: format!("profiles.{name}.serials.{field}"),
+                reason,
+            };
+            let r = &p.serials;
+            if r.max_length == 0 || r.max_length > crate::serial::MAX_LEN {
+                return Err(invalid(
+                    "max_length",
+                    format!("must be 1 to {} (Intune's limit)", crate::serial::MAX_LEN),
+                ));
+            }
+            if r.min_length == 0 || r.min_length > r.max_length {
+                return Err(invalid(
+                    "min_length",
+                    format!("must be 1 to max_length ({})", r.max_length),
+                ));
+            }
+            if let Some(pattern) = &r.pattern {
+                crate::serial::rules::compile(pattern).map_err(|e| {
+                    invalid(
+                        "pattern",
+                        format!("{pattern:?} is not a valid regular expression: {e}"),
+                    )
+                })?;
+            }
+        }
+        if self.intake.hold_secs > 3600 {
+            return Err(ConfigError::Invalid {
+                file: file.map(Path::to_path_buf),
+                key: "intake.hold_secs".into(),
+                reason: "must be 0 to 3600 seconds".into(),
+            });
+        }
+        if !(5..=500).contains(&self.intake.burst_gap_ms) {
+            return Err(ConfigError::Invalid {
+                file: file.map(Path::to_path_buf),
+                key: "intake.burst_gap_ms".into(),
+                reason: "must be 5 to 500 milliseconds".into(),
+            });
         }
         if self.intake.terminators.is_empty() {
             return Err(ConfigError::Invalid {

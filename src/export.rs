@@ -7,7 +7,6 @@
 //! Each file is written to a temporary name, fsync'd and renamed, so an export is never seen half
 //! written; on Unix it is readable by its owner only (it lists people).
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +92,7 @@ impl Table {
 /// suffix when an export of the same second exists).
 pub fn write(data_dir: &Path, table: &Table, now: DateTime<Utc>) -> Result<Written, ExportError> {
     let dir = data_dir.join(EXPORTS_DIR);
-    std::fs::create_dir_all(&dir).map_err(|source| ExportError {
+    crate::private::data_dir(&dir).map_err(|source| ExportError {
         path: dir.clone(),
         action: "create the exports folder",
         source,
@@ -133,14 +132,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExportError> {
         }
     };
     let tmp = path.with_extension("part");
-    let mut opts = OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp).map_err(err("create"))?;
+    // 0600, `create_new` after removing a stale one: a planted symlink is never followed.
+    let mut f = crate::private::create_temp(&tmp).map_err(err("create"))?;
     f.write_all(bytes).map_err(err("write"))?;
     f.sync_all().map_err(err("fsync"))?;
     drop(f);

@@ -137,6 +137,18 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 let c = commands::connect::connect(&config, &data_dir).await?;
                 return commands::intake::run_push(&config, &data_dir, &c.client, &c.actor).await;
             }
+            if let commands::intake::IntakeCommand::Remove(remove) = &args.command {
+                let _log = logging::init(&data_dir, g.verbose)?;
+                let c = commands::connect::connect(&config, &data_dir).await?;
+                return commands::intake::run_remove(
+                    remove,
+                    &data_dir,
+                    &c.client,
+                    &c.actor,
+                    &mut commands::intake::confirm_on_tty,
+                )
+                .await;
+            }
             commands::intake::run(&args, &config, &data_dir)
         }
         Some(Command::Review(args)) => {
@@ -148,7 +160,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &data_dir,
                 &args,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }
@@ -164,7 +176,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &actor,
                 &args,
                 &mut std::io::stdin().lock(),
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await?;
             Ok(report.exit_code())
@@ -189,13 +201,13 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &config,
                 &data_dir,
                 &args,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }
         Some(Command::Logout) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::logout(&data_dir, &mut text::TermWriter(std::io::stdout())).await
+            auth::commands::logout(&data_dir, &mut text::TermWriter::new(std::io::stdout())).await
         }
         Some(Command::Whoami(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
@@ -205,7 +217,7 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &data_dir,
                 &args,
                 &env,
-                &mut text::TermWriter(std::io::stdout()),
+                &mut text::TermWriter::new(std::io::stdout()),
             )
             .await
         }
@@ -262,6 +274,9 @@ async fn demo(
     config.tenant.id = Some(sim.tenant_id().to_string());
     config.tenant.client_id = Some(sim.client_id().to_string());
     config.staging.accounts = sim::SimOptions::default().staging_accounts;
+    // Alive at first look: the Status pane watches every staged device of the simulated fleet
+    // (already moving through the stages at the demo's speed) and polls every few seconds.
+    config.status.poll_fast_secs = config.status.poll_fast_secs.min(3);
     let client = graph::GraphClient::new(
         sim.base_url.clone(),
         graph::Timeouts::default(),
@@ -275,6 +290,7 @@ async fn demo(
     app.intake.actor = upn.clone();
     app.session = app::SessionState::SignedIn { account: upn };
     app.signin.unavailable = Some("the demo tenant signs in by itself".into());
+    app.status.all_staged = true;
     let conn = Live {
         client,
         state: None,
@@ -529,6 +545,8 @@ async fn console(
     mut live: Option<Live>,
 ) -> anyhow::Result<()> {
     private::data_dir(&data_dir).with_context(|| format!("data dir {}", data_dir.display()))?;
+    // A scanner burst is a scan wherever focus is (app::scanner).
+    app.detect_bursts = true;
     // Open the store (and take the data-dir lock) before the screen, so a second stagehand on
     // the same data dir gets a plain error on the shell.
     let (db, queue, report) = store::Store::open(&data_dir)?;
@@ -596,13 +614,20 @@ async fn console(
             feed_tx.clone(),
             cancel.clone(),
         ));
-        statuses = Some(feeds::status::spawn(
+        let status_tx = feeds::status::spawn(
             client.clone(),
             app.config.clone(),
             queue_rx,
             feed_tx.clone(),
             cancel.clone(),
-        ));
+        );
+        if app.status.all_staged {
+            let _ = status_tx.send(app::status::StatusCmd::Scope {
+                all_staged: true,
+                generation: app.status.generation,
+            });
+        }
+        statuses = Some(status_tx);
         // The review and devices feeds act as the signed-in account (asked at each write) and
         // hand every audit record and rejection to the store thread, the one writer.
         let (config, store2) = (app.config.clone(), store_client.clone());

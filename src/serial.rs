@@ -7,6 +7,8 @@
 //!
 //! [`clean`] borrows the input when nothing needs removing, so a valid scan costs no allocation.
 
+pub mod rules;
+
 use std::borrow::Cow;
 use std::fmt;
 
@@ -58,8 +60,8 @@ impl fmt::Display for SerialError {
                 if ch.is_control() || ch.is_whitespace() {
                     write!(
                         f,
-                        "character {} at position {position} is not allowed",
-                        ch.escape_unicode()
+                        "{} at position {position} is not allowed",
+                        char_name(*ch)
                     )
                 } else {
                     write!(f, "character '{ch}' at position {position} is not allowed")
@@ -70,6 +72,20 @@ impl fmt::Display for SerialError {
 }
 
 impl std::error::Error for SerialError {}
+
+/// A readable name for an invisible character: "a tab", "a line break", "U+00A0 (no-break
+/// space)", never an escape like `\u{9}`.
+pub fn char_name(c: char) -> String {
+    match c {
+        '\t' => "a tab".into(),
+        '\n' | '\r' => "a line break".into(),
+        ' ' => "a space".into(),
+        '\u{a0}' => "a no-break space (U+00A0)".into(),
+        '\u{1b}' => "an escape character (U+001B)".into(),
+        c if c.is_whitespace() => format!("a space character (U+{:04X})", u32::from(c)),
+        c => format!("a control character (U+{:04X})", u32::from(c)),
+    }
+}
 
 /// True for the characters a serial may hold (periods are removed before this check).
 #[inline]
@@ -279,7 +295,11 @@ mod tests {
         let e = clean("AB\u{1d}C").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "character \\u{1d} at position 3 is not allowed"
+            "a control character (U+001D) at position 3 is not allowed"
+        );
+        assert_eq!(
+            clean("AB\tC").unwrap_err().to_string(),
+            "a tab at position 3 is not allowed"
         );
     }
 

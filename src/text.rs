@@ -82,21 +82,81 @@ impl<W: std::io::Write> std::io::Write for EscapingWriter<W> {
 /// A writer for a command's stdout: escapes every unsafe character except the line feeds the
 /// command writes, so no escape sequence from outside text reaches the terminal on any path
 /// (fields that could forge a line are escaped with [`escape`] where they are put in the text).
-pub struct TermWriter<W>(pub W);
+///
+/// A character cut between two `write` calls (a `BufWriter` above flushes at any byte) is kept
+/// whole: the incomplete tail of one call waits for the next. Bytes that never become a
+/// character are written as U+FFFD.
+pub struct TermWriter<W: std::io::Write> {
+    inner: W,
+    /// The start of a character whose remaining bytes have not been written yet (at most 3).
+    pending: Vec<u8>,
+}
+
+impl<W: std::io::Write> TermWriter<W> {
+    pub fn new(inner: W) -> Self {
+        TermWriter {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+
+    fn finish(&mut self) -> std::io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rest = std::mem::take(&mut self.pending);
+        self.inner
+            .write_all(escape_lines(&String::from_utf8_lossy(&rest)).as_bytes())
+    }
+
+    fn emit(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let mut rest = bytes;
+        loop {
+            match std::str::from_utf8(rest) {
+                Ok(text) => return self.inner.write_all(escape_lines(text).as_bytes()),
+                Err(e) => {
+                    let (good, bad) = rest.split_at(e.valid_up_to());
+                    // Safe: `valid_up_to` bytes are valid UTF-8.
+                    let good = std::str::from_utf8(good).unwrap_or_default();
+                    self.inner.write_all(escape_lines(good).as_bytes())?;
+                    match e.error_len() {
+                        // An incomplete character at the end: wait for the next write.
+                        None => {
+                            self.pending.extend_from_slice(bad);
+                            return Ok(());
+                        }
+                        Some(n) => {
+                            self.inner.write_all("\u{fffd}".as_bytes())?;
+                            rest = &bad[n..];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
 
 impl<W: std::io::Write> std::io::Write for TermWriter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match std::str::from_utf8(buf) {
-            Ok(text) => self.0.write_all(escape_lines(text).as_bytes())?,
-            Err(_) => self
-                .0
-                .write_all(escape_lines(&String::from_utf8_lossy(buf)).as_bytes())?,
+        if self.pending.is_empty() {
+            self.emit(buf)?;
+        } else {
+            let mut joined = std::mem::take(&mut self.pending);
+            joined.extend_from_slice(buf);
+            self.emit(&joined)?;
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
+        self.inner.flush()
+    }
+}
+
+impl<W: std::io::Write> Drop for TermWriter<W> {
+    /// Bytes of a character that never came are written as U+FFFD, not lost.
+    fn drop(&mut self) {
+        let _ = self.finish();
     }
 }
 
@@ -137,6 +197,39 @@ mod tests {
         assert_eq!(
             String::from_utf8(w.0).unwrap(),
             "INFO device=Laptop\\u{a}FAKE line \\u{1b}[2J\n"
+        );
+    }
+
+    #[test]
+    fn the_stdout_writer_keeps_a_character_split_across_writes() {
+        use std::io::Write as _;
+        let run = |parts: &[&[u8]]| {
+            let mut out = Vec::new();
+            let mut w = TermWriter::new(&mut out);
+            for p in parts {
+                w.write_all(p).unwrap();
+            }
+            w.flush().unwrap();
+            drop(w);
+            String::from_utf8(out).unwrap()
+        };
+        // "Ü" is C3 9C and "€" is E2 82 AC: a buffered writer above may cut either anywhere.
+        let text = "DESKTOP-Ü1 €\u{1b}[2J\n".as_bytes();
+        for cut in 0..=text.len() {
+            assert_eq!(
+                run(&[&text[..cut], &text[cut..]]),
+                "DESKTOP-Ü1 €\\u{1b}[2J\n",
+                "cut at byte {cut}"
+            );
+        }
+        // One byte at a time, as `io::copy` through a tiny buffer might.
+        let bytes = "ÜÜ€".as_bytes();
+        let one_by_one: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(run(&one_by_one), "ÜÜ€");
+        // Bytes that never become a character are replaced, not dropped or passed on raw.
+        assert_eq!(
+            run(&[b"a\xff\x1bb", b"\xe2\x82"]),
+            "a\u{fffd}\\u{1b}b\u{fffd}"
         );
     }
 

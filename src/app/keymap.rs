@@ -56,6 +56,8 @@ pub enum Action {
     RemoveFromIntune,
     /// Open or close the tenant readiness (doctor) overlay.
     Doctor,
+    /// Show every refused line of the last paste (intake).
+    PasteReport,
     /// Open the sign-in modal (device code, or the browser from there).
     SignIn,
     /// Type a primary-user filter (status).
@@ -64,6 +66,8 @@ pub enum Action {
     FilterStage,
     /// Cycle the compliance filter (status).
     FilterCompliance,
+    /// Show only stuck devices, or all again (status).
+    FilterStuck,
     /// Clear every filter of the pane (status).
     ClearFilters,
     /// Ask the selected device to check in now (status).
@@ -133,7 +137,7 @@ use KeyCode as K;
 use Scope::{Global as G, Pane as P, PaneTyping as T};
 
 /// One help line for the four filter keys (the overlay lists the keys together).
-const FILTERS_HELP: &str = "filter by user (UPN part), stage, compliance; x clears";
+const FILTERS_HELP: &str = "filter: user (UPN part), stage, compliance, stuck; x clears";
 /// One help line for the two review marking keys.
 const MARK_HELP: &str = "mark the row (Space) / every propose row in view (A)";
 /// One help line for retire and wipe.
@@ -171,10 +175,43 @@ pub const BINDINGS: &[Binding] = &[
         A::NextProfile,
         "next staging profile",
     ),
+    b(
+        T(Pane::Intake),
+        K::F(8),
+        NONE,
+        A::PasteReport,
+        "every refused line of the last paste",
+    ),
     b(T(Pane::Intake), K::Up, NONE, A::Up, "select previous entry"),
+    b(
+        P(Pane::Intake),
+        K::Char('k'),
+        NONE,
+        A::Up,
+        "select previous entry",
+    ),
     b(T(Pane::Intake), K::Down, NONE, A::Down, "select next entry"),
-    b(T(Pane::Intake), K::PageUp, NONE, A::PageUp, "page up"),
-    b(T(Pane::Intake), K::PageDown, NONE, A::PageDown, "page down"),
+    b(
+        P(Pane::Intake),
+        K::Char('j'),
+        NONE,
+        A::Down,
+        "select next entry",
+    ),
+    b(
+        T(Pane::Intake),
+        K::PageUp,
+        NONE,
+        A::PageUp,
+        "page up / down",
+    ),
+    b(
+        T(Pane::Intake),
+        K::PageDown,
+        NONE,
+        A::PageDown,
+        "page up / down",
+    ),
     b(
         P(Pane::Intake),
         K::Char(' '),
@@ -187,7 +224,21 @@ pub const BINDINGS: &[Binding] = &[
         K::Char('d'),
         NONE,
         A::Delete,
-        "delete entry before upload (queue list focused)",
+        "take back an entry before upload (queue list focused)",
+    ),
+    b(
+        P(Pane::Intake),
+        K::Char('X'),
+        NONE,
+        A::RemoveFromIntune,
+        "remove a registered identity from Intune (asks)",
+    ),
+    b(
+        P(Pane::Intake),
+        K::Char('p'),
+        NONE,
+        A::ApplyProfile,
+        "give marked entries the active profile",
     ),
     b(
         P(Pane::Intake),
@@ -332,6 +383,13 @@ pub const BINDINGS: &[Binding] = &[
         K::Char('x'),
         NONE,
         A::ClearFilters,
+        FILTERS_HELP,
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('t'),
+        NONE,
+        A::FilterStuck,
         FILTERS_HELP,
     ),
     b(
@@ -516,6 +574,48 @@ pub fn help_for_role(pane: Pane, privileged: bool) -> Vec<(String, &'static str)
     seen
 }
 
+/// The README's key table, generated from [`BINDINGS`] (a test holds README.md to it, so the
+/// README, the help overlay and the bindings cannot drift apart).
+pub fn readme_table() -> String {
+    let mut out = String::from("| key | where | does |\n|---|---|---|\n");
+    let mut rows = |scope_of: &dyn Fn(Scope) -> bool, place: &str| {
+        let mut seen: Vec<(String, &'static str, bool)> = Vec::new();
+        for bd in BINDINGS.iter().filter(|bd| scope_of(bd.scope)) {
+            let key = key_label(bd.code, bd.mods);
+            match seen.iter_mut().find(|(_, h, _)| *h == bd.help) {
+                Some(e) if !e.0.split(' ').any(|k| k == key) => e.0 = format!("{} {key}", e.0),
+                Some(_) => {}
+                None => seen.push((key, bd.help, bd.action.privileged())),
+            }
+        }
+        for (keys, help, privileged) in seen {
+            let keys = keys
+                .split(' ')
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let note = if privileged {
+                " (role holders only)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("| {keys} | {place} | {help}{note} |\n"));
+        }
+    };
+    rows(&|s| s == Scope::Global, "everywhere");
+    for (pane, place) in [
+        (Pane::Intake, "Intake"),
+        (Pane::Status, "Status"),
+        (Pane::Review, "Review"),
+    ] {
+        rows(
+            &|s| matches!(s, Scope::Pane(p) | Scope::PaneTyping(p) if p == pane),
+            place,
+        );
+    }
+    out
+}
+
 pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
     let base = match code {
         KeyCode::Char(' ') => "Space".to_string(),
@@ -632,5 +732,37 @@ mod tests {
                 .any(|(k, h)| k == "↑ k ↓ j" && *h == "select previous / next device"),
             "{status:?}"
         );
+    }
+
+    /// README.md's key table is exactly the one generated from the bindings.
+    #[test]
+    fn readme_key_table_is_the_key_table() {
+        let readme = include_str!("../../README.md");
+        let start = readme.find("<!-- keys:start -->").expect("start marker") + 19;
+        let end = readme.find("<!-- keys:end -->").expect("end marker");
+        let want = readme_table();
+        assert_eq!(
+            readme[start..end].trim(),
+            want.trim(),
+            "README.md's key table differs from the bindings; put this between the markers:\n{want}"
+        );
+    }
+
+    /// Every key the README lists for a pane does something there, and help lists it.
+    #[test]
+    fn readme_help_and_bindings_agree() {
+        for pane in [Pane::Intake, Pane::Status, Pane::Review] {
+            let help = help_for_role(pane, true);
+            for bd in BINDINGS.iter().filter(|bd| match bd.scope {
+                Scope::Global => true,
+                Scope::Pane(p) | Scope::PaneTyping(p) => p == pane,
+            }) {
+                let typing = matches!(bd.scope, Scope::PaneTyping(_));
+                let found = lookup(pane, typing, &KeyEvent::new(bd.code, bd.mods));
+                assert_eq!(found, Some(bd.action), "{pane:?} {:?}", bd.code);
+                assert!(help.iter().any(|(_, h)| *h == bd.help), "{}", bd.help);
+                assert!(readme_table().contains(bd.help), "{}", bd.help);
+            }
+        }
     }
 }

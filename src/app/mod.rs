@@ -8,6 +8,7 @@ pub mod keymap;
 pub mod list;
 pub mod msg;
 pub mod review;
+pub mod scanner;
 pub mod signin;
 pub mod status;
 pub mod tabs;
@@ -38,6 +39,8 @@ pub enum Overlay {
     Help,
     /// Tenant readiness verdicts (F9).
     Doctor,
+    /// Every line of the last paste that was refused, with why (F8).
+    PasteReport,
 }
 
 /// Where a pane's data stands, drawn in its block title.
@@ -78,6 +81,13 @@ pub struct App {
     pub doctor_scroll: usize,
     /// The sign-in modal (drawn over everything while open).
     pub signin: signin::SignInState,
+    /// Printable keys held while it is not yet known whether they are a scanner burst.
+    pub burst: scanner::Burst,
+    /// Watch for scanner bursts outside text fields. The console turns it on; the model's unit
+    /// tests, which press one key at a time on a frozen clock, leave it off.
+    pub detect_bursts: bool,
+    /// First line shown in the help overlay.
+    pub help_scroll: usize,
     /// Background tasks that stopped by a panic, with why (shown in the status bar).
     pub failed_tasks: Vec<String>,
     /// Something changed since the last draw.
@@ -112,6 +122,9 @@ impl App {
             doctor: None,
             doctor_scroll: 0,
             signin: signin::SignInState::default(),
+            burst: scanner::Burst::default(),
+            detect_bursts: false,
+            help_scroll: 0,
             failed_tasks: Vec::new(),
             dirty: true,
             quit: false,
@@ -125,10 +138,11 @@ impl App {
     /// Rows of the focused pane's list viewport for this terminal size: total minus tab bar,
     /// status bar, pane border and table header, and the intake input block.
     pub fn list_height(&self, pane: Pane) -> usize {
+        // Tab bar, footer and status bar are three rows.
         let chrome = match pane {
-            Pane::Intake => 2 + 2 + 3 + 1 + 1,
-            Pane::Status => 2 + 2 + 1 + 1,
-            Pane::Review => 2 + 2 + 1 + 1 + review::DETAIL_HEIGHT,
+            Pane::Intake => 3 + 2 + 3 + 1 + 1,
+            Pane::Status => 3 + 2 + 1 + 1,
+            Pane::Review => 3 + 2 + 1 + 1 + review::DETAIL_HEIGHT,
         };
         usize::from(self.height).saturating_sub(chrome)
     }
@@ -146,10 +160,22 @@ impl App {
         }
     }
 
+    /// Whether printable keys are watched for scanner bursts: everywhere but a text field
+    /// (the scan input, a filter, a reason prompt). Overlays and the sign-in modal have none.
+    pub fn watches_bursts(&self) -> bool {
+        self.detect_bursts && (self.signin.open || self.overlay.is_some() || !self.typing())
+    }
+
+    /// How long until held keys turn out to be a person's (the runtime wakes then).
+    pub fn burst_wait(&self, now: DateTime<Utc>) -> Option<std::time::Duration> {
+        self.burst.wait(now, &self.config.intake)
+    }
+
     pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
         self.dirty = true;
         match msg {
-            Msg::Key(key) => self.on_key(key),
+            Msg::Key(key) => self.on_key_event(key),
+            Msg::FlushKeys => self.flush_keys(),
             Msg::Paste(text) => match self.focus {
                 Pane::Intake => self.intake.on_paste(&text, &self.config),
                 Pane::Status => {
@@ -186,7 +212,9 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
-                self.intake.on_tick(now, &self.config)
+                let mut cmds = self.flush_keys();
+                cmds.extend(self.intake.on_tick(now, &self.config));
+                cmds
             }
             Msg::Conn(c) => {
                 self.conn = c;
@@ -290,6 +318,39 @@ impl App {
         }
     }
 
+    /// A key from the terminal: first past the burst detector, then to whatever has focus.
+    fn on_key_event(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        if self.burst.is_empty() && !self.watches_bursts() {
+            return self.on_key(key);
+        }
+        match self.burst.push(key, self.now, &self.config.intake) {
+            scanner::Step::Held => Vec::new(),
+            scanner::Step::Scan(text) => self.intake.scan_burst(&text, &self.config),
+            scanner::Step::Replay(keys) => self.replay(keys),
+        }
+    }
+
+    /// Held keys that waited longer than a scanner would: a person's keys, acted on in order.
+    fn flush_keys(&mut self) -> Vec<Cmd> {
+        if self.burst.expired(self.now, &self.config.intake) {
+            let keys = self.burst.take();
+            self.replay(keys)
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn replay(&mut self, keys: Vec<KeyEvent>) -> Vec<Cmd> {
+        let mut cmds = Vec::new();
+        for k in keys {
+            if self.quit {
+                break;
+            }
+            cmds.extend(self.on_key(k));
+        }
+        cmds
+    }
+
     fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let action = keymap::lookup(self.focus, self.typing(), &key);
         if self.signin.open {
@@ -304,27 +365,28 @@ impl App {
             self.overlay = None;
             return self.signin.open();
         }
-        if self.overlay == Some(Overlay::Doctor) {
+        if let Some(overlay) = &self.overlay {
+            // Overlays scroll with the arrows (and j/k); quit still quits, F2–F4 switch panes,
+            // any other key closes the overlay.
             use crossterm::event::KeyCode;
+            let scroll = match overlay {
+                Overlay::Doctor => &mut self.doctor_scroll,
+                Overlay::Help | Overlay::PasteReport => &mut self.help_scroll,
+            };
             match key.code {
-                KeyCode::Up => self.doctor_scroll = self.doctor_scroll.saturating_sub(1),
-                KeyCode::Down => self.doctor_scroll += 1,
-                KeyCode::PageUp => self.doctor_scroll = self.doctor_scroll.saturating_sub(10),
-                KeyCode::PageDown => self.doctor_scroll += 10,
-                _ if action == Some(Action::Quit) => self.quit = true,
-                _ => self.overlay = None,
-            }
-            return Vec::new();
-        }
-        if self.overlay.is_some() {
-            // Any key closes help, except quit which still quits.
-            match action {
-                Some(Action::Quit) => self.quit = true,
-                Some(Action::Focus(p)) => {
-                    self.overlay = None;
-                    return self.focus_pane(p);
-                }
-                _ => self.overlay = None,
+                KeyCode::Up | KeyCode::Char('k') => *scroll = scroll.saturating_sub(1),
+                KeyCode::Down | KeyCode::Char('j') => *scroll += 1,
+                KeyCode::PageUp => *scroll = scroll.saturating_sub(10),
+                KeyCode::PageDown => *scroll += 10,
+                KeyCode::Home => *scroll = 0,
+                _ => match action {
+                    Some(Action::Quit) => self.quit = true,
+                    Some(Action::Focus(p)) => {
+                        self.overlay = None;
+                        return self.focus_pane(p);
+                    }
+                    _ => self.overlay = None,
+                },
             }
             return Vec::new();
         }
@@ -335,6 +397,17 @@ impl App {
             }
             Some(Action::Help) => {
                 self.overlay = Some(Overlay::Help);
+                self.help_scroll = 0;
+                Vec::new()
+            }
+            Some(Action::PasteReport) => {
+                if self.intake.paste_report.is_some() {
+                    self.overlay = Some(Overlay::PasteReport);
+                    self.help_scroll = 0;
+                } else {
+                    self.intake
+                        .say("no paste yet: F8 lists the refused lines of a paste");
+                }
                 Vec::new()
             }
             Some(Action::Doctor) => {
@@ -435,7 +508,7 @@ mod tests {
             height: 48,
         });
         assert!(!a.too_small());
-        assert_eq!(a.status.list.height, 48 - 6);
+        assert_eq!(a.status.list.height, 48 - 7);
     }
 
     #[test]
@@ -443,5 +516,65 @@ mod tests {
         let mut a = app();
         a.update(Msg::Quit);
         assert!(a.quit);
+    }
+
+    fn type_burst(a: &mut App, text: &str) {
+        for c in text.chars() {
+            a.update(key(KeyCode::Char(c)));
+        }
+        a.update(key(KeyCode::Enter));
+    }
+
+    /// A scanner burst is a scan on every pane and under every overlay but a text field; a
+    /// person's key (held past the gap) still does what it always did.
+    #[test]
+    fn a_burst_is_a_scan_wherever_focus_is() {
+        let mut a = app();
+        a.detect_bursts = true;
+        // Queue list focused.
+        a.update(key(KeyCode::F(6)));
+        type_burst(&mut a, "PF3LIST1");
+        // Status pane.
+        a.update(key(KeyCode::F(3)));
+        type_burst(&mut a, "PF3STAT2");
+        // Help overlay over the review pane: it stays open.
+        a.update(key(KeyCode::F(4)));
+        a.update(key(KeyCode::F(1)));
+        type_burst(&mut a, "PF3HELP3");
+        assert_eq!(a.overlay, Some(Overlay::Help));
+        // The sign-in modal: a scan is not "any key".
+        a.update(key(KeyCode::Esc));
+        a.signin.open = true;
+        type_burst(&mut a, "PF3MODAL4");
+        assert!(a.signin.open);
+        a.signin.open = false;
+        let queued: Vec<&str> = a.intake.pending.iter().map(|e| e.serial.as_str()).collect();
+        assert_eq!(queued, ["PF3LIST1", "PF3STAT2", "PF3HELP3", "PF3MODAL4"]);
+        assert!(!a.quit);
+    }
+
+    #[test]
+    fn a_persons_key_is_acted_on_once_the_gap_has_passed() {
+        let mut a = app();
+        a.detect_bursts = true;
+        // `?` cannot start a serial: it acts at once.
+        a.update(key(KeyCode::F(3)));
+        a.update(key(KeyCode::Char('?')));
+        assert_eq!(a.overlay, Some(Overlay::Help));
+        a.update(key(KeyCode::Esc));
+        // `s` could start one: held for a moment, then it sorts.
+        let before = a.status.sort;
+        a.update(key(KeyCode::Char('s')));
+        assert_eq!(a.status.sort, before, "held for a moment");
+        assert!(a.burst_wait(a.now).is_some());
+        a.set_clock(a.now + chrono::Duration::milliseconds(100));
+        a.update(Msg::FlushKeys);
+        assert_ne!(a.status.sort, before);
+        assert!(a.intake.pending.is_empty());
+        // Typing in a text field is never held.
+        a.update(key(KeyCode::F(2)));
+        a.update(key(KeyCode::Char('q')));
+        assert_eq!(a.intake.input, "q");
+        assert!(!a.quit);
     }
 }

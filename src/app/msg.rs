@@ -51,6 +51,8 @@ pub enum Msg {
     },
     /// The slow clock (about once a second).
     Tick(DateTime<Utc>),
+    /// Held keys may have waited long enough to be a person's (see `app::scanner`).
+    FlushKeys,
     Conn(ConnState),
     Session(SessionState),
     /// The store task's answer to a `Cmd::Store`.

@@ -206,8 +206,8 @@ impl SignInState {
     }
 
     /// Keys while the modal is open. Esc closes it (cancelling an attempt in progress); `b`
-    /// switches to the browser; after a failure any other key gets a new code; after success any
-    /// key closes.
+    /// switches to the browser; after a failure Enter (or `n`) gets a new code; after success any
+    /// key closes. Scanner bursts never get here (`app::scanner` takes them first).
     pub fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         match (&self.phase, key.code) {
             (_, KeyCode::Esc) => {
@@ -223,7 +223,12 @@ impl SignInState {
                 Vec::new()
             }
             (_, KeyCode::Char('b' | 'B')) if self.unavailable.is_none() => self.start(true),
-            (Phase::Failed(_) | Phase::Idle, _) if self.unavailable.is_none() => self.start(false),
+            // A named key, never "any key": a stray key (or a scan) must not start a new code.
+            (Phase::Failed(_) | Phase::Idle, KeyCode::Enter | KeyCode::Char('n' | 'N'))
+                if self.unavailable.is_none() =>
+            {
+                self.start(false)
+            }
             _ => Vec::new(),
         }
     }

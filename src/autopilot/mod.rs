@@ -14,15 +14,8 @@ pub mod show;
 /// Outside text made safe for a terminal: control characters (escape sequences, line breaks)
 /// are shown escaped, everything else as is.
 pub fn safe(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    // The one escape function for outside text (`crate::text`).
+    crate::text::escape(s).into_owned()
 }
 
 #[cfg(test)]

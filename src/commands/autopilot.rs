@@ -86,7 +86,7 @@ pub fn run_show(args: &ShowArgs, out: &mut dyn Write) -> anyhow::Result<ExitCode
     let shown = match show::load(&args.inputs) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("stagehand autopilot show: {e}");
+            eprintln!("stagehand autopilot show: {}", crate::text::Escaped(&e));
             return Ok(ExitCode::from(2));
         }
     };
@@ -112,7 +112,7 @@ pub fn plan(
         let (r, errors) = file::read(f).map_err(|e| anyhow::anyhow!("{e}"))?;
         refused += errors.len();
         for e in errors {
-            writeln!(err, "rejected: {e}")?;
+            writeln!(err, "rejected: {}", crate::text::Escaped(&e))?;
         }
         records.extend(r);
     }
@@ -190,7 +190,7 @@ pub async fn run_import(
         args.assigned_user.as_deref(),
         err,
     )?;
-    std::fs::create_dir_all(data_dir)
+    crate::private::data_dir(data_dir)
         .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
     let _lock = DataDirLock::acquire(data_dir)?;
     let mut audit = AuditLog::open(data_dir)?;
@@ -257,7 +257,7 @@ pub async fn run_tag(
     out: &mut dyn Write,
 ) -> anyhow::Result<u8> {
     check_options(Some(&args.group_tag), None)?;
-    std::fs::create_dir_all(data_dir)
+    crate::private::data_dir(data_dir)
         .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
     let _lock = DataDirLock::acquire(data_dir)?;
     let mut audit = AuditLog::open(data_dir)?;

@@ -31,9 +31,22 @@ pub enum IntakeCommand {
     /// Queue the serials of files: a `stagehand prep --format queue` file, or any CSV/list that
     /// `stagehand prep` reads (same parser, same rules).
     Import(ImportArgs),
+    /// Remove registered corporate identifiers from Intune (asks first unless --yes; audited
+    /// before and after each removal), then drop them from the queue.
+    Remove(RemoveArgs),
     /// Mark a queue entry failed with a reason (a hardware fault, say): a local note kept in the
     /// queue and shown in the console, never sent to Intune.
     Fail(FailArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// Serials of registered queue entries.
+    #[arg(required = true)]
+    pub serials: Vec<String>,
+    /// Do not ask (for scripts): the removal is still audited before and after.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +143,9 @@ impl<'a> From<&'a QueueEntry> for ListedEntry<'a> {
 pub fn run(args: &IntakeArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
     match &args.command {
         IntakeCommand::Push => anyhow::bail!("intake push needs a tenant connection: see run_push"),
+        IntakeCommand::Remove(_) => {
+            anyhow::bail!("intake remove needs a tenant connection: see run_remove")
+        }
         IntakeCommand::Add(a) => add(a, config, data_dir),
         IntakeCommand::List(a) => list(a, data_dir),
         IntakeCommand::Import(a) => import(a, config, data_dir),
@@ -415,6 +431,109 @@ pub async fn run_push(
     })
 }
 
+/// `stagehand intake remove SERIAL…`: the console's `X`, headless. Every serial must be a
+/// registered entry of this queue (its imported id is known). Nothing is removed before the
+/// technician confirms (or `--yes`); each removal is audited durably before the call and after it
+/// with the outcome, under the account signed in now.
+pub async fn run_remove(
+    args: &RemoveArgs,
+    data_dir: &Path,
+    client: &crate::graph::GraphClient,
+    actor: &str,
+    confirm: &mut dyn FnMut(&str) -> bool,
+) -> anyhow::Result<ExitCode> {
+    use crate::store::queue::serial_key;
+    use crate::store::{AuditLog, AuditRecord, EntryState};
+    let (mut journal, mut queue, report) = Store::open(data_dir)?;
+    if report.notice.is_some() {
+        eprintln!("{report}");
+    }
+    let mut targets = Vec::new();
+    let mut refused = 0usize;
+    for raw in &args.serials {
+        let serial = raw.trim();
+        match queue.get(&serial_key(serial)) {
+            Some(e) if e.state == EntryState::Registered && e.imported_id.is_some() => {
+                targets.push((e.serial.clone(), e.imported_id.clone().unwrap_or_default()));
+            }
+            Some(e) => {
+                refused += 1;
+                eprintln!(
+                    "stagehand: {}: not removed: it is {:?} here, only a registered identity can be removed (a queued one: the console's d)",
+                    serial.escape_debug(),
+                    e.state
+                );
+            }
+            None => {
+                refused += 1;
+                eprintln!(
+                    "stagehand: {}: not removed: not in this bench's queue",
+                    serial.escape_debug()
+                );
+            }
+        }
+    }
+    if targets.is_empty() {
+        return Ok(ExitCode::from(if refused > 0 { 1 } else { 0 }));
+    }
+    let list: Vec<&str> = targets.iter().map(|(s, _)| s.as_str()).collect();
+    let question = format!(
+        "Remove {} corporate identifier(s) from Intune ({})? Type yes: ",
+        targets.len(),
+        list.join(", ")
+    );
+    if !args.yes && !confirm(&question) {
+        eprintln!("stagehand: nothing removed");
+        return Ok(ExitCode::from(1));
+    }
+    let mut audit = AuditLog::open(data_dir)?;
+    let mut failed = 0usize;
+    for (serial, imported_id) in targets {
+        let mut before = AuditRecord::before(Utc::now(), actor, "delete_identifier");
+        before.serial = Some(serial.clone());
+        before.device_id = Some(imported_id.clone());
+        // The record is durable before Intune is asked; no record, no call.
+        audit.append(&before)?;
+        let result = client.delete_imported_identity(&imported_id).await;
+        let outcome = match &result {
+            Ok(()) => "ok".to_string(),
+            Err(e) => e.to_string(),
+        };
+        audit.append(&before.after(Utc::now(), &outcome))?;
+        match result {
+            Ok(()) => {
+                let event = QueueEvent::Removed {
+                    serial: serial.clone(),
+                };
+                crate::store::queue::apply(&mut queue, &event);
+                journal.append(std::slice::from_ref(&event))?;
+                println!("{serial}: removed from Intune");
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("stagehand: {serial}: not removed: {e}");
+            }
+        }
+    }
+    Ok(if failed + refused > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Asks on the terminal; anything but "yes" declines. Without a terminal it declines (use --yes).
+pub fn confirm_on_tty(question: &str) -> bool {
+    use std::io::{BufRead, IsTerminal};
+    if !std::io::stdin().is_terminal() {
+        eprintln!("stagehand: not asking without a terminal; pass --yes to remove");
+        return false;
+    }
+    eprint!("{question}");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).is_ok() && answer.trim() == "yes"
+}
+
 fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let (mut db, mut queue, report) = Store::open(data_dir)?;
     if report.notice.is_some() {
@@ -435,7 +554,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
     };
     let mut events = Vec::new();
     let mut refused = 0;
-    let mut out = crate::text::TermWriter(std::io::stdout().lock());
+    let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
     for raw in &args.serials {
         match scan::accept(raw, &ctx, |k| queue.contains(k)) {
             Ok(a) => {
@@ -492,7 +611,7 @@ fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     if report.notice.is_some() {
         eprintln!("{report}");
     }
-    let mut out = crate::text::TermWriter(std::io::stdout().lock());
+    let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
     if args.json {
         let rows: Vec<ListedEntry> = queue
             .entries()

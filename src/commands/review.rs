@@ -79,26 +79,6 @@ pub const EXIT_FAILED: u8 = 1;
 /// Every write was accepted, but at least one was not confirmed by the read-back in time.
 pub const EXIT_UNCONFIRMED: u8 = 3;
 
-/// A Graph client for the headless commands. Sign-in (the `auth` module's token providers) is
-/// not on this branch yet, so this refuses with a plain message; the library functions below take
-/// any `GraphClient` and are what the tests drive.
-pub fn connect(config: &Config) -> anyhow::Result<GraphClient> {
-    anyhow::bail!(
-        "stagehand review/reassign need a signed-in Graph session for tenant {}; \
-         sign-in is not wired into this build yet",
-        config.tenant.id.as_deref().unwrap_or("(none configured)")
-    )
-}
-
-/// Who the audit log names for a headless run: the app registration on this bench.
-pub fn actor(config: &Config) -> String {
-    format!(
-        "{}@{}",
-        config.tenant.client_id.as_deref().unwrap_or("stagehand"),
-        gethostname::gethostname().to_string_lossy()
-    )
-}
-
 /// The rejection that still holds for this candidate's current data, if any.
 pub fn rejection_of<'r>(rejected: &'r Rejections, c: &Candidate) -> Option<&'r Rejection> {
     rejected.matching(&c.device.id, &fingerprint(&c.device.id, &c.assessment))

@@ -42,6 +42,9 @@ pub struct StatusArgs {
     /// Only these serials (repeatable); serials not in the queue are tracked too.
     #[arg(long = "serial", value_name = "S")]
     pub serials: Vec<String>,
+    /// Only devices stuck in a stage beyond their profile's `stuck_minutes`.
+    #[arg(long)]
+    pub stuck: bool,
 }
 
 /// Runs the command with a signed-in client.
@@ -76,6 +79,10 @@ pub async fn run(
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
             rows = poll(&mut poller, &entries, !args.watch) => rows?,
         };
+        let rows: Vec<_> = rows
+            .into_iter()
+            .filter(|r| !args.stuck || r.flags.stuck)
+            .collect();
         let decorated = if args.json && !autopilot.is_empty() {
             let mut values = rows
                 .iter()
@@ -88,7 +95,7 @@ pub async fn run(
         } else {
             None
         };
-        let mut out = crate::text::TermWriter(std::io::stdout().lock());
+        let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
         if args.csv {
             let table = crate::export::status_table(rows.iter().map(|r| &**r));
             let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;

@@ -9,6 +9,10 @@ use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 use super::theme;
 use crate::app::App;
 use crate::app::intake::{FeedbackKind, RowState};
+use crate::status::Stage;
+
+/// Seconds the feedback line keeps a message before it clears itself.
+pub const FEEDBACK_SECS: i64 = 30;
 
 pub fn state_style(s: RowState) -> Style {
     match s {
@@ -49,7 +53,14 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
     };
     let block = Block::bordered()
         .border_style(border)
-        .title(Span::styled(" Scan ", theme::title()))
+        .title(Span::styled(
+            if s.input_focused {
+                " ▶ Scan "
+            } else {
+                " Scan "
+            },
+            theme::title(),
+        ))
         .title(Line::from(Span::styled(profile_text, theme::dim())).right_aligned());
     let cursor = if s.input_focused { "█" } else { "" };
     let input = Line::from(vec![
@@ -68,7 +79,8 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
                 Style::new().fg(theme::BAD).add_modifier(Modifier::BOLD),
             ))
         }
-        (Some(f), _) => {
+        // The last scan's result stays a while, then the line goes back to the hint.
+        (Some(f), _) if (app.now - f.at).num_seconds() < FEEDBACK_SECS => {
             let (mark, color) = match f.kind {
                 FeedbackKind::Saving => ("…", theme::DIM),
                 FeedbackKind::Queued => ("✓", theme::OK),
@@ -90,7 +102,7 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
         (None, Some(notice)) => {
             Line::from(Span::styled(notice.clone(), Style::new().fg(theme::WARN)))
         }
-        (None, None) => Line::from(Span::styled(
+        _ => Line::from(Span::styled(
             "Scan a serial (Enter or Tab ends it), or paste a column from a spreadsheet.",
             theme::dim(),
         )),
@@ -100,7 +112,12 @@ fn draw_input(frame: &mut Frame, app: &App, area: Rect) {
 
 fn draw_queue(frame: &mut Frame, app: &App, area: Rect) {
     let s = &app.intake;
-    let mut title = vec![Span::styled(" Queue ", theme::title())];
+    let focus = if s.input_focused {
+        " Queue "
+    } else {
+        " ▶ Queue "
+    };
+    let mut title = vec![Span::styled(focus, theme::title())];
     for (state, n) in s.counts {
         if n > 0 {
             title.push(Span::styled(
@@ -132,6 +149,12 @@ fn draw_queue(frame: &mut Frame, app: &App, area: Rect) {
         "Message",
     ])
     .style(theme::header());
+    // The selected row carries a marker too, so it shows without colour (NO_COLOR).
+    let selected = if s.input_focused {
+        None
+    } else {
+        s.list.selected_key().map(String::as_str)
+    };
     let rows = s.list.window().iter().filter_map(|&i| {
         let key = s.list_key(i)?;
         let r = s.row(key)?;
@@ -140,9 +163,23 @@ fn draw_queue(frame: &mut Frame, app: &App, area: Rect) {
         if let Some(note) = &e.note {
             message = format!("{note} {message}");
         }
+        if let Some(left) = s.hold_left(e, app.now) {
+            message = format!("sends in {left} s · d takes back (F6)");
+        }
+        // Once Intune has it, the row shows where the device is now (from the status feed).
+        let (label, style) = match (r.state, app.status.stage_of(&e.serial)) {
+            (RowState::Registered, Some(stage)) if stage != Stage::Queued => {
+                (stage.words(), super::status::stage_style(stage))
+            }
+            _ => (r.state.label(), state_style(r.state)),
+        };
         Some(Row::new(vec![
-            Span::raw(if r.marked { "●" } else { " " }),
-            Span::styled(r.state.label(), state_style(r.state)),
+            Span::raw(match (r.marked, selected == Some(key)) {
+                (true, _) => "●",
+                (false, true) => "▶",
+                _ => " ",
+            }),
+            Span::styled(label, style),
             Span::raw(e.serial.clone()),
             Span::raw(e.manufacturer.clone()),
             Span::raw(e.model.clone()),

@@ -3,8 +3,10 @@
 
 pub mod devices;
 pub mod doctor;
+pub mod footer;
 pub mod help;
 pub mod intake;
+pub mod paste;
 pub mod review;
 pub mod signin;
 pub mod status;
@@ -24,9 +26,10 @@ pub fn draw(frame: &mut Frame, app: &App) {
         draw_too_small(frame, area);
         return;
     }
-    let [tabs, body, bar] = Layout::vertical([
+    let [tabs, body, hints, bar] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
+        Constraint::Length(1),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -39,10 +42,12 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         Pane::Review => review::draw(frame, app, body),
     }
+    footer::draw(frame, app, hints);
     draw_status_bar(frame, app, bar);
     match app.overlay {
         Some(Overlay::Help) => help::draw(frame, app, body),
         Some(Overlay::Doctor) => doctor::draw(frame, app, body),
+        Some(Overlay::PasteReport) => paste::draw(frame, app, body),
         None => {}
     }
     signin::draw(frame, app, body);
@@ -80,12 +85,13 @@ fn draw_tabs(frame: &mut Frame, app: &App, area: Rect) {
         if i > 0 {
             spans.push(Span::styled(DIVIDER, theme::dim()));
         }
-        let style = if *pane == app.focus {
-            theme::tab_active()
+        if *pane == app.focus {
+            // A marker as well as colour and reverse video, so NO_COLOR still shows the tab.
+            let marked = format!("▶{}", &label[1..]);
+            spans.push(Span::styled(marked, theme::tab_active()));
         } else {
-            theme::tab_idle()
-        };
-        spans.push(Span::styled(*label, style));
+            spans.push(Span::styled(*label, theme::tab_idle()));
+        }
     }
     frame.render_widget(Line::from(spans), area);
     let brand = if app.demo {
@@ -140,13 +146,13 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
     );
     let mut spans = vec![
         Span::raw(" "),
-        Span::raw(app.tenant.clone()),
-        sep(),
-        session,
+        Span::raw(short_tenant(&app.tenant, area.width)),
         sep(),
         conn,
         sep(),
         Span::raw(queue),
+        sep(),
+        session,
     ];
     if let Some(last) = app.failed_tasks.last() {
         spans.push(sep());
@@ -157,12 +163,56 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
     }
     let line = Line::from(spans);
     frame.render_widget(Paragraph::new(line).style(theme::status_bar()), area);
-    let hint = Line::from(Span::styled("F1 help ", theme::dim())).alignment(Alignment::Right);
-    frame.render_widget(Paragraph::new(hint).style(theme::status_bar()), area);
+}
+
+/// The tenant as the status bar shows it: whole when the bar is wide, else its name (the part
+/// before the first dot of a domain) or the first 8 characters of its id, so the connection and
+/// queue state always fit at 80 columns.
+pub fn short_tenant(tenant: &str, width: u16) -> String {
+    if width >= 120 || tenant.chars().count() <= 12 {
+        return tenant.to_string();
+    }
+    let (name, rest) = tenant.split_once(' ').unwrap_or((tenant, ""));
+    let short = match name.split_once('.') {
+        Some((head, _)) if !head.is_empty() => head.to_string(),
+        _ => name.chars().take(8).collect::<String>() + "…",
+    };
+    if rest.is_empty() {
+        short
+    } else {
+        format!("{short} {rest}")
+    }
 }
 
 /// A pane's block with its load state in the title.
 pub fn pane_block<'a>(title: &'a str, load: &LoadState, app: &App) -> Block<'a> {
+    pane_block_since(title, load, None, app)
+}
+
+/// [`pane_block`] for a pane that remembers when its data last arrived: offline (or signed
+/// out) it says what it shows — "offline: showing the last data from 09:14" — rather than
+/// "loading…" that never ends.
+pub fn pane_block_since<'a>(
+    title: &'a str,
+    load: &LoadState,
+    last: Option<chrono::DateTime<chrono::Utc>>,
+    app: &App,
+) -> Block<'a> {
+    let cut_off = matches!(app.conn, ConnState::Offline(_))
+        || matches!(app.session, SessionState::Expired { .. });
+    if cut_off && matches!(load, LoadState::Loading | LoadState::Failed(_)) {
+        let text = match last {
+            Some(at) => format!(
+                " · offline: showing the last data from {} ",
+                at.with_timezone(&chrono::Local).format("%H:%M")
+            ),
+            None => " · offline: no data yet ".to_string(),
+        };
+        return Block::bordered().title(Line::from(vec![
+            Span::styled(format!(" {title} "), theme::title()),
+            Span::styled(text, ratatui::style::Style::new().fg(theme::WARN)),
+        ]));
+    }
     let state = match load {
         LoadState::Idle => Span::styled(" · not watching (sign in to a tenant) ", theme::dim()),
         LoadState::Loading => {
@@ -220,6 +270,38 @@ mod tests {
         let mut a = app();
         let t = render(&mut a, 60, 20);
         insta::assert_snapshot!(t.backend());
+    }
+
+    #[test]
+    fn tenant_is_shortened_to_its_name_or_eight_characters() {
+        use super::short_tenant;
+        assert_eq!(short_tenant("contoso.onmicrosoft.com", 80), "contoso");
+        assert_eq!(
+            short_tenant("0f8fad5b-d9cb-469f-a165-70867728950e", 80),
+            "0f8fad5b…"
+        );
+        assert_eq!(
+            short_tenant("0f8fad5b-d9cb-469f-a165-70867728950e (simulated)", 80),
+            "0f8fad5b… (simulated)"
+        );
+        assert_eq!(
+            short_tenant("contoso.onmicrosoft.com", 160),
+            "contoso.onmicrosoft.com"
+        );
+    }
+
+    #[test]
+    fn status_bar_keeps_connection_and_queue_at_80_columns() {
+        let mut a = app();
+        a.tenant = "0f8fad5b-d9cb-469f-a165-70867728950e".into();
+        a.session = crate::app::SessionState::SignedIn {
+            account: "technician.one@contoso.onmicrosoft.com".into(),
+        };
+        a.update(Msg::Conn(ConnState::Online));
+        let t = render(&mut a, 80, 24);
+        let text = format!("{}", t.backend());
+        let bar = text.lines().nth(23).unwrap();
+        assert!(bar.contains("online") && bar.contains("queue 0"), "{bar}");
     }
 
     #[test]

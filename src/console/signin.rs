@@ -46,7 +46,7 @@ pub fn lines(app: &App) -> Vec<Line<'static>> {
         ));
         out.push(Line::default());
     }
-    const AGAIN: &str = "any key: new code · b: sign in with a browser · Esc: keep working offline";
+    const AGAIN: &str = "Enter: new code · b: sign in with a browser · Esc: keep working offline";
     match &s.phase {
         Phase::Idle => out.push(Line::from("Press Ctrl-L to sign in.")),
         Phase::Requesting { browser: false } => {
@@ -249,7 +249,7 @@ mod tests {
         }));
         let text = format!("{}", render(&mut a, 80, 24).backend());
         assert!(text.contains("The sign-in was declined."), "{text}");
-        assert!(text.contains("any key: new code"), "{text}");
+        assert!(text.contains("Enter: new code"), "{text}");
         a.update(Msg::Key(crossterm::event::KeyEvent::from(
             crossterm::event::KeyCode::Enter,
         )));

@@ -16,6 +16,9 @@ use crate::status::plan;
 use crate::status::poll::Poller;
 use crate::store::QueueEntry;
 
+/// How long the feed waits after the queue changed before it polls (a burst of scans is one poll).
+pub const QUEUE_SETTLE: std::time::Duration = std::time::Duration::from_millis(400);
+
 /// Starts the status feed. Send `StatusCmd`s on the returned channel; results arrive as
 /// `Msg::Status` stamped with the generation of the latest command seen. `queue` carries the
 /// local queue's entries (the console publishes it whenever the queue changes).
@@ -57,7 +60,7 @@ fn apply(poller: &mut Poller, generation: &mut u64, cmd: StatusCmd) {
 /// scope and generation win) and answered by one immediate cycle.
 pub async fn run(
     mut poller: Poller,
-    queue: watch::Receiver<Vec<Arc<QueueEntry>>>,
+    mut queue: watch::Receiver<Vec<Arc<QueueEntry>>>,
     mut cmd_rx: mpsc::UnboundedReceiver<StatusCmd>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
@@ -68,10 +71,24 @@ pub async fn run(
     let mut period = poller.cadence().fast;
     let mut tick = interval_at(Instant::now(), period);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut queue_open = true;
     loop {
         tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
+            // The bench changed the queue (a scan, an upload registered): poll soon, once the
+            // burst has settled, so the Status pane follows the bench within seconds.
+            changed = queue.changed(), if queue_open => {
+                if changed.is_err() {
+                    queue_open = false;
+                    continue;
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = tokio::time::sleep(QUEUE_SETTLE) => {}
+                }
+                queue.borrow_and_update();
+            }
             cmd = cmd_rx.recv() => {
                 let Some(cmd) = cmd else { break };
                 apply(&mut poller, &mut generation, cmd);

@@ -74,6 +74,8 @@ pub async fn run_loop<B: Backend>(
             break;
         }
         let draw_at = last_draw.map_or(Instant::now(), |t| t + FRAME);
+        // Keys held by the scanner-burst detector are acted on once a scanner would have ended.
+        let burst_wait = app.burst_wait(chrono::Utc::now());
         let first = tokio::select! {
             biased;
             m = inbox.input.recv(), if input_open => match m {
@@ -85,6 +87,9 @@ pub async fn run_loop<B: Backend>(
                 None => { feeds_open = false; None }
             },
             _ = tokio::time::sleep_until(draw_at), if app.dirty => None,
+            _ = tokio::time::sleep(burst_wait.unwrap_or_default()), if burst_wait.is_some() => {
+                Some(Msg::FlushKeys)
+            }
             _ = tick.tick() => Some(Msg::Tick(chrono::Utc::now())),
         };
         stats.wakeups += 1;

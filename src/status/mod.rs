@@ -2,6 +2,7 @@
 //! and flags per device, decide what to read each poll cycle, and keep the observed timeline;
 //! and the poller (`poll`) that does the reads they plan.
 
+pub mod codes;
 pub mod deployment;
 pub mod inputs;
 pub mod plan;

@@ -59,6 +59,14 @@ impl Stage {
         }
     }
 
+    /// The stage as words for the panes ("in use"); JSON keeps [`Stage::label`]'s tokens.
+    pub fn words(self) -> &'static str {
+        match self {
+            Stage::InUse => "in use",
+            other => other.label(),
+        }
+    }
+
     /// Position in [`Stage::ALL`].
     pub fn index(self) -> usize {
         self as usize
@@ -175,9 +183,16 @@ pub fn derive(i: &Inputs) -> Derived {
     let (primary_user, disagreement) = primary_user(i.device, i.single);
     let enrolled_by = i.single.and_then(|s| s.enrolled_by.clone());
     let (stage, message, code, phase, evidence) = stage_of(i, primary_user.as_deref());
+    // Time in stage comes from Intune's own timestamps where it has them (enrolledDateTime, the
+    // report's enrollment time, the identity's last contact, the real user's logon), not from
+    // when this console first looked. A change this console saw is dated by Intune's timestamp
+    // when that is later than the previous stage's start (it says when the new stage began),
+    // else by the moment it was seen.
     let since = match i.previous {
         Some((prev, since)) if prev == stage => since,
-        Some(_) => i.now,
+        Some((_, prev_since)) => evidence
+            .filter(|t| *t > prev_since)
+            .map_or(i.now, |t| t.min(i.now)),
         None => evidence.map_or(i.now, |t| t.min(i.now)),
     };
     let flags = Flags {
@@ -257,8 +272,8 @@ fn stage_of(i: &Inputs, primary: Option<&str>) -> StageOf {
             None,
         );
     }
-    if let Some(msg) = real_user_signed_in(i, primary) {
-        return (Stage::InUse, msg, None, None, None);
+    if let Some((msg, at)) = real_user_signed_in(i, primary) {
+        return (Stage::InUse, msg, None, None, Some(at));
     }
     match i.report {
         Some(r) if deployment::deployment(&r.deployment_status) == Deployment::Succeeded => (
@@ -311,9 +326,11 @@ fn failure(i: &Inputs) -> Option<StageOf> {
     {
         let phase = deployment::phase_label(&r.phase);
         let code = deployment::result_code_label(&r.result_code);
-        let msg = match &code {
-            Some(c) => format!("deployment failed at {phase}, result {c}"),
-            None => format!("deployment failed at {phase}"),
+        // The code and what it means first, so a narrow column keeps the fact that matters.
+        let msg = match (super::codes::parse(&r.result_code), &code) {
+            (Some(n), Some(_)) => format!("{} (deployment, {phase})", super::codes::short(n)),
+            (None, Some(c)) => format!("deployment failed at {phase}, result {c}"),
+            _ => format!("deployment failed at {phase}"),
         };
         return failed(msg, code);
     }
@@ -323,7 +340,7 @@ fn failure(i: &Inputs) -> Option<StageOf> {
 /// A logged-on user, resolved to a UPN, who is neither a staging account nor the current
 /// (staging) primary user. Ids not resolved yet (or deleted users, which the feed drops) never
 /// count: a deleted account's old logon must not look like a hand-over.
-fn real_user_signed_in(i: &Inputs, primary: Option<&str>) -> Option<String> {
+fn real_user_signed_in(i: &Inputs, primary: Option<&str>) -> Option<(String, DateTime<Utc>)> {
     let single = i.single?;
     let primary_id = match &single.primary {
         PrimaryRead::User(u) => Some(u.id.as_str()),
@@ -337,9 +354,12 @@ fn real_user_signed_in(i: &Inputs, primary: Option<&str>) -> Option<String> {
         .max_by_key(|l| l.at)?;
     let who = real.upn.as_deref().unwrap_or(&real.user_id);
     let primary = primary.unwrap_or("none");
-    Some(format!(
-        "{who} signed in {}; primary user still {primary}: waiting for review",
-        real.at.format("%Y-%m-%d %H:%M")
+    Some((
+        format!(
+            "{who} signed in {}; primary user still {primary}: waiting for review",
+            real.at.format("%Y-%m-%d %H:%M")
+        ),
+        real.at,
     ))
 }
 
@@ -351,7 +371,7 @@ fn before_enrollment(i: &Inputs) -> StageOf {
             format!("corporate identifier in Intune ({state}); no managed device yet"),
             None,
             None,
-            None,
+            id.last_contacted.or(i.queue.map(|q| q.scanned_at)),
         );
     }
     match i.queue {
@@ -360,7 +380,7 @@ fn before_enrollment(i: &Inputs) -> StageOf {
             "corporate identifier accepted; no managed device yet".into(),
             None,
             None,
-            None,
+            Some(q.scanned_at),
         ),
         Some(q) => {
             let msg = match (&q.state, &q.message) {

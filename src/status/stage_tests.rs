@@ -215,7 +215,7 @@ fn every_stage_from_its_inputs() {
                 ..base_enrolled()
             },
             Stage::Failed,
-            "deployment failed at phase 2, result -2147023436 (0x800705B4)",
+            "0x800705B4: securing the hardware failed: self-deploying mode needs a physical TPM 2.0 (not virtual, not 1.2) and Windows 10 1709 or later (1809 for hybrid join) (deployment, phase 2)",
         ),
         (
             "a real user signed in, primary still staging",
@@ -397,14 +397,40 @@ fn stuck_after_the_threshold_in_provisioning_only() {
 
 #[test]
 fn a_stage_change_restarts_the_clock() {
+    // Intune dates the new stage (the report's enrollment time, after the old stage began).
     let d = Fx {
         report: report("1", "2", "0"),
         previous: Some((Stage::Enrolled, t("2026-11-22T09:10:00Z"))),
         ..base_enrolled()
     }
     .run();
+    assert_eq!(d.since, t("2026-11-22T09:12:00Z"));
+    // Intune's time is older than the previous stage: the change is dated when it was seen.
+    let d = Fx {
+        report: report("1", "2", "0"),
+        previous: Some((Stage::Enrolled, t("2026-11-22T09:30:00Z"))),
+        ..base_enrolled()
+    }
+    .run();
     assert_eq!(d.since, t(NOW));
     assert!(!d.flags.stuck);
+}
+
+#[test]
+fn time_in_stage_on_first_sight_comes_from_intune() {
+    // A restart, or the one-shot CLI: nothing observed before, Intune's timestamps date it.
+    let d = Fx {
+        report: report("1", "2", "0"),
+        ..base_enrolled()
+    }
+    .run();
+    assert_eq!(d.since, t("2026-11-22T09:12:00Z"));
+    let d = Fx {
+        report: None,
+        ..base_enrolled()
+    }
+    .run();
+    assert_eq!(d.since, t("2026-11-22T09:10:00Z"), "enrolledDateTime");
 }
 
 #[test]

@@ -429,3 +429,32 @@ async fn a_wipe_sent_whose_after_record_fails_says_so_with_its_own_exit_code() {
     );
     assert!(out.is_empty());
 }
+
+/// Intune itself refuses retire and wipe to a user without an Intune role, whatever the client
+/// concluded: the simulator must not trust the client's guard (or a misread token) as the only
+/// check. A technician's client that skips the guard gets 403 and nothing changes.
+#[tokio::test]
+async fn the_simulator_refuses_retire_and_wipe_to_a_user_without_a_role() {
+    let admin = demo_session(7, DemoRole::Admin).await.unwrap();
+    let tech = demo_session(7, DemoRole::Technician).await.unwrap();
+    let c = config();
+    let serial = some_serial(&admin, &c).await;
+    let device = resolve(&tech.client, &DeviceKey::Serial(serial.clone()))
+        .await
+        .unwrap();
+    let id = device.id.clone();
+    let err = tech.client.retire(&id).await.unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    let err = tech
+        .client
+        .wipe(&id, &WipeOptions::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+    let after = resolve(&tech.client, &DeviceKey::Id(id.clone()))
+        .await
+        .unwrap();
+    assert_eq!(after.management_state, Some(ManagementState::Managed));
+    // The lead, who holds Intune Administrator, is still allowed.
+    admin.client.retire(&id).await.unwrap();
+}

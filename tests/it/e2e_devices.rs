@@ -21,8 +21,9 @@ fn filter_by_stage_open_the_detail_and_sync_a_device() {
     t.wait_until("signed in and online", |s| {
         s.contains("lead@contoso.example") && s.contains("online")
     });
+    // The demo opens on every staged device of the simulated fleet.
     t.keys(&["F3"]);
-    t.keys(&["a"]);
+    t.wait_for("scope: all staged");
     t.wait_until("failed devices in the fleet", |s| {
         s.lines().nth(2).is_some_and(|l| l.contains(" failed"))
     });

@@ -99,7 +99,17 @@ async fn removing_an_identity_sends_one_delete_with_two_audit_lines() {
     let cancel = CancellationToken::new();
     let uploads = stagehand::feeds::intake::spawn(client, tx, cancel.clone());
     let mut c = Console {
-        app: App::new(Config::default(), chrono::Utc::now()),
+        app: App::new(
+            Config {
+                // No upload hold: the test uploads at once, then removes.
+                intake: stagehand::config::IntakeConfig {
+                    hold_secs: 0,
+                    ..Default::default()
+                },
+                ..Config::default()
+            },
+            chrono::Utc::now(),
+        ),
         store,
         uploads,
         rx,

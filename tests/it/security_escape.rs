@@ -94,6 +94,29 @@ async fn a_hostile_device_name_is_printed_escaped_on_its_own_line() {
         line.contains("Laptop\\u{a}RETIRE: every device\\u{1b}[8m\\u{9b}2J\\u{202e}"),
         "{line}"
     );
+
+    // `devices show` prints the same name in its detail block.
+    let out: Output = command(
+        &sim,
+        &sb,
+        &secret,
+        &["devices", "show", &serial, "--no-deployment"],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_clean("devices show stdout", &out.stdout);
+    assert_clean("devices show stderr", &out.stderr);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        !text.lines().any(|l| l.starts_with("RETIRE")),
+        "a line was forged: {text}"
+    );
+    assert!(text.contains("Laptop\\u{a}RETIRE"), "{text}");
     sim.shutdown().await;
 }
 

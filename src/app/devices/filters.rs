@@ -27,11 +27,16 @@ pub struct DeviceFilters {
     /// The stage the pane shows.
     pub stage: Option<Stage>,
     pub compliance: Option<ComplianceState>,
+    /// Only devices stuck beyond their profile's threshold.
+    pub stuck: bool,
 }
 
 impl DeviceFilters {
     pub fn is_empty(&self) -> bool {
-        self.user.text.trim().is_empty() && self.stage.is_none() && self.compliance.is_none()
+        self.user.text.trim().is_empty()
+            && self.stage.is_none()
+            && self.compliance.is_none()
+            && !self.stuck
     }
 
     pub fn matches(&self, r: &DeviceStatus) -> bool {
@@ -41,7 +46,10 @@ impl DeviceFilters {
         let stage_ok = self.stage.is_none_or(|s| r.stage == s);
         // A state this build cannot name never passes a set filter.
         let actual = r.compliance.and_then(|c| parse_compliance(c).ok());
-        user_ok && stage_ok && compliance_matches(self.compliance, actual)
+        user_ok
+            && stage_ok
+            && (!self.stuck || r.flags.stuck)
+            && compliance_matches(self.compliance, actual)
     }
 
     /// Next stage: none, then each stage in pipeline order, then none again.
@@ -74,7 +82,10 @@ impl DeviceFilters {
             parts.push(format!("~{}", self.user.text));
         }
         if let Some(s) = self.stage {
-            parts.push(s.label().to_string());
+            parts.push(s.words().to_string());
+        }
+        if self.stuck {
+            parts.push("stuck".to_string());
         }
         if let Some(c) = self.compliance {
             parts.push(compliance_name(c));

@@ -38,6 +38,10 @@ impl App {
                 self.status.facets.cycle_stage();
                 self.status.refilter();
             }
+            Some(Action::FilterStuck) => {
+                self.status.facets.stuck = !self.status.facets.stuck;
+                self.status.refilter();
+            }
             Some(Action::FilterCompliance) => {
                 self.status.facets.cycle_compliance();
                 self.status.refilter();

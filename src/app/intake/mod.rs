@@ -5,6 +5,7 @@
 //! as saving. Nothing here does IO: saving and uploading are `Cmd`s, their answers are `Msg`s.
 
 pub mod note;
+pub mod paste;
 mod remove;
 pub mod scan;
 mod upload;
@@ -108,6 +109,12 @@ pub struct IntakeState {
     pub notice: Option<String>,
     /// The "mark failed" reason prompt, while open (`note.rs`).
     pub fail_prompt: Option<note::FailPrompt>,
+    /// A scan arrived while the queue list had focus: select it (so `d` takes it back).
+    follow_newest: bool,
+    /// The upload hold (`[intake] hold_secs`).
+    pub hold: chrono::Duration,
+    /// What the last multi-line paste did, line by line (F8 shows the refused lines).
+    pub paste_report: Option<paste::PasteReport>,
     pub now: DateTime<Utc>,
 }
 
@@ -148,6 +155,9 @@ impl IntakeState {
             store_error: None,
             notice: None,
             fail_prompt: None,
+            paste_report: None,
+            follow_newest: false,
+            hold: chrono::Duration::seconds(i64::try_from(config.intake.hold_secs).unwrap_or(0)),
             now: DateTime::<Utc>::MIN_UTC,
         }
     }
@@ -249,24 +259,63 @@ impl IntakeState {
         }
     }
 
-    /// A bracketed paste: every line is a scan; a last line without a newline is one too.
+    /// A bracketed paste: every line is a scan; a last line without a newline is one too. A
+    /// spreadsheet header on the first line is skipped. More than one line ends with a summary
+    /// ("5 lines: 3 queued, 1 duplicate, 1 refused (line 3: '!' not allowed)") and every refused
+    /// line kept in [`PasteReport`] (F8 lists them).
     pub fn on_paste(&mut self, text: &str, config: &Config) -> Vec<Cmd> {
+        let text = text.replace("\r\n", "\n");
         let mut cmds = Vec::new();
-        for line in text.split(['\n', '\r']) {
+        let mut report = paste::PasteReport::default();
+        let mut first = true;
+        for (i, line) in text.split(['\n', '\r']).enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            self.input.push_str(line);
-            cmds.extend(self.submit(config));
+            if std::mem::take(&mut first) && crate::serial::rules::is_header(line) {
+                report.header = Some(line.trim().to_string());
+                continue;
+            }
+            let (outcome, more) = self.scan_one(line, config);
+            for c in more {
+                // One bell for the whole paste.
+                if !(matches!(c, Cmd::Bell) && cmds.iter().any(|c| matches!(c, Cmd::Bell))) {
+                    cmds.push(c);
+                }
+            }
+            report.record(i + 1, line, outcome);
+        }
+        if report.lines() > 1 || report.header.is_some() {
+            self.feedback = Some(Feedback {
+                kind: if report.refused.is_empty() {
+                    FeedbackKind::Queued
+                } else {
+                    FeedbackKind::Invalid
+                },
+                serial: "paste".into(),
+                text: report.summary(),
+                at: self.now,
+            });
+            self.paste_report = Some(report);
         }
         cmds
+    }
+
+    /// A scanner burst that arrived while focus was elsewhere (see `app::scanner`).
+    pub fn scan_burst(&mut self, text: &str, config: &Config) -> Vec<Cmd> {
+        self.scan_one(text, config).1
     }
 
     /// Validates the input as one scan and, when it is good and new, sends it to the store.
     fn submit(&mut self, config: &Config) -> Vec<Cmd> {
         let raw = std::mem::take(&mut self.input);
+        self.scan_one(&raw, config).1
+    }
+
+    /// One scan: validated, checked for a duplicate, sent to the store; feedback either way.
+    fn scan_one(&mut self, raw: &str, config: &Config) -> (paste::Outcome, Vec<Cmd>) {
         if raw.trim().is_empty() {
-            return Vec::new();
+            return (paste::Outcome::Empty, Vec::new());
         }
         let ctx = ScanContext {
             config,
@@ -276,23 +325,28 @@ impl IntakeState {
             bench: &self.bench,
             now: self.now,
         };
-        let accepted = scan::accept(&raw, &ctx, |k| {
+        let accepted = scan::accept(raw, &ctx, |k| {
             self.queue.contains(k) || self.pending_keys.contains(k)
         });
         let Accepted { entry, notice } = match accepted {
             Ok(a) => a,
             Err(Refusal::Duplicate) => {
-                let serial = crate::serial::clean(&raw)
+                let serial = crate::serial::clean(raw)
                     .map(|c| c.value.into_owned())
-                    .unwrap_or(raw.clone());
+                    .unwrap_or(raw.to_string());
                 let state = self
                     .queue
                     .get(&serial_key(&serial))
                     .map_or("saving", |e| RowState::from(e.state).label());
                 let text = format!("duplicate: already in the queue ({state})");
-                return self.refuse(FeedbackKind::Duplicate, &serial, text, config);
+                let cmds = self.refuse(FeedbackKind::Duplicate, &serial, text, config);
+                return (paste::Outcome::Duplicate, cmds);
             }
-            Err(e) => return self.refuse(FeedbackKind::Invalid, raw.trim(), e.to_string(), config),
+            Err(e) => {
+                let reason = e.to_string();
+                let cmds = self.refuse(FeedbackKind::Invalid, raw.trim(), reason.clone(), config);
+                return (paste::Outcome::Refused(reason), cmds);
+            }
         };
         self.pending_keys.insert(serial_key(&entry.serial));
         self.pending.push_back(entry.clone());
@@ -309,7 +363,21 @@ impl IntakeState {
             at: self.now,
         });
         self.rows_stale = true;
-        vec![self.send(vec![QueueEvent::Added(entry)])]
+        self.follow_newest = true;
+        (
+            paste::Outcome::Queued,
+            vec![self.send(vec![QueueEvent::Added(entry)])],
+        )
+    }
+
+    /// A notice on the feedback line (not tied to a scan).
+    pub fn say(&mut self, text: &str) {
+        self.feedback = Some(Feedback {
+            kind: FeedbackKind::Notice,
+            serial: String::new(),
+            text: text.to_string(),
+            at: self.now,
+        });
     }
 
     fn refuse(
@@ -355,8 +423,21 @@ impl IntakeState {
                 self.queue_version += 1;
                 for e in &events {
                     apply(&mut self.queue, e);
-                    if let QueueEvent::Added(entry) = e {
-                        self.saved(&entry.serial);
+                    match e {
+                        QueueEvent::Added(entry) => self.saved(&entry.serial),
+                        // "marking failed…" becomes what happened once it is durable.
+                        QueueEvent::MarkedFailed { serial, .. } => {
+                            if let Some(f) = self
+                                .feedback
+                                .as_mut()
+                                .filter(|f| f.serial == *serial && f.kind == FeedbackKind::Saving)
+                            {
+                                f.kind = FeedbackKind::Queued;
+                                f.text = "marked failed (local note, not sent to Intune)".into();
+                                f.at = self.now;
+                            }
+                        }
+                        _ => {}
                     }
                 }
                 self.rows_stale = true;

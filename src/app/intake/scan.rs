@@ -46,16 +46,24 @@ pub fn accept(
     exists: impl Fn(&str) -> bool,
 ) -> Result<Accepted, Refusal> {
     let cfg = &ctx.config.intake;
-    let stripped = serial::strip_affixes(raw, &cfg.strip_prefix, &cfg.strip_suffix);
-    let clean = serial::clean(stripped).map_err(|e| Refusal::Invalid(e.to_string()))?;
-    if exists(&serial_key(&clean.value)) {
-        return Err(Refusal::Duplicate);
-    }
     let profile = ctx
         .config
         .profiles
         .get(ctx.profile)
         .ok_or_else(|| Refusal::NoProfile(ctx.profile.to_string()))?;
+    let stripped = serial::strip_affixes(raw, &cfg.strip_prefix, &cfg.strip_suffix);
+    if let Some(value) = serial::rules::denied(stripped, &profile.serials) {
+        let e = serial::rules::RuleError::Denied {
+            value: value.to_string(),
+        };
+        return Err(Refusal::Invalid(e.to_string()));
+    }
+    let clean = serial::clean(stripped).map_err(|e| Refusal::Invalid(e.to_string()))?;
+    serial::rules::check(&clean.value, &profile.serials)
+        .map_err(|e| Refusal::Invalid(e.to_string()))?;
+    if exists(&serial_key(&clean.value)) {
+        return Err(Refusal::Duplicate);
+    }
     let manufacturer = ctx.manufacturer.unwrap_or(&profile.manufacturer);
     let model = ctx.model.unwrap_or(&profile.model);
     if profile.platform == crate::config::Platform::Windows {
@@ -105,7 +113,7 @@ mod tests {
             model: Some("Surface, 5"),
             ..ctx(&cfg)
         };
-        let err = accept("AB1", &c, |_| false).unwrap_err();
+        let err = accept("AB123", &c, |_| false).unwrap_err();
         assert!(
             err.to_string().contains("model must not contain a comma"),
             "{err}"
@@ -115,7 +123,7 @@ mod tests {
             model: Some("Surface 5"),
             ..ctx(&cfg)
         };
-        let ok = accept("AB1", &c, |_| false).unwrap();
+        let ok = accept("AB123", &c, |_| false).unwrap();
         assert_eq!(
             (
                 ok.entry.manufacturer.as_str(),
@@ -134,9 +142,25 @@ mod tests {
             ..ctx(&cfg)
         };
         assert_eq!(
-            accept("AB1", &c, |_| false),
+            accept("AB123", &c, |_| false),
             Err(Refusal::NoProfile("Nope".into()))
         );
+    }
+
+    #[test]
+    fn junk_is_refused_naming_the_rule() {
+        let cfg = Config::default();
+        for (raw, rule) in [
+            ("0", "serials.deny"),
+            ("Default string", "serials.deny"),
+            ("To be filled by O.E.M.", "serials.deny"),
+            ("AB", "serials.min_length"),
+            ("PF3 SPACE", "serials.allow_spaces"),
+            ("0f8fad5b-d9cb-469f-a165-70867728950e", "serials.deny_guids"),
+        ] {
+            let err = accept(raw, &ctx(&cfg), |_| false).unwrap_err();
+            assert!(err.to_string().contains(rule), "{raw}: {err}");
+        }
     }
 
     #[test]

@@ -11,8 +11,10 @@ fn t0() -> DateTime<Utc> {
         .to_utc()
 }
 
+/// Uploads start as soon as a scan is durable (no hold) unless a test sets one.
 fn state() -> (IntakeState, Config) {
-    let cfg = Config::default();
+    let mut cfg = Config::default();
+    cfg.intake.hold_secs = 0;
     let mut s = IntakeState::new(&cfg);
     s.now = t0();
     (s, cfg)
@@ -505,4 +507,84 @@ fn a_queued_entry_cannot_be_removed_from_intune() {
     );
     assert!(s.removal.is_none());
     assert_eq!(s.feedback.as_ref().unwrap().kind, FeedbackKind::Invalid);
+}
+
+#[test]
+fn a_scan_waits_out_the_hold_and_can_be_taken_back_meanwhile() {
+    let mut cfg = Config::default();
+    cfg.intake.hold_secs = 10;
+    let mut s = IntakeState::new(&cfg);
+    s.now = t0();
+    s.can_upload = true;
+    let cmds = scan(&mut s, &cfg, "PF1HOLD1");
+    let cmds = ack_all(&mut s, &cfg, cmds);
+    assert!(
+        cmds.iter().all(|c| !matches!(c, Cmd::Upload(_))),
+        "{cmds:?}"
+    );
+    let e = s.queue.entries()[0].clone();
+    assert_eq!(s.hold_left(&e, t0() + Duration::seconds(3)), Some(7));
+    // Nine seconds on: still held.
+    let cmds = s.on_tick(t0() + Duration::seconds(9), &cfg);
+    assert!(
+        cmds.iter().all(|c| !matches!(c, Cmd::Upload(_))),
+        "{cmds:?}"
+    );
+    // Taken back with d (queue list): removed, never uploaded.
+    s.settle();
+    s.input_focused = false;
+    let cmds = s.on_key(
+        KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE),
+        Some(Action::Delete),
+        &cfg,
+    );
+    let cmds = ack_all(&mut s, &cfg, cmds);
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert!(s.queue.is_empty());
+    assert!(s.on_tick(t0() + Duration::seconds(60), &cfg).is_empty());
+    // A scan left alone is uploaded once its hold is over.
+    s.input_focused = true;
+    let cmds = scan(&mut s, &cfg, "PF1HOLD2");
+    ack_all(&mut s, &cfg, cmds);
+    // Scanned at t0 + 60 s: held until t0 + 70 s.
+    let cmds = s.on_tick(t0() + Duration::seconds(69), &cfg);
+    assert!(
+        cmds.iter().all(|c| !matches!(c, Cmd::Upload(_))),
+        "{cmds:?}"
+    );
+    let cmds = s.on_tick(t0() + Duration::seconds(70), &cfg);
+    assert!(cmds.iter().any(|c| matches!(c, Cmd::Upload(_))), "{cmds:?}");
+}
+
+#[test]
+fn a_paste_is_summarised_and_keeps_every_refused_line() {
+    let (mut s, cfg) = state();
+    let cmds = s.on_paste(
+        "Serial Number\r\nPF3AAA01\r\nPF3!BAD\r\nPF3AAA02\r\nPF3AAA01\r\nPF3AAA03\r\n",
+        &cfg,
+    );
+    assert_eq!(
+        cmds.iter().filter(|c| matches!(c, Cmd::Bell)).count(),
+        1,
+        "one bell"
+    );
+    let f = s.feedback.clone().unwrap();
+    assert_eq!(
+        f.text,
+        "5 lines: 3 queued, 1 duplicate, 1 refused (line 3: '!' not allowed); header row skipped"
+    );
+    let r = s.paste_report.clone().unwrap();
+    assert_eq!(r.refused.len(), 1);
+    assert_eq!(r.refused[0].line, 3);
+    assert_eq!(r.refused[0].text, "PF3!BAD");
+    assert_eq!(s.pending.len(), 3);
+}
+
+#[test]
+fn a_tab_in_a_scan_is_named_not_escaped() {
+    let (mut s, cfg) = state();
+    s.on_paste("PF3\tCONTOSO\n", &cfg);
+    let f = s.feedback.clone().unwrap();
+    assert!(f.text.contains("a tab at position 4"), "{}", f.text);
+    assert!(!f.text.contains("\\u{9}"), "{}", f.text);
 }

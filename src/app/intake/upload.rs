@@ -1,6 +1,6 @@
 //! Choosing upload batches and applying their outcomes; queue edits (delete, retry, profile).
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::IntakeState;
 use crate::app::Cmd;
@@ -52,6 +52,8 @@ impl IntakeState {
             // `Uploading` left over from a crash is uploaded again: the uploader first asks
             // Intune whether the identity exists, so nothing is imported twice.
             .filter(|e| matches!(e.state, EntryState::Queued | EntryState::Uploading))
+            // The upload hold: a fresh scan waits so a mistaken one can be taken back with `d`.
+            .filter(|e| e.state == EntryState::Uploading || e.scanned_at + self.hold <= now)
             .filter(|e| {
                 self.backoff
                     .get(&serial_key(&e.serial))
@@ -165,10 +167,22 @@ impl IntakeState {
             .collect();
         self.marked.clear();
         if events.is_empty() {
-            Vec::new()
-        } else {
-            vec![self.send(events)]
+            return Vec::new();
         }
+        let serials: Vec<&str> = events
+            .iter()
+            .filter_map(|e| match e {
+                QueueEvent::Removed { serial } => Some(serial.as_str()),
+                _ => None,
+            })
+            .collect();
+        self.feedback = Some(super::Feedback {
+            kind: super::FeedbackKind::Notice,
+            serial: serials.join(", "),
+            text: "taken back: nothing was sent to Intune".into(),
+            at: self.now,
+        });
+        vec![self.send(events)]
     }
 
     /// Puts failed and rejected entries (the targeted ones, or all when none is marked) back in
@@ -227,6 +241,15 @@ impl IntakeState {
             model: Some(profile.model.clone()),
             profile: Some(self.profile.clone()),
         }])]
+    }
+
+    /// Seconds left of a queued entry's upload hold (`d` still takes it back), for the view.
+    pub fn hold_left(&self, e: &QueueEntry, now: DateTime<Utc>) -> Option<i64> {
+        if e.state != EntryState::Queued || self.uploading.contains(&serial_key(&e.serial)) {
+            return None;
+        }
+        let left = e.scanned_at + self.hold - now;
+        (left > Duration::zero()).then(|| (left.num_milliseconds() + 999) / 1000)
     }
 }
 

@@ -72,8 +72,8 @@ impl IntakeState {
             )
             .collect();
         self.list.set_rows(keys, |_| true);
-        if self.input_focused {
-            // While scanning, the newest entry stays in view at the top.
+        if std::mem::take(&mut self.follow_newest) || self.input_focused {
+            // While scanning, the newest entry stays in view at the top (and selected).
             self.list.home();
         }
         self.counts = self.count_states();

@@ -61,6 +61,8 @@ pub struct StatusState {
     pub detail: bool,
     /// Results older than this are dropped.
     pub generation: u64,
+    /// When the rows shown last arrived (kept while offline).
+    pub last_ready: Option<DateTime<Utc>>,
     /// Sorting or filtering must be recomputed in `settle`.
     resort: bool,
     refilter: bool,
@@ -134,6 +136,7 @@ impl StatusState {
                 self.generation = generation;
                 self.rows = rows;
                 self.load = LoadState::Ready { at };
+                self.last_ready = Some(at);
                 self.counts = [0; 8];
                 self.stuck = 0;
                 for r in &self.rows {
@@ -188,6 +191,14 @@ impl StatusState {
             .selected_index()
             .and_then(|i| self.rows.get(i))
             .map(|r| &**r)
+    }
+
+    /// The stage the status feed last reported for a serial (any scope).
+    pub fn stage_of(&self, serial: &str) -> Option<Stage> {
+        self.rows
+            .iter()
+            .find(|r| r.serial.eq_ignore_ascii_case(serial))
+            .map(|r| r.stage)
     }
 
     pub fn count(&self, stage: Stage) -> usize {

@@ -159,7 +159,8 @@ fn question(
     let room = usize::from(rect.height).saturating_sub(fixed);
     // Scroll by whole rows, never past the point where the last one is at the bottom.
     let mut first = scroll.min(items.len().saturating_sub(1));
-    while first > 0 && items[first..].iter().flatten().map(rows).sum::<usize>() < room {
+    // (Back up only while the earlier item fits too, so an odd room never hides the last one.)
+    while first > 0 && items[first - 1..].iter().flatten().map(rows).sum::<usize>() <= room {
         first -= 1;
     }
     let skip_rows: usize = items[..first].iter().flatten().map(rows).sum();

@@ -49,6 +49,13 @@ pub fn draw(frame: &mut Frame, app: &App, row: &DeviceStatus, area: Rect, wide: 
     ];
     if let Some(code) = &row.code {
         head.push(Line::raw(format!("Code   {code}")));
+        // A result code Microsoft documents: what it means and what to do, with the source.
+        let number = code.split(' ').next().and_then(crate::status::codes::parse);
+        if let Some(n) = number {
+            for line in crate::status::codes::explain(n).into_iter().skip(1) {
+                head.push(Line::raw(format!("       {line}")));
+            }
+        }
     }
     if let Some(phase) = &row.phase {
         head.push(Line::raw(format!("Phase  {phase}")));
@@ -76,7 +83,7 @@ pub fn draw(frame: &mut Frame, app: &App, row: &DeviceStatus, area: Rect, wide: 
         .chain(row.timeline.iter().map(|c| {
             Line::from(vec![
                 Span::styled(c.at.format("%m-%d %H:%M:%S ").to_string(), theme::dim()),
-                Span::styled(c.stage.label(), stage_style(c.stage)),
+                Span::styled(c.stage.words(), stage_style(c.stage)),
             ])
         }))
         .collect();

@@ -10,7 +10,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Row, Table, TableState};
 
-use super::{pane_block, theme};
+use super::{pane_block_since, theme};
 use crate::app::App;
 use crate::app::status::{Column, StatusState};
 use crate::status::{DeviceStatus, Flags, Stage};
@@ -36,7 +36,7 @@ pub fn stage_style(stage: Stage) -> Style {
 pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     let s = &app.status;
     let wide = area.width >= WIDE;
-    let mut block = pane_block("Status", &s.load, app);
+    let mut block = pane_block_since("Status", &s.load, s.last_ready, app);
     let scope = if s.all_staged {
         "all staged"
     } else {
@@ -99,7 +99,7 @@ fn summary_line(s: &StatusState, width: u16) -> Line<'static> {
     let mut counts: Vec<(String, Style)> = Stage::ALL
         .iter()
         .filter(|st| s.count(**st) > 0)
-        .map(|&st| (st.label().to_string(), stage_style(st)))
+        .map(|&st| (st.words().to_string(), stage_style(st)))
         .collect();
     let mut numbers: Vec<usize> = Stage::ALL
         .iter()
@@ -249,7 +249,7 @@ fn cell(r: &DeviceStatus, c: Column, now: DateTime<Utc>, wide: bool) -> Line<'_>
 /// The stage in its colour, then its flags: words when wide, one mark each when narrow
 /// (! stuck, ~ stale, × noncompliant).
 pub fn stage_cell(stage: Stage, flags: Flags, wide: bool) -> Line<'static> {
-    let mut spans = vec![Span::styled(stage.label(), stage_style(stage))];
+    let mut spans = vec![Span::styled(stage.words(), stage_style(stage))];
     let marks = [
         (
             flags.stuck,

@@ -117,7 +117,7 @@ fn fleet() -> Vec<DeviceStatus> {
             Stage::Failed,
             8,
             Flags { stale: true, ..f },
-            "deployment failed at phase 2, result -2147023436 (0x800705B4)",
+            "0x800705B4: securing the hardware failed: self-deploying mode needs a physical TPM 2.0 (deployment, phase 2)",
         ),
         row(
             "PF7USE",
@@ -260,9 +260,9 @@ fn only_the_viewport_rows_are_built() {
     a.settle();
     let built = visible_rows(&a, &columns(160), true);
     assert_eq!(built.len(), a.status.list.height);
-    assert_eq!(built.len(), 48 - 6);
+    assert_eq!(built.len(), 48 - 7);
     a.update(Msg::Key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
-    assert_eq!(visible_rows(&a, &columns(160), true).len(), 42);
+    assert_eq!(visible_rows(&a, &columns(160), true).len(), 41);
 }
 
 #[test]

@@ -40,17 +40,25 @@ pub struct Collection<T> {
 /// (and possibly some Intune answers) use as well as the entity at top level. A `value` that is
 /// an array is a collection and is left alone, so `Collection<T>` parses through here too.
 pub fn parse_entity<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrapped<T> {
+        value: T,
+    }
     let v: serde_json::Value = serde_json::from_slice(body)?;
-    let inner = match &v {
-        serde_json::Value::Object(m)
-            if m.get("value").is_some_and(|v| !v.is_array())
-                && m.keys().all(|k| k == "value" || k.starts_with("@odata.")) =>
-        {
-            m["value"].clone()
+    let wrapped = match &v {
+        serde_json::Value::Object(m) => {
+            m.get("value").is_some_and(|v| !v.is_array())
+                && m.keys().all(|k| k == "value" || k.starts_with("@odata."))
         }
-        _ => v,
+        _ => false,
     };
-    serde_json::from_value(inner)
+    drop(v);
+    // Decoded from the bytes (not from the `Value`) so an error names its line and column.
+    if wrapped {
+        serde_json::from_slice::<Wrapped<T>>(body).map(|w| w.value)
+    } else {
+        serde_json::from_slice(body)
+    }
 }
 
 /// Declares a Graph enum: camelCase members, unknown members become `Other`.

@@ -5,6 +5,7 @@ use chrono::Duration as Span;
 use serde_json::{Value, json};
 
 use super::{body_json, context, error, filter, page, select};
+use crate::sim::auth::Token;
 use crate::sim::directory::DEFAULT_USER_PROPS;
 use crate::sim::fleet::iso;
 use crate::sim::odata::{Dialect, apply_select};
@@ -187,8 +188,16 @@ pub fn set_primary(st: &mut State, inc: &Incoming, id: &str) -> Reply {
     Reply::empty(204)
 }
 
-pub fn action(st: &mut State, inc: &Incoming, id: &str, action: &str) -> Reply {
+pub fn action(st: &mut State, inc: &Incoming, token: &Token, id: &str, action: &str) -> Reply {
     let now = st.clock.now();
+    if matches!(action, "retire" | "wipe") && !super::directory::may_retire_or_wipe(st, token) {
+        return error(
+            403,
+            "Forbidden",
+            "The signed-in user holds no Intune role that allows this action.",
+            inc,
+        );
+    }
     let Some(d) = st.fleet.device_mut(id, now) else {
         return not_found(inc, id);
     };

@@ -123,6 +123,16 @@ pub fn member_of(st: &mut State, inc: &Incoming, token: &Token) -> Reply {
     )
 }
 
+/// Whether Intune lets `token` retire or wipe: an app holding the application permission (the
+/// scope check before the handler), or a user with Intune Administrator or an Intune RBAC role
+/// (only the lead has either here). The delegated scope alone is not enough, as in Intune.
+pub fn may_retire_or_wipe(st: &State, token: &Token) -> bool {
+    match &token.subject {
+        Subject::App(_) => true,
+        Subject::User(_) => signed_in(st, token).is_some_and(|u| u.id == st.dir.lead().id),
+    }
+}
+
 pub fn role_details(st: &mut State, inc: &Incoming, token: &Token) -> Reply {
     let is_lead = signed_in(st, token).is_some_and(|u| u.id == st.dir.lead().id);
     let (defs, assigns): (Vec<&str>, Vec<&str>) = if is_lead {

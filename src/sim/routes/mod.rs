@@ -174,7 +174,7 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         Route::GetDevice(id) => devices::get(st, inc, &id),
         Route::DeviceUsers(id) => devices::users(st, inc, &id),
         Route::SetPrimaryUser(id) => devices::set_primary(st, inc, &id),
-        Route::DeviceAction(id, action) => devices::action(st, inc, &id, &action),
+        Route::DeviceAction(id, action) => devices::action(st, inc, &token, &id, &action),
         Route::CreateExport => super::reports::create(st, inc),
         Route::GetExport(id) => super::reports::poll(st, inc, &id),
         Route::GetUser(id) => directory::user(st, inc, &id),
