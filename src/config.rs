@@ -26,6 +26,8 @@ pub struct Config {
     pub roles: RolesConfig,
     /// Staging profiles by name (`[profiles.Standard]`).
     pub profiles: BTreeMap<String, Profile>,
+    /// Follow-up when a device fails (`[notify]`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -229,6 +231,7 @@ impl Default for Config {
             review: ReviewConfig::default(),
             roles: RolesConfig::default(),
             profiles,
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }
@@ -323,6 +326,7 @@ impl Config {
     pub fn validate(&self, file: Option<&Path>) -> Result<(), ConfigError> {
         check_url(&self.tenant.graph_url, "tenant.graph_url", file)?;
         check_url(&self.tenant.login_url, "tenant.login_url", file)?;
+        self.notify.validate(file)?;
         if !self.profiles.is_empty() && !self.profiles.contains_key(&self.intake.default_profile) {
             return Err(ConfigError::Invalid {
                 file: file.map(Path::to_path_buf),

@@ -4,7 +4,6 @@
 //! session is lost, the gate closes, and the console's sign-in asks for a device code with those
 //! claims, after which the gate opens again.
 
-
 use std::sync::Arc;
 use std::time::Duration;
 

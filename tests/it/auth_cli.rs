@@ -3,7 +3,6 @@
 //! kept, writes no secret anywhere; then every output and every file in the data dir is searched
 //! for every token, code and secret the fake issued.
 
-
 use std::process::Stdio;
 use std::time::Duration;
 

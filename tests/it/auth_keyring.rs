@@ -6,7 +6,6 @@
 
 #![cfg(target_os = "linux")]
 
-
 use std::process::Stdio;
 use std::time::Duration;
 

@@ -11,10 +11,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::{Sandbox, Tmux, env_refs};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderName, Response};
-use crate::common::{Sandbox, Tmux, env_refs};
 use stagehand::sim::{SimHandle, SimOptions};
 
 struct Relay {

@@ -1,7 +1,6 @@
 //! The doctor overlay end to end: `stagehand demo` in tmux, F9 shows the verdicts the console
 //! read from the simulated tenant once it connected.
 
-
 use crate::common::{Sandbox, Tmux, env_refs};
 
 #[test]

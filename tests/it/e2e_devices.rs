@@ -2,7 +2,6 @@
 //! tenant) in tmux: filter the status pane by stage, open a device's detail, request a sync, and
 //! see the tenant's `deviceActionResults` carry it after a refresh; the audit file has the sync.
 
-
 use crate::common::{Sandbox, Tmux, env_refs};
 
 /// The selected (detail) serial: the first word of the detail's first line.

@@ -1,7 +1,6 @@
 //! The Graph client's HTTP layer over real loopback HTTP: paging, origin checks, throttling,
 //! token refresh, error mapping, timeouts.
 
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

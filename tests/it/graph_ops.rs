@@ -1,7 +1,6 @@
 //! Typed Graph operations over real loopback HTTP: `$batch`, report export, OData literals,
 //! client-side re-checks, primary user, identity import.
 
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};

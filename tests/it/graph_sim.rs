@@ -3,7 +3,6 @@
 //! points at another origin. Counts and timings come from the simulator's request record.
 //! Token refresh, export download and OData literals are in `graph_sim_flows.rs`.
 
-
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,6 @@
 //! Graph's reasons and both audit records, `reassign` writing exactly the `propose` rows (dry run,
 //! declined confirmation, failing service and its exit code), plan files with a drift re-check.
 
-
 use std::io::Cursor;
 use std::time::Duration;
 

@@ -3,7 +3,6 @@
 //! a primary-user change `primary_user_propagation` of sim time after the POST; the tests move the
 //! sim clock (never a long real sleep) and keep real bounds short.
 
-
 use std::io::Cursor;
 use std::time::Duration;
 

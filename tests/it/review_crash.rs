@@ -5,7 +5,6 @@
 //! announces the `After` record on stdout and then blocks; the parent SIGKILLs the child at that
 //! moment (`Child::kill`), then reads the audit file and the tenant.
 
-
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -1,11 +1,10 @@
 //! The review feed driven like the console drives it: messages into the real `App`, its `Cmd`s
 //! back to the feed, against the simulator. Waits are polls with a timeout.
 
-
 use std::time::Duration;
 
-use crossterm::event::KeyCode;
 use crate::review_common::{Tenant, key, until};
+use crossterm::event::KeyCode;
 use stagehand::app::review::ReviewCmd;
 use stagehand::app::{App, Cmd, LoadState, Pane};
 use stagehand::feeds::review::{FeedTiming, spawn_with};

@@ -3,12 +3,11 @@
 //! data dir still hide the row; the headless commands read it (`review --json` shows `rejected`,
 //! `reassign --apply` never writes it); a new sign-in on the device brings the row back everywhere.
 
-
 use std::path::Path;
 use std::time::Duration;
 
-use crossterm::event::KeyCode;
 use crate::review_common::{Tenant, key, until};
+use crossterm::event::KeyCode;
 use stagehand::app::review::ReviewCmd;
 use stagehand::app::{App, Cmd, LoadState, Msg, Pane};
 use stagehand::commands::review::{ReassignArgs, ReviewArgs, reassign, review};

@@ -2,7 +2,6 @@
 //! verdicts checked against Graph's own answers, the list-vs-`/users` disagreement, UPN case and
 //! the apostrophe staging account, `$batch` cost and the per-run user cache, the plan JSON.
 
-
 use std::collections::BTreeMap;
 
 use crate::review_common::*;

@@ -5,11 +5,10 @@
 //! `stagehand review` read them. (Disabled, unlicensed and waiting come from the seeded fleet in
 //! `review_sim.rs`.)
 
-
 use std::collections::BTreeMap;
 
-use chrono::Duration;
 use crate::review_common::*;
+use chrono::Duration;
 use stagehand::app::review::Candidate;
 use stagehand::review::fetch::Fetcher;
 use stagehand::review::{BlockReason, Join, Person, Verdict};

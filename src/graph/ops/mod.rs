@@ -3,11 +3,13 @@
 
 mod devices;
 mod directory;
+mod evidence;
 mod identities;
 mod reports;
 mod users;
 
 pub use directory::DEVICE_PREPARATION_TEMPLATE_ID;
+pub use evidence::{ESP_TYPE, Fetched, LogCollection};
 pub use reports::{AUTOPILOT_V2_DEPLOYMENT_STATUS, AutopilotDeployment};
 
 use super::odata::encode;

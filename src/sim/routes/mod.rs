@@ -4,6 +4,7 @@
 mod batch;
 mod devices;
 mod directory;
+mod evidence;
 mod identities;
 mod table;
 mod tenant;
@@ -18,6 +19,7 @@ use super::auth;
 use super::limits::{Family, Verdict};
 use super::odata::{self, Dialect};
 use super::server::{Incoming, Reply, State, record};
+pub use evidence::{EvidenceState, serve_log_blob};
 pub use table::{ALL_DELEGATED, Route};
 
 /// Dispatches one Graph request (top-level or a `$batch` item) and records it.
@@ -186,6 +188,7 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         Route::RetrieveMembershipTarget(id) => tenant::membership_target(st, inc, &id),
         Route::ConditionalAccessPolicies => tenant::ca_policies(st, inc),
         Route::Batch => error(400, "BadRequest", "nested $batch", inc),
+        Route::Evidence(e) => evidence::handle(st, inc, &e, &token),
     };
     (reply, violation)
 }

@@ -32,6 +32,8 @@ pub enum Route {
     RetrieveMembershipTarget(String),
     ConditionalAccessPolicies,
     Batch,
+    /// The evidence endpoints (`routes/evidence.rs`).
+    Evidence(super::evidence::Ev),
 }
 
 /// Who may call a route.
@@ -119,7 +121,7 @@ impl Route {
                 Route::ConditionalAccessPolicies
             }
             ("POST", ["$batch"]) => Route::Batch,
-            _ => return None,
+            _ => return super::evidence::parse(method, version, segs).map(Route::Evidence),
         })
     }
 
@@ -157,6 +159,7 @@ impl Route {
             }
             Route::ConditionalAccessPolicies => s(ConditionalAccess, false, POLICY, false),
             Route::Batch => s(Identity, false, &[], false),
+            Route::Evidence(e) => e.spec(),
         }
     }
 }
