@@ -111,6 +111,13 @@ pub fn milestones(row: &DeviceStatus, queue: Option<&QueueEntry>) -> Vec<(DateTi
     best
 }
 
+/// What a relative link keeps unencoded in a path segment (RFC 3986 unreserved).
+const PATH_PART: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A link to `target` from a page written at `page`: relative when under the page's folder.
 pub fn link(page: &Path, target: &Path) -> String {
     let base = page.parent().unwrap_or(Path::new("."));
@@ -122,7 +129,7 @@ pub fn link(page: &Path, target: &Path) -> String {
                 .map(|c| {
                     percent_encoding::utf8_percent_encode(
                         &c.as_os_str().to_string_lossy(),
-                        percent_encoding::NON_ALPHANUMERIC,
+                        PATH_PART,
                     )
                     .to_string()
                 })

@@ -25,6 +25,8 @@ pub const WIDTH: f64 = 560.0;
 const BAR_Y: f64 = 6.0;
 const BAR_H: f64 = 16.0;
 const HEIGHT: f64 = 40.0;
+/// The narrowest a stage is drawn.
+const MIN_SEGMENT: f64 = 10.0;
 
 /// One device: a bar from its first milestone to `now`, one coloured segment per stage, each
 /// with a tooltip, and the start and end times under it.
@@ -48,9 +50,12 @@ pub fn timeline(milestones: &[(DateTime<Utc>, Stage)], now: DateTime<Utc>) -> St
     );
     for (i, &(t, stage)) in milestones.iter().enumerate() {
         let next = milestones.get(i + 1).map_or(end, |m| m.0);
-        let (x0, x1) = (x(t), x(next));
-        // Every stage stays visible, however short.
-        let w = (x1 - x0).max(3.0).min(WIDTH - x0).max(0.0);
+        let (mut x0, x1) = (x(t), x(next));
+        if i + 1 == milestones.len() {
+            x0 = x0.min(WIDTH - MIN_SEGMENT);
+        }
+        // Every stage stays visible, however short (the current one may have begun just now).
+        let w = (x1 - x0).max(MIN_SEGMENT).min(WIDTH - x0).max(0.0);
         let _ = write!(
             s,
             "<rect class=\"seg\" data-stage=\"{stage}\" x=\"{x0:.1}\" y=\"{BAR_Y}\" width=\"{w:.1}\" height=\"{BAR_H}\" fill=\"{fill}\"><title>{label}: {from} to {to} ({dur})</title></rect>",
