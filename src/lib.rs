@@ -412,7 +412,6 @@ impl runtime::Effects for ConsoleEffects {
                     term::bell();
                 }
             }
-            Cmd::RefreshAll => {}
             Cmd::Devices(c) => self.devices(c),
             Cmd::Status(c) => {
                 if let Some(tx) = &self.statuses {

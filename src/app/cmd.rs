@@ -6,8 +6,6 @@ use crate::store::{AuditRecord, QueueEntry, QueueEvent};
 pub enum Cmd {
     /// Ring the terminal bell (scan rejected, duplicate).
     Bell,
-    /// Ask every feed to refresh now.
-    RefreshAll,
     /// Make these journal events durable; the store answers `Msg::Stored` with the ticket.
     Store {
         ticket: u64,

@@ -7,6 +7,7 @@
 //! Time is `tokio::time`, so tests run with a paused clock and count grants instead of timing.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -107,6 +108,8 @@ pub struct Governor {
     conn: watch::Sender<ConnState>,
     /// The signed-out gate: `Some(reason)` while no usable session exists.
     gate: watch::Sender<Option<String>>,
+    /// Requests waiting at the gate right now (a positive signal for tests and the log).
+    at_gate: AtomicUsize,
 }
 
 impl Governor {
@@ -127,6 +130,7 @@ impl Governor {
             state: Mutex::new(HashMap::new()),
             conn: watch::channel(ConnState::Online).0,
             gate: watch::channel(None).0,
+            at_gate: AtomicUsize::new(0),
         }
     }
 
@@ -253,8 +257,26 @@ impl Governor {
     /// Returns once the gate is open (at once when it is).
     pub async fn wait_signed_in(&self) {
         let mut rx = self.gate.subscribe();
+        if rx.borrow_and_update().is_none() {
+            return;
+        }
+        // Counted while it waits, also when the waiting future is dropped.
+        struct AtGate<'a>(&'a AtomicUsize);
+        impl Drop for AtGate<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let waiting = self.at_gate.fetch_add(1, Ordering::SeqCst) + 1;
+        let _counted = AtGate(&self.at_gate);
+        tracing::info!(waiting, "a Graph request waits at the sign-in gate");
         // The sender lives in `self`, so `wait_for` cannot fail while we are borrowed.
         let _ = rx.wait_for(Option::is_none).await;
+    }
+
+    /// How many requests wait at the signed-out gate now.
+    pub fn waiting_at_gate(&self) -> usize {
+        self.at_gate.load(Ordering::SeqCst)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Family, FamilyState>> {
@@ -367,6 +389,23 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_waiter_dropped_at_the_gate_is_no_longer_counted() {
+        let g = Arc::new(Governor::new(&[]));
+        assert_eq!(g.waiting_at_gate(), 0);
+        g.wait_signed_in().await;
+        assert_eq!(g.waiting_at_gate(), 0, "an open gate counts nobody");
+        g.sign_out("expired");
+        let g2 = g.clone();
+        let waiter = tokio::spawn(async move { g2.acquire(Family::Devices, false).await });
+        while g.waiting_at_gate() == 0 {
+            tokio::task::yield_now().await;
+        }
+        waiter.abort();
+        let _ = waiter.await;
+        assert_eq!(g.waiting_at_gate(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn signed_out_gate_holds_every_family_until_sign_in() {
         let g = Arc::new(Governor::new(&[]));
         let mut rx = g.subscribe();
@@ -383,9 +422,10 @@ mod tests {
                 tokio::spawn(async move { g.acquire(f, false).await })
             })
             .collect();
-        // However long we wait, nothing is granted while signed out.
+        // However long we wait, nothing is granted while signed out; all three wait at the gate.
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert!(tasks.iter().all(|t| !t.is_finished()));
+        assert_eq!(g.waiting_at_gate(), 3);
         assert_eq!(g.granted(Family::Devices) + g.granted(Family::Identity), 0);
         // A late answer or throttle from a request already in flight does not hide the state.
         g.answered();
@@ -396,6 +436,7 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
+        assert_eq!(g.waiting_at_gate(), 0);
         assert_eq!(g.granted(Family::Devices), 1);
         assert_eq!(g.granted(Family::Enrollment), 1);
         assert_eq!(*rx.borrow_and_update(), ConnState::Online);

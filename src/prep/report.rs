@@ -176,39 +176,46 @@ impl Summary {
 
 /// A one-line progress indicator on stderr, drawn only on a TTY and at most 10 times a second.
 pub struct Progress {
-    enabled: bool,
+    bar: Option<indicatif::ProgressBar>,
     last: Instant,
-    drawn: bool,
 }
 
 impl Progress {
     pub fn new(enabled: bool) -> Self {
+        let bar = enabled.then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(1),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("[{bar:20}] {percent:>3}% {msg}")
+            {
+                bar.set_style(style.progress_chars("#-"));
+            }
+            bar
+        });
         Self {
-            enabled,
+            bar,
             last: Instant::now(),
-            drawn: false,
         }
     }
 
-    /// `done`/`total` in bytes of the current file; call often, it throttles itself.
+    /// `done`/`total` in bytes of the current file; call often, it throttles itself (the
+    /// message is formatted at most ten times a second, so the row loop stays cheap).
     pub fn update(&mut self, file: &Path, rows: u64, done: u64, total: u64) {
-        if !self.enabled || self.last.elapsed() < Duration::from_millis(100) {
+        let Some(bar) = &self.bar else { return };
+        if self.last.elapsed() < Duration::from_millis(100) {
             return;
         }
         self.last = Instant::now();
-        let pct = (done.saturating_mul(100) / total.max(1)).min(100);
-        let filled = (pct / 5) as usize;
-        let bar: String = "#".repeat(filled) + &"-".repeat(20 - filled);
-        let mut err = std::io::stderr().lock();
-        let _ = write!(err, "\r[{bar}] {pct:>3}% {rows} rows  {}", file.display());
-        let _ = err.flush();
-        self.drawn = true;
+        bar.set_length(total.max(1));
+        bar.set_position(done.min(total));
+        bar.set_message(format!("{rows} rows  {}", file.display()));
     }
 
     pub fn finish(&mut self) {
-        if self.drawn {
-            let _ = write!(std::io::stderr().lock(), "\r\x1b[2K");
-            self.drawn = false;
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }

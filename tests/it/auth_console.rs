@@ -149,8 +149,8 @@ async fn session_loss_pauses_every_request_and_a_new_sign_in_resumes_them() {
         })
     };
 
-    // Signed out from the start: nothing goes out (a window of absence, not a wait for a state).
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Signed out from the start: the poller's first request waits at the gate; nothing went out.
+    until("the poller at the gate", || governor.waiting_at_gate() == 1).await;
     assert_eq!(graph_requests(&sim), 0, "no request while signed out");
 
     let account = sign_in(&sim, &cmds, &mut rx, 1).await;
@@ -184,9 +184,9 @@ async fn session_loss_pauses_every_request_and_a_new_sign_in_resumes_them() {
         matches!(&*session_state.borrow_and_update(), SessionState::Expired { reason } if reason.contains("invalid_grant"))
     );
     assert!(matches!(*conn.borrow_and_update(), ConnState::SignedOut(_)));
+    // The poller's next request reaches the gate and waits there: nothing more went out.
+    until("the poller at the gate", || governor.waiting_at_gate() == 1).await;
     let flat = graph_requests(&sim);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(graph_requests(&sim), flat, "no request while signed out");
     assert!(!poller.is_finished());
 
     // Sign in again: the same client and poller resume.
@@ -255,7 +255,27 @@ async fn a_declined_code_is_reported_and_a_cancelled_attempt_stays_silent() {
     };
     cmds.send(SignInCmd::Cancel).unwrap();
     sim.approve_device_code(&user_code);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let approved = Instant::now();
+    // A third attempt keeps polling the token endpoint once a second. Once it has polled twice
+    // since the approval, a poller of the cancelled attempt would have polled too and got the
+    // approved code's token: a positive signal that the cancelled one had its chance to report.
+    cmds.send(SignInCmd::Start {
+        generation: 3,
+        browser: false,
+    })
+    .unwrap();
+    assert!(matches!(
+        next_signin(&mut rx).await,
+        SignInMsg::Code { generation: 3, .. }
+    ));
+    until("two token polls after the approval", || {
+        sim.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/oauth2/v2.0/token") && r.arrived_at > approved)
+            .count()
+            >= 2
+    })
+    .await;
     assert!(
         rx.try_recv().is_err(),
         "a cancelled attempt reports nothing"
@@ -336,7 +356,10 @@ async fn a_conditional_access_claims_challenge_pauses_until_an_interactive_sign_
     // Requests wait at the gate instead of failing again and again.
     let before = graph_requests(&sim);
     let waiting = tokio::spawn(get());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    until("the request at the gate", || {
+        governor.waiting_at_gate() == 1
+    })
+    .await;
     assert!(!waiting.is_finished());
     assert_eq!(graph_requests(&sim), before);
 

@@ -80,6 +80,7 @@ async fn the_console_signs_in_loses_the_session_keeps_scanning_and_signs_in_agai
         }
 
         // 2. The session is lost mid-run.
+        let gated = gate_waits(&sb);
         sim.revoke_refresh_tokens();
         sim.expire_access_tokens();
         t.keys(&["F5"]);
@@ -100,8 +101,16 @@ async fn the_console_signs_in_loses_the_session_keeps_scanning_and_signs_in_agai
         });
         t.keys(&["F3"]);
         t.keys(&["F5"]);
-        // A window of absence: nothing may reach Graph while signed out.
-        std::thread::sleep(Duration::from_millis(1500));
+        // The refresh reaches the sign-in gate and waits there (the console logs each request
+        // that does): a positive signal that it was asked, and nothing reached Graph.
+        let deadline = Instant::now() + common::timeout();
+        while gate_waits(&sb) <= gated {
+            assert!(
+                Instant::now() < deadline,
+                "no request waited at the sign-in gate"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
         assert_eq!(graph_requests(&sim), flat, "requests while signed out");
         let journal = std::fs::read_dir(sb.data())
             .unwrap()
@@ -129,4 +138,15 @@ async fn the_console_signs_in_loses_the_session_keeps_scanning_and_signs_in_agai
         t.wait_for("EXITED:0");
     });
     sim.shutdown().await;
+}
+
+/// How many times the console logged a Graph request waiting at the signed-out gate.
+fn gate_waits(sb: &Sandbox) -> usize {
+    let Ok(dir) = std::fs::read_dir(sb.data().join("logs")) else {
+        return 0;
+    };
+    dir.filter_map(|e| e.ok())
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .map(|log| log.matches("waits at the sign-in gate").count())
+        .sum()
 }

@@ -1,6 +1,6 @@
 //! Choosing upload batches and applying their outcomes; queue edits (delete, retry, profile).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 
 use super::IntakeState;
 use crate::app::Cmd;
@@ -227,13 +227,6 @@ impl IntakeState {
             model: Some(profile.model.clone()),
             profile: Some(self.profile.clone()),
         }])]
-    }
-
-    /// Seconds until the next automatic attempt of an entry, for the view.
-    pub fn retry_in(&self, key: &str, now: DateTime<Utc>) -> Option<i64> {
-        self.backoff
-            .get(key)
-            .map(|t| (*t - now).num_seconds().max(0))
     }
 }
 
