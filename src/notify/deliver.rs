@@ -454,9 +454,7 @@ impl Notifier {
         let dir = self.data_dir.join("evidence");
         let path = dir.join(format!("{}.zip", crate::evidence::folder_name(&b)));
         std::fs::create_dir_all(&dir)
-            .and_then(|_| {
-                Ok(crate::evidence::write_zip(&path, &[b]).map_err(std::io::Error::other)?)
-            })
+            .and_then(|_| crate::evidence::write_zip(&path, &[b]).map_err(std::io::Error::other))
             .map_err(|e| SendError::Failed {
                 message: format!("cannot write the bundle: {e}"),
                 unclear: false,

@@ -166,13 +166,8 @@ async fn the_report_renders_in_headless_chromium_with_its_timelines_drawn() {
         Arc::new(Governor::new(&[])),
     )
     .unwrap();
-    let config = stagehand::config::Config {
-        staging: stagehand::config::StagingConfig {
-            accounts: SimOptions::default().staging_accounts,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let mut config = stagehand::config::Config::default();
+    config.staging.accounts = SimOptions::default().staging_accounts;
     let serials: Vec<String> = client
         .list_managed_devices(None, &["id", "serialNumber"])
         .await

@@ -404,16 +404,12 @@ fn device_in_filter(filter: &str) -> Option<String> {
     Some(rest[..rest.find('\'')?].to_string())
 }
 
+/// Builds a report's (schema, rows) for one device.
+type Rows =
+    fn(&State, &Device, DateTime<Utc>) -> (Vec<(&'static str, &'static str)>, Vec<Vec<Value>>);
+
 /// A stream report: `application/octet-stream` holding `{ TotalRowCount, Schema, Values }`.
-fn stream_report(
-    st: &mut State,
-    inc: &Incoming,
-    rows: fn(
-        &State,
-        &Device,
-        DateTime<Utc>,
-    ) -> (Vec<(&'static str, &'static str)>, Vec<Vec<Value>>),
-) -> Reply {
+fn stream_report(st: &mut State, inc: &Incoming, rows: Rows) -> Reply {
     let body = match body_json(inc) {
         Ok(b) => b,
         Err(r) => return r,
@@ -448,14 +444,7 @@ fn stream_report(
 }
 
 /// The schema a report has when no device matched (the columns do not depend on the rows).
-fn rows_schema_only(
-    st: &State,
-    rows: fn(
-        &State,
-        &Device,
-        DateTime<Utc>,
-    ) -> (Vec<(&'static str, &'static str)>, Vec<Vec<Value>>),
-) -> Vec<(&'static str, &'static str)> {
+fn rows_schema_only(st: &State, rows: Rows) -> Vec<(&'static str, &'static str)> {
     let now = st.clock.now();
     st.fleet
         .devices
