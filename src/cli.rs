@@ -46,6 +46,8 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Windows Autopilot hardware hashes: decode and check, import and wait for the profile, tag.
+    Autopilot(crate::commands::autopilot::AutopilotArgs),
     /// Open the console against the embedded simulated tenant: no configuration, no network.
     Demo(DemoArgs),
     /// Device operations: list, show, sync, and guarded retire and wipe.

@@ -15,6 +15,15 @@ pub const EXAMPLE_TOML: &str = include_str!("../assets/stagehand.example.toml");
 pub const DEFAULT_GRAPH_URL: &str = "https://graph.microsoft.com";
 pub const DEFAULT_LOGIN_URL: &str = "https://login.microsoftonline.com";
 
+/// Microsoft Graph's hosts: the global service, US Government L4 and L5 (DoD), and China operated
+/// by 21Vianet (docs/security.md has the source).
+pub const GRAPH_CLOUD_HOSTS: [&str; 4] = [
+    "graph.microsoft.com",
+    "graph.microsoft.us",
+    "dod-graph.microsoft.us",
+    "microsoftgraph.chinacloudapi.cn",
+];
+
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -91,6 +100,7 @@ pub struct IntakeConfig {
     /// The profile active when the console starts.
     pub default_profile: String,
     /// Identities per `importDeviceIdentityList` call.
+    #[serde(deserialize_with = "ranged::batch_size")]
     pub batch_size: usize,
 }
 
@@ -111,10 +121,13 @@ impl Default for IntakeConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct StatusConfig {
     /// How far back "enrolled by a staging account" looks when all benches are shown.
+    #[serde(deserialize_with = "ranged::window_hours")]
     pub window_hours: u32,
     /// Poll interval while devices are moving.
+    #[serde(deserialize_with = "ranged::poll_fast_secs")]
     pub poll_fast_secs: u64,
     /// Poll interval when every device is settled.
+    #[serde(deserialize_with = "ranged::poll_slow_secs")]
     pub poll_slow_secs: u64,
 }
 
@@ -132,6 +145,7 @@ impl Default for StatusConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ReviewConfig {
     /// Another real user signing in this long before the most recent one makes a row ambiguous.
+    #[serde(deserialize_with = "ranged::ambiguity_window_hours")]
     pub ambiguity_window_hours: u32,
     /// Service plan names that count as an Intune licence.
     pub intune_service_plans: Vec<String>,
@@ -183,12 +197,97 @@ pub struct Profile {
     #[serde(default)]
     pub description: String,
     /// Minutes in provisioning after which a device is flagged stuck.
-    #[serde(default = "default_stuck_minutes")]
+    #[serde(
+        default = "default_stuck_minutes",
+        deserialize_with = "ranged::stuck_minutes"
+    )]
     pub stuck_minutes: u32,
 }
 
 fn default_stuck_minutes() -> u32 {
     30
+}
+
+/// Numbers that become durations or sizes are held to a range when the file is read, so a value
+/// like `4294967295` is an error naming its file, line and key instead of an overflow later. The
+/// ranges are listed in docs/security.md.
+mod ranged {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error as _};
+
+    fn within<'de, D, T>(d: D, key: &str, lo: T, hi: T, unit: &str) -> Result<T, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de> + PartialOrd + std::fmt::Display + Copy,
+    {
+        let v = T::deserialize(d)?;
+        if v < lo || v > hi {
+            return Err(D::Error::custom(format!(
+                "{key} = {v} is out of range: {lo} to {hi} {unit}"
+            )));
+        }
+        Ok(v)
+    }
+
+    /// Hours the status pane looks back: up to a year.
+    pub const WINDOW_HOURS: (u32, u32) = (1, 8_760);
+    /// Hours of the review's ambiguity window: up to a year.
+    pub const AMBIGUITY_HOURS: (u32, u32) = (1, 8_760);
+    /// Poll intervals: one second to a day.
+    pub const POLL_SECS: (u64, u64) = (1, 86_400);
+    /// Identities per import call.
+    pub const BATCH: (usize, usize) = (1, 1_000);
+    /// Minutes before a device counts as stuck: up to a week.
+    pub const STUCK_MINUTES: (u32, u32) = (1, 10_080);
+
+    pub fn window_hours<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        within(
+            d,
+            "status.window_hours",
+            WINDOW_HOURS.0,
+            WINDOW_HOURS.1,
+            "hours",
+        )
+    }
+    pub fn ambiguity_window_hours<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        within(
+            d,
+            "review.ambiguity_window_hours",
+            AMBIGUITY_HOURS.0,
+            AMBIGUITY_HOURS.1,
+            "hours",
+        )
+    }
+    pub fn poll_fast_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        within(
+            d,
+            "status.poll_fast_secs",
+            POLL_SECS.0,
+            POLL_SECS.1,
+            "seconds",
+        )
+    }
+    pub fn poll_slow_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        within(
+            d,
+            "status.poll_slow_secs",
+            POLL_SECS.0,
+            POLL_SECS.1,
+            "seconds",
+        )
+    }
+    pub fn batch_size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+        within(d, "intake.batch_size", BATCH.0, BATCH.1, "identities")
+    }
+    pub fn stuck_minutes<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        within(
+            d,
+            "profiles.*.stuck_minutes",
+            STUCK_MINUTES.0,
+            STUCK_MINUTES.1,
+            "minutes",
+        )
+    }
 }
 
 impl Default for Config {
@@ -324,6 +423,18 @@ impl Config {
 
     /// Checks what serde cannot: URLs, profile references.
     pub fn validate(&self, file: Option<&Path>) -> Result<(), ConfigError> {
+        if let Some(id) = &self.tenant.id
+            && !crate::auth::endpoint::is_valid_tenant(id)
+        {
+            return Err(ConfigError::Invalid {
+                file: file.map(Path::to_path_buf),
+                key: "tenant.id".into(),
+                reason: format!(
+                    "{:?} is neither a tenant GUID nor a domain name (contoso.onmicrosoft.com, organizations)",
+                    crate::text::escape(id)
+                ),
+            });
+        }
         check_url(&self.tenant.graph_url, "tenant.graph_url", file)?;
         check_url(&self.tenant.login_url, "tenant.login_url", file)?;
         self.notify.validate(file)?;
@@ -357,6 +468,21 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    /// A warning when `graph_url`'s host is neither a Microsoft Graph cloud nor loopback: the
+    /// bearer token goes to that host, so a typo or a planted config is worth saying out loud.
+    pub fn graph_url_warning(&self) -> Option<String> {
+        let url = Url::parse(&self.tenant.graph_url).ok()?;
+        let host = url.host_str()?.to_ascii_lowercase();
+        if is_loopback(&url) || GRAPH_CLOUD_HOSTS.contains(&host.as_str()) {
+            return None;
+        }
+        Some(format!(
+            "graph_url host {:?} is not a Microsoft Graph cloud ({}) nor loopback: access tokens will be sent there",
+            crate::text::escape(&host),
+            GRAPH_CLOUD_HOSTS.join(", ")
+        ))
     }
 
     pub fn graph_url(&self) -> Url {
@@ -525,6 +651,95 @@ mod tests {
             err.contains("intake.default_profile") && err.contains("Nope"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_file_line_and_key() {
+        for (text, key, line) in [
+            (
+                "[status]\nwindow_hours = 4294967295\n",
+                "status.window_hours",
+                2,
+            ),
+            (
+                "[staging]\naccounts = []\n[review]\nambiguity_window_hours = 4294967295\n",
+                "review.ambiguity_window_hours",
+                4,
+            ),
+            ("[status]\npoll_fast_secs = 0\n", "status.poll_fast_secs", 2),
+            (
+                "[status]\npoll_slow_secs = 9999999\n",
+                "status.poll_slow_secs",
+                2,
+            ),
+            ("[intake]\nbatch_size = 0\n", "intake.batch_size", 2),
+            (
+                "[profiles.X]\nplatform = \"windows\"\nidentifier_type = \"serialNumber\"\nstuck_minutes = 4294967295\n[intake]\ndefault_profile = \"X\"\n",
+                "stuck_minutes",
+                4,
+            ),
+        ] {
+            let err = Config::parse(text, Path::new("/etc/s.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(&format!("/etc/s.toml:{line}:")), "{err}");
+            assert!(err.contains(key) && err.contains("out of range"), "{err}");
+        }
+        let ok = Config::parse(
+            "[status]\nwindow_hours = 8760\n[review]\nambiguity_window_hours = 1\n",
+            Path::new("s.toml"),
+        )
+        .unwrap();
+        assert_eq!(ok.status.window_hours, 8760);
+    }
+
+    #[test]
+    fn a_tenant_that_is_not_a_guid_or_a_domain_is_refused_from_any_source() {
+        let err = Config::parse(
+            "[tenant]\nid = \"http:evil.example\"\n",
+            Path::new("s.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("s.toml") && err.contains("tenant.id"), "{err}");
+        let env = |k: &str| (k == "STAGEHAND_TENANT").then(|| "\\\\evil.example".to_string());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "").unwrap();
+        let ov = Overrides {
+            config_path: Some(path),
+            ..Default::default()
+        };
+        let err = Config::load(&ov, &env).unwrap_err().to_string();
+        assert!(err.contains("tenant.id"), "{err}");
+    }
+
+    #[test]
+    fn an_unknown_graph_host_gets_a_warning() {
+        let with = |url: &str| {
+            let mut c = Config::default();
+            c.tenant.graph_url = url.into();
+            c.graph_url_warning()
+        };
+        for quiet in [
+            "https://graph.microsoft.com",
+            "https://GRAPH.microsoft.us/",
+            "https://dod-graph.microsoft.us",
+            "https://microsoftgraph.chinacloudapi.cn",
+            "http://127.0.0.1:8080",
+            "http://[::1]:9",
+            "http://localhost:1",
+        ] {
+            assert_eq!(with(quiet), None, "{quiet}");
+        }
+        for loud in [
+            "https://graph.microsoft.com.evil.example",
+            "https://graph.example.com",
+            "https://evil.example/graph.microsoft.com",
+        ] {
+            let w = with(loud).unwrap_or_else(|| panic!("{loud}: no warning"));
+            assert!(w.contains("not a Microsoft Graph cloud"), "{w}");
+        }
     }
 
     #[test]

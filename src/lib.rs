@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod app;
 pub mod auth;
+pub mod autopilot;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -13,12 +14,14 @@ pub mod devices;
 pub mod doctor;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
 pub mod notify;
 pub mod prep;
 pub mod report;
+pub mod private;
 pub mod review;
 pub mod runtime;
 pub mod secret;
@@ -27,6 +30,7 @@ pub mod sim;
 pub mod status;
 pub mod store;
 pub mod term;
+pub mod text;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,7 +63,11 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         graph_url: g.graph_url.clone(),
         login_url: g.login_url.clone(),
     };
-    let (config, _path) = Config::load(&overrides, &|k| std::env::var(k).ok())?;
+    let (config, config_path) = Config::load(&overrides, &|k| std::env::var(k).ok())?;
+    let graph_warning = config.graph_url_warning();
+    if let Some(w) = &graph_warning {
+        eprintln!("stagehand: warning: {w}");
+    }
     let data_dir = data_dir(g.data_dir.clone())?;
     match cli.command {
         None => {
@@ -76,15 +84,21 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
                 Err(e) => {
                     // The console still opens: scanning works offline and uploads wait.
-                    app.intake.notice = Some(format!("not connected: {e}"));
+                    app.intake.notice = Some(format!("not connected: {}", text::escape(&e)));
                     app.signin.unavailable = Some(format!("cannot sign in: {e}"));
                     None
                 }
             };
+            if let Some(w) = graph_warning
+                && app.intake.notice.is_none()
+            {
+                app.intake.notice = Some(format!("warning: {w}"));
+            }
             console(app, data_dir, g.verbose, live).await?;
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Demo(args)) => demo(args, config, data_dir, g.verbose).await,
+        Some(Command::Autopilot(args)) => autopilot(args, &config, &data_dir, g.verbose).await,
         Some(Command::Devices(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             if args.session.demo {
@@ -130,12 +144,20 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Review(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
-            commands::review::review(&c.client, &config, &data_dir, &args, &mut std::io::stdout())
-                .await
+            commands::review::review(
+                &c.client,
+                &config,
+                &data_dir,
+                &args,
+                &mut text::TermWriter(std::io::stdout()),
+            )
+            .await
         }
         Some(Command::Reassign(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             let actor = c.actor.clone();
             let report = commands::review::reassign(
@@ -145,13 +167,14 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &actor,
                 &args,
                 &mut std::io::stdin().lock(),
-                &mut std::io::stdout(),
+                &mut text::TermWriter(std::io::stdout()),
             )
             .await?;
             Ok(report.exit_code())
         }
         Some(Command::Status(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
+            commands::require_staging_accounts(&config, config_path.as_deref())?;
             let c = commands::connect::connect(&config, &data_dir).await?;
             commands::status::run(&args, &config, &data_dir, c.client).await
         }
@@ -187,16 +210,29 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Login(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::login(&config, &data_dir, &args, &mut std::io::stdout()).await
+            auth::commands::login(
+                &config,
+                &data_dir,
+                &args,
+                &mut text::TermWriter(std::io::stdout()),
+            )
+            .await
         }
         Some(Command::Logout) => {
             let _log = logging::init(&data_dir, g.verbose)?;
-            auth::commands::logout(&data_dir, &mut std::io::stdout()).await
+            auth::commands::logout(&data_dir, &mut text::TermWriter(std::io::stdout())).await
         }
         Some(Command::Whoami(args)) => {
             let _log = logging::init(&data_dir, g.verbose)?;
             let env = |k: &str| std::env::var(k).ok();
-            auth::commands::whoami(&config, &data_dir, &args, &env, &mut std::io::stdout()).await
+            auth::commands::whoami(
+                &config,
+                &data_dir,
+                &args,
+                &env,
+                &mut text::TermWriter(std::io::stdout()),
+            )
+            .await
         }
     }
 }
@@ -270,6 +306,39 @@ async fn notify_command(
             .await
         }
     }
+/// `stagehand autopilot …`: `show` offline; `import` and `tag` signed in.
+async fn autopilot(
+    args: commands::autopilot::AutopilotArgs,
+    config: &Config,
+    data_dir: &std::path::Path,
+    verbose: u8,
+) -> anyhow::Result<ExitCode> {
+    use commands::autopilot::AutopilotCommand;
+    let mut stdout = std::io::stdout();
+    let command = match args.command {
+        AutopilotCommand::Show(a) => return commands::autopilot::run_show(&a, &mut stdout),
+        other => other,
+    };
+    let _log = logging::init(data_dir, verbose)?;
+    let c = commands::connect::connect(config, data_dir).await?;
+    let code = match &command {
+        AutopilotCommand::Import(a) => commands::autopilot::run_import(
+            &c.client,
+            data_dir,
+            &c.actor,
+            a,
+            None,
+            &mut stdout,
+            &mut std::io::stderr(),
+        )
+        .await?
+        .exit_status(),
+        AutopilotCommand::Tag(a) => {
+            commands::autopilot::run_tag(&c.client, data_dir, &c.actor, a, &mut stdout).await?
+        }
+        AutopilotCommand::Show(_) => 2,
+    };
+    Ok(ExitCode::from(code))
 }
 
 /// `stagehand demo`: the simulated tenant in-process on a loopback port, the console against it,
@@ -318,14 +387,15 @@ fn data_dir(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
         Some(d) => d,
         None => config::default_data_dir().context("no home directory: pass --data-dir")?,
     };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("cannot create the data dir {}", dir.display()))?;
+    private::data_dir(&dir).with_context(|| format!("data dir {}", dir.display()))?;
     Ok(dir)
 }
 
 /// Effects the real console runs: non-blocking sends to the store task and the feeds.
 struct ConsoleEffects {
     bell: bool,
+    /// Exports go to its `exports/` folder.
+    data_dir: PathBuf,
     store: store::StoreHandle,
     /// Answers that must reach the app when a task is gone.
     back: mpsc::UnboundedSender<Msg>,
@@ -411,6 +481,18 @@ impl runtime::Effects for ConsoleEffects {
                 if self.bell {
                     term::bell();
                 }
+            }
+            Cmd::Export(table) => {
+                // Off the loop: two small files, each fsync'd.
+                let (dir, back) = (self.data_dir.clone(), self.back.clone());
+                tokio::task::spawn_blocking(move || {
+                    let result =
+                        export::write(&dir, &table, chrono::Utc::now()).map_err(|e| e.to_string());
+                    let _ = back.send(Msg::Exported {
+                        table: table.name,
+                        result,
+                    });
+                });
             }
             Cmd::Devices(c) => self.devices(c),
             Cmd::Status(c) => {
@@ -612,7 +694,7 @@ async fn console(
     verbose: u8,
     mut live: Option<Live>,
 ) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&data_dir)?;
+    private::data_dir(&data_dir).with_context(|| format!("data dir {}", data_dir.display()))?;
     // Open the journal (and take the data-dir lock) before the screen, so a second stagehand on
     // the same data dir gets a plain error on the shell.
     let (journal, queue, report) = store::Journal::open(&data_dir)?;
@@ -745,6 +827,7 @@ async fn console(
     };
     let mut effects = ConsoleEffects {
         bell: app.config.intake.bell_on_error,
+        data_dir: data_dir.clone(),
         store,
         back: input_tx.clone(),
         uploads,

@@ -10,7 +10,7 @@ use tracing_subscriber::EnvFilter;
 /// `RUST_LOG` wins over `-v` (0 info, 1 debug, 2+ trace).
 pub fn init(data_dir: &Path, verbose: u8) -> anyhow::Result<WorkerGuard> {
     let dir = data_dir.join("logs");
-    std::fs::create_dir_all(&dir)?;
+    crate::private::data_dir(&dir)?;
     let appender = Builder::new()
         .rotation(Rotation::DAILY)
         .filename_prefix("stagehand")
@@ -26,7 +26,8 @@ pub fn init(data_dir: &Path, verbose: u8) -> anyhow::Result<WorkerGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(writer)
+        // Outside text in a field cannot forge a log line or carry an escape sequence.
+        .with_writer(move || crate::text::EscapingWriter(writer.clone()))
         .with_ansi(false)
         .finish();
     // A second init in one process (tests) keeps the first subscriber.

@@ -8,7 +8,9 @@ fn main() -> ExitCode {
     match stagehand::run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("stagehand: {e:#}");
+            // The message can quote Graph, Entra or file text: no escape sequence reaches the terminal.
+            let text = format!("{e:#}");
+            eprintln!("stagehand: {}", stagehand::text::escape_lines(&text));
             ExitCode::from(2)
         }
     }

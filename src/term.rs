@@ -73,6 +73,13 @@ fn install_panic_hook() {
     ONCE.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
+            // Only the main thread's panic ends the console. A background task's panic must not
+            // tear the terminal down under it nor print over the screen: it goes to the log, and
+            // `runtime::supervise` reports it in the status bar.
+            if std::thread::current().name() != Some("main") {
+                tracing::error!(panic = %info, "panic in a background thread");
+                return;
+            }
             restore();
             previous(info);
         }));

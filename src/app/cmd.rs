@@ -28,4 +28,6 @@ pub enum Cmd {
     Devices(crate::app::devices::DevicesCmd),
     /// To the sign-in task.
     SignIn(crate::app::signin::SignInCmd),
+    /// Write this view to `<data dir>/exports/` as CSV and JSON; answered by `Msg::Exported`.
+    Export(crate::export::Table),
 }

@@ -1,4 +1,6 @@
 //! A filter typed into a list pane (`/`): every key edits it, Enter keeps it, Esc clears it.
+//! `/` on a kept filter opens it for editing with its text selected: typing replaces it (a new
+//! filter, not one appended to the old), Backspace edits it.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -6,6 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub struct FilterInput {
     pub text: String,
     pub editing: bool,
+    /// The kept text is selected: the next character replaces it.
+    pub selected: bool,
 }
 
 /// What a key did to the filter.
@@ -22,12 +26,14 @@ pub enum FilterEdit {
 impl FilterInput {
     pub fn start(&mut self) {
         self.editing = true;
+        self.selected = !self.text.is_empty();
     }
 
     pub fn on_key(&mut self, key: &KeyEvent) -> FilterEdit {
         if !self.editing {
             return FilterEdit::Ignored;
         }
+        let selected = std::mem::take(&mut self.selected);
         match key.code {
             KeyCode::Esc => {
                 self.editing = false;
@@ -37,6 +43,11 @@ impl FilterInput {
             KeyCode::Enter => {
                 self.editing = false;
                 FilterEdit::Done
+            }
+            KeyCode::Char(c) if selected && !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.text.clear();
+                self.text.push(c);
+                FilterEdit::Changed
             }
             KeyCode::Backspace => {
                 self.text.pop();
@@ -57,6 +68,9 @@ impl FilterInput {
     pub fn paste(&mut self, text: &str) -> bool {
         if !self.editing {
             return false;
+        }
+        if std::mem::take(&mut self.selected) {
+            self.text.clear();
         }
         self.text.extend(text.chars().filter(|c| !c.is_control()));
         true
@@ -101,10 +115,31 @@ mod tests {
     }
 
     #[test]
+    fn slash_again_edits_the_kept_filter_instead_of_appending() {
+        let mut f = FilterInput::default();
+        f.start();
+        for c in "bench".chars() {
+            f.on_key(&k(KeyCode::Char(c)));
+        }
+        f.on_key(&k(KeyCode::Enter));
+        // Backspace after `/` edits the kept one.
+        f.start();
+        assert!(f.selected);
+        f.on_key(&k(KeyCode::Backspace));
+        f.on_key(&k(KeyCode::Char('h')));
+        assert_eq!(f.text, "bench");
+        f.on_key(&k(KeyCode::Enter));
+        // Typing after `/` starts a new filter.
+        f.start();
+        f.on_key(&k(KeyCode::Char('x')));
+        assert_eq!(f.text, "x");
+    }
+
+    #[test]
     fn every_word_must_match_some_field() {
         let f = FilterInput {
             text: "FAILED pf1".into(),
-            editing: false,
+            ..FilterInput::default()
         };
         assert!(f.matches(["PF1ABC", "failed"]));
         assert!(!f.matches(["PF1ABC", "queued"]));

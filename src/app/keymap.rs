@@ -68,6 +68,14 @@ pub enum Action {
     ClearFilters,
     /// Ask the selected device to check in now (status).
     SyncDevice,
+    /// Undo this session's last rejection; in the rejected view, lift the selected one (review).
+    Undo,
+    /// Switch between the rows in review and the remembered rejections (review).
+    ToggleRejected,
+    /// Mark every visible `propose` row (review).
+    MarkProposals,
+    /// Write the current filtered view to the data dir's `exports/` as CSV and JSON.
+    Export,
     /// Retire the selected device, after the confirmation modal (status; role holders only).
     Retire,
     /// Wipe the selected device, after the confirmation modal (status; role holders only).
@@ -126,6 +134,8 @@ use Scope::{Global as G, Pane as P, PaneTyping as T};
 
 /// One help line for the four filter keys (the overlay lists the keys together).
 const FILTERS_HELP: &str = "filter by user (UPN part), stage, compliance; x clears";
+/// One help line for the two review marking keys.
+const MARK_HELP: &str = "mark the row (Space) / every propose row in view (A)";
 /// One help line for retire and wipe.
 const DESTROY_HELP: &str = "retire (R) or wipe (W) the selected device";
 
@@ -214,28 +224,28 @@ pub const BINDINGS: &[Binding] = &[
         K::Up,
         NONE,
         A::Up,
-        "select previous device",
+        "select previous / next device",
     ),
     b(
         P(Pane::Status),
         K::Char('k'),
         NONE,
         A::Up,
-        "select previous device",
+        "select previous / next device",
     ),
     b(
         P(Pane::Status),
         K::Down,
         NONE,
         A::Down,
-        "select next device",
+        "select previous / next device",
     ),
     b(
         P(Pane::Status),
         K::Char('j'),
         NONE,
         A::Down,
-        "select next device",
+        "select previous / next device",
     ),
     // One help line per pair, so the status help (with retire/wipe) fits 80x24.
     b(
@@ -331,6 +341,13 @@ pub const BINDINGS: &[Binding] = &[
         A::SyncDevice,
         "sync the selected device now",
     ),
+    b(
+        P(Pane::Status),
+        K::Char('E'),
+        NONE,
+        A::Export,
+        "export this view to CSV and JSON (data dir exports/)",
+    ),
     b(P(Pane::Status), K::Char('R'), NONE, A::Retire, DESTROY_HELP),
     b(P(Pane::Status), K::Char('W'), NONE, A::Wipe, DESTROY_HELP),
     // Review
@@ -342,24 +359,49 @@ pub const BINDINGS: &[Binding] = &[
         "help for this pane",
     ),
     b(P(Pane::Review), K::Char('q'), NONE, A::Quit, "quit"),
-    b(P(Pane::Review), K::Up, NONE, A::Up, "select previous row"),
+    b(
+        P(Pane::Review),
+        K::Up,
+        NONE,
+        A::Up,
+        "select previous / next row",
+    ),
     b(
         P(Pane::Review),
         K::Char('k'),
         NONE,
         A::Up,
-        "select previous row",
+        "select previous / next row",
     ),
-    b(P(Pane::Review), K::Down, NONE, A::Down, "select next row"),
+    b(
+        P(Pane::Review),
+        K::Down,
+        NONE,
+        A::Down,
+        "select previous / next row",
+    ),
     b(
         P(Pane::Review),
         K::Char('j'),
         NONE,
         A::Down,
-        "select next row",
+        "select previous / next row",
     ),
-    b(P(Pane::Review), K::PageUp, NONE, A::PageUp, "page up"),
-    b(P(Pane::Review), K::PageDown, NONE, A::PageDown, "page down"),
+    // One help line per pair, so the review help fits 80x24.
+    b(
+        P(Pane::Review),
+        K::PageUp,
+        NONE,
+        A::PageUp,
+        "page up / down",
+    ),
+    b(
+        P(Pane::Review),
+        K::PageDown,
+        NONE,
+        A::PageDown,
+        "page up / down",
+    ),
     b(
         P(Pane::Review),
         K::Char('/'),
@@ -367,20 +409,48 @@ pub const BINDINGS: &[Binding] = &[
         A::Filter,
         "filter as you type",
     ),
-    b(P(Pane::Review), K::Char(' '), NONE, A::Mark, "select row"),
+    b(P(Pane::Review), K::Char(' '), NONE, A::Mark, MARK_HELP),
+    b(
+        P(Pane::Review),
+        K::Char('A'),
+        NONE,
+        A::MarkProposals,
+        MARK_HELP,
+    ),
     b(
         P(Pane::Review),
         K::Char('a'),
         NONE,
         A::Approve,
-        "approve selected rows",
+        "approve the marked rows in view, else this row",
     ),
     b(
         P(Pane::Review),
         K::Char('r'),
         NONE,
         A::Reject,
-        "reject selected rows",
+        "reject the marked rows in view (asks), else this row",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('u'),
+        NONE,
+        A::Undo,
+        "undo the last rejection (rejected view: lift one)",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('v'),
+        NONE,
+        A::ToggleRejected,
+        "rejected view: who rejected what, when",
+    ),
+    b(
+        P(Pane::Review),
+        K::Char('E'),
+        NONE,
+        A::Export,
+        "export this view to CSV and JSON (data dir exports/)",
     ),
     b(
         P(Pane::Review),
@@ -559,7 +629,7 @@ mod tests {
         assert!(
             status
                 .iter()
-                .any(|(k, h)| k == "↑ k" && *h == "select previous device"),
+                .any(|(k, h)| k == "↑ k ↓ j" && *h == "select previous / next device"),
             "{status:?}"
         );
     }

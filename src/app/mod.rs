@@ -78,6 +78,8 @@ pub struct App {
     pub doctor_scroll: usize,
     /// The sign-in modal (drawn over everything while open).
     pub signin: signin::SignInState,
+    /// Background tasks that stopped by a panic, with why (shown in the status bar).
+    pub failed_tasks: Vec<String>,
     /// Something changed since the last draw.
     pub dirty: bool,
     pub quit: bool,
@@ -110,6 +112,7 @@ impl App {
             doctor: None,
             doctor_scroll: 0,
             signin: signin::SignInState::default(),
+            failed_tasks: Vec::new(),
             dirty: true,
             quit: false,
         }
@@ -166,7 +169,7 @@ impl App {
                     && self.overlay.is_none()
                     && let Some(pane) = tabs::tab_at(column)
                 {
-                    self.focus = pane;
+                    return self.focus_pane(pane);
                 }
                 Vec::new()
             }
@@ -176,6 +179,9 @@ impl App {
                 self.intake.list.set_height(self.list_height(Pane::Intake));
                 self.status.list.set_height(self.list_height(Pane::Status));
                 self.review.list.set_height(self.list_height(Pane::Review));
+                self.review
+                    .rejected_list
+                    .set_height(self.list_height(Pane::Review));
                 Vec::new()
             }
             Msg::Tick(now) => {
@@ -217,11 +223,46 @@ impl App {
                 self.devices.on_msg(m, self.now);
                 Vec::new()
             }
+            Msg::TaskFailed { task, reason } => {
+                self.failed_tasks.push(format!("{task} stopped: {reason}"));
+                Vec::new()
+            }
+            Msg::Exported { table, result } => {
+                let text = match result {
+                    Ok(w) => format!(
+                        "exported {} row(s): {} and {}",
+                        w.rows,
+                        w.csv.display(),
+                        w.json.display()
+                    ),
+                    Err(e) => format!("export failed: {e}"),
+                };
+                if table == "status" {
+                    self.devices.notice = Some(devices::Notice {
+                        bad: text.starts_with("export failed"),
+                        text,
+                        at: self.now,
+                    });
+                } else {
+                    self.review.notice = Some(text);
+                }
+                Vec::new()
+            }
             Msg::Quit => {
                 self.quit = true;
                 Vec::new()
             }
         }
+    }
+
+    /// Shows a pane; the review pane refreshes when its data is older than its refresh interval.
+    fn focus_pane(&mut self, pane: Pane) -> Vec<Cmd> {
+        let opened = self.focus != pane;
+        self.focus = pane;
+        if opened && pane == Pane::Review {
+            return self.review.on_focus(self.now, review::REFRESH_EVERY);
+        }
+        Vec::new()
     }
 
     /// Sets the clock without marking anything changed (the runtime stamps each wake-up, so a
@@ -281,7 +322,7 @@ impl App {
                 Some(Action::Quit) => self.quit = true,
                 Some(Action::Focus(p)) => {
                     self.overlay = None;
-                    self.focus = p;
+                    return self.focus_pane(p);
                 }
                 _ => self.overlay = None,
             }
@@ -301,10 +342,7 @@ impl App {
                 self.doctor_scroll = 0;
                 Vec::new()
             }
-            Some(Action::Focus(p)) => {
-                self.focus = p;
-                Vec::new()
-            }
+            Some(Action::Focus(p)) => self.focus_pane(p),
             other => match self.focus {
                 Pane::Intake => self.intake.on_key(key, other, &self.config),
                 Pane::Status => self.on_status_key(key, other),

@@ -33,6 +33,11 @@ pub enum SessionState {
 pub enum Msg {
     /// A key press (releases are dropped by the input task).
     Key(KeyEvent),
+    /// An export (`Cmd::Export`) was written (the paths) or not (why).
+    Exported {
+        table: &'static str,
+        result: Result<crate::export::Written, String>,
+    },
     /// A bracketed paste.
     Paste(String),
     /// A left click at a cell.
@@ -67,6 +72,11 @@ pub enum Msg {
     Devices(super::devices::DevicesMsg),
     /// From the sign-in task, or the console asking the modal to sign in.
     SignIn(super::signin::SignInMsg),
+    /// A background task ended by a panic; the console goes on without it.
+    TaskFailed {
+        task: &'static str,
+        reason: String,
+    },
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
 }

@@ -56,7 +56,8 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| AuthError::Store(format!("store task: {e}")))?
 }
 
-/// The session for this process: env app secret, else the recorded account, else `NotSignedIn`.
+/// The session for this process: env app secret, else the recorded account, else a configured
+/// certificate (as the app), else `NotSignedIn`.
 pub async fn resolve(
     config: &Config,
     data_dir: &Path,
@@ -70,6 +71,14 @@ pub async fn resolve(
         ));
     }
     let Some(record) = AccountRecord::read(data_dir)? else {
+        // A configured certificate runs as the app with no login step, as the secret does.
+        if let Some(cert) = certificate(config) {
+            let ep = endpoint(config)?;
+            return Ok((
+                Session::app(ep, AppCredential::Certificate(Box::new(cert?))),
+                None,
+            ));
+        }
         return Err(AuthError::NotSignedIn);
     };
     let ep = endpoint(config)?;
@@ -150,13 +159,11 @@ pub async fn login(
         .await?
     } else {
         let prompt = device_code::start(&ep, &scope).await?;
-        eprintln!("{}", prompt.instructions());
+        // Entra's text: escaped before it reaches the terminal.
+        eprintln!("{}", crate::text::escape(&prompt.instructions()));
         device_code::poll(&ep, &prompt, &device_code::tokio_sleep).await?
     };
-    let account = tokens
-        .account
-        .clone()
-        .unwrap_or_else(|| "unknown-user".into());
+    let account = super::account::name(&tokens, &config.graph_url()).await?;
     let refresh = tokens.refresh_token.clone().ok_or_else(|| {
         AuthError::Protocol("no refresh token in the answer (was offline_access granted?)".into())
     })?;
@@ -190,22 +197,18 @@ async fn login_app(
             SecretKind::Certificate,
         ),
         None => {
-            let line = tokio::task::spawn_blocking(|| {
-                let mut s = String::new();
-                std::io::stdin().read_line(&mut s).map(|_| s)
+            // Typed at a terminal, the secret is not echoed; piped, it is read as a line.
+            let secret = tokio::task::spawn_blocking(|| {
+                crate::secret::read_secret_line("Client secret (not shown): ")
             })
             .await??;
-            let secret = line.trim_end_matches(['\r', '\n']).to_string();
             if secret.is_empty() {
                 return Err(AuthError::Config(
                     "no client secret on stdin (pipe it in: `... | stagehand login --app`)".into(),
                 )
                 .into());
             }
-            (
-                AppCredential::Secret(Secret::new(secret)),
-                SecretKind::ClientSecret,
-            )
+            (AppCredential::Secret(secret), SecretKind::ClientSecret)
         }
     };
     // Prove the credential works before keeping it.
@@ -287,7 +290,7 @@ async fn persist(
     secret: Option<Secret>,
 ) -> Result<(), AuthError> {
     if let Some(note) = keep(data_dir, record, secret, None).await?.note {
-        eprintln!("stagehand: {note}");
+        eprintln!("stagehand: {}", crate::text::escape(&note));
     }
     Ok(())
 }
@@ -355,7 +358,11 @@ pub async fn whoami(
         ),
         None => (
             session.endpoint().tenant().to_string(),
-            "app (STAGEHAND_CLIENT_SECRET)",
+            if env(CLIENT_SECRET_ENV).is_some_and(|s| !s.is_empty()) {
+                "app (STAGEHAND_CLIENT_SECRET)"
+            } else {
+                "app (certificate)"
+            },
             None,
             vec![app_scope_param()],
         ),

@@ -80,7 +80,8 @@ pub async fn poll(
     prompt: &DeviceCodePrompt,
     sleep: &Sleeper,
 ) -> Result<TokenSet, AuthError> {
-    let deadline = Instant::now() + Duration::from_secs(prompt.expires_in);
+    // `expires_in` comes from the server: an absurd value waits at most a day, never overflows.
+    let deadline = Instant::now() + Duration::from_secs(prompt.expires_in.min(86_400));
     let mut interval = Duration::from_secs(prompt.interval);
     let form = [
         ("client_id", endpoint.client_id()),

@@ -11,6 +11,12 @@ use url::Url;
 use super::AuthError;
 use crate::secret::Secret;
 
+/// The longest lifetime believed from a token answer's `expires_in`.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
+
+/// The most of a token endpoint answer that is read.
+pub const MAX_TOKEN_ANSWER_BYTES: usize = 1 << 20;
+
 /// Tokens from one successful answer. Debug is redacted through [`Secret`].
 #[derive(Debug, Clone)]
 pub struct TokenSet {
@@ -109,18 +115,7 @@ pub struct TokenEndpoint {
 impl TokenEndpoint {
     /// `login_url` is already validated by config (https, or http on loopback).
     pub fn new(login_url: &Url, tenant: &str, client_id: &str) -> Result<Self, AuthError> {
-        if tenant.is_empty() || tenant.contains(['/', '?', '#']) {
-            return Err(AuthError::Config(format!(
-                "tenant id {tenant:?} is not valid"
-            )));
-        }
-        let mut base = login_url.clone();
-        if !base.path().ends_with('/') {
-            base.set_path(&format!("{}/", base.path()));
-        }
-        let base = base
-            .join(&format!("{tenant}/oauth2/v2.0/"))
-            .map_err(|e| AuthError::Config(format!("login_url: {e}")))?;
+        let base = tenant_base(login_url, tenant)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
@@ -183,12 +178,22 @@ impl TokenEndpoint {
                 )))
             })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| {
-            PostError::Auth(AuthError::Unreachable(format!(
-                "{url}: {}",
-                e.without_url()
-            )))
-        })?;
+        // A token answer is a few kilobytes; whatever the server sends, no more than this is read.
+        let body = match crate::graph::limits::read_body(resp, MAX_TOKEN_ANSWER_BYTES).await {
+            Ok(b) => b,
+            Err(Ok(_)) => {
+                return Err(PostError::Auth(AuthError::Protocol(format!(
+                    "{url}: HTTP {status}: the answer is larger than {} KiB",
+                    MAX_TOKEN_ANSWER_BYTES >> 10
+                ))));
+            }
+            Err(Err(e)) => {
+                return Err(PostError::Auth(AuthError::Unreachable(format!(
+                    "{url}: {}",
+                    e.without_url()
+                ))));
+            }
+        };
         if status.is_success() {
             serde_json::from_slice(&body).map_err(|e| {
                 // serde's message can quote a value; only the position is reported.
@@ -222,11 +227,15 @@ impl TokenEndpoint {
                 "token answer without a numeric expires_in".into(),
             ))
         })?;
-        let expires_in = Duration::from_secs(secs);
+        // `expires_in` comes from the server: held to a day (Entra issues 60 to 90 minutes), so
+        // `18446744073709551615` cannot overflow the clock.
+        let expires_in = Duration::from_secs(secs.min(MAX_TOKEN_LIFETIME.as_secs()));
         Ok(TokenSet {
             access_token: raw.access_token,
             refresh_token: raw.refresh_token.filter(|r| !r.is_empty()),
-            expires_at: sent_at + expires_in,
+            expires_at: sent_at
+                .checked_add(expires_in)
+                .unwrap_or(sent_at + Duration::from_secs(60)),
             expires_in,
             scopes: raw
                 .scope
@@ -264,6 +273,50 @@ impl TokenEndpoint {
     }
 }
 
+/// Is `tenant` a tenant GUID or a DNS name (`contoso.onmicrosoft.com`, `organizations`, `common`)?
+/// Nothing else may reach the login URL: a scheme (`http:evil.example`), a backslash or any other
+/// character a URL parser reads as structure could send the token request elsewhere.
+pub fn is_valid_tenant(tenant: &str) -> bool {
+    if tenant.len() == 36 && uuid::Uuid::try_parse(tenant).is_ok() {
+        return true;
+    }
+    !tenant.is_empty()
+        && tenant.len() <= 253
+        && tenant.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// `{login_url}/{tenant}/oauth2/v2.0/`, built segment by segment, and held to the origin of
+/// `login_url` whatever the tenant says.
+fn tenant_base(login_url: &Url, tenant: &str) -> Result<Url, AuthError> {
+    if !is_valid_tenant(tenant) {
+        return Err(AuthError::Config(format!(
+            "tenant id {:?} is neither a GUID nor a domain name",
+            crate::text::escape(tenant)
+        )));
+    }
+    let mut base = login_url.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    base.path_segments_mut()
+        .map_err(|()| AuthError::Config("login_url cannot carry a path".into()))?
+        .pop_if_empty()
+        .extend([tenant, "oauth2", "v2.0", ""]);
+    if base.origin() != login_url.origin() {
+        return Err(AuthError::Config(format!(
+            "tenant id {tenant:?} would leave the login origin"
+        )));
+    }
+    Ok(base)
+}
+
 /// `preferred_username` (else `upn`) from an id token's payload. The id token comes straight from
 /// the token endpoint over TLS, so its signature is not re-checked here.
 fn account_from_id_token(id: &Secret) -> Option<String> {
@@ -284,13 +337,8 @@ mod tests {
 
     #[test]
     fn entra_error_sample_parses_and_maps_to_refused() {
-        // shared/graph/samples/oauth-token-error-response.json (entra-docs).
-        let text = r#"{"error": "invalid_scope",
-          "error_description": "AADSTS70011: The provided value for the input parameter 'scope' is not valid. The scope https://foo.microsoft.com/.default is not valid.\r\nTrace ID: 255d1aef-8c98-452f-ac51-23d051240864\r\nCorrelation ID: fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7\r\nTimestamp: 2016-01-09 02:02:12Z",
-          "error_codes": [70011], "timestamp": "YYYY-MM-DD HH:MM:SSZ",
-          "trace_id": "255d1aef-8c98-452f-ac51-23d051240864",
-          "correlation_id": "fb3d2015-bc17-4bb9-bb85-30c5cf1aaaa7"}"#;
-        let err: OAuthError = serde_json::from_str(text).unwrap();
+        let text = crate::graph::fixtures::read("oauth-token-error-response.json");
+        let err: OAuthError = serde_json::from_slice(&text).unwrap();
         assert_eq!(err.error_codes, vec![70011]);
         match err.into_auth_error() {
             AuthError::Refused { code, description } => {
@@ -300,6 +348,20 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn entra_token_samples_parse() {
+        let read = crate::graph::fixtures::read;
+        let dc: RawToken =
+            serde_json::from_slice(&read("oauth-devicecode-token-response.json")).unwrap();
+        assert!(dc.refresh_token.is_some() && dc.id_token.is_some());
+        assert_eq!(dc.scope.as_deref(), Some("User.Read profile openid email"));
+        assert_eq!(dc.expires_in, Some(serde_json::json!(3599)));
+        let cc: RawToken =
+            serde_json::from_slice(&read("oauth-client-credentials-token-response.json")).unwrap();
+        assert!(cc.refresh_token.is_none() && cc.id_token.is_none() && cc.scope.is_none());
+        assert!(cc.access_token.expose().starts_with("eyJ"));
     }
 
     #[test]
@@ -344,6 +406,51 @@ mod tests {
             "http://127.0.0.1:9/login/contoso/oauth2/v2.0/token"
         );
         assert!(TokenEndpoint::new(&Url::parse("https://x/").unwrap(), "a/b", "c").is_err());
+    }
+
+    #[test]
+    fn only_a_guid_or_a_domain_name_is_a_tenant() {
+        for ok in [
+            "contoso.onmicrosoft.com",
+            "organizations",
+            "common",
+            "consumers",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "sub-domain.contoso.com",
+        ] {
+            assert!(is_valid_tenant(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "http:evil.example",
+            "https:evil.example",
+            "\\\\evil.example",
+            "//evil.example",
+            "evil.example:443",
+            "a b",
+            "a/b",
+            "a?b",
+            "a#b",
+            "a@b",
+            "..",
+            ".contoso.com",
+            "-contoso.com",
+            "contoso..com",
+            "%2F%2Fevil",
+            "con\u{202e}toso",
+            "contoso.com\n",
+        ] {
+            assert!(!is_valid_tenant(bad), "{bad:?}");
+        }
+        let login = Url::parse("https://login.microsoftonline.com/").unwrap();
+        for tenant in ["contoso.onmicrosoft.com", "common"] {
+            let base = tenant_base(&login, tenant).unwrap();
+            assert_eq!(base.origin(), login.origin());
+            assert_eq!(
+                base.as_str(),
+                format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/")
+            );
+        }
     }
 
     #[test]

@@ -38,6 +38,8 @@ pub struct Flow {
     pub open_browser: bool,
     /// The credential store for the refresh token (`None`: the platform's; tests pass a mock).
     pub store: Option<CredentialCache>,
+    /// The Graph root, asked `GET /me` for the account name when the answer has no id token.
+    pub graph_url: url::Url,
 }
 
 /// Runs the task until `cancel` or until the command channel closes.
@@ -144,10 +146,7 @@ async fn install(
     tokens: TokenSet,
 ) -> Result<(String, Option<String>), AuthError> {
     let ep = &flow.endpoint;
-    let account = tokens
-        .account
-        .clone()
-        .unwrap_or_else(|| "unknown-user".into());
+    let account = super::account::name(&tokens, &flow.graph_url).await?;
     let refresh = tokens.refresh_token.clone().ok_or_else(|| {
         AuthError::Protocol("no refresh token in the answer (was offline_access granted?)".into())
     })?;

@@ -1,6 +1,8 @@
 //! Sign-in and tokens. The Graph client only sees [`TokenProvider`]; the flows (device code,
 //! authorization code with PKCE, client credentials) and the credential cache live beside it.
 //!
+//! - [`account`]: the signed-in account's name (id token, else `GET /me`).
+//! - [`access`]: whether an access token speaks for a user or for the app (and its `roles`).
 //! - [`endpoint`]: the Entra token endpoint (form posts, token and error bodies).
 //! - [`roles`]: which delegated scopes each role asks for.
 //! - [`device_code`], [`pkce`], [`client_credentials`]: the three ways in.
@@ -11,6 +13,8 @@
 //! - [`session`]: the live [`TokenProvider`] (in-memory access token, single-flight refresh).
 //! - [`commands`]: `stagehand login | logout | whoami`.
 
+pub mod access;
+pub mod account;
 pub mod claims;
 pub mod client_credentials;
 pub mod commands;

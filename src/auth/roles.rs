@@ -1,7 +1,7 @@
 //! The one permissions table of stagehand.
 //!
 //! - [`any_of`]: what Graph demands per operation, as "any one of these permissions" sets (the
-//!   permission tables of REFERENCE.md §1.2, §2.1, §4.3, §7-9). The simulator's route table
+//!   permission tables of docs/graph.md §1.2, §2.1, §4.3, §7-9). The simulator's route table
 //!   enforces them and doctor checks granted scopes against them.
 //! - [`ROLE_NEEDS`]: what each console role needs, as those sets with a reason (doctor's check 5).
 //! - [`Role`]: what each role asks for at sign-in — exactly what its screens need, plus

@@ -237,7 +237,7 @@ impl AccountRecord {
         let tmp = data_dir.join("account.json.tmp");
         let io = |e: std::io::Error| AuthError::Store(format!("{}: {e}", path.display()));
         let text = serde_json::to_string_pretty(self).expect("plain data serializes");
-        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        let mut f = crate::private::create_temp(&tmp).map_err(io)?;
         f.write_all(text.as_bytes()).map_err(io)?;
         f.sync_all().map_err(io)?;
         drop(f);

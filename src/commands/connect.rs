@@ -95,6 +95,7 @@ pub async fn connect_console(config: &Config, data_dir: &Path) -> Result<Console
         live: live.clone(),
         open_browser: true,
         store: None,
+        graph_url: config.graph_url(),
     };
     Ok(ConsoleLink {
         client,

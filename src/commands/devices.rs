@@ -19,6 +19,7 @@ use crate::graph::models::WipeOptions;
 use crate::graph::{Governor, GraphClient, Timeouts};
 use crate::sim::SimHandle;
 use crate::store::{AuditLog, DataDirLock};
+use crate::text::{Escaped, escape};
 
 /// Exit code when a guard rail refused the action.
 pub const EXIT_REFUSED: u8 = 3;
@@ -210,12 +211,12 @@ pub async fn run_with(
                     writeln!(
                         out,
                         "{:<14} {:<16} {:<11} {:<14} {:<36} {}",
-                        r.serial,
-                        r.name,
+                        escape(&r.serial),
+                        escape(&r.name),
                         enum_text(&r.stage),
-                        r.compliance.as_ref().map(enum_text).unwrap_or_default(),
-                        r.user,
-                        r.id
+                        escape(&r.compliance.as_ref().map(enum_text).unwrap_or_default()),
+                        escape(&r.user),
+                        escape(&r.id)
                     )?;
                 }
                 writeln!(out, "{} devices", rows.len())?;
@@ -235,9 +236,9 @@ pub async fn run_with(
             writeln!(
                 out,
                 "asked {} (serial {}, id {}) to check in; compliance is re-evaluated when it does",
-                d.device_name.as_deref().unwrap_or("the device"),
-                d.serial_number.as_deref().unwrap_or("?"),
-                d.id
+                escape(d.device_name.as_deref().unwrap_or("the device")),
+                escape(d.serial_number.as_deref().unwrap_or("?")),
+                escape(&d.id)
             )?;
         }
         DevicesCommand::Retire(a) => {
@@ -281,20 +282,21 @@ async fn destructive(
     req: &DestructiveRequest,
     yes: bool,
 ) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(data_dir)
+    crate::private::data_dir(data_dir)
         .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
     // The console and the intake commands hold this lock while they write the audit log.
     let _lock = DataDirLock::acquire(data_dir)?;
     let mut audit = AuditLog::open(data_dir)?;
     let ask = |plan: &Plan| {
-        println!("{}", plan.description);
+        // Built from Graph text: one line, escaped, so a device name cannot forge the prompt.
+        println!("{}", escape(&plan.description));
         if yes {
             return true;
         }
         print!(
             "Type yes to {} {}: ",
             plan.action.name(),
-            plan.device.serial_number.as_deref().unwrap_or("the device")
+            escape(plan.device.serial_number.as_deref().unwrap_or("the device"))
         );
         let _ = std::io::stdout().flush();
         let mut line = String::new();
@@ -313,14 +315,14 @@ async fn destructive(
             println!(
                 "{} sent for serial {} (device {}); request-id {}",
                 done.action,
-                done.serial,
-                done.device_id,
-                done.request_id.as_deref().unwrap_or("none")
+                escape(&done.serial),
+                escape(&done.device_id),
+                escape(done.request_id.as_deref().unwrap_or("none"))
             );
             Ok(ExitCode::SUCCESS)
         }
         Err(DevicesError::Refused(r)) => {
-            eprintln!("stagehand: {} refused: {r}", req.action.name());
+            eprintln!("stagehand: {} refused: {}", req.action.name(), Escaped(&r));
             Ok(ExitCode::from(EXIT_REFUSED))
         }
         Err(e) => Err(e.into()),

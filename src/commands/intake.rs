@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::app::intake::scan::{self, ScanContext};
 use crate::config::Config;
 use crate::store::{Journal, QueueEntry, QueueEvent};
+use crate::text::{Escaped, escape};
 
 #[derive(Debug, Args)]
 pub struct IntakeArgs {
@@ -162,6 +163,39 @@ fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<St
                     Err(e) => problems.push(format!("{at}: not a queue line: {e}")),
                 }
             }
+        } else if crate::autopilot::file::is_hash_file(path) {
+            // A Get-WindowsAutopilotInfo file: manufacturer and model come from the decoded
+            // hash, and a hash the checks refuse is a problem, not a queued serial.
+            let (recs, errors) =
+                crate::autopilot::file::read(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            problems.extend(errors.iter().map(ToString::to_string));
+            let mut checked: Vec<_> = recs.iter().map(crate::autopilot::check::check).collect();
+            crate::autopilot::check::cross_check(&recs, &mut checked);
+            for (r, c) in recs.iter().zip(&checked) {
+                let at = format!("{}:{}", path.display(), r.line);
+                let refused: Vec<&str> = c
+                    .findings
+                    .iter()
+                    .filter(|f| f.level == crate::autopilot::check::Level::Error)
+                    .map(|f| f.message.as_str())
+                    .collect();
+                match &c.serial {
+                    Some(serial) if refused.is_empty() && c.duplicate_of.is_none() => {
+                        rows.push(ImportRow {
+                            at,
+                            serial: serial.clone(),
+                            manufacturer: r.hash.manufacturer.clone(),
+                            model: r.hash.model.clone(),
+                            profile: None,
+                        })
+                    }
+                    _ if c.duplicate_of.is_some() => {}
+                    _ => problems.push(format!(
+                        "{at}: {}",
+                        crate::autopilot::safe(&refused.join("; "))
+                    )),
+                }
+            }
         } else {
             let opts = crate::prep::ReadOptions::default();
             let iter = crate::prep::read_rows(std::slice::from_ref(path), &opts)?;
@@ -281,12 +315,12 @@ pub async fn run_push(
                 }
                 UploadResult::Rejected { message } => {
                     rejected += 1;
-                    eprintln!("{}: rejected: {message}", o.serial);
+                    eprintln!("{}: rejected: {}", escape(&o.serial), escape(&message));
                     (EntryState::Rejected, message)
                 }
                 UploadResult::Failed { message } => {
                     failed += 1;
-                    eprintln!("{}: failed: {message}", o.serial);
+                    eprintln!("{}: failed: {}", escape(&o.serial), escape(&message));
                     (EntryState::Queued, message)
                 }
             };
@@ -343,12 +377,12 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
     };
     let mut events = Vec::new();
     let mut refused = 0;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::text::TermWriter(std::io::stdout().lock());
     for raw in &args.serials {
         match scan::accept(raw, &ctx, |k| queue.contains(k)) {
             Ok(a) => {
                 if let Some(n) = &a.notice {
-                    writeln!(out, "{}: {n}", a.entry.serial)?;
+                    writeln!(out, "{}: {}", escape(&a.entry.serial), escape(n))?;
                 }
                 let event = QueueEvent::Added(a.entry);
                 crate::store::queue::apply(&mut queue, &event);
@@ -356,7 +390,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
             }
             Err(e) => {
                 refused += 1;
-                eprintln!("{raw}: {e}");
+                eprintln!("{}: {}", escape(raw), Escaped(&e));
             }
         }
     }
@@ -383,12 +417,15 @@ fn fail(args: &FailArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let serial = args.serial.trim();
     if !queue.contains(serial) {
-        eprintln!("stagehand: {serial} is not in the intake queue");
+        eprintln!("stagehand: {} is not in the intake queue", escape(serial));
         return Ok(ExitCode::from(1));
     }
     crate::store::queue::apply(&mut queue, &event);
     journal.append(std::slice::from_ref(&event))?;
-    println!("{serial} marked failed (local note, not sent to Intune)");
+    println!(
+        "{} marked failed (local note, not sent to Intune)",
+        escape(serial)
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -397,7 +434,7 @@ fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     if report.torn.is_some() {
         eprintln!("{report}");
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::text::TermWriter(std::io::stdout().lock());
     if args.json {
         let rows: Vec<ListedEntry> = queue
             .entries()

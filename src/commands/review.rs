@@ -25,6 +25,7 @@ use crate::review::{
     recheck, write_plan,
 };
 use crate::store::{AuditLog, DataDirLock};
+use crate::text::{Escaped, escape as esc};
 
 #[derive(Debug, Clone, Args)]
 pub struct ReviewArgs {
@@ -33,6 +34,10 @@ pub struct ReviewArgs {
     /// whose data has not changed since) have verdict `rejected`.
     #[arg(long)]
     pub json: bool,
+    /// Write the candidates to `<data dir>/exports/` as CSV and JSON, with the Review pane's
+    /// columns (rejected rows included, verdict `rejected`), and print the two paths.
+    #[arg(long)]
+    pub csv: bool,
     /// Also write the plan to FILE (atomically), for review and `reassign --plan`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -119,6 +124,14 @@ pub async fn review(
     if let Some(path) = &args.out {
         write_plan(path, &rows)?;
     }
+    if args.csv {
+        let table = review_table(candidates, &rejected);
+        let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;
+        writeln!(out, "{}\n{}", w.csv.display(), w.json.display())?;
+        if !args.json {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     if args.json {
         serde_json::to_writer_pretty(&mut *out, &rows)?;
         writeln!(out)?;
@@ -127,17 +140,60 @@ pub async fn review(
             writeln!(
                 out,
                 "{:<14} {:<16} {} → {}  {} {}",
-                r.serial,
-                r.device_name,
-                r.current_primary_upn,
-                r.proposed_upn.as_deref().unwrap_or("—"),
+                esc(&r.serial),
+                esc(&r.device_name),
+                esc(&r.current_primary_upn),
+                esc(r.proposed_upn.as_deref().unwrap_or("—")),
                 r.verdict,
-                r.reason
+                Escaped(&r.reason)
             )?;
         }
         writeln!(out, "{} candidate(s)", rows.len())?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Review pane's export of every candidate, proposals first; a row a lead rejected (for the
+/// same data) reads `rejected` with who and when.
+pub fn review_table(candidates: Vec<Candidate>, rejected: &Rejections) -> crate::export::Table {
+    use crate::app::review::{ReviewRow, text};
+    let mut rows: Vec<ReviewRow> = candidates
+        .into_iter()
+        .map(|c| ReviewRow {
+            fingerprint: fingerprint(&c.device.id, &c.assessment),
+            candidate: c,
+            pick: None,
+            apply: None,
+            drifted: false,
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        text::rank(a)
+            .cmp(&text::rank(b))
+            .then_with(|| a.candidate.device.name.cmp(&b.candidate.device.name))
+    });
+    let verdict = text::COLUMNS.iter().position(|c| *c == "Verdict");
+    let reason = text::COLUMNS.iter().position(|c| *c == "Reason");
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let mut cells = text::export_row(r, false);
+            if let (Some(rj), Some(v), Some(why)) = (
+                rejected.matching(&r.candidate.device.id, &r.fingerprint),
+                verdict,
+                reason,
+            ) {
+                cells[v] = "rejected".into();
+                cells[why] = rejected_reason(rj);
+            }
+            cells
+        })
+        .collect();
+    crate::export::Table {
+        name: "review",
+        columns: text::COLUMNS.to_vec(),
+        rows,
+    }
 }
 
 /// What `reassign` did.
@@ -273,10 +329,16 @@ pub async fn reassign(
         .map(|j| (j.serial.clone(), j.to.upn.clone()))
         .collect();
     for j in &jobs {
-        writeln!(out, "change {:<14} {} → {}", j.serial, j.from_upn, j.to.upn)?;
+        writeln!(
+            out,
+            "change {:<14} {} → {}",
+            esc(&j.serial),
+            esc(&j.from_upn),
+            esc(&j.to.upn)
+        )?;
     }
     for (serial, why) in &report.skipped {
-        writeln!(out, "skip   {serial:<14} {why}")?;
+        writeln!(out, "skip   {:<14} {}", esc(serial), Escaped(why))?;
     }
     report.wrote_nothing = true;
     if jobs.is_empty() {

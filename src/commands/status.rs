@@ -18,6 +18,7 @@ use crate::graph::GraphClient;
 use crate::status::DeviceStatus;
 use crate::store::Journal;
 use crate::store::queue::serial_key;
+use crate::text::escape as esc;
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
@@ -30,6 +31,10 @@ pub struct StatusArgs {
     /// Also show every device a staging account enrolled within the window.
     #[arg(long)]
     pub all_staged: bool,
+    /// Write the devices to `<data dir>/exports/` as CSV and JSON (the pane's columns), print
+    /// the two paths, and exit.
+    #[arg(long, conflicts_with = "watch")]
+    pub csv: bool,
     /// Only these serials (repeatable); serials not in the queue are tracked too.
     #[arg(long = "serial", value_name = "S")]
     pub serials: Vec<String>,
@@ -64,7 +69,13 @@ pub async fn run(
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
             rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
         };
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::text::TermWriter(std::io::stdout().lock());
+        if args.csv {
+            let table = crate::export::status_table(rows.iter().map(|r| &**r));
+            let w = crate::export::write(data_dir, &table, chrono::Utc::now())?;
+            writeln!(out, "{}\n{}", w.csv.display(), w.json.display())?;
+            return Ok(ExitCode::SUCCESS);
+        }
         if args.json {
             let plain: Vec<&DeviceStatus> = rows.iter().map(|r| &**r).collect();
             serde_json::to_writer(&mut out, &plain)?;
@@ -130,12 +141,13 @@ pub fn write_table<'a>(
         writeln!(
             out,
             "{:<16} {:<16} {:<26} {:>8}  {:<28} {}",
-            r.serial,
-            r.device_name.as_deref().unwrap_or("-"),
+            // Graph text, escaped field by field: a name cannot forge a line.
+            esc(&r.serial),
+            esc(r.device_name.as_deref().unwrap_or("-")),
             stage,
             crate::console::status::short_duration(now - r.since),
-            r.primary_user.as_deref().unwrap_or("-"),
-            r.message
+            esc(r.primary_user.as_deref().unwrap_or("-")),
+            esc(&r.message)
         )?;
     }
     Ok(())

@@ -16,6 +16,7 @@ fn badge(s: Status) -> Span<'static> {
         Status::Pass => theme::OK,
         Status::Warn => theme::WARN,
         Status::Fail => theme::BAD,
+        Status::NotApplicable => theme::DIM,
     };
     Span::styled(format!(" {} ", s.label()), Style::new().fg(color))
 }

@@ -138,7 +138,7 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
         app.intake.queue.len(),
         app.intake.pending.len()
     );
-    let line = Line::from(vec![
+    let mut spans = vec![
         Span::raw(" "),
         Span::raw(app.tenant.clone()),
         sep(),
@@ -147,7 +147,15 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
         conn,
         sep(),
         Span::raw(queue),
-    ]);
+    ];
+    if let Some(last) = app.failed_tasks.last() {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("✕ {last}"),
+            ratatui::style::Style::new().fg(theme::BAD),
+        ));
+    }
+    let line = Line::from(spans);
     frame.render_widget(Paragraph::new(line).style(theme::status_bar()), area);
     let hint = Line::from(Span::styled("F1 help ", theme::dim())).alignment(Alignment::Right);
     frame.render_widget(Paragraph::new(hint).style(theme::status_bar()), area);

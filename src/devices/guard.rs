@@ -2,15 +2,16 @@
 //! at the time of the action, never from the config alone), did the user type the serial, is the
 //! serial one device, is a retire or wipe already under way.
 
+use crate::auth::access::{Caller, PRIVILEGED_OPERATIONS};
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::graph::models::{
-    ActionState, AssignedRoleIds, DirectoryObject, ManagedDevice, ManagementState,
+    ActionState, AssignedRoleDetails, DirectoryObject, ManagedDevice, ManagementState,
 };
 
 use super::DevicesError;
 
-/// Entra built-in role "Intune Administrator" (REFERENCE.md §7).
+/// Entra built-in role "Intune Administrator" (docs/graph.md §7).
 pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
 
 /// Why a destructive action was refused before anything reached Intune.
@@ -18,6 +19,8 @@ pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9
 pub enum Refusal {
     /// The signed-in identity holds neither Intune Administrator nor a configured RBAC role.
     NoRole { actor: String },
+    /// Running as the app, whose token lacks the application permission for retire and wipe.
+    NoAppPermission { actor: String },
     /// The serial was not typed to confirm.
     MissingConfirmation,
     /// The typed confirmation is not the device's serial.
@@ -38,6 +41,11 @@ impl std::fmt::Display for Refusal {
             Self::NoRole { actor } => write!(
                 f,
                 "{actor} holds neither Intune Administrator nor a configured Intune RBAC role"
+            ),
+            Self::NoAppPermission { actor } => write!(
+                f,
+                "{actor} runs as the app without the application permission \
+                 {PRIVILEGED_OPERATIONS}: grant it (with admin consent) to retire or wipe"
             ),
             Self::MissingConfirmation => {
                 write!(f, "type the device's serial to confirm (--confirm SERIAL)")
@@ -65,12 +73,14 @@ pub enum Authority {
     IntuneAdministrator,
     /// A configured Intune RBAC role definition id the user is assigned.
     RbacRole(String),
+    /// Running as the app: this application permission, from the access token's `roles`.
+    AppPermission(String),
 }
 
 /// Pure decision from what Graph said about the signed-in user.
 pub fn decide_authority(
     member_of: &[DirectoryObject],
-    rbac: Option<&AssignedRoleIds>,
+    rbac: Option<&AssignedRoleDetails>,
     configured_rbac_roles: &[String],
 ) -> Option<Authority> {
     let admin = member_of.iter().any(|o| {
@@ -95,13 +105,30 @@ pub fn decide_authority(
         .map(|r| Authority::RbacRole(r.trim().to_string()))
 }
 
-/// Asks Graph, now, whether the signed-in identity may retire or wipe. The Intune RBAC call is
-/// only made when roles are configured and the Entra role is absent.
+/// The app may retire or wipe when its token carries the application permission for it.
+pub fn decide_app_authority(caller: &Caller) -> Option<Authority> {
+    caller
+        .app_has(PRIVILEGED_OPERATIONS)
+        .then(|| Authority::AppPermission(PRIVILEGED_OPERATIONS.to_string()))
+}
+
+/// Asks, now, whether the signed-in identity may retire or wipe. As the app: the application
+/// permission in the access token's `roles` (never `/me`, which Graph refuses to an app). As a
+/// user: Graph's `me/transitiveMemberOf`, and the Intune RBAC call only when roles are configured
+/// and the Entra role is absent.
 pub async fn check_authority(
     client: &GraphClient,
     config: &Config,
     actor: &str,
 ) -> Result<Authority, DevicesError> {
+    let caller = client.caller().await?;
+    if caller.is_app() {
+        return decide_app_authority(&caller).ok_or_else(|| {
+            DevicesError::Refused(Refusal::NoAppPermission {
+                actor: actor.to_string(),
+            })
+        });
+    }
     let member_of = client.transitive_member_of_me().await?;
     let configured = &config.roles.destructive_rbac_roles;
     if let Some(a) = decide_authority(&member_of, None, configured) {
@@ -110,7 +137,7 @@ pub async fn check_authority(
     let rbac = if configured.is_empty() {
         None
     } else {
-        Some(client.assigned_role_ids_for_logged_in_user().await?)
+        Some(client.assigned_role_details().await?)
     };
     decide_authority(&member_of, rbac.as_ref(), configured).ok_or_else(|| {
         DevicesError::Refused(Refusal::NoRole {
@@ -199,7 +226,7 @@ mod tests {
 
     #[test]
     fn configured_rbac_roles_allow_only_when_held() {
-        let held = AssignedRoleIds {
+        let held = AssignedRoleDetails {
             role_definition_ids: vec!["0bd113fe-6be5-400c-a28f-ae5553f9c0be".into()],
             role_assignment_ids: vec![],
         };
@@ -214,6 +241,30 @@ mod tests {
         assert_eq!(decide_authority(&[], None, &configured), None);
         let other = vec!["c1d9fcbb-cba5-40b0-bf6b-527006585f4b".to_string()];
         assert_eq!(decide_authority(&[], Some(&held), &other), None);
+    }
+
+    #[test]
+    fn the_app_needs_the_privileged_operations_permission() {
+        let with = Caller::App {
+            roles: vec![
+                "DeviceManagementManagedDevices.ReadWrite.All".into(),
+                PRIVILEGED_OPERATIONS.into(),
+            ],
+        };
+        assert_eq!(
+            decide_app_authority(&with),
+            Some(Authority::AppPermission(PRIVILEGED_OPERATIONS.into()))
+        );
+        let without = Caller::App {
+            roles: vec!["DeviceManagementManagedDevices.ReadWrite.All".into()],
+        };
+        assert_eq!(decide_app_authority(&without), None);
+        assert_eq!(decide_app_authority(&Caller::User), None);
+        let msg = Refusal::NoAppPermission {
+            actor: "app:c1".into(),
+        }
+        .to_string();
+        assert!(msg.contains(PRIVILEGED_OPERATIONS), "{msg}");
     }
 
     #[test]

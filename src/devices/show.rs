@@ -82,7 +82,7 @@ pub struct DeviceDetail {
     pub deployment: Option<Deployment>,
 }
 
-/// Properties only a single GET fills in reliably (REFERENCE.md §2.3).
+/// Properties only a single GET fills in reliably (docs/graph.md §2.3).
 pub const SHOW_SELECT: &[&str] = &[
     "id",
     "deviceName",
@@ -275,7 +275,8 @@ pub fn render_text(d: &DeviceDetail) -> String {
     ));
     lines
         .into_iter()
-        .map(|(k, v)| format!("{k:<21} {v}\n"))
+        // Every value is Graph text: escaped, so it stays on its line and carries no sequence.
+        .map(|(k, v)| format!("{k:<21} {}\n", crate::text::escape(&v)))
         .collect()
 }
 

@@ -1,5 +1,5 @@
 //! Check 6: corporate identifiers registered, stale (never contacted long after registration)
-//! and failed (REFERENCE.md §1).
+//! and failed (docs/graph.md §1).
 
 use chrono::{DateTime, Duration, Utc};
 

@@ -13,16 +13,17 @@ pub mod tenant;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::auth::access::Caller;
 use crate::config::Config;
 use crate::graph::{GraphClient, GraphError};
 
 pub use report::{exit_code, print, render_json, render_text};
 
-/// App id of the "Intune Provisioning Client" service principal (REFERENCE.md §4.3, §9).
+/// App id of the "Intune Provisioning Client" service principal (docs/graph.md §4.3, §9).
 pub const PROVISIONING_CLIENT_APP_ID: &str = "f1346770-5b25-470b-88bd-d5744ab7952c";
-/// Microsoft Intune Enrollment (REFERENCE.md §9).
+/// Microsoft Intune Enrollment (docs/graph.md §9).
 pub const INTUNE_ENROLLMENT_APP_ID: &str = "d4ebce55-015a-49b5-a083-c84d1797ae8c";
-/// Device Registration Service (REFERENCE.md §9).
+/// Device Registration Service (docs/graph.md §9).
 pub const DEVICE_REGISTRATION_APP_ID: &str = "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9";
 
 /// A check's verdict.
@@ -32,6 +33,9 @@ pub enum Status {
     Pass,
     Warn,
     Fail,
+    /// The check does not apply to this identity (an Intune role check for an app).
+    #[serde(rename = "not_applicable")]
+    NotApplicable,
 }
 
 impl Status {
@@ -40,6 +44,7 @@ impl Status {
             Status::Pass => "PASS",
             Status::Warn => "WARN",
             Status::Fail => "FAIL",
+            Status::NotApplicable => "N/A ",
         }
     }
 }
@@ -106,6 +111,13 @@ impl CheckResult {
         self.fix = Some(fix.into());
         self
     }
+    /// Does not apply to this identity; `why` goes to the evidence.
+    pub fn not_applicable(mut self, why: impl Into<String>) -> Self {
+        self.status = Status::NotApplicable;
+        self.fix = None;
+        self.evidence.push(why.into());
+        self
+    }
     /// A read that Graph refused or could not answer: FAIL with the error as evidence.
     pub fn failed_read(self, what: &str, e: &GraphError) -> Self {
         let fix = match e {
@@ -145,18 +157,22 @@ pub async fn run_checks(
     run_checks_with(client, config, now, &DoctorOptions::default()).await
 }
 
-/// Every check, in the order of the runbook. Reads only; never writes to the tenant.
+/// Every check, in the order of the runbook. Reads only; never writes to the tenant. As a user or
+/// as the app: the app's granted permissions come from its token's `roles`, its licence reads
+/// from `assignedPlans`, and nothing is asked of `/me`.
 pub async fn run_checks_with(
     client: &GraphClient,
     config: &Config,
     now: DateTime<Utc>,
     opts: &DoctorOptions,
 ) -> Vec<CheckResult> {
+    // A token that cannot be had fails every read below with the reason; judge it as a user's.
+    let caller = client.caller().await.unwrap_or(Caller::Unknown);
     let mut out = vec![tenant::provisioning_client(client).await];
     out.push(tenant::device_preparation(client).await);
-    out.extend(staging::check(client, config).await);
+    out.extend(staging::check(client, config, &caller).await);
     out.push(staging::dem_warning(config));
-    out.extend(permissions::check(client, config, opts.granted_scopes.as_deref()).await);
+    out.extend(permissions::check(client, config, opts.granted_scopes.as_deref(), &caller).await);
     out.push(identities::check(client, now, opts.stale_days).await);
     out
 }

@@ -5,16 +5,19 @@
 //!
 //! Granted scopes come from the token endpoint (the `scope` of the token response, what Entra
 //! actually granted); the Intune role of the signed-in user comes from Graph itself
-//! (`/me/transitiveMemberOf` for the Entra Intune Administrator role,
-//! `getAssignedRoleIdsForLoggedInUser` for Intune RBAC).
+//! (`/me/transitiveMemberOf` for the Entra Intune Administrator role, `getAssignedRoleDetails`
+//! for Intune RBAC). As the app: the granted application permissions are the access token's
+//! `roles`, and there is no signed-in user whose Intune role could be checked (docs/graph.md §7).
 
 use super::{CheckResult, ids};
+use crate::auth::access::Caller;
+use crate::auth::roles::any_of::RBAC;
 use crate::config::Config;
 use crate::graph::{GraphClient, GraphError};
 
 pub use crate::auth::roles::{Need, ROLE_NEEDS as ROLES};
 
-/// Entra built-in role "Intune Administrator" (REFERENCE.md §7).
+/// Entra built-in role "Intune Administrator" (docs/graph.md §7).
 pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
 
 /// Needs of `needs` that none of `granted` satisfies.
@@ -35,13 +38,22 @@ pub async fn check(
     client: &GraphClient,
     config: &Config,
     granted: Option<&[String]>,
+    caller: &Caller,
 ) -> Vec<CheckResult> {
+    if let Caller::App { roles } = caller {
+        let mut out: Vec<CheckResult> = ROLES
+            .iter()
+            .map(|(role, needs)| judge_app_role(role, needs, roles))
+            .collect();
+        out.push(app_intune_role());
+        return out;
+    }
     let mut out: Vec<CheckResult> = ROLES
         .iter()
         .map(|(role, needs)| judge_role(role, needs, granted))
         .collect();
     let member_of = client.transitive_member_of_me().await;
-    let rbac = client.assigned_role_ids_for_logged_in_user().await;
+    let rbac = client.assigned_role_details().await;
     out.push(judge_intune_role(
         &member_of.map(|v| {
             v.into_iter()
@@ -84,6 +96,30 @@ pub fn judge_role(role: &str, needs: &[Need], granted: Option<&[String]>) -> Che
     ))
 }
 
+/// A role's needs judged against the app's application permissions (its token's `roles`). The
+/// Intune RBAC read is for a signed-in user's roles and does not apply to an app, whose power to
+/// retire or wipe is its own application permission.
+pub fn judge_app_role(role: &str, needs: &[Need], app_roles: &[String]) -> CheckResult {
+    let applicable: Vec<Need> = needs.iter().copied().filter(|n| n.scopes != RBAC).collect();
+    let mut r = judge_role(role, &applicable, Some(app_roles));
+    r.evidence[0] = format!(
+        "running as the app: {} application permissions in the token's roles",
+        app_roles.len()
+    );
+    if applicable.len() < needs.len() {
+        r.evidence
+            .push("to read Intune roles: not applicable to an app".into());
+    }
+    r
+}
+
+/// The `intune-role` check as the app: there is no signed-in user.
+pub fn app_intune_role() -> CheckResult {
+    CheckResult::new(ids::INTUNE_ROLE, "Intune role of the signed-in user").not_applicable(
+        "not applicable to an app: no user is signed in; the app's powers are its application permissions (see permissions)",
+    )
+}
+
 /// The signed-in user holds the Entra Intune Administrator role or an Intune RBAC assignment.
 pub fn judge_intune_role(
     role_templates: &Result<Vec<String>, GraphError>,
@@ -120,7 +156,7 @@ pub fn judge_intune_role(
             d.clone()
         }
         Err(e) => {
-            r = r.saw(format!("getAssignedRoleIdsForLoggedInUser: {e}"));
+            r = r.saw(format!("getAssignedRoleDetails: {e}"));
             vec![]
         }
     };
@@ -174,6 +210,37 @@ mod tests {
             "{fix}"
         );
         assert_eq!(judge_role("technician", tech, None).status, Status::Warn);
+    }
+
+    #[test]
+    fn an_app_is_judged_by_its_roles_without_the_rbac_need() {
+        let (_, lead) = ROLES[1];
+        let all = s(&[
+            "DeviceManagementManagedDevices.ReadWrite.All",
+            "User.Read.All",
+            "DeviceManagementManagedDevices.PrivilegedOperations.All",
+        ]);
+        let r = judge_app_role("ops-lead", lead, &all);
+        assert_eq!(r.status, Status::Pass, "{r:?}");
+        assert!(r.evidence[0].contains("running as the app"), "{r:?}");
+        assert!(
+            r.evidence
+                .iter()
+                .any(|e| e.contains("not applicable to an app")),
+            "{r:?}"
+        );
+        let without = judge_app_role("ops-lead", lead, &all[..2]);
+        assert_eq!(without.status, Status::Fail);
+        assert!(
+            without
+                .fix
+                .unwrap()
+                .contains("DeviceManagementManagedDevices.PrivilegedOperations.All")
+        );
+        let role = app_intune_role();
+        assert_eq!(role.status, Status::NotApplicable);
+        assert!(role.evidence[0].contains("not applicable to an app"));
+        assert!(role.fix.is_none());
     }
 
     #[test]

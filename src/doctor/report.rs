@@ -60,7 +60,7 @@ pub fn print(results: &[CheckResult], json: bool) -> ExitCode {
     } else {
         render_text(results)
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::text::TermWriter(std::io::stdout().lock());
     if out
         .write_all(text.as_bytes())
         .and_then(|()| out.flush())

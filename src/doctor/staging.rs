@@ -1,15 +1,28 @@
 //! Check 3 (each staging account exists, is enabled, holds an Intune licence, and a Conditional
-//! Access policy confines it) and check 4 (the DEM caveat). REFERENCE.md §4.4, §7, §9.
+//! Access policy confines it) and check 4 (the DEM caveat). docs/graph.md §4.4, §7, §9.
 
 use super::{CheckResult, DEVICE_REGISTRATION_APP_ID, INTUNE_ENROLLMENT_APP_ID, ids};
+use crate::auth::access::Caller;
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::graph::GraphError;
-use crate::graph::models::{ConditionalAccessPolicy, LicenseDetails, PolicyState, User};
+use crate::graph::models::{
+    AssignedPlan, ConditionalAccessPolicy, LicenseDetails, PolicyState, User,
+};
+
+/// What was read about a staging account's licences.
+#[derive(Debug)]
+pub enum Licences {
+    /// `users/{id}/licenseDetails` (delegated tokens).
+    Details(Result<Vec<LicenseDetails>, GraphError>),
+    /// As the app: the user's `assignedPlans`, since `licenseDetails` does not accept app
+    /// tokens (docs/graph.md §7).
+    Plans(Vec<AssignedPlan>),
+}
 
 /// Check 3 for every configured staging account: one `staging-account` and one
 /// `staging-conditional-access` result each. Conditional Access is read once (1 read/s/tenant).
-pub async fn check(client: &GraphClient, config: &Config) -> Vec<CheckResult> {
+pub async fn check(client: &GraphClient, config: &Config, caller: &Caller) -> Vec<CheckResult> {
     let accounts = &config.staging.accounts;
     if accounts.is_empty() {
         return vec![
@@ -21,18 +34,18 @@ pub async fn check(client: &GraphClient, config: &Config) -> Vec<CheckResult> {
     let ca = client.conditional_access_policies().await;
     let mut out = Vec::new();
     for upn in accounts {
-        let user = client
-            .get_user(
-                upn,
-                &["id", "userPrincipalName", "displayName", "accountEnabled"],
-            )
-            .await;
+        let mut select = vec!["id", "userPrincipalName", "displayName", "accountEnabled"];
+        if caller.is_app() {
+            select.push("assignedPlans");
+        }
+        let user = client.get_user(upn, &select).await;
         let licences = match &user {
-            Ok(u) => Some(
+            Ok(u) if caller.is_app() => Some(Licences::Plans(u.assigned_plans.clone())),
+            Ok(u) => Some(Licences::Details(
                 client
                     .user_license_details(u.id.as_deref().unwrap_or(upn))
                     .await,
-            ),
+            )),
             Err(_) => None,
         };
         out.push(judge_account(
@@ -59,7 +72,7 @@ pub async fn check(client: &GraphClient, config: &Config) -> Vec<CheckResult> {
 pub fn judge_account(
     upn: &str,
     user: &Result<User, GraphError>,
-    licences: Option<&Result<Vec<LicenseDetails>, GraphError>>,
+    licences: Option<&Licences>,
     intune_plans: &[String],
 ) -> CheckResult {
     let r = CheckResult::new(
@@ -91,7 +104,24 @@ pub fn judge_account(
         None => r = r.saw("accountEnabled: not returned"),
     }
     match licences {
-        Some(Ok(list)) => {
+        Some(Licences::Plans(plans)) => {
+            let enabled = plans
+                .iter()
+                .filter(|p| p.capability_status.as_deref() == Some("Enabled"))
+                .count();
+            r = r.saw(format!(
+                "assignedPlans: {} plans, {enabled} enabled (read as the app)",
+                plans.len()
+            ));
+            if plans.iter().any(AssignedPlan::is_intune) {
+                r = r.saw("Intune plan (INTUNE_A): enabled");
+            } else {
+                problems.push(format!(
+                    "assign {upn} a licence with Intune (INTUNE_A), directly or through a group"
+                ));
+            }
+        }
+        Some(Licences::Details(Ok(list))) => {
             let skus: Vec<&str> = list
                 .iter()
                 .filter_map(|l| l.sku_part_number.as_deref())
@@ -119,7 +149,7 @@ pub fn judge_account(
                 ));
             }
         }
-        Some(Err(e)) => {
+        Some(Licences::Details(Err(e))) => {
             r = r.saw(format!("licenseDetails: {e}"));
             problems.push("grant LicenseAssignment.Read.All to read licences".into());
         }
@@ -353,20 +383,54 @@ mod tests {
         .unwrap())
     }
 
-    fn licences(plan: &str) -> Result<Vec<LicenseDetails>, GraphError> {
-        Ok(
-            serde_json::from_value(json!([{"skuPartNumber": "SKU", "servicePlans": [
-            {"servicePlanName": plan, "provisioningStatus": "Success"}]}]))
-            .unwrap(),
+    fn licences(plan: &str) -> Licences {
+        Licences::Details(Ok(serde_json::from_value(
+            json!([{"skuPartNumber": "SKU", "servicePlans": [
+            {"servicePlanName": plan, "provisioningStatus": "Success"}]}]),
         )
+        .unwrap()))
+    }
+
+    #[test]
+    fn as_the_app_the_licence_comes_from_assigned_plans() {
+        let plans = vec!["INTUNE_A".to_string()];
+        let assigned = |id: &str, status: &str| {
+            Licences::Plans(vec![AssignedPlan {
+                service_plan_id: Some(id.into()),
+                service: Some("SCO".into()),
+                capability_status: Some(status.into()),
+            }])
+        };
+        let intune = crate::graph::models::INTUNE_A_PLAN_ID;
+        let ok = judge_account(
+            "s@x",
+            &user(true),
+            Some(&assigned(intune, "Enabled")),
+            &plans,
+        );
+        assert_eq!(ok.status, Status::Pass, "{ok:?}");
+        assert!(ok.evidence.iter().any(|e| e.contains("read as the app")));
+        let off = judge_account(
+            "s@x",
+            &user(true),
+            Some(&assigned(intune, "Suspended")),
+            &plans,
+        );
+        assert_eq!(off.status, Status::Fail);
+        let other = judge_account(
+            "s@x",
+            &user(true),
+            Some(&assigned("8c098270-9dd4-4350-9b30-ba4703f3b36b", "Enabled")),
+            &plans,
+        );
+        assert_eq!(other.status, Status::Fail);
     }
 
     #[test]
     fn accounts_must_exist_be_enabled_and_licensed() {
         let plans = vec!["INTUNE_A".to_string(), "INTUNE_EDU".to_string()];
-        let j = |u: &Result<User, GraphError>, l: &Result<Vec<LicenseDetails>, GraphError>| {
-            judge_account("s@x", u, Some(l), &plans)
-        };
+        let j =
+            |u: &Result<User, GraphError>, l: &Licences| judge_account("s@x", u, Some(l), &plans);
         assert_eq!(j(&user(true), &licences("INTUNE_A")).status, Status::Pass);
         assert_eq!(
             j(&user(true), &licences("INTUNE_EDU")).status,

@@ -1,14 +1,10 @@
 //! Checks 1 and 2: the Intune Provisioning Client service principal, and the Device Preparation
-//! policy with its device group (REFERENCE.md §4.2, §4.3, §8).
-
-use reqwest::Method;
-use serde::Deserialize;
+//! policy with its device group (docs/graph.md §4.2, §4.3, §8).
 
 use super::{CheckResult, PROVISIONING_CLIENT_APP_ID, ids};
 use crate::graph::models::{DirectoryObject, MembershipTargetResult, ServicePrincipal};
-use crate::graph::odata::Query;
-use crate::graph::ops::DEVICE_PREPARATION_TEMPLATE_ID;
-use crate::graph::{GraphClient, GraphError, RetrySafety};
+use crate::graph::ops::{DEVICE_PREPARATION_TEMPLATES, device_preparation_mode};
+use crate::graph::{GraphClient, GraphError};
 
 const SP_FIX: &str = "create it as a Global or Application Administrator: `New-MgServicePrincipal -AppId f1346770-5b25-470b-88bd-d5744ab7952c` (Microsoft Graph PowerShell)";
 
@@ -48,25 +44,19 @@ pub fn judge_service_principal(r: CheckResult, sp: Option<&ServicePrincipal>) ->
     r.pass()
 }
 
-/// The older just-in-time assignment (`retrieveJustInTimeConfiguration`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct JitAssignment {
-    #[serde(default)]
-    target: Vec<String>,
-}
-
 /// What was read about one Device Preparation policy.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyFacts {
     pub id: String,
     pub name: String,
+    /// `user-driven` or `automatic` (which of the two templates).
+    pub mode: &'static str,
     /// From the enrollment-time membership target, if the policy has one.
     pub target: Option<MembershipTargetResult>,
-    /// Groups from the older just-in-time configuration, when there is no membership target.
-    pub jit_groups: Vec<String>,
-    /// Why the just-in-time configuration could not be read (other than "none").
-    pub jit_error: Option<String>,
+    /// Graph does not offer `retrieveEnrollmentTimeDeviceMembershipTarget` here (400 "Resource
+    /// not found for the segment"): the device group cannot be read, which says nothing about
+    /// the tenant.
+    pub target_unavailable: bool,
     /// Owners per device group, or why they could not be read.
     pub owners: Vec<(String, Result<Vec<DirectoryObject>, String>)>,
 }
@@ -88,19 +78,19 @@ pub async fn device_preparation(client: &GraphClient) -> CheckResult {
         let mut f = PolicyFacts {
             name: p.name.clone().unwrap_or_default(),
             id: id.clone(),
+            mode: p
+                .template_reference
+                .as_ref()
+                .and_then(|t| t.template_id.as_deref())
+                .and_then(device_preparation_mode)
+                .unwrap_or("unknown"),
             ..PolicyFacts::default()
         };
         match client.retrieve_enrollment_time_membership_target(&id).await {
             Ok(t) => f.target = Some(t),
+            Err(e) if e.is_unknown_operation() => f.target_unavailable = true,
             Err(GraphError::NotFound { .. }) => {}
             Err(e) => return r.failed_read("retrieveEnrollmentTimeDeviceMembershipTarget", &e),
-        }
-        if f.target_groups().is_empty() {
-            match retrieve_jit(client, &id).await {
-                Ok(groups) => f.jit_groups = groups,
-                Err(GraphError::NotFound { .. }) => {}
-                Err(e) => f.jit_error = Some(format!("retrieveJustInTimeConfiguration: {e}")),
-            }
         }
         for g in f.target_groups() {
             let owners = client.group_owners(&g).await.map_err(|e| e.to_string());
@@ -111,54 +101,47 @@ pub async fn device_preparation(client: &GraphClient) -> CheckResult {
     judge_device_preparation(r, &facts)
 }
 
-/// Older tenants: `POST …/retrieveJustInTimeConfiguration`; a 404 means none.
-async fn retrieve_jit(client: &GraphClient, policy: &str) -> Result<Vec<String>, GraphError> {
-    let url = client.beta(
-        &format!(
-            "/deviceManagement/configurationPolicies/{}/retrieveJustInTimeConfiguration",
-            crate::graph::odata::encode(policy)
-        ),
-        &Query::new(),
-    );
-    let a: JitAssignment = client
-        .send_json::<(), _>(Method::POST, url, None, RetrySafety::Idempotent)
-        .await?;
-    Ok(a.target)
-}
-
 impl PolicyFacts {
-    /// Device groups the policy targets (membership target first, else just-in-time).
+    /// Device groups the policy targets (its enrollment-time membership target).
     pub fn target_groups(&self) -> Vec<String> {
-        let from_target: Vec<String> = self
-            .target
+        self.target
             .iter()
             .flat_map(|t| &t.enrollment_time_device_membership_target_validation_statuses)
             .filter_map(|s| s.target_id.clone())
-            .collect();
-        if from_target.is_empty() {
-            self.jit_groups.clone()
-        } else {
-            from_target
-        }
+            .collect()
     }
 }
 
 pub fn judge_device_preparation(r: CheckResult, policies: &[PolicyFacts]) -> CheckResult {
     let mut r = r;
     if policies.is_empty() {
+        let ids: Vec<String> = DEVICE_PREPARATION_TEMPLATES
+            .iter()
+            .map(|(id, mode)| format!("{id} ({mode})"))
+            .collect();
         return r
             .saw(format!(
-                "no configurationPolicy with templateId {DEVICE_PREPARATION_TEMPLATE_ID}"
+                "no configurationPolicy with templateId {}",
+                ids.join(" or ")
             ))
             .fail("create a Windows Autopilot device preparation policy (Intune admin center > Devices > Enrollment > Device preparation policies) with an assigned device group");
     }
     let mut problems: Vec<String> = Vec::new();
+    let mut unverified: Vec<String> = Vec::new();
     for p in policies {
-        r = r.saw(format!("policy \"{}\" ({})", p.name, p.id));
-        let groups = p.target_groups();
-        if let Some(e) = &p.jit_error {
-            r = r.saw(e.clone());
+        r = r.saw(format!(
+            "policy \"{}\" ({}), {} template",
+            p.name, p.id, p.mode
+        ));
+        if p.target_unavailable {
+            r = r.saw("retrieveEnrollmentTimeDeviceMembershipTarget: not available from this Graph endpoint (Resource not found for the segment)");
+            unverified.push(format!(
+                "check the device group of \"{}\" in the Intune admin center: Graph did not offer its membership target",
+                p.name
+            ));
+            continue;
         }
+        let groups = p.target_groups();
         if groups.is_empty() {
             problems.push(format!(
                 "policy \"{}\" has no device group: assign an assigned security group owned by the Intune Provisioning Client",
@@ -186,8 +169,6 @@ pub fn judge_device_preparation(r: CheckResult, policies: &[PolicyFacts]) -> Che
                     p.name
                 ));
             }
-        } else {
-            r = r.saw("just-in-time configuration (older API): group type not validated by Intune");
         }
         for (g, owners) in &p.owners {
             match owners {
@@ -221,10 +202,13 @@ pub fn judge_device_preparation(r: CheckResult, policies: &[PolicyFacts]) -> Che
             }
         }
     }
-    if problems.is_empty() {
-        r.pass()
-    } else {
+    if !problems.is_empty() {
+        problems.extend(unverified);
         r.fail(problems.join("; "))
+    } else if !unverified.is_empty() {
+        r.warn(unverified.join("; "))
+    } else {
+        r.pass()
     }
 }
 
@@ -241,11 +225,21 @@ mod tests {
         }
     }
 
-    fn jit(owners: Vec<DirectoryObject>) -> PolicyFacts {
+    fn policy(mode: &'static str, owners: Vec<DirectoryObject>) -> PolicyFacts {
         PolicyFacts {
             id: "p1".into(),
             name: "Device Preparation".into(),
-            jit_groups: vec!["g1".into()],
+            mode,
+            target: Some(MembershipTargetResult {
+                validation_succeeded: Some(true),
+                enrollment_time_device_membership_target_validation_statuses: vec![
+                    crate::graph::models::MembershipTargetStatus {
+                        target_id: Some("g1".into()),
+                        validation_succeeded: Some(true),
+                        target_validation_error_code: None,
+                    },
+                ],
+            }),
             owners: vec![("g1".into(), Ok(owners))],
             ..PolicyFacts::default()
         }
@@ -255,35 +249,56 @@ mod tests {
         judge_device_preparation(CheckResult::new(ids::DEVICE_PREPARATION, "t"), p)
     }
 
-    #[test]
-    fn the_older_just_in_time_group_is_checked_by_its_owners() {
-        let ok = verdict(&[jit(vec![owner(
+    fn provisioning_client() -> DirectoryObject {
+        owner(
             Some(PROVISIONING_CLIENT_APP_ID),
             "Intune Provisioning Client",
-        )])]);
-        assert_eq!(ok.status, Status::Pass);
-        assert!(
-            ok.evidence.iter().any(|e| e.contains("just-in-time")),
-            "{ok:?}"
-        );
-        let bad = verdict(&[jit(vec![owner(None, "Someone")])]);
+        )
+    }
+
+    #[test]
+    fn either_template_passes_when_its_group_is_owned_by_the_provisioning_client() {
+        for mode in ["user-driven", "automatic"] {
+            let ok = verdict(&[policy(mode, vec![provisioning_client()])]);
+            assert_eq!(ok.status, Status::Pass, "{ok:?}");
+            assert!(
+                ok.evidence
+                    .iter()
+                    .any(|e| e.contains(&format!("{mode} template"))),
+                "{ok:?}"
+            );
+        }
+        let bad = verdict(&[policy("automatic", vec![owner(None, "Someone")])]);
         assert_eq!(bad.status, Status::Fail);
         assert!(bad.fix.unwrap().contains("as an owner of group g1"));
     }
 
     #[test]
-    fn no_policy_or_no_group_fails() {
-        assert_eq!(verdict(&[]).status, Status::Fail);
-        let mut p = jit(vec![]);
-        p.jit_groups.clear();
+    fn an_unavailable_membership_operation_warns_and_is_no_failure() {
+        let mut p = policy("user-driven", vec![]);
+        p.target = None;
         p.owners.clear();
-        p.jit_error = Some("retrieveJustInTimeConfiguration: not allowed".into());
+        p.target_unavailable = true;
         let r = verdict(&[p]);
-        assert_eq!(r.status, Status::Fail);
+        assert_eq!(r.status, Status::Warn, "{r:?}");
         assert!(
-            r.evidence.iter().any(|e| e.contains("not allowed")),
+            !r.evidence.iter().any(|e| e.contains("JustInTime")),
             "{r:?}"
         );
+        assert!(r.fix.unwrap().contains("Intune admin center"));
+    }
+
+    #[test]
+    fn no_policy_or_no_group_fails() {
+        let none = verdict(&[]);
+        assert_eq!(none.status, Status::Fail);
+        assert!(none.evidence[0].contains("80d33118-b7b4-40d8-b15f-81be745e053f_1"));
+        assert!(none.evidence[0].contains("a6157a7f-aa00-42d9-ac82-7d2479f545db_1"));
+        let mut p = policy("user-driven", vec![]);
+        p.target = None;
+        p.owners.clear();
+        let r = verdict(&[p]);
+        assert_eq!(r.status, Status::Fail);
         assert!(r.fix.unwrap().contains("has no device group"));
     }
 }

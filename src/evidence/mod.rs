@@ -120,10 +120,7 @@ pub fn find_bundles(root: &Path) -> Vec<(String, PathBuf)> {
     out
 }
 
-/// Text from outside (Graph, a server) made safe for a terminal: control characters (escape
-/// sequences included) become `?`.
+/// Text from outside (Graph, a server) made safe for a terminal: `crate::text::escape`, owned.
 pub fn printable(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect()
+    crate::text::escape(s).into_owned()
 }

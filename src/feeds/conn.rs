@@ -26,7 +26,7 @@ pub fn to_app(state: &GraphConn) -> ConnState {
 }
 
 pub fn spawn(mut rx: watch::Receiver<GraphConn>, tx: mpsc::Sender<Msg>, cancel: CancellationToken) {
-    tokio::spawn(async move {
+    crate::runtime::supervise::spawn("connection state", tx.clone(), async move {
         loop {
             let state = to_app(&rx.borrow_and_update());
             if tx.send(Msg::Conn(state)).await.is_err() {

@@ -37,7 +37,8 @@ pub fn spawn(
         actor,
         tx,
     };
-    tokio::spawn(feed.run(cmd_rx, cancel));
+    let tx = feed.tx.clone();
+    crate::runtime::supervise::spawn("devices feed", tx, feed.run(cmd_rx, cancel));
     cmd_tx
 }
 

@@ -31,7 +31,7 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<UploaderCmd> {
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<UploaderCmd>();
-    tokio::spawn(async move {
+    crate::runtime::supervise::spawn("uploader", tx.clone(), async move {
         loop {
             let cmd = tokio::select! {
                 _ = cancel.cancelled() => break,
@@ -58,7 +58,7 @@ pub fn spawn(
     cmd_tx
 }
 
-/// The identity Intune stores for an entry (REFERENCE.md 1.2-1.4).
+/// The identity Intune stores for an entry (docs/graph.md §1.2-1.4).
 pub fn identity_for(e: &QueueEntry) -> ImportedDeviceIdentity {
     match e.identifier_type {
         IdentifierType::ManufacturerModelSerial => {

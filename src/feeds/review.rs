@@ -11,7 +11,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Msg;
-use crate::app::review::{Reject, ReviewCmd, ReviewMsg};
+use crate::app::review::{Lift, REFRESH_EVERY, Reject, ReviewCmd, ReviewMsg};
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::fetch::Fetcher;
@@ -21,6 +21,8 @@ use crate::store::{AuditPhase, AuditRecord};
 
 /// The audit `action` of a rejected reassignment.
 pub const REJECT_ACTION: &str = "reject_primary_user_change";
+/// The audit `action` of a rejection the lead lifted (undo, or the rejected view).
+pub const LIFT_ACTION: &str = "lift_primary_user_rejection";
 
 /// How often the feed looks again, and how often it reads back changes it wrote.
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +34,7 @@ pub struct FeedTiming {
 impl Default for FeedTiming {
     fn default() -> Self {
         Self {
-            poll: Duration::from_secs(120),
+            poll: REFRESH_EVERY,
             confirm_every: Duration::from_secs(15),
         }
     }
@@ -79,25 +81,33 @@ pub fn spawn_with(
     let (job_tx, job_rx) = mpsc::unbounded_channel();
     let writer = Writer::new(client.clone(), audit, &actor);
     let remembered: Vec<Rejection> = rejections.loaded().iter().cloned().collect();
-    tokio::spawn(write_loop(
-        writer,
-        rejections,
-        job_rx,
-        cmd_tx.clone(),
+    crate::runtime::supervise::spawn(
+        "review writer",
         tx.clone(),
-        cancel.clone(),
-        timing.confirm_every,
-    ));
-    tokio::spawn(read_loop(
-        client,
-        config,
-        remembered,
-        cmd_rx,
-        job_tx,
-        tx,
-        cancel,
-        timing.poll,
-    ));
+        write_loop(
+            writer,
+            rejections,
+            job_rx,
+            cmd_tx.clone(),
+            tx.clone(),
+            cancel.clone(),
+            timing.confirm_every,
+        ),
+    );
+    crate::runtime::supervise::spawn(
+        "review feed",
+        tx.clone(),
+        read_loop(
+            client,
+            config,
+            remembered,
+            cmd_rx,
+            job_tx,
+            tx,
+            cancel,
+            timing.poll,
+        ),
+    );
     cmd_tx
 }
 
@@ -207,6 +217,12 @@ async fn write_loop(
                         return;
                     }
                 }
+                Some(ReviewCmd::Lift(lifts)) => {
+                    let msg = lift(&mut writer, &mut rejections, lifts).await;
+                    if tx.send(Msg::Review(msg)).await.is_err() {
+                        return;
+                    }
+                }
                 Some(ReviewCmd::Forget(stale)) => {
                     let now = Utc::now();
                     let lines = stale
@@ -280,11 +296,14 @@ async fn reject(
         .collect();
     let result = append(log, lines).await;
     let device_ids = rejects.iter().map(|r| r.device_id.clone()).collect();
+    let by = writer.actor().to_string();
     if result.is_err() {
         return ReviewMsg::RejectSaved {
             device_ids,
             result,
             audit_error: None,
+            by,
+            at: now,
         };
     }
     let mut audit_error = None;
@@ -298,7 +317,59 @@ async fn reject(
         device_ids,
         result: Ok(()),
         audit_error,
+        by,
+        at: now,
     }
+}
+
+/// Forgets the rejections durably (a `cleared` line each), then audits each lifting.
+async fn lift(writer: &mut Writer, log: &mut Option<RejectionLog>, lifts: Vec<Lift>) -> ReviewMsg {
+    let now = Utc::now();
+    let lines = lifts
+        .iter()
+        .map(|l| RejectionLine::Cleared {
+            device_id: l.device_id.clone(),
+            fingerprint: l.fingerprint.clone(),
+            at: now,
+        })
+        .collect();
+    let result = append(log, lines).await;
+    let device_ids = lifts.iter().map(|l| l.device_id.clone()).collect();
+    if result.is_err() {
+        return ReviewMsg::LiftSaved {
+            device_ids,
+            result,
+            audit_error: None,
+        };
+    }
+    let mut audit_error = None;
+    for l in &lifts {
+        if let Err(e) = writer.record(lift_record(l, writer.actor(), now)).await {
+            tracing::error!(device = %l.device_id, error = %e, "lifted rejection not audited");
+            audit_error = Some(e);
+        }
+    }
+    ReviewMsg::LiftSaved {
+        device_ids,
+        result: Ok(()),
+        audit_error,
+    }
+}
+
+/// One audit line per lifted rejection (nothing is sent to Graph): phase `after`, result
+/// `lifted`, the proposal that is back in review, and who had rejected it.
+pub fn lift_record(l: &Lift, actor: &str, now: chrono::DateTime<Utc>) -> AuditRecord {
+    let mut rec = AuditRecord::before(now, actor, LIFT_ACTION);
+    rec.phase = AuditPhase::After;
+    rec.device_id = Some(l.device_id.clone());
+    rec.serial = Some(l.serial.clone());
+    rec.from = l.from_upn.clone();
+    rec.to = l.proposed_upn.clone();
+    rec.result = Some("lifted".into());
+    if let Some(by) = &l.rejected_by {
+        rec.options = serde_json::json!({ "rejected_by": by });
+    }
+    rec
 }
 
 /// One audit line per rejection: a decision with its outcome known, so a single `after` record

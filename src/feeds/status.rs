@@ -112,7 +112,12 @@ impl Poller {
         // The rows of two polls ago are gone by now (the pane holds the last poll's): hand the
         // holes they left back to the system before this poll allocates its own.
         crate::alloc::release_free();
-        let window = now - chrono::Duration::hours(i64::from(self.config.status.window_hours));
+        // Checked: a window reaching past chrono's calendar starts at its first day, never panics.
+        let window = now
+            .checked_sub_signed(chrono::Duration::hours(i64::from(
+                self.config.status.window_hours,
+            )))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
         let devices = self.list_devices(window).await?;
         let mut l = Listed::default();
         let mut failed = false;
@@ -520,7 +525,11 @@ pub fn spawn(
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<StatusCmd> {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    tokio::spawn(run(Poller::new(client, config), queue, cmd_rx, tx, cancel));
+    crate::runtime::supervise::spawn(
+        "status feed",
+        tx.clone(),
+        run(Poller::new(client, config), queue, cmd_rx, tx, cancel),
+    );
     cmd_tx
 }
 

@@ -1,4 +1,4 @@
-//! JSON `$batch` (REFERENCE.md §10): at most 20 requests per call, relative URLs, per-item status.
+//! JSON `$batch` (docs/graph.md §10): at most 20 requests per call, relative URLs, per-item status.
 //!
 //! Throttled or failed (429/5xx) items are retried in a new batch after the largest item
 //! `Retry-After`, but only when their method is safe to repeat (GET, HEAD, PUT, DELETE): a POST

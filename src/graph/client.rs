@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -110,7 +110,10 @@ impl GraphClient {
             .user_agent(ua)
             .connect_timeout(timeouts.connect)
             .timeout(timeouts.total)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            // The pre-signed URL is a capability: no Referer may carry it on, at most one
+            // redirect is followed, and only to https (http only from loopback to loopback).
+            .referer(false)
+            .redirect(blob_redirects())
             .build()
             .map_err(|e| GraphError::Invalid(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -171,6 +174,13 @@ impl GraphClient {
         url.origin() == self.base.origin() && url.path().starts_with(self.base.path())
     }
 
+    /// Who the current access token speaks for: a signed-in user or the app (with its
+    /// application permissions). Asks the token provider, so it may sign in or refresh.
+    pub async fn caller(&self) -> Result<crate::auth::access::Caller, GraphError> {
+        let token = self.tokens.access_token(None).await?;
+        Ok(crate::auth::access::caller_of(&token))
+    }
+
     /// The Graph path without base and version (`/deviceManagement/...`), for the governor.
     fn resource_path<'a>(&self, url: &'a Url) -> &'a str {
         let rest = url
@@ -214,10 +224,22 @@ impl GraphClient {
                 Some(b) => sent
                     .header(CONTENT_TYPE, "application/json")
                     .body(b.clone()),
+                // reqwest sends no Content-Length for an empty body, and Graph answers a bodiless
+                // POST without one with 411 (docs/graph.md §17).
+                None if needs_length(&req.method) => sent.header(CONTENT_LENGTH, "0"),
                 None => sent,
             };
             let result = match sent.send().await {
                 Ok(resp) => read_answer(resp).await,
+                Err(e) => Err(e),
+            };
+            // An answer over the size limit is not retried: it would be as large again.
+            let result = match result {
+                Ok(Ok(parts)) => Ok(parts),
+                Ok(Err(too_large)) => {
+                    tracing::warn!(error = %too_large, "answer over the size limit");
+                    return Err(too_large);
+                }
                 Err(e) => Err(e),
             };
             let (status, body, request_id, retry_after, claims) = match result {
@@ -267,8 +289,10 @@ impl GraphClient {
             if is_retryable_status(status) {
                 let wait = retry_after.unwrap_or_else(|| backoff(&self.retry, attempt));
                 if status == StatusCode::TOO_MANY_REQUESTS || retry_after.is_some() {
-                    // Everyone in this family slows down, not just this task.
-                    self.governor.throttled(family, wait);
+                    // Everyone in this family slows down, not just this task: for at most as
+                    // long as one retry would wait, so one answer cannot freeze a family for a day.
+                    self.governor
+                        .throttled(family, wait.min(self.retry.max_retry_after));
                 }
                 let retry = may_retry_status(req.safety, status)
                     && attempt < self.retry.max_attempts
@@ -288,6 +312,8 @@ impl GraphClient {
             } else {
                 self.governor.answered();
             }
+            // The caller's own pause is held to the same ceiling as the family's.
+            let retry_after = retry_after.map(|w| w.min(self.retry.max_retry_after));
             let err = map_status(status, &body, request_id, retry_after);
             tracing::warn!(error = %err, status = status.as_u16(), "Graph error");
             return Err(err);
@@ -334,9 +360,28 @@ impl GraphClient {
     pub(crate) async fn download_blob(&self, url: &str) -> Result<Vec<u8>, GraphError> {
         let u = crate::config::check_url(url, "export url", None)
             .map_err(|_| GraphError::Invalid("the export download URL is not https".into()))?;
-        let resp = self.blob.get(u).send().await.map_err(map_transport)?;
+        let resp = self.blob.get(u).send().await.map_err(|e| {
+            if e.is_redirect() {
+                GraphError::Invalid(format!(
+                    "the export download was redirected where it may not go (https only, at most {} redirect)",
+                    super::limits::MAX_EXPORT_REDIRECTS
+                ))
+            } else {
+                map_transport(e)
+            }
+        })?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(map_transport)?.to_vec();
+        let limit = super::limits::MAX_EXPORT_DOWNLOAD_BYTES;
+        let body = match super::limits::read_body(resp, limit).await {
+            Ok(b) => b,
+            Err(Ok(_)) => {
+                return Err(GraphError::Invalid(format!(
+                    "the export download is larger than {}",
+                    super::limits::mib(limit)
+                )));
+            }
+            Err(Err(e)) => return Err(map_transport(e)),
+        };
         if !status.is_success() {
             return Err(map_status(status, &body, None, None));
         }
@@ -354,7 +399,30 @@ type Parts = (
     Option<String>,
 );
 
-async fn read_answer(resp: reqwest::Response) -> Result<Parts, reqwest::Error> {
+/// The export download's redirect rule: at most [`super::limits::MAX_EXPORT_REDIRECTS`], each to
+/// https (or from loopback http to loopback http, for the simulator).
+fn blob_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let loopback_chain = attempt
+            .previous()
+            .iter()
+            .all(|u| u.scheme() == "http" && crate::config::is_loopback(u));
+        let allowed = attempt.url().scheme() == "https"
+            || (attempt.url().scheme() == "http"
+                && crate::config::is_loopback(attempt.url())
+                && loopback_chain);
+        if attempt.previous().len() > super::limits::MAX_EXPORT_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if !allowed {
+            attempt.error("redirect to a URL that is not https")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The parts of an answer; the inner `Err` is an answer larger than the response limit.
+async fn read_answer(resp: reqwest::Response) -> Result<Result<Parts, GraphError>, reqwest::Error> {
     let status = resp.status();
     let header = |name: &str| {
         resp.headers()
@@ -368,8 +436,25 @@ async fn read_answer(resp: reqwest::Response) -> Result<Parts, reqwest::Error> {
         .then(|| header("www-authenticate"))
         .flatten()
         .and_then(|h| crate::auth::claims::from_www_authenticate(&h));
-    let body = resp.bytes().await?.to_vec();
-    Ok((status, body, request_id, retry_after, claims))
+    let path = resp.url().path().to_string();
+    let limit = super::limits::MAX_RESPONSE_BYTES;
+    let body = match super::limits::read_body(resp, limit).await {
+        Ok(b) => b,
+        Err(Ok(_)) => {
+            return Ok(Err(GraphError::Decode {
+                what: path,
+                detail: format!("the answer is larger than {}", super::limits::mib(limit)),
+                request_id,
+            }));
+        }
+        Err(Err(e)) => return Err(e),
+    };
+    Ok(Ok((status, body, request_id, retry_after, claims)))
+}
+
+/// Methods whose request carries a body by definition: without one they still say `0`.
+fn needs_length(m: &Method) -> bool {
+    *m == Method::POST || *m == Method::PUT || *m == Method::PATCH
 }
 
 fn bearer(token: &Secret) -> Result<HeaderValue, GraphError> {

@@ -88,6 +88,23 @@ impl GraphError {
         }
     }
 
+    /// Graph does not know the operation at all (an action or function absent from its metadata):
+    /// 400 `BadRequest` "Resource not found for the segment '…'" (docs/graph.md §4.3). Means "not
+    /// available here", never a fact about the tenant.
+    pub fn is_unknown_operation(&self) -> bool {
+        match self {
+            Self::Server {
+                status: 400,
+                message,
+                ..
+            }
+            | Self::NotFound { message, .. } => {
+                message.starts_with("Resource not found for the segment")
+            }
+            _ => false,
+        }
+    }
+
     /// HTTP status, when the failure came from an HTTP answer.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -256,9 +273,7 @@ pub fn map_transport(e: reqwest::Error) -> GraphError {
 mod tests {
     use super::*;
 
-    fn sample(name: &str) -> Vec<u8> {
-        std::fs::read(crate::graph::models::tests::samples_dir().join(name)).unwrap()
-    }
+    use crate::graph::fixtures::read as sample;
 
     #[test]
     fn generic_error_sample_parses() {
@@ -304,6 +319,16 @@ mod tests {
         assert!(message.starts_with("An error has occurred"), "{message}");
         assert!(message.contains("Activity ID: abc"));
         assert_eq!(request_id.as_deref(), Some("rid-1"));
+    }
+
+    #[test]
+    fn an_unknown_operation_is_told_apart_from_other_bad_requests() {
+        let unknown = br#"{"error":{"code":"BadRequest","message":"Resource not found for the segment 'retrieveJustInTimeConfiguration'.","innerError":{"request-id":"r"}}}"#;
+        assert!(map_status(StatusCode::BAD_REQUEST, unknown, None, None).is_unknown_operation());
+        let other = br#"{"error":{"code":"BadRequest","message":"Invalid filter clause"}}"#;
+        assert!(!map_status(StatusCode::BAD_REQUEST, other, None, None).is_unknown_operation());
+        let missing = br#"{"error":{"code":"ResourceNotFound","message":"configurationPolicy 'x' was not found."}}"#;
+        assert!(!map_status(StatusCode::NOT_FOUND, missing, None, None).is_unknown_operation());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Intune report export jobs (REFERENCE.md §4.1): create, poll with backoff, download the ZIP
+//! Intune report export jobs (docs/graph.md §4.1): create, poll with backoff, download the ZIP
 //! from the pre-signed `url` without the Authorization header, parse the CSV inside.
 
 use std::collections::BTreeMap;
@@ -179,6 +179,17 @@ pub fn parse_report_zip(name: &str, zip: &[u8]) -> Result<Vec<ReportRow>, GraphE
 pub fn parse_report_zip_each(
     name: &str,
     zip: &[u8],
+    each: impl FnMut(ReportRecord<'_>),
+) -> Result<usize, GraphError> {
+    parse_report_zip_limited(name, zip, super::limits::MAX_EXPORT_CSV_BYTES, each)
+}
+
+/// [`parse_report_zip_each`] reading at most `limit` uncompressed bytes of the CSV entry, whatever
+/// the ZIP declares: a zip bomb ends in an error, not in memory.
+pub fn parse_report_zip_limited(
+    name: &str,
+    zip: &[u8],
+    limit: u64,
     mut each: impl FnMut(ReportRecord<'_>),
 ) -> Result<usize, GraphError> {
     let bad = |detail: String| GraphError::Decode {
@@ -195,11 +206,26 @@ pub fn parse_report_zip_each(
                 .is_ok_and(|f| f.name().to_ascii_lowercase().ends_with(".csv"))
         })
         .ok_or_else(|| bad("the ZIP holds no .csv file".into()))?;
-    let mut file = archive.by_index(index).map_err(|e| bad(e.to_string()))?;
+    let file = archive.by_index(index).map_err(|e| bad(e.to_string()))?;
     let entry = file.name().to_string();
+    let too_large = || {
+        bad(format!(
+            "{entry}: the CSV is larger than {} MiB uncompressed",
+            limit >> 20
+        ))
+    };
+    if file.size() > limit {
+        return Err(too_large());
+    }
     let mut text = String::new();
-    file.read_to_string(&mut text)
+    // The declared size can lie: read one byte past the limit to know it was passed.
+    let mut bounded = file.take(limit + 1);
+    bounded
+        .read_to_string(&mut text)
         .map_err(|e| bad(format!("{entry}: not UTF-8 text: {e}")))?;
+    if text.len() as u64 > limit {
+        return Err(too_large());
+    }
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(false)
@@ -276,6 +302,37 @@ mod tests {
             .to_string();
         assert!(e.contains("r.csv: line 3"), "{e}");
         assert_eq!(before, 1);
+    }
+
+    #[test]
+    fn a_zip_bomb_is_an_error_not_memory() {
+        // 4 MiB of zeros deflate to a few kilobytes.
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        w.start_file(
+            "r.csv",
+            zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Deflated),
+        )
+        .unwrap();
+        w.write_all(b"A\n").unwrap();
+        let zeros = vec![b'0'; 1 << 20];
+        for _ in 0..4 {
+            w.write_all(&zeros).unwrap();
+        }
+        let z = w.finish().unwrap().into_inner();
+        assert!(z.len() < 64 << 10, "{}", z.len());
+        let e = parse_report_zip_limited("R", &z, 1 << 20, |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("r.csv") && e.contains("larger than 1 MiB"),
+            "{e}"
+        );
+        // Within the limit the same entry parses (one header, one long field).
+        assert_eq!(
+            parse_report_zip_limited("R", &z, 8 << 20, |_| {}).unwrap(),
+            1
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! One rate governor for the whole process, so every background task together stays inside the
-//! tenant's per-app budget (REFERENCE.md §11) and all of them pause together after a 429.
+//! tenant's per-app budget (docs/graph.md §11) and all of them pause together after a 429.
 //!
 //! Sliding windows per resource family count requests (a write counts against both the "any" and
 //! the "writes" budget). A 429 anywhere pauses that family for everyone until its `Retry-After`.
@@ -183,7 +183,8 @@ impl Governor {
 
     /// Graph said 429 (or 503 with `Retry-After`): pause the whole family until `now + wait`.
     pub fn throttled(&self, family: Family, wait: Duration) {
-        let until = Instant::now() + wait;
+        let now = Instant::now();
+        let until = now.checked_add(wait).unwrap_or(now);
         let latest = {
             let mut all = self.lock();
             let st = all.entry(family).or_default();

@@ -8,7 +8,10 @@ pub mod batch;
 pub mod client;
 pub mod error;
 pub mod export;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod governor;
+pub mod limits;
 pub mod models;
 pub mod odata;
 pub mod ops;

@@ -1,6 +1,6 @@
 //! OData query building. Every string literal goes through [`literal`] (single quote doubled) and
 //! every query value through [`encode`] (percent-encoded, once, in [`Query::to_query_string`]), so
-//! a scanned serial such as `O'BRIEN' or 1 eq 1` stays one literal (REFERENCE.md §14).
+//! a scanned serial such as `O'BRIEN' or 1 eq 1` stays one literal (docs/graph.md §14).
 //!
 //! Intune ignores filters it does not support and returns the whole fleet, so each filter here
 //! also knows how to re-check a row client-side ([`DeviceFilter::matches`]).

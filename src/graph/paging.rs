@@ -2,6 +2,10 @@
 //!
 //! A nextLink whose origin is not the configured Graph origin is refused before any request is
 //! made ([`GraphClient::execute`] checks every URL), so it never receives the bearer token.
+//! A nextLink already followed in this listing ends it with an error (a loop A→B→A), and a listing
+//! is bounded by pages, items and bytes ([`super::limits`]) whatever the server sends.
+
+use std::collections::HashSet;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
@@ -12,8 +16,8 @@ use super::error::GraphError;
 use super::models::Collection;
 use super::retry::RetrySafety;
 
-/// Upper bound on pages in one listing, so a server that loops its nextLink cannot hang a feed.
-pub const MAX_PAGES: usize = 10_000;
+pub use super::limits::MAX_PAGES;
+use super::limits::{MAX_LISTING_BYTES, MAX_LISTING_ITEMS};
 
 impl GraphClient {
     /// Every item of a collection, following `@odata.nextLink` until it is absent.
@@ -32,13 +36,22 @@ impl GraphClient {
     ) -> Result<usize, GraphError> {
         let mut next = Some(first);
         let mut pages = 0;
+        let mut items = 0usize;
+        let mut bytes = 0usize;
+        // Every URL read in this listing: a link back to any of them is a loop.
+        let mut seen: HashSet<Url> = HashSet::new();
         while let Some(url) = next.take() {
+            let what = url.path().to_string();
+            let too_much = |detail: String, request_id: Option<String>| GraphError::Decode {
+                what: what.clone(),
+                detail,
+                request_id,
+            };
             if pages == MAX_PAGES {
-                return Err(GraphError::Decode {
-                    what: url.path().to_string(),
-                    detail: format!("more than {MAX_PAGES} pages; the nextLink chain does not end"),
-                    request_id: None,
-                });
+                return Err(too_much(
+                    format!("more than {MAX_PAGES} pages; the nextLink chain does not end"),
+                    None,
+                ));
             }
             let answer = self
                 .execute(Request {
@@ -48,26 +61,45 @@ impl GraphClient {
                     safety: RetrySafety::Idempotent,
                 })
                 .await?;
-            let page: Collection<T> =
-                serde_json::from_slice(&answer.body).map_err(|e| GraphError::Decode {
-                    what: url.path().to_string(),
-                    detail: e.to_string(),
-                    request_id: answer.request_id.clone(),
-                })?;
+            bytes = bytes.saturating_add(answer.body.len());
+            if bytes > MAX_LISTING_BYTES {
+                return Err(too_much(
+                    format!(
+                        "the listing passed {} over {} pages",
+                        super::limits::mib(MAX_LISTING_BYTES),
+                        pages + 1
+                    ),
+                    answer.request_id,
+                ));
+            }
+            let page: Collection<T> = serde_json::from_slice(&answer.body)
+                .map_err(|e| too_much(e.to_string(), answer.request_id.clone()))?;
+            drop(answer.body);
             pages += 1;
+            items = items.saturating_add(page.value.len());
+            if items > MAX_LISTING_ITEMS {
+                return Err(too_much(
+                    format!("the listing passed {MAX_LISTING_ITEMS} items"),
+                    answer.request_id,
+                ));
+            }
             f(page.value);
+            seen.insert(url);
             if let Some(link) = page.next_link {
-                let parsed = Url::parse(&link).map_err(|e| GraphError::Decode {
-                    what: url.path().to_string(),
-                    detail: format!("@odata.nextLink is not an absolute URL: {e}"),
-                    request_id: answer.request_id.clone(),
+                let parsed = Url::parse(&link).map_err(|e| {
+                    too_much(
+                        format!("@odata.nextLink is not an absolute URL: {e}"),
+                        answer.request_id.clone(),
+                    )
                 })?;
-                if parsed == url {
-                    return Err(GraphError::Decode {
-                        what: url.path().to_string(),
-                        detail: "@odata.nextLink points at the page just read".into(),
-                        request_id: answer.request_id,
-                    });
+                if seen.contains(&parsed) {
+                    return Err(too_much(
+                        format!(
+                            "@odata.nextLink loops back to a page already read (page {} of this listing)",
+                            pages + 1
+                        ),
+                        answer.request_id,
+                    ));
                 }
                 next = Some(parsed);
             }

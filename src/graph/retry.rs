@@ -1,7 +1,7 @@
 //! When to retry, and how long to wait.
 //!
 //! Graph asks callers to honour `Retry-After` on 429/503/504 and to back off exponentially when it
-//! is missing (REFERENCE.md §11). Unlike the Kiota handlers we never replay a request that may
+//! is missing (docs/graph.md §11). Unlike the Kiota handlers we never replay a request that may
 //! already have been processed: each operation declares its [`RetrySafety`].
 
 use std::collections::hash_map::RandomState;
@@ -67,6 +67,9 @@ pub fn may_retry_transport(safety: RetrySafety, connect_failed: bool) -> bool {
     safety == RetrySafety::Idempotent || connect_failed
 }
 
+/// The longest `Retry-After` believed, in either form.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
 /// Parses `Retry-After`: integer seconds, fractional seconds (`2.128`) or an HTTP date.
 /// A date in the past means "now". Negative, NaN or unparsable values give `None`.
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
@@ -78,11 +81,16 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if v.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         let secs: f64 = v.parse().ok()?;
         return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
+            .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
     let at: SystemTime = at.with_timezone(&chrono::Utc).into();
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+    // A date is held to the same day as a number of seconds.
+    Some(
+        at.duration_since(now)
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_RETRY_AFTER),
+    )
 }
 
 /// Exponential backoff with full jitter for the `attempt`-th retry (1-based): a random wait in
@@ -130,6 +138,25 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("1.2.3", now), None);
         assert_eq!(parse_retry_after("", now), None);
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999", now),
+            Some(MAX_RETRY_AFTER)
+        );
+    }
+
+    proptest::proptest! {
+        /// Any header value: no panic, and a wait of at most a day.
+        #[test]
+        fn retry_after_never_panics_and_is_bounded(v in "\\PC{0,40}|[0-9.,]{0,30}|[A-Za-z]{3}, [0-9]{1,2} [A-Za-z]{3} [0-9]{1,6} [0-9]{2}:[0-9]{2}:[0-9]{2} GMT") {
+            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+            if let Some(d) = parse_retry_after(&v, now) {
+                proptest::prop_assert!(d <= MAX_RETRY_AFTER);
+            }
+        }
     }
 
     #[test]

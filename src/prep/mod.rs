@@ -7,6 +7,7 @@
 pub mod damage;
 pub mod decode;
 pub mod dedupe;
+mod hashes;
 mod pipeline;
 pub mod reader;
 mod records;
@@ -61,6 +62,16 @@ pub struct PrepArgs {
     /// Input encoding (default: detected per file).
     #[arg(long, value_enum)]
     pub encoding: Option<TextEncoding>,
+    /// The column holding the serial: its header name or its number (from 1). Needed when the
+    /// header row names no serial column.
+    #[arg(long, value_name = "NAME|N")]
+    pub serial_column: Option<sniff::SerialColumn>,
+    /// Group tag for every row of an Autopilot file (else each row's own `Group Tag`).
+    #[arg(long, value_name = "T")]
+    pub group_tag: Option<String>,
+    /// User to pre-assign in an Autopilot file (else each row's own `Assigned User`).
+    #[arg(long, value_name = "UPN")]
+    pub assigned_user: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -118,15 +129,16 @@ pub fn run_with_config(args: &PrepArgs, cfg: &Config) -> i32 {
     let out = execute(args, cfg, std::io::stderr().is_terminal());
     let mut text = String::new();
     for p in &out.problems {
-        text.push_str(&p.to_string());
+        // A problem quotes CSV cells: one escaped line each.
+        text.push_str(&crate::text::escape(&p.to_string()));
         text.push('\n');
     }
     if let Some(e) = &out.error {
-        text.push_str(&format!("stagehand prep: {e}\n"));
+        text.push_str(&format!("stagehand prep: {}\n", crate::text::Escaped(e)));
     } else {
         text.push_str(&out.summary.render());
     }
-    eprint!("{text}");
+    eprint!("{}", crate::text::escape_lines(&text));
     out.exit_code
 }
 
@@ -213,9 +225,24 @@ pub fn execute(args: &PrepArgs, cfg: &Config, progress: bool) -> Outcome {
             args.output.display()
         ));
     }
+    // Hardware hash files (Get-WindowsAutopilotInfo output) are decoded, not read as rows.
+    let hash_files = args
+        .inputs
+        .iter()
+        .filter(|p| crate::autopilot::file::is_hash_file(p))
+        .count();
+    if hash_files > 0 {
+        if hash_files < args.inputs.len() {
+            return usage(
+                "some inputs are hardware hash files and some are not: prepare them in separate runs",
+            );
+        }
+        return hashes::run(args, &defaults, is_input);
+    }
     let opts = ReadOptions {
         delimiter: args.delimiter.map(DelimiterArg::byte),
         encoding: args.encoding,
+        serial_column: args.serial_column.clone(),
     };
     let mut files = Vec::new();
     for p in &args.inputs {

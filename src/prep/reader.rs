@@ -11,13 +11,15 @@ use super::decode::{self, TextEncoding};
 use super::records::{Fields, Records};
 use super::report::{InputError, RowError, Severity};
 use super::row::{Labels, RowRef, convert};
-use super::sniff::{self, Columns};
+use super::sniff::{self, Columns, SerialColumn};
 
 /// How inputs are read; `None` means "detect".
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ReadOptions {
     pub delimiter: Option<u8>,
     pub encoding: Option<TextEncoding>,
+    /// `--serial-column`: which column holds the serial, by header name or number.
+    pub serial_column: Option<SerialColumn>,
 }
 
 pub use super::row::PrepRow;
@@ -91,15 +93,9 @@ impl InputFile {
                 .iter()
                 .map(|c| std::str::from_utf8(c).unwrap_or("").trim())
                 .collect();
-            match sniff::columns_from_header(&cells) {
-                Ok(Some(c)) => (c, true, None),
-                Ok(None) => (
-                    sniff::columns_without_header(cells.len()),
-                    false,
-                    Some(line),
-                ),
-                Err(reason) => return Err(layout(line, reason)),
-            }
+            let (columns, header) = layout_of(&cells, opts.serial_column.as_ref())
+                .map_err(|reason| layout(line, reason))?;
+            (columns, header, (!header).then_some(line))
         } else {
             (Columns::default(), false, None)
         };
@@ -167,6 +163,76 @@ impl InputFile {
             Err(e) => Err(e),
         })
     }
+}
+
+/// The columns and whether `cells` (the first row) is a header. Never guesses: a header without
+/// a serial column, a headerless row that is not Intune's own layout, or a serial column of
+/// object ids is refused with the columns found and `--serial-column` as the way out.
+fn layout_of(cells: &[&str], forced: Option<&SerialColumn>) -> Result<(Columns, bool), String> {
+    let header = sniff::columns_from_header(cells);
+    let is_header = !matches!(header, Ok(None));
+    match forced {
+        Some(SerialColumn::Name(name)) => {
+            let key = sniff::header_key(name);
+            let Some(at) = cells
+                .iter()
+                .position(|c| c.eq_ignore_ascii_case(name) || sniff::header_key(c) == key)
+            else {
+                return Err(format!(
+                    "--serial-column {name:?}: the first row has no such column (found: {})",
+                    cells.join(", ")
+                ));
+            };
+            return Ok((sniff::header_columns(cells, Some(at)), true));
+        }
+        Some(SerialColumn::Number(n)) => {
+            if *n > cells.len() {
+                return Err(format!(
+                    "--serial-column {n}: the first row has only {} column(s)",
+                    cells.len()
+                ));
+            }
+            let c = match header {
+                Ok(None) if cells.len() == 3 && *n == 3 => sniff::columns_without_header(3),
+                Ok(None) => Columns {
+                    serial: n - 1,
+                    ..Columns::default()
+                },
+                _ => sniff::header_columns(cells, Some(n - 1)),
+            };
+            if !is_header && sniff::looks_like_guid(cells[n - 1]) {
+                return Err(guid_column(n - 1, cells[n - 1]));
+            }
+            return Ok((c, is_header));
+        }
+        None => {}
+    }
+    match header {
+        Ok(Some(c)) => Ok((c, true)),
+        Err(reason) => Err(reason),
+        Ok(None) => {
+            if cells.len() > 3 {
+                return Err(format!(
+                    "the first row is not a header and has {} columns; a file without a header is read only in Intune's own layouts (serial; serial,details; manufacturer,model,serial): add a header row or pass --serial-column NAME or --serial-column N",
+                    cells.len()
+                ));
+            }
+            let c = sniff::columns_without_header(cells.len());
+            if let Some(v) = cells.get(c.serial)
+                && sniff::looks_like_guid(v)
+            {
+                return Err(guid_column(c.serial, v));
+            }
+            Ok((c, false))
+        }
+    }
+}
+
+fn guid_column(at: usize, value: &str) -> String {
+    format!(
+        "column {} holds {value:?}: this looks like an object id, not a serial; pass --serial-column NAME or --serial-column N for the serial column",
+        at + 1
+    )
 }
 
 /// Adds a final LF when the input does not end with one.

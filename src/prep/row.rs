@@ -161,6 +161,13 @@ pub(super) fn convert<'a>(
             ),
         ));
     }
+    if super::sniff::looks_like_guid(raw) {
+        return Err(reject(
+            c.serial,
+            "object-id",
+            format!("{raw:?}: this looks like an object id, not a serial"),
+        ));
+    }
     let clean = serial::clean(raw)
         .map_err(|e| reject(c.serial, "bad-serial", format!("serial {raw:?}: {e}")))?;
     let opt = |col: Option<usize>| -> Result<Option<&'a str>, RowError> {

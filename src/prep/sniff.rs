@@ -14,6 +14,9 @@ pub enum Role {
     HardwareHash,
     ProductId,
     Details,
+    /// A column name seen in exports (device name, object id, …) that is none of the above:
+    /// its row is a header, so it is never read as data.
+    Other,
 }
 
 /// Column numbers (0-based) of each role in an input.
@@ -29,25 +32,76 @@ pub struct Columns {
     pub details: Option<usize>,
 }
 
-/// Recognises a header cell: case-insensitive, ignoring spaces, `_`, `-`, `.` and `#`.
-pub fn header_role(cell: &str) -> Option<Role> {
-    let key: String = cell
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '_' | '-' | '.' | '#' | '\u{feff}' | '"'))
+/// The comparison key of a header cell: lower case, accents folded, without spaces and
+/// `_ - . # / ° : " ( )` or a BOM ("N° de série" → "ndeserie", "S/N" → "sn").
+pub fn header_key(cell: &str) -> String {
+    cell.chars()
+        .filter(|c| {
+            !matches!(
+                c,
+                ' ' | '_' | '-' | '.' | '#' | '/' | '°' | 'º' | ':' | '(' | ')' | '\u{feff}' | '"'
+            )
+        })
         .flat_map(char::to_lowercase)
-        .collect();
+        .map(|c| match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ñ' => 'n',
+            'ç' => 'c',
+            other => other,
+        })
+        .collect()
+}
+
+/// Recognises a header cell (see [`header_key`]): English, the common European languages and
+/// vendor export names.
+pub fn header_role(cell: &str) -> Option<Role> {
+    let key = header_key(cell);
     Some(match key.as_str() {
-        "serial" | "serialnumber" | "serialno" | "deviceserialnumber" | "servicetag" | "sn"
-        | "imei" | "identifier" => Role::Serial,
-        "manufacturer" | "make" | "vendor" | "oem" => Role::Manufacturer,
-        "model" | "modelname" | "devicemodel" => Role::Model,
-        "upn" | "user" | "email" | "emailaddress" | "userprincipalname" | "assigneduser" => {
-            Role::User
-        }
-        "grouptag" | "ordertag" => Role::GroupTag,
-        "hardwarehash" | "hardwareid" | "hash" => Role::HardwareHash,
+        "serial"
+        | "serialnumber"
+        | "serialno"
+        | "serialnr"
+        | "deviceserialnumber"
+        | "systemserialnumber"
+        | "chassisserialnumber"
+        | "servicetag"
+        | "sn"
+        | "imei"
+        | "identifier"
+        | "seriennummer"
+        | "seriennr"
+        | "numerodeserie"
+        | "ndeserie"
+        | "nodeserie"
+        | "numerodiserie"
+        | "ndiserie"
+        | "serienummer"
+        | "serienr"
+        | "sarjanumero"
+        | "numerseryjny" => Role::Serial,
+        "manufacturer" | "make" | "vendor" | "oem" | "brand" | "hersteller" | "marke"
+        | "fabricant" | "fabricante" | "marca" | "produttore" | "fabrikant" | "tillverkare"
+        | "producent" | "valmistaja" | "manufacturername" => Role::Manufacturer,
+        "model" | "modelname" | "devicemodel" | "modell" | "modele" | "modelo" | "modello"
+        | "malli" => Role::Model,
+        "upn" | "user" | "email" | "emailaddress" | "userprincipalname" | "assigneduser"
+        | "benutzer" | "utilisateur" | "usuario" | "utente" => Role::User,
+        "grouptag" | "ordertag" | "orderid" => Role::GroupTag,
+        "hardwarehash" | "hardwareid" | "hash" | "hwid" => Role::HardwareHash,
         "windowsproductid" | "productid" | "productkey" => Role::ProductId,
-        "details" | "description" | "notes" => Role::Details,
+        "details" | "description" | "notes" | "beschreibung" | "bemerkung" | "commentaire" => {
+            Role::Details
+        }
+        "devicename" | "id" | "userid" | "deviceid" | "objectid" | "azureaddeviceid"
+        | "entradeviceid" | "intunedeviceid" | "manageddeviceid" | "name" | "hostname"
+        | "computername" | "geratename" | "os" | "osversion" | "ownership" | "compliance"
+        | "lastcheckin" | "lastsync" | "lastsyncdatetime" | "enrolleddatetime" | "primaryuser"
+        | "primaryuserupn" | "assettag" | "asset" | "inventarnummer" | "ordernumber"
+        | "purchaseorder" | "date" | "datum" | "status" | "location" | "standort" => Role::Other,
         _ => return None,
     })
 }
@@ -59,15 +113,29 @@ pub fn columns_from_header(cells: &[&str]) -> Result<Option<Columns>, String> {
     if roles.iter().all(Option::is_none) {
         return Ok(None);
     }
+    if !roles.contains(&Some(Role::Serial)) {
+        return Err(no_serial_column(cells));
+    }
+    Ok(Some(header_columns(cells, None)))
+}
+
+/// The columns a header row names; `serial` overrides the header's serial column (and a column
+/// taken as the serial is not also read as anything else).
+pub fn header_columns(cells: &[&str], serial: Option<usize>) -> Columns {
+    let roles: Vec<Option<Role>> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if Some(i) == serial {
+                None
+            } else {
+                header_role(c)
+            }
+        })
+        .collect();
     let first = |r: Role| roles.iter().position(|x| *x == Some(r));
-    let Some(serial) = first(Role::Serial) else {
-        return Err(format!(
-            "the header row has no serial column (found: {}); name one \"Serial Number\"",
-            cells.join(", ")
-        ));
-    };
-    Ok(Some(Columns {
-        serial,
+    Columns {
+        serial: serial.or(first(Role::Serial)).unwrap_or(0),
         manufacturer: first(Role::Manufacturer),
         model: first(Role::Model),
         user: first(Role::User),
@@ -75,7 +143,56 @@ pub fn columns_from_header(cells: &[&str]) -> Result<Option<Columns>, String> {
         hardware_hash: first(Role::HardwareHash),
         product_id: first(Role::ProductId),
         details: first(Role::Details),
-    }))
+    }
+}
+
+/// The refusal for a header row without a serial column: the columns found, numbered, and the
+/// way out.
+pub fn no_serial_column(cells: &[&str]) -> String {
+    let listed: Vec<String> = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{} {c:?}", i + 1))
+        .collect();
+    format!(
+        "the header row has no serial column (columns: {}); name the serial column \"Serial Number\" or pass --serial-column NAME or --serial-column N",
+        listed.join(", ")
+    )
+}
+
+/// `--serial-column`: a header name or a 1-based column number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SerialColumn {
+    Name(String),
+    Number(usize),
+}
+
+impl std::str::FromStr for SerialColumn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.is_empty() {
+            return Err("--serial-column needs a column name or number".into());
+        }
+        if t.bytes().all(|b| b.is_ascii_digit()) {
+            return match t.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(SerialColumn::Number(n)),
+                _ => Err(format!("--serial-column {t}: columns are numbered from 1")),
+            };
+        }
+        Ok(SerialColumn::Name(t.to_string()))
+    }
+}
+
+/// True for text shaped like a GUID (an Entra/Intune object id), with or without braces.
+pub fn looks_like_guid(s: &str) -> bool {
+    let t = s.trim().trim_start_matches('{').trim_end_matches('}');
+    let b = t.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// Columns of a file without a header, by the width of its first row: one column is a serial

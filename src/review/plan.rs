@@ -272,7 +272,7 @@ pub fn write_plan(path: &Path, rows: &[PlanRow]) -> Result<(), PlanError> {
         path.file_name()
             .map_or("plan".into(), |n| n.to_string_lossy())
     ));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| io("create the temp file", e))?;
+    let mut f = crate::private::create_temp(&tmp).map_err(|e| io("create the temp file", e))?;
     f.write_all(&text)
         .and_then(|()| f.sync_all())
         .map_err(|e| io("write the temp file", e))?;

@@ -182,9 +182,9 @@ impl RejectionLog {
             action,
             source,
         };
-        std::fs::create_dir_all(dir).map_err(|e| io("create the data dir", e))?;
+        crate::private::data_dir(dir).map_err(|e| io("create the data dir", e))?;
         let created = !path.exists();
-        let file = OpenOptions::new()
+        let file = crate::private::options()
             .read(true)
             .append(true)
             .create(true)

@@ -4,6 +4,7 @@
 
 pub mod input;
 pub mod signals;
+pub mod supervise;
 
 use std::time::Duration;
 

@@ -1,6 +1,9 @@
 //! The Entra side: `devicecode`, `token` (device code, refresh with rotation, client credentials
 //! with a secret or an assertion, authorization code with PKCE S256), `authorize`, and the token
-//! table Graph routes check bearer tokens against. Tokens are opaque random strings.
+//! table Graph routes check bearer tokens against. Access tokens are shaped like Entra's: a JWT
+//! whose payload says who the caller is (`idtyp`, `scp` for a user's delegated scopes, `roles`
+//! for an app's application permissions), with a random signature part; the table, not the
+//! signature, is what makes one valid. Refresh tokens are opaque random strings.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -88,9 +91,39 @@ pub(super) fn random(prefix: &str) -> String {
     )
 }
 
+/// An access token shaped like Entra's for Graph: `header.payload.signature`, base64url.
+fn access_jwt(subject: &Subject, scopes: &[String], ttl: Duration) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = json!({
+        "aud": "https://graph.microsoft.com",
+        "iat": now,
+        "nbf": now,
+        "exp": now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2).min(i64::MAX / 2),
+        "uti": uuid::Uuid::new_v4().simple().to_string(),
+    });
+    match subject {
+        Subject::User(id) => {
+            claims["idtyp"] = json!("user");
+            claims["oid"] = json!(id);
+            claims["scp"] = json!(scopes.join(" "));
+        }
+        Subject::App(app) => {
+            claims["idtyp"] = json!("app");
+            claims["appid"] = json!(app);
+            claims["roles"] = json!(scopes);
+        }
+    }
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"typ":"JWT","alg":"RS256","kid":"sim"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes()),
+    )
+}
+
 impl Tokens {
     pub fn issue_access(&mut self, subject: Subject, scopes: Vec<String>, ttl: Duration) -> String {
-        let t = random("sim-at");
+        let t = access_jwt(&subject, &scopes, ttl);
         self.access.insert(
             t.clone(),
             Token {
@@ -157,7 +190,7 @@ pub fn check_bearer(st: &State, header: Option<&str>, now: Instant) -> Result<To
     Ok(t.clone())
 }
 
-/// Entra's token error shape (`samples/oauth-token-error-response.json`).
+/// Entra's token error shape (`tests/fixtures/graph/oauth-token-error-response.json`).
 fn oauth_error(status: u16, error: &str, code: u32, msg: &str, inc: &Incoming) -> Reply {
     let ts = chrono::Utc::now().format("%Y-%m-%d %H:%M:%SZ").to_string();
     let trace = uuid::Uuid::new_v4().to_string();

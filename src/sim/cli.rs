@@ -63,10 +63,36 @@ pub fn env_line(sim: &super::SimHandle) -> String {
     )
 }
 
+/// `STAGEHAND_CLIENT_SECRET=…`: the simulated app's secret, for running headless as the app
+/// (schedulers, CI) with no login step. The simulator's own, fake secret: printing it is the point.
+pub fn app_secret_line(sim: &super::SimHandle) -> String {
+    format!("STAGEHAND_CLIENT_SECRET={}", sim.client_secret().expose())
+}
+
+/// What `stagehand sim` prints: where it listens, the environment for stagehand, the app secret
+/// line, and how to approve a `stagehand login`.
+pub fn banner(sim: &super::SimHandle) -> String {
+    let verify = sim.verification_url();
+    format!(
+        "stagehand sim listening on {base}\n\
+         {env}\n\
+         {secret}\n\
+         # with the first line exported: `stagehand login` shows a code; approve it at {verify} \
+         (one click, or `curl -d code=CODE {verify}`).\n\
+         # Headless as the app (no login step): export the second line too.\n",
+        base = sim.base_url,
+        env = env_line(sim),
+        secret = app_secret_line(sim),
+    )
+}
+
 pub async fn run_cli(args: &SimArgs) -> anyhow::Result<()> {
+    use std::io::Write as _;
     let sim = start(args.options()?).await?;
-    println!("stagehand sim listening on {}", sim.base_url);
-    println!("{}", env_line(&sim));
+    let mut out = std::io::stdout().lock();
+    out.write_all(banner(&sim).as_bytes())?;
+    out.flush()?;
+    drop(out);
     tokio::signal::ctrl_c().await?;
     sim.shutdown().await;
     Ok(())
@@ -165,5 +191,13 @@ mod tests {
         );
         assert!(root.starts_with("http://127.0.0.1:"));
         assert!(line.contains(&sim.tenant_id()) && line.contains(&sim.client_id()));
+        let banner = super::banner(&sim);
+        let lines: Vec<&str> = banner.lines().collect();
+        assert_eq!(lines[1], line);
+        assert_eq!(lines[2], "STAGEHAND_CLIENT_SECRET=sim-client-secret");
+        assert!(
+            banner.contains(&format!("curl -d code=CODE {root}/devicelogin")),
+            "{banner}"
+        );
     }
 }

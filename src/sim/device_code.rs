@@ -31,7 +31,8 @@ pub fn start(st: &mut State, inc: &Incoming, form: &HashMap<String, String>) -> 
             last_poll: None,
         },
     );
-    let uri = format!("{}devicelogin", st.base);
+    // Served by `verify`: approve the code there with one click or one `curl -d code=…`.
+    let uri = format!("{}{}", st.base, super::verify::PATH.trim_start_matches('/'));
     Reply::json(
         200,
         json!({

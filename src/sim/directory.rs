@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::rng::Rng;
 
-/// Intune service plan (REFERENCE 7).
+/// Intune service plan (docs/graph.md §7).
 pub const INTUNE_PLAN_ID: &str = "c1ec4a95-1f05-45b3-a911-aa3fa01094f5";
 /// Entra built-in role "Intune Administrator".
 pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9d5";
@@ -195,7 +195,7 @@ impl User {
     }
 }
 
-/// What `GET /users/{id}` returns without `$select` (REFERENCE 7).
+/// What `GET /users/{id}` returns without `$select` (docs/graph.md §7).
 pub const DEFAULT_USER_PROPS: &[&str] = &[
     "businessPhones",
     "displayName",

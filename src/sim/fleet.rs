@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::directory::Directory;
 use super::rng::Rng;
 
-/// `AutopilotV2DeploymentStatus.DeploymentStatus` codes (REFERENCE 4.1: "2" success and "3"
+/// `AutopilotV2DeploymentStatus.DeploymentStatus` codes (docs/graph.md §4.1: "2" success and "3"
 /// failed are observed; "1" in progress is this simulator's assumption). The one place they live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deployment {
@@ -36,7 +36,7 @@ impl Deployment {
             Deployment::Succeeded => 4,
         }
     }
-    /// (`Phase`, `ResultCode`) columns, mirroring the observed rows in REFERENCE 4.1.
+    /// (`Phase`, `ResultCode`) columns, mirroring the observed rows in docs/graph.md §4.1.
     pub fn phase_and_result(self) -> (&'static str, &'static str) {
         match self {
             Deployment::InProgress { .. } => ("0", "0"),
@@ -79,7 +79,7 @@ pub struct Device {
     pub ghost_logon: Option<String>,
     /// Primary-user changes: (applies at, user id). Before the first, the staging account.
     pub primary_changes: Vec<(DateTime<Utc>, String)>,
-    /// The list call's `userPrincipalName` trails the truth by this much (REFERENCE 3.4).
+    /// The list call's `userPrincipalName` trails the truth by this much (docs/graph.md §3.4).
     pub upn_lag: Span,
     pub management_state: String,
     pub action_results: Vec<Value>,
@@ -476,7 +476,7 @@ impl Device {
     }
 
     /// The full entity as a single GET returns it. `list` = the list row: `usersLoggedOn` empty,
-    /// `enrolledByUserPrincipalName` absent, `userPrincipalName` possibly lagging (REFERENCE 2.3, 3.4).
+    /// `enrolledByUserPrincipalName` absent, `userPrincipalName` possibly lagging (docs/graph.md §2.3, 3.4).
     pub fn to_json(&self, now: DateTime<Utc>, dir: &Directory, list: bool) -> Value {
         let seen_at = if list { now - self.upn_lag } else { now };
         let primary = self

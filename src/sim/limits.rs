@@ -1,4 +1,4 @@
-//! Rate limits per resource family (REFERENCE 11): a fixed window per family, 429 past the limit,
+//! Rate limits per resource family (docs/graph.md §11): a fixed window per family, 429 past the limit,
 //! with a `Retry-After` that is sometimes whole seconds, sometimes fractional, sometimes missing.
 //! Conditional Access allows 1 request/s and never sends `Retry-After`.
 

@@ -3,6 +3,7 @@
 
 mod assertion;
 mod auth;
+pub mod autopilot;
 mod certs;
 mod cli;
 mod device_code;
@@ -18,6 +19,7 @@ pub mod rng;
 mod routes;
 mod server;
 pub mod stats;
+mod verify;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -26,11 +28,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use url::Url;
 
-pub use cli::{SimArgs, env_line, run_cli};
+pub use cli::{SimArgs, app_secret_line, banner, env_line, run_cli};
 pub use faults::{Faults, Scripted};
 pub use fleet::{Deployment, Shape};
 pub use reports::COLUMNS as DEPLOYMENT_REPORT_COLUMNS;
-pub use routes::ALL_DELEGATED;
+pub use routes::{ALL_DELEGATED, DEVICE_PREP_AUTOMATIC_TEMPLATE_ID, DEVICE_PREP_TEMPLATE_ID};
 pub use stats::{RequestRecord, SimStats};
 
 use crate::secret::Secret;
@@ -54,6 +56,8 @@ pub struct TenantSetup {
     pub staging_licensed: bool,
     /// The Device Preparation policy's device group.
     pub device_group_id: String,
+    /// Its Settings Catalog template: user-driven (default) or automatic (docs/graph.md §4.2).
+    pub device_prep_template_id: String,
     /// Application permissions granted to client-credentials tokens.
     pub app_roles: Vec<String>,
 }
@@ -68,6 +72,7 @@ impl Default for TenantSetup {
             ca_report_only: false,
             staging_licensed: true,
             device_group_id: "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d".into(),
+            device_prep_template_id: routes::DEVICE_PREP_TEMPLATE_ID.into(),
             app_roles: [
                 "DeviceManagementServiceConfig.ReadWrite.All",
                 "DeviceManagementManagedDevices.ReadWrite.All",
@@ -220,6 +225,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         records: vec![],
         exports: HashMap::new(),
         evidence: Default::default(),
+        autopilot: autopilot::Autopilot::default(),
         certificates,
         opts,
     };
@@ -328,6 +334,41 @@ impl SimHandle {
     pub fn expire_access_tokens(&self) {
         self.with(|s| s.tokens.expire_access_tokens())
     }
+    /// Registers a device in Autopilot directly (as an OEM would): importing it again is 806.
+    pub fn register_autopilot(&self, serial: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.with(|s| {
+            let now = s.clock.now();
+            s.autopilot.register(id.clone(), serial, now)
+        });
+        id
+    }
+    /// Marks a serial as registered to another tenant: importing it ends in 808.
+    pub fn autopilot_other_tenant(&self, serial: &str) {
+        self.with(|s| s.autopilot.other_tenant.push(serial.to_string()))
+    }
+    /// Sets the Autopilot delays (sim time).
+    pub fn set_autopilot_timing(&self, timing: autopilot::Timing) {
+        self.with(|s| s.autopilot.timing = timing)
+    }
+    /// Sync requests answered (204, 409, 429).
+    pub fn autopilot_syncs(&self) -> (u32, u32, u32) {
+        self.with(|s| s.autopilot.syncs)
+    }
+    /// Import records still in the tenant.
+    pub fn autopilot_import_records(&self) -> usize {
+        self.with(|s| s.autopilot.imports.len())
+    }
+    /// (serial, group tag, profile assigned) of every Autopilot device visible now.
+    pub fn autopilot_devices(&self) -> Vec<(String, String, bool)> {
+        self.with(|s| {
+            let now = s.clock.now();
+            s.autopilot
+                .visible(now)
+                .map(|d| (d.serial.clone(), d.group_tag.clone(), now >= d.profile_at))
+                .collect()
+        })
+    }
     /// Moves the sim clock forward.
     pub fn advance(&self, by: Duration) {
         self.with(|s| s.clock.advanced += chrono::Duration::from_std(by).unwrap_or_default())
@@ -354,6 +395,18 @@ impl SimHandle {
             )
         })
     }
+    /// Renames a directory user (a new UPN and display name, as after a name change in Entra).
+    /// Returns false when no user has that id.
+    pub fn rename_user(&self, id: &str, upn: &str, display_name: &str) -> bool {
+        self.with(|s| match s.dir.users.iter_mut().find(|u| u.id == id) {
+            Some(u) => {
+                u.upn = upn.into();
+                u.display_name = display_name.into();
+                true
+            }
+            None => false,
+        })
+    }
     /// Enrolls a second device carrying the serial of an existing one (a re-imaged board, a
     /// vendor's duplicated serial), so "more than one device" refusals can be exercised.
     /// Returns the new device id; `None` if no enrolled device has that serial.
@@ -373,6 +426,21 @@ impl SimHandle {
             let id = copy.id.clone();
             s.fleet.devices.push(copy);
             Some(id)
+        })
+    }
+    /// Renames every enrolled device with this serial (case-insensitive) to `name`, which may be
+    /// anything a hostile or broken tenant could hold (control characters included). Returns how
+    /// many matched.
+    pub fn rename_device(&self, serial: &str, name: &str) -> usize {
+        self.with(|s| {
+            let mut n = 0;
+            for d in s.fleet.devices.iter_mut() {
+                if d.serial.eq_ignore_ascii_case(serial) {
+                    d.name = name.to_string();
+                    n += 1;
+                }
+            }
+            n
         })
     }
     /// Bends every enrolled device with this serial (case-insensitive) through `f`: another OS,
@@ -405,6 +473,16 @@ impl SimHandle {
             }
             n
         })
+    }
+    /// The client secret of the simulated app registration (for `STAGEHAND_CLIENT_SECRET`).
+    pub fn client_secret(&self) -> Secret {
+        self.with(|s| s.opts.client_secret.clone())
+    }
+    /// `{base}devicelogin`: the page where a pending device code is approved.
+    pub fn verification_url(&self) -> Url {
+        self.base_url
+            .join(verify::PATH.trim_start_matches('/'))
+            .expect("static path")
     }
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {

@@ -1,7 +1,7 @@
 //! The simulator's own strict parser for `$filter` and `$select`, and the dialects that say which
 //! properties a collection honours. Intune's dialect ignores what Intune ignores (unsupported
 //! properties match everything, `startswith` acts like `contains`, only the first `or` clause
-//! counts, `userPrincipalName eq ''` matches all: REFERENCE 2.4); malformed literals are a 400.
+//! counts, `userPrincipalName eq ''` matches all: docs/graph.md §2.4); malformed literals are a 400.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};

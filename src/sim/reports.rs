@@ -1,4 +1,4 @@
-//! Intune report exports (REFERENCE 4.1): `POST deviceManagement/reports/exportJobs` → 201,
+//! Intune report exports (docs/graph.md §4.1): `POST deviceManagement/reports/exportJobs` → 201,
 //! polls go notStarted → inProgress → completed, and the `url` serves a ZIP holding one CSV of
 //! `AutopilotV2DeploymentStatus` from `/_blob/…` without a bearer token (like a pre-signed blob).
 

@@ -1,34 +1,28 @@
-//! A tiny deterministic PRNG (splitmix64) so the same `--seed` gives the same fleet.
+//! The simulator's deterministic randomness: `fastrand`'s generator seeded from `--seed`, so the
+//! same seed gives the same fleet, plus the few Graph-shaped values the simulator draws (GUIDs,
+//! serials, user codes).
 
-/// splitmix64: small, fast, good enough for simulated delays and coin flips.
+/// A seeded generator (`fastrand::Rng`, wyrand).
 #[derive(Debug, Clone)]
-pub struct Rng(u64);
+pub struct Rng(fastrand::Rng);
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Self(seed)
+        Self(fastrand::Rng::with_seed(seed))
     }
 
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.u64(..)
     }
 
     /// Uniform in `[0, 1)`.
     pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.f64()
     }
 
     /// Uniform in `lo..hi` (`hi` exclusive; returns `lo` when the range is empty).
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        if hi <= lo {
-            lo
-        } else {
-            lo + self.next_u64() % (hi - lo)
-        }
+        if hi <= lo { lo } else { self.0.u64(lo..hi) }
     }
 
     /// True with probability `p`.

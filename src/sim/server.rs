@@ -60,6 +60,8 @@ pub struct State {
     pub exports: HashMap<String, ExportJob>,
     /// Remote diagnostics requests (`routes/evidence.rs`).
     pub evidence: routes::EvidenceState,
+    /// Windows Autopilot: hash imports, devices, sync.
+    pub autopilot: super::autopilot::Autopilot,
     /// Parsed `SimOptions::certificates`.
     pub certificates: Vec<super::certs::Registered>,
 }
@@ -189,11 +191,34 @@ fn dispatch_top(st: &mut State, inc: &Incoming) -> Reply {
         super::reports::serve_blob(st, inc)
     } else if inc.path.contains("/oauth2/v2.0/") {
         super::auth::dispatch(st, inc)
+    } else if inc.path == super::verify::PATH {
+        super::verify::handle(st, inc)
+    } else if length_required(inc) {
+        // Graph's front end over HTTP/1.1 (docs/graph.md §17).
+        st.stats.length_required_411 += 1;
+        Reply {
+            status: 411,
+            headers: vec![],
+            body: ReplyBody::Bytes {
+                content_type: "text/html; charset=us-ascii",
+                data: LENGTH_REQUIRED_PAGE.as_bytes().to_vec(),
+            },
+            drop: false,
+        }
     } else {
         return routes::dispatch(st, inc, false, now);
     };
     record(st, inc, now, false, &reply, false);
     reply
+}
+
+const LENGTH_REQUIRED_PAGE: &str = "<!DOCTYPE HTML PUBLIC \"-//W3C//DTD HTML 4.01//EN\"\"http://www.w3.org/TR/html4/strict.dtd\">\r\n<HTML><HEAD><TITLE>Length Required</TITLE>\r\n<META HTTP-EQUIV=\"Content-Type\" Content-Type=\"text/html; charset=us-ascii\"></HEAD>\r\n<BODY><h2>Length Required</h2>\r\n<hr><p>HTTP Error 411. The request must be chunked or have a content length.</p>\r\n</BODY></HTML>\r\n";
+
+/// A POST (or PUT, PATCH) that says neither how long its body is nor that it is chunked.
+fn length_required(inc: &Incoming) -> bool {
+    matches!(inc.method.as_str(), "POST" | "PUT" | "PATCH")
+        && inc.header("content-length").is_none()
+        && inc.header("transfer-encoding").is_none()
 }
 
 /// Counts and logs one request (Graph ones are recorded by `routes::dispatch`).

@@ -21,6 +21,8 @@ pub struct SimStats {
     pub blob_requests: u64,
     pub blob_requests_with_authorization: u64,
     pub batch_requests: u64,
+    /// Bodiless POSTs that came without `Content-Length` (answered 411, as Graph does).
+    pub length_required_411: u64,
 }
 
 /// One request as it arrived (batch items are recorded too, with `in_batch`).

@@ -1,6 +1,6 @@
 //! The ONE place that reads the `AutopilotV2DeploymentStatus` report's numeric codes.
 //!
-//! Microsoft does not document them (REFERENCE.md §4.1). Observed in live captures:
+//! Microsoft does not document them (docs/graph.md §4.1). Observed in live captures:
 //! `DeploymentStatus` "2" on a successful row and "3" on a failed one; `CurrentProvisioningPhase`
 //! "4" on the successful row and "2" on the failed one. Everything else is treated as "in
 //! progress" and the raw code is kept so the detail view can show it.

@@ -15,7 +15,7 @@ pub struct QueueInput {
     pub message: Option<String>,
 }
 
-/// `importedDeviceIdentity.enrollmentState` (REFERENCE.md §1.1).
+/// `importedDeviceIdentity.enrollmentState` (docs/graph.md §1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum EnrollmentState {
@@ -65,7 +65,7 @@ pub struct IdentityInput {
 pub struct DeviceRow {
     pub id: Arc<str>,
     pub device_name: Arc<str>,
-    /// The list's `userPrincipalName`: may lag a primary-user change (REFERENCE.md §3.4).
+    /// The list's `userPrincipalName`: may lag a primary-user change (docs/graph.md §3.4).
     pub user_principal_name: Option<Arc<str>>,
     pub enrolled_at: Option<DateTime<Utc>>,
     pub last_sync: Option<DateTime<Utc>>,

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use super::stage::Stage;
 
-/// `managedDevices` page size (Graph's default and maximum observed, REFERENCE.md §2.4).
+/// `managedDevices` page size (Graph's default and maximum observed, docs/graph.md §2.4).
 pub const LIST_PAGE: usize = 1000;
-/// Requests per `$batch` (REFERENCE.md §10).
+/// Requests per `$batch` (docs/graph.md §10).
 pub const BATCH_MAX: usize = 20;
 
 /// The single-device reads.

@@ -6,7 +6,7 @@
 //! append and reported by [`AuditLog::read_all`] as damaged, never silently dropped. The data-dir lock
 //! held by the journal keeps a second stagehand from writing here.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -98,10 +98,10 @@ pub struct AuditLog {
 impl AuditLog {
     /// Opens (or creates) `audit.jsonl` in `dir` for appending.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, "create the data dir", e))?;
+        crate::private::data_dir(dir).map_err(|e| StoreError::io(dir, "create the data dir", e))?;
         let path = dir.join(AUDIT_FILE);
         let created = !path.exists();
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::options()
             .read(true)
             .append(true)
             .create(true)
@@ -243,7 +243,10 @@ mod tests {
         log.append(&record("A1")).unwrap();
         let path = log.path().to_path_buf();
         drop(log);
-        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(br#"{"time":"2026-11-22T10:00:00Z","act"#)
             .unwrap();
         drop(f);

@@ -244,7 +244,7 @@ impl Journal {
                 .map_err(|e| StoreError::io(&tmp, "encode a record", std::io::Error::other(e)))?;
         }
         let write = || -> std::io::Result<()> {
-            let mut f = File::create(&tmp)?;
+            let mut f = crate::private::create_temp(&tmp)?;
             f.write_all(&buf)?;
             f.sync_all()
         };
@@ -272,7 +272,7 @@ impl Journal {
 }
 
 fn open_append(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
+    crate::private::options()
         .create(true)
         .append(true)
         .open(path)

@@ -5,7 +5,7 @@
 //! when the process dies (kill -9 included), so no stale-lock cleanup is needed. The holder writes its
 //! pid into the file only so the refusal can name it.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +25,7 @@ impl DataDirLock {
     /// holder's pid.
     pub fn acquire(dir: &Path) -> Result<Self, StoreError> {
         if !dir.is_dir() {
-            std::fs::create_dir_all(dir)
+            crate::private::data_dir(dir)
                 .map_err(|e| StoreError::io(dir, "create the data dir", e))?;
             // Make the new directory's own entry durable too.
             let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
@@ -33,7 +33,7 @@ impl DataDirLock {
         }
         let path = dir.join(LOCK_FILE);
         // No truncate on open: the holder's pid must survive our failed attempt.
-        let mut file = OpenOptions::new()
+        let mut file = crate::private::options()
             .read(true)
             .write(true)
             .create(true)

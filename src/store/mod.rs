@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain blocking file IO; the UI reaches it only through [`task::spawn`], which
 //! runs the IO on a dedicated thread and answers with acknowledgements, so drawing never waits on disk.
-//! Durability rules (notes/reliability.md §6): fsync the file before acknowledging, fsync the directory
+//! Durability rules (docs/durability.md): fsync the file before acknowledging, fsync the directory
 //! after a create or rename (Unix), and never retry a failed fsync and trust it.
 
 pub mod audit;

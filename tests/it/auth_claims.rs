@@ -104,6 +104,8 @@ async fn a_challenge_only_the_user_can_answer_goes_through_the_modal_with_its_cl
         store: Some(stagehand::auth::CredentialCache::with_store(
             keyring_core::mock::Store::new().unwrap(),
         )),
+        // The answer carries an id token: Graph is never asked who signed in.
+        graph_url: fake.login_url(),
     };
     let (cmds, cmd_rx) = mpsc::unbounded_channel();
     let (tx, mut rx) = mpsc::channel(16);

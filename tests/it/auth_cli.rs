@@ -231,6 +231,17 @@ async fn certificate_app_signs_in_and_whoami_works_in_another_process() {
     assert_eq!(fake.count("client_credentials"), 2);
     let r = run(cmd(&["logout"]), "").await;
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // The configured certificate alone runs as the app, with no login step (as the secret in
+    // STAGEHAND_CLIENT_SECRET does); without it in the config, nobody is signed in.
+    let r = run(cmd(&["whoami"]), "").await;
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("kind:     app (certificate)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(fake.count("client_credentials"), 3);
+    std::fs::write(&config, "").unwrap();
     let r = run(cmd(&["whoami"]), "").await;
     assert_eq!((r.stdout.trim(), r.code), ("signed out", 1));
     // A missing key file is named.

@@ -124,6 +124,7 @@ async fn session_loss_pauses_every_request_and_a_new_sign_in_resumes_them() {
         live: live.clone(),
         open_browser: false,
         store: Some(store.clone()),
+        graph_url: sim.base_url.clone(),
     };
     let (cmds, cmd_rx) = mpsc::unbounded_channel();
     let (tx, mut rx) = mpsc::channel(64);
@@ -221,6 +222,7 @@ async fn a_declined_code_is_reported_and_a_cancelled_attempt_stays_silent() {
         live: live.clone(),
         open_browser: false,
         store: Some(CredentialCache::with_store(mock::Store::new().unwrap())),
+        graph_url: sim.base_url.clone(),
     };
     let (cmds, cmd_rx) = mpsc::unbounded_channel();
     let (tx, mut rx) = mpsc::channel(64);
@@ -316,6 +318,7 @@ async fn a_conditional_access_claims_challenge_pauses_until_an_interactive_sign_
         live: live.clone(),
         open_browser: false,
         store: Some(CredentialCache::with_store(mock::Store::new().unwrap())),
+        graph_url: sim.base_url.clone(),
     };
     let (cmds, cmd_rx) = mpsc::unbounded_channel();
     let (tx, mut rx) = mpsc::channel(64);

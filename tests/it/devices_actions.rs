@@ -319,7 +319,7 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
     assert_eq!(
         tech_routes
             .iter()
-            .filter(|p| p.ends_with("/getAssignedRoleIdsForLoggedInUser"))
+            .filter(|p| p.ends_with("/getAssignedRoleDetails"))
             .count(),
         1
     );

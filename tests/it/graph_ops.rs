@@ -362,14 +362,16 @@ async fn directory_and_user_reads_hit_the_documented_paths_and_recheck_rows() {
             ]})),
             "/beta/deviceManagement/configurationPolicies" => json(200, &[], j!({"value": [
                 {"id": "p1", "name": "APv2", "templateReference": {"templateId": tpl}},
-                {"id": "p2", "name": "Other", "templateReference": null}
+                {"id": "p2", "name": "Other", "templateReference": null},
+                {"id": "p3", "name": "Cloud PC", "templateReference": {"templateId": "a6157a7f-aa00-42d9-ac82-7d2479f545db_1"}},
+                {"id": "p4", "name": "Settings", "templateReference": {"templateId": "e0aa8e4b-2d4e-4b2c-9a52-f3e2f0a0c6a1_1"}}
             ]})),
             "/v1.0/users/a%23b%40contoso.com" => json(200, &[], j!({"id": "u1", "userPrincipalName": "a#b@contoso.com"})),
             "/v1.0/users/u1/licenseDetails" => json(200, &[], j!({"value": [{"skuId": "s", "servicePlans": [
                 {"servicePlanId": "c1ec4a95-1f05-45b3-a911-aa3fa01094f5", "servicePlanName": "INTUNE_A", "provisioningStatus": "Success"}
             ]}]})),
             "/v1.0/me/transitiveMemberOf" => json(200, &[], j!({"value": [{"@odata.type": "#microsoft.graph.directoryRole", "roleTemplateId": "3a2c62db-5318-420d-8d74-23affee5d9d5"}]})),
-            "/beta/deviceManagement/getAssignedRoleIdsForLoggedInUser" => json(200, &[], j!({"value": {"roleDefinitionIds": ["r1"], "roleAssignmentIds": []}})),
+            "/beta/deviceManagement/getAssignedRoleDetails" => json(200, &[], j!({"value": {"roleDefinitionIds": ["r1"], "roleAssignmentIds": []}})),
             "/v1.0/identity/conditionalAccess/policies" => json(200, &[], j!({"value": [{"id": "ca1", "state": "enabled"}]})),
             _ => empty(404),
         }
@@ -387,10 +389,11 @@ async fn directory_and_user_reads_hit_the_documented_paths_and_recheck_rows() {
         Some("f1346770-5b25-470b-88bd-d5744ab7952c")
     );
     let policies = c.device_preparation_policies().await.unwrap();
+    let ids: Vec<_> = policies.iter().filter_map(|p| p.id.as_deref()).collect();
     assert_eq!(
-        policies.len(),
-        1,
-        "the policy without the template is dropped"
+        ids,
+        ["p1", "p3"],
+        "both device preparation templates kept, every other policy dropped"
     );
     let u = c
         .get_user("a#b@contoso.com", &["id", "userPrincipalName"])
@@ -400,10 +403,7 @@ async fn directory_and_user_reads_hit_the_documented_paths_and_recheck_rows() {
     assert!(c.user_license_details("u1").await.unwrap()[0].has_intune());
     assert_eq!(c.transitive_member_of_me().await.unwrap().len(), 1);
     assert_eq!(
-        c.assigned_role_ids_for_logged_in_user()
-            .await
-            .unwrap()
-            .role_definition_ids,
+        c.assigned_role_details().await.unwrap().role_definition_ids,
         ["r1"]
     );
     let before_ca = std::time::Instant::now();
@@ -415,6 +415,12 @@ async fn directory_and_user_reads_hit_the_documented_paths_and_recheck_rows() {
     assert_eq!(
         sp_req.param("$filter").as_deref(),
         Some("appId eq 'f1346770-5b25-470b-88bd-d5744ab7952c'")
+    );
+    assert_eq!(
+        reqs[2].param("$filter").as_deref(),
+        Some(
+            "(technologies has 'enrollment') and (platforms eq 'windows10') and (templateReference/templateFamily eq 'enrollmentConfiguration')"
+        )
     );
     assert_eq!(
         reqs[3].param("$select").as_deref(),

@@ -222,8 +222,13 @@ fn five_megabyte_limit_splits_before_five_thousand_rows() {
 fn autopilot_files_hold_at_most_500_rows_each_with_header() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("Device Serial Number,Windows Product ID,Hardware Hash\n");
-    for i in 0..1_201 {
-        writeln!(text, "AP{i:05},,SGFzaA{i:05}==").unwrap();
+    let hash = |i: u64| {
+        stagehand::autopilot::encode::HashBuilder::device(&format!("AP{i:05}"), "HP", "M", i)
+            .padded(false)
+            .base64()
+    };
+    for i in 0..1_201u64 {
+        writeln!(text, "AP{i:05},,{}", hash(i)).unwrap();
     }
     let input = write(dir.path(), "hashes.csv", &text);
     let out = dir.path().join("ap.csv");
@@ -232,23 +237,30 @@ fn autopilot_files_hold_at_most_500_rows_each_with_header() {
         &Config::default(),
         false,
     );
-    assert_eq!(o.exit_code, 0);
+    assert_eq!(o.exit_code, 0, "{:?}", o.problems);
     assert_eq!(
         files_in(dir.path()),
         ["ap-1.csv", "ap-2.csv", "ap-3.csv", "hashes.csv"]
     );
-    let last = std::fs::read_to_string(dir.path().join("ap-3.csv")).unwrap();
-    let want: String = (1_000..1_201)
-        .map(|i| format!("AP{i:05},,SGFzaA{i:05}==,,\r\n"))
+    let utf16 = |name: &str| {
+        let b = std::fs::read(dir.path().join(name)).unwrap();
+        assert_eq!(&b[..2], [0xFF, 0xFE], "UTF-16 LE with BOM");
+        let units: Vec<u16> = b[2..]
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        String::from_utf16(&units).unwrap()
+    };
+    let want: String = (1_000..1_201u64)
+        .map(|i| format!("AP{i:05},,{},,\r\n", hash(i)))
         .collect();
     assert_eq!(
-        last,
+        utf16("ap-3.csv"),
         format!(
             "Device Serial Number,Windows Product ID,Hardware Hash,Group Tag,Assigned User\r\n{want}"
         )
     );
-    let first = std::fs::read_to_string(dir.path().join("ap-1.csv")).unwrap();
-    assert_eq!(first.lines().count(), 501);
+    assert_eq!(utf16("ap-1.csv").lines().count(), 501);
 }
 
 #[test]

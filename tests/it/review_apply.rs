@@ -273,6 +273,7 @@ async fn plan_files_are_applied_row_by_row_after_a_drift_check() {
     let plan_path = dir.path().join("plan.json");
     let mut json_out = Vec::new();
     let args = ReviewArgs {
+        csv: false,
         json: true,
         out: Some(plan_path.clone()),
     };

@@ -95,7 +95,7 @@ async fn audit_before_record_survives_a_kill_between_write_and_after() {
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
-            "crash_child",
+            "review_crash::crash_child",
             "--exact",
             "--ignored",
             "--nocapture",

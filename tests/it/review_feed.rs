@@ -68,15 +68,33 @@ async fn refresh_approve_confirm_write_and_confirm_through_the_feed() {
     assert!(t.ref_post_devices().contains(&device));
     // The sim propagates the change after three sim minutes.
     t.sim.advance(Duration::from_secs(200));
+    let loaded_at = |a: &App| match a.review.load {
+        LoadState::Ready { at } => Some(at),
+        _ => None,
+    };
+    let before = loaded_at(&app);
     until(&mut app, &mut rx, "confirmed", |a| {
         matches!(state(a), Some(ApplyState::Confirmed { .. }))
     })
     .await;
-    // A confirmation triggers a refresh; the device then leaves the review.
-    until(&mut app, &mut rx, "the device to leave the review", |a| {
-        a.review.row(&device).is_none()
-    })
+    // A confirmation triggers a refresh; the device is no longer a candidate, and its row stays
+    // in the pane as confirmed (last, counted apart from the verdicts).
+    until(
+        &mut app,
+        &mut rx,
+        "the refresh after the confirmation",
+        |a| loaded_at(a) > before,
+    )
     .await;
+    assert!(matches!(state(&app), Some(ApplyState::Confirmed { .. })));
+    assert_eq!(app.review.counts.confirmed, 1);
+    assert_eq!(
+        app.review
+            .rows
+            .last()
+            .map(|r| r.candidate.device.id.as_str()),
+        Some(device.as_str())
+    );
     let audit = AuditLog::open(dir.path()).unwrap().read_all().unwrap();
     let phases: Vec<_> = audit.records.iter().map(|r| r.phase).collect();
     assert_eq!(phases, [AuditPhase::Before, AuditPhase::After]);

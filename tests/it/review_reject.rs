@@ -91,6 +91,7 @@ impl Drop for Session {
 async fn plan(t: &Tenant, cfg: &Config, dir: &Path) -> Vec<PlanRow> {
     let mut out = Vec::new();
     let args = ReviewArgs {
+        csv: false,
         json: true,
         out: None,
     };
@@ -239,6 +240,7 @@ async fn a_plan_row_rejected_after_the_plan_was_made_is_not_written() {
     let plan_path = dir.path().join("plan.json");
     let mut out = Vec::new();
     let args = ReviewArgs {
+        csv: false,
         json: true,
         out: Some(plan_path.clone()),
     };

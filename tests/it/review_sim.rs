@@ -10,8 +10,8 @@ use stagehand::review::fetch::Fetcher;
 
 #[tokio::test]
 async fn every_simulated_verdict_matches_what_graph_says_about_the_user() {
-    // Seed 8 puts a disabled and an unlicensed employee on in-use devices.
-    let t = Tenant::start_seeded(8, 96).await;
+    // Seed 5 puts a disabled and an unlicensed employee on in-use devices.
+    let t = Tenant::start_seeded(5, 96).await;
     let cfg = t.config();
     let mut f = Fetcher::new(&t.client, &cfg);
     let candidates = f.candidates().await.unwrap();
@@ -189,6 +189,7 @@ async fn plan_rows_are_what_review_json_prints() {
         &cfg,
         dir.path(),
         &ReviewArgs {
+            csv: false,
             json: true,
             out: None,
         },

@@ -392,9 +392,20 @@ async fn tenant_setup_switches_show_up_in_the_api() {
             .iter()
             .any(|o| o["appId"].is_string())
     );
-    let target: Value = c
-        .post(s.base_url.join(&format!("beta/deviceManagement/configurationPolicies/{}/retrieveEnrollmentTimeDeviceMembershipTarget", pols["value"][0]["id"].as_str().unwrap())).unwrap())
+    let retrieve = s.base_url.join(&format!("beta/deviceManagement/configurationPolicies/{}/retrieveEnrollmentTimeDeviceMembershipTarget", pols["value"][0]["id"].as_str().unwrap())).unwrap();
+    // A bodiless POST without Content-Length is refused as Graph's front end does (411).
+    let bare = c
+        .post(retrieve.clone())
         .bearer_auth(&tok)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 411);
+    assert!(bare.text().await.unwrap().contains("HTTP Error 411"));
+    let target: Value = c
+        .post(retrieve)
+        .bearer_auth(&tok)
+        .header("content-length", "0")
         .send()
         .await
         .unwrap()
@@ -406,7 +417,7 @@ async fn tenant_setup_switches_show_up_in_the_api() {
         get("v1.0/identity/conditionalAccess/policies".into()).await["value"][0]["state"],
         "enabledForReportingButNotEnforced"
     );
-    let roles = get("beta/deviceManagement/getAssignedRoleIdsForLoggedInUser".into()).await;
+    let roles = get("beta/deviceManagement/getAssignedRoleDetails".into()).await;
     assert_eq!(roles["roleDefinitionIds"].as_array().unwrap().len(), 1);
 }
 
@@ -445,4 +456,53 @@ async fn same_seed_same_tenant() {
     };
     assert_eq!(a.tenant_id(), b.tenant_id());
     assert_eq!(serials(&a, &ta).await, serials(&b, &tb).await);
+}
+
+/// `platform` is an enum with case-sensitive members (`visionOS`, `tvOS`): the client writes the
+/// metadata spelling, and the simulator refuses a literal that is no member, as Graph's OData does.
+#[tokio::test]
+async fn platform_literals_are_the_metadata_members() {
+    use stagehand::graph::models::{ImportedDeviceIdentity, ImportedDeviceIdentityType, Platform};
+    let (s, c, tok) = start(SimOptions {
+        devices: 0,
+        ..SimOptions::default()
+    })
+    .await;
+    let client = stagehand::graph::GraphClient::new(
+        s.base_url.clone(),
+        stagehand::graph::Timeouts::default(),
+        std::sync::Arc::new(stagehand::auth::StaticToken(
+            stagehand::secret::Secret::new(tok.clone()),
+        )),
+        std::sync::Arc::new(stagehand::graph::Governor::new(&[])),
+    )
+    .unwrap();
+    let vision = ImportedDeviceIdentity {
+        imported_device_identifier: Some("VP0001".into()),
+        imported_device_identity_type: Some(ImportedDeviceIdentityType::SerialNumber),
+        platform: Some(Platform::VisionOs),
+        ..ImportedDeviceIdentity::default()
+    };
+    let done = client
+        .import_device_identities(&[vision], false)
+        .await
+        .unwrap();
+    assert_eq!(done[0].status, Some(true));
+    let url = s
+        .base_url
+        .join("beta/deviceManagement/importedDeviceIdentities/importDeviceIdentityList")
+        .unwrap();
+    let r = c
+        .post(url)
+        .bearer_auth(&tok)
+        .json(&json!({"importedDeviceIdentities": [{"importedDeviceIdentifier": "VP0002", "importedDeviceIdentityType": "serialNumber", "platform": "visionOs"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["error"]["message"],
+        "Cannot convert the literal 'visionOs' to the expected type 'microsoft.graph.platform'."
+    );
 }

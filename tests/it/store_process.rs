@@ -2,7 +2,7 @@
 //! scan burst, and kill -9 between an audit log's before and after records.
 //!
 //! The test binary re-executes itself as the child: `child_entry` is an ignored test that the parent
-//! runs with `--ignored --exact child_entry`, choosing a role through `STAGEHAND_STORE_CHILD`.
+//! runs with `--ignored --exact store_process::child_entry`, choosing a role through `STAGEHAND_STORE_CHILD`.
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -114,7 +114,7 @@ fn start(role: &str, dir: &Path) -> Kid {
         .args([
             "--ignored",
             "--exact",
-            "child_entry",
+            "store_process::child_entry",
             "--nocapture",
             "--test-threads=1",
         ])

@@ -48,6 +48,10 @@ impl App {
                 self.status.refilter();
             }
             Some(Action::SyncDevice) => return self.sync_selected(),
+            Some(Action::Export) => {
+                self.status.settle();
+                return vec![Cmd::Export(crate::export::status_view(&self.status))];
+            }
             Some(a @ (Action::Retire | Action::Wipe)) if self.devices.may_destroy() => {
                 if let Some(row) = self.status.selected() {
                     let kind = if a == Action::Retire {

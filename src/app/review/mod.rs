@@ -1,20 +1,30 @@
 //! Review pane state: one row per reassignment candidate (rows arrive from the review feed), marks,
-//! approve/reject, the edit picker, the history overlay and the "Apply N changes?" confirmation.
+//! approve/reject/undo, the rejected view, the edit picker, the history overlay and the
+//! confirmations.
 //!
-//! Nothing is written before the lead confirms: approving only opens the summary; confirming
-//! returns `Cmd::Review(ReviewCmd::Apply(..))`. Rejections are remembered per device with the
-//! fingerprint of the device's data (the feed keeps them in the data dir, `ReviewCmd::Reject`), so a
-//! new sign-in or a new primary user brings the row back (`ReviewCmd::Forget`).
+//! Marks and the cursor: with no marks a key acts on the cursor row; with marks it acts on the
+//! marked rows the lead can see, asks first, and says how many marked rows the filter hides (those
+//! are never acted on). Nothing is written before the lead confirms: `a` freezes each approval as
+//! (device, from, to, fingerprint) and opens "Apply N changes?"; `y` writes only the frozen
+//! approvals whose device still shows the same data, and reports the others as drifted.
+//! Rejections are remembered per device with the fingerprint of the device's data (the feed keeps
+//! them in the data dir, `ReviewCmd::Reject`), so a new sign-in or a new primary user brings the
+//! row back (`ReviewCmd::Forget`); `u` undoes this session's rejections one batch at a time, and
+//! the rejected view (`v`) lifts any remembered one (`ReviewCmd::Lift`, audited).
 
 mod modal;
 mod msg;
 mod reject;
+mod targets;
+pub mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
-pub use msg::{Candidate, Choice, Reject, ReviewCmd, ReviewMsg};
+pub use msg::{Candidate, Choice, Lift, Reject, ReviewCmd, ReviewMsg};
 use reject::is_rejected;
 
 use super::filter::{FilterEdit, FilterInput};
@@ -24,7 +34,13 @@ use super::{Cmd, LoadState};
 use crate::review::{ApplyJob, ApplyState, Person, Verdict, fingerprint};
 
 /// Rows of the detail box under the review table (border included).
-pub const DETAIL_HEIGHT: usize = 5;
+pub const DETAIL_HEIGHT: usize = 7;
+
+/// How often the review feed looks again; opening the pane with older data refreshes it at once.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(120);
+
+/// Shown on a row whose data changed between approve and confirm (nothing was written).
+pub const DRIFTED: &str = "changed since you approved: re-review";
 
 /// A row of the pane.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +51,8 @@ pub struct ReviewRow {
     pub pick: Option<Choice>,
     /// Where an approved change stands.
     pub apply: Option<ApplyState>,
+    /// Approved, but the device's data changed before the lead confirmed: not written.
+    pub drifted: bool,
 }
 
 impl ReviewRow {
@@ -85,15 +103,69 @@ impl ReviewRow {
     }
 }
 
+/// One approval as the lead saw it at `a`: exactly this change is written at confirm, and only
+/// while the device still shows data with this fingerprint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    pub job: ApplyJob,
+    pub fingerprint: String,
+    pub device_name: String,
+}
+
 /// A review overlay; it takes every key while open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ReviewModal {
     /// The whole `usersLoggedOn` of a device.
     History { device_id: String },
     /// Pick another user for a device.
     Pick { device_id: String, cursor: usize },
-    /// "Apply N changes?": nothing is written before `y`/Enter.
-    Confirm { device_ids: Vec<String> },
+    /// "Apply N changes?": the approvals frozen at `a`; nothing is written before `y`/Enter.
+    /// `hidden`: marked rows the filter hides (not included); `skipped`: targets that cannot be
+    /// approved. `scroll`: first line shown of the list.
+    Confirm {
+        approvals: Vec<Approval>,
+        hidden: usize,
+        skipped: usize,
+        scroll: usize,
+    },
+    /// "Reject N marked rows?"
+    Reject {
+        device_ids: Vec<String>,
+        hidden: usize,
+        scroll: usize,
+    },
+    /// "Lift the rejection of …?" (the rejected view).
+    Lift { device_ids: Vec<String> },
+}
+
+/// Which list the pane shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReviewView {
+    #[default]
+    Candidates,
+    /// The remembered rejections, with who and when.
+    Rejected,
+}
+
+/// A rejection in force (remembered, or made this session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejected {
+    pub fingerprint: String,
+    pub serial: String,
+    pub proposed_upn: Option<String>,
+    /// Who and when, once the feed has made it durable (or read it from the data dir).
+    pub by: Option<String>,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Verdicts of the rows in review (rejected rows and confirmed changes not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerdictCounts {
+    pub propose: usize,
+    pub waiting: usize,
+    pub ambiguous: usize,
+    pub blocked: usize,
+    pub confirmed: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -105,8 +177,16 @@ pub struct ReviewState {
     pub rows: Vec<ReviewRow>,
     /// Marked device ids (Space).
     pub marks: BTreeSet<String>,
-    /// Rejected rows: device id → fingerprint of the data the lead rejected.
-    pub rejected: BTreeMap<String, String>,
+    /// Rejections in force, by device id.
+    pub rejected: BTreeMap<String, Rejected>,
+    /// Rejections being lifted, kept until the feed says the lifting is durable.
+    lifting: BTreeMap<String, Rejected>,
+    /// This session's rejections, one batch per `r`, newest last (`u` undoes the last one).
+    undo: Vec<Vec<String>>,
+    pub view: ReviewView,
+    /// The rejected view's list, keyed by device id.
+    pub rejected_list: SelectList<String>,
+    pub counts: VerdictCounts,
     pub modal: Option<ReviewModal>,
     /// One line of feedback (skipped rows, rejections).
     pub notice: Option<String>,
@@ -137,6 +217,36 @@ impl ReviewState {
     /// Rejected rows stay hidden until their fingerprint changes.
     pub fn hidden_count(&self) -> usize {
         self.rows.iter().filter(|r| self.is_rejected(r)).count()
+    }
+
+    /// Marked rows the filter hides from view (never acted on).
+    pub fn marks_hidden(&self) -> usize {
+        let visible: BTreeSet<&String> = self
+            .list
+            .visible()
+            .iter()
+            .filter_map(|&i| self.list.key_at(i))
+            .collect();
+        self.marks.iter().filter(|m| !visible.contains(m)).count()
+    }
+
+    /// Rows in review: every candidate not rejected (the filter aside).
+    pub fn in_review(&self) -> usize {
+        self.rows.len() - self.hidden_count()
+    }
+
+    /// Opening the pane: data older than `every` (or a failed load) is refreshed at once.
+    pub fn on_focus(&mut self, now: DateTime<Utc>, every: Duration) -> Vec<Cmd> {
+        let stale = match &self.load {
+            LoadState::Ready { at } => (now - *at).to_std().is_ok_and(|age| age >= every),
+            LoadState::Failed(_) => true,
+            LoadState::Idle | LoadState::Loading => false,
+        };
+        if stale {
+            vec![Cmd::Review(ReviewCmd::Refresh)]
+        } else {
+            Vec::new()
+        }
     }
 
     pub fn on_msg(&mut self, msg: ReviewMsg) -> Vec<Cmd> {
@@ -172,21 +282,30 @@ impl ReviewState {
                 {
                     r.apply = Some(state);
                 }
+                self.settle();
             }
             ReviewMsg::Remembered(rejections) => self.remember(rejections),
             ReviewMsg::RejectSaved {
                 device_ids,
                 result,
                 audit_error,
-            } => self.reject_saved(&device_ids, result, audit_error),
+                by,
+                at,
+            } => self.reject_saved(&device_ids, result, audit_error, by, at),
+            ReviewMsg::LiftSaved {
+                device_ids,
+                result,
+                audit_error,
+            } => self.lift_saved(&device_ids, result, audit_error),
         }
         Vec::new()
     }
 
     /// New candidates replace the rows; a row keeps its hand pick (if that user is still a
-    /// choice) and its apply state; a row still being written or confirmed stays even when the
-    /// device has left the candidates (the read-back will settle it).
-    /// Rejections whose device now shows other data are dropped (and forgotten on disk).
+    /// choice), its apply state and its drift mark while its data is the same; a row still being
+    /// written or confirmed, or confirmed this session, stays even when the device has left the
+    /// candidates. Rows sort proposals first. Rejections whose device now shows other data are
+    /// dropped (and forgotten on disk).
     fn merge(&mut self, candidates: Vec<Candidate>) -> Vec<Cmd> {
         let mut old: BTreeMap<String, ReviewRow> = self
             .rows
@@ -204,16 +323,28 @@ impl ReviewState {
                         .find(|ch| ch.person.id == p.person.id)
                         .cloned()
                 });
+                let drifted = prev
+                    .as_ref()
+                    .is_some_and(|p| p.drifted && p.fingerprint == fingerprint);
                 let apply = prev.and_then(|p| p.apply);
                 ReviewRow {
                     candidate: c,
                     fingerprint,
                     pick,
                     apply,
+                    drifted,
                 }
             })
             .collect();
-        rows.extend(old.into_values().filter(ReviewRow::in_flight));
+        rows.extend(
+            old.into_values()
+                .filter(|r| r.in_flight() || matches!(r.apply, Some(ApplyState::Confirmed { .. }))),
+        );
+        rows.sort_by(|a, b| {
+            text::rank(a)
+                .cmp(&text::rank(b))
+                .then_with(|| a.candidate.device.name.cmp(&b.candidate.device.name))
+        });
         self.rows = rows;
         let stale = self.drop_stale_rejections();
         let ids: BTreeSet<&String> = self.rows.iter().map(|r| &r.candidate.device.id).collect();
@@ -228,7 +359,8 @@ impl ReviewState {
         self.forget(stale)
     }
 
-    /// Recomputes the visible rows (filter, rejections) after rows or filter changed.
+    /// Recomputes the visible rows (filter, rejections) and the verdict counts after rows or
+    /// filter changed.
     pub fn settle(&mut self) {
         let keys = self
             .rows
@@ -242,21 +374,48 @@ impl ReviewState {
             let r = &rows[i];
             let a = &r.candidate.assessment;
             let d = &r.candidate.device;
-            let proposed = r.target().0.map_or("", |p| p.upn.as_str());
+            let (name, upn) = r
+                .target()
+                .0
+                .map_or(("", ""), |p| (p.display_name.as_str(), p.upn.as_str()));
             !is_rejected(rejected, r)
                 && filter.matches([
                     d.name.as_str(),
                     d.serial.as_str(),
                     a.current.upn.as_str(),
-                    proposed,
+                    upn,
+                    name,
                     r.verdict_word(),
                 ])
         });
+        let mut c = VerdictCounts::default();
+        for r in self.rows.iter().filter(|r| !is_rejected(rejected, r)) {
+            if matches!(r.apply, Some(ApplyState::Confirmed { .. })) {
+                c.confirmed += 1;
+                continue;
+            }
+            match r.target().1 {
+                Verdict::Propose => c.propose += 1,
+                Verdict::Waiting => c.waiting += 1,
+                Verdict::Ambiguous => c.ambiguous += 1,
+                Verdict::Blocked(_) => c.blocked += 1,
+            }
+        }
+        self.counts = c;
+        self.settle_rejected();
     }
 
     pub fn on_paste(&mut self, text: &str) {
         if self.filter.paste(text) {
             self.settle();
+        }
+    }
+
+    /// The list the keys move in: the candidates or the rejected view.
+    fn active_list(&mut self) -> &mut SelectList<String> {
+        match self.view {
+            ReviewView::Candidates => &mut self.list,
+            ReviewView::Rejected => &mut self.rejected_list,
         }
     }
 
@@ -273,12 +432,21 @@ impl ReviewState {
         let Some(action) = action else {
             return Vec::new();
         };
-        if self.list.navigate(action) {
+        if self.active_list().navigate(action) {
             return Vec::new();
         }
         match action {
             Action::Filter => self.filter.start(),
             Action::Refresh => return vec![Cmd::Review(ReviewCmd::Refresh)],
+            Action::Back => self.back(),
+            Action::ToggleRejected => self.toggle_view(),
+            Action::Undo if self.view == ReviewView::Rejected => self.ask_lift(),
+            Action::Undo => return self.undo(),
+            Action::Export => return vec![Cmd::Export(self.export())],
+            _ if self.view == ReviewView::Rejected => {
+                self.notice =
+                    Some("the rejected view: u lifts a rejection · v back to review".into());
+            }
             Action::Mark => {
                 if let Some(id) = self.list.selected_key().cloned()
                     && !self.marks.remove(&id)
@@ -287,6 +455,7 @@ impl ReviewState {
                 }
                 self.list.move_by(1);
             }
+            Action::MarkProposals => self.mark_proposals(),
             Action::Approve => self.approve(),
             Action::Reject => return self.reject(),
             Action::Edit => {
@@ -308,51 +477,35 @@ impl ReviewState {
                     });
                 }
             }
-            Action::Back => {
-                self.marks.clear();
-                self.notice = None;
-            }
             _ => {}
         }
         Vec::new()
     }
 
-    /// The marked rows that are visible, else the selected row.
-    fn targets(&self) -> Vec<String> {
-        let visible: Vec<&String> = self
-            .list
-            .visible()
-            .iter()
-            .filter_map(|&i| self.list.key_at(i))
-            .collect();
-        let marked: Vec<String> = visible
-            .into_iter()
-            .filter(|k| self.marks.contains(*k))
-            .cloned()
-            .collect();
-        if marked.is_empty() {
-            self.list.selected_key().cloned().into_iter().collect()
+    /// Esc: clears the filter first, then the marks, then leaves the rejected view.
+    fn back(&mut self) {
+        self.notice = None;
+        if !self.filter.text.is_empty() {
+            self.filter.text.clear();
+            self.settle();
+        } else if !self.marks.is_empty() {
+            self.marks.clear();
         } else {
-            marked
+            self.view = ReviewView::Candidates;
         }
     }
 
-    fn approve(&mut self) {
-        let targets = self.targets();
-        let (ok, skipped): (Vec<String>, Vec<String>) = targets
-            .into_iter()
-            .partition(|id| self.row(id).is_some_and(ReviewRow::writable));
-        self.notice = (!skipped.is_empty()).then(|| {
-            format!(
-                "{} row(s) skipped: waiting, blocked or already applying",
-                skipped.len()
-            )
-        });
-        if !ok.is_empty() {
-            self.modal = Some(ReviewModal::Confirm { device_ids: ok });
-        }
+    fn toggle_view(&mut self) {
+        self.view = match self.view {
+            ReviewView::Candidates => ReviewView::Rejected,
+            ReviewView::Rejected => ReviewView::Candidates,
+        };
+        self.notice = None;
+        self.settle();
     }
 }
 
+#[cfg(test)]
+mod marks_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -1,22 +1,76 @@
-//! Keys while a review overlay is open: the history (any key closes), the user picker, and the
-//! "Apply N changes?" confirmation, the only place a write is started.
+//! Keys while a review overlay is open: the history (any key closes), the user picker, the
+//! "Reject N marked rows?" and "Lift …?" questions, and the "Apply N changes?" confirmation, the
+//! only place a write is started. The confirmations scroll (↑↓ PgUp PgDn), so every change can be
+//! read in full before `y`.
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{ReviewCmd, ReviewModal, ReviewState};
+use super::{Approval, DRIFTED, ReviewCmd, ReviewModal, ReviewState};
 use crate::app::Cmd;
 use crate::review::ApplyState;
+
+/// A scroll key's new first line, or `None` when `key` does not scroll.
+fn scrolled(key: &KeyEvent, scroll: usize, len: usize) -> Option<usize> {
+    let max = len.saturating_sub(1);
+    Some(match key.code {
+        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => (scroll + 1).min(max),
+        KeyCode::PageUp => scroll.saturating_sub(10),
+        KeyCode::PageDown => (scroll + 10).min(max),
+        KeyCode::Home => 0,
+        KeyCode::End => max,
+        _ => return None,
+    })
+}
 
 impl ReviewState {
     pub(super) fn on_modal_key(&mut self, modal: ReviewModal, key: KeyEvent) -> Vec<Cmd> {
         match modal {
             ReviewModal::History { .. } => {}
-            ReviewModal::Confirm { device_ids } => match key.code {
-                KeyCode::Char('y' | 'Y') | KeyCode::Enter => return self.confirm(&device_ids),
+            ReviewModal::Confirm {
+                approvals,
+                hidden,
+                skipped,
+                scroll,
+            } => match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => return self.confirm(approvals),
                 KeyCode::Char('n' | 'N') | KeyCode::Esc => {
                     self.notice = Some("nothing applied".into());
                 }
-                _ => self.modal = Some(ReviewModal::Confirm { device_ids }),
+                _ => {
+                    let scroll = scrolled(&key, scroll, approvals.len()).unwrap_or(scroll);
+                    self.modal = Some(ReviewModal::Confirm {
+                        approvals,
+                        hidden,
+                        skipped,
+                        scroll,
+                    });
+                }
+            },
+            ReviewModal::Reject {
+                device_ids,
+                hidden,
+                scroll,
+            } => match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => return self.reject_rows(&device_ids),
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                    self.notice = Some("nothing rejected".into());
+                }
+                _ => {
+                    let scroll = scrolled(&key, scroll, device_ids.len()).unwrap_or(scroll);
+                    self.modal = Some(ReviewModal::Reject {
+                        device_ids,
+                        hidden,
+                        scroll,
+                    });
+                }
+            },
+            ReviewModal::Lift { device_ids } => match key.code {
+                KeyCode::Char('y' | 'Y') | KeyCode::Enter => return self.lift(&device_ids, false),
+                KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                    self.notice = Some("nothing lifted".into());
+                }
+                _ => self.modal = Some(ReviewModal::Lift { device_ids }),
             },
             ReviewModal::Pick { device_id, cursor } => {
                 let n = self
@@ -65,19 +119,45 @@ impl ReviewState {
         self.settle();
     }
 
-    fn confirm(&mut self, device_ids: &[String]) -> Vec<Cmd> {
+    /// Writes exactly the frozen approvals whose device still shows the data the lead approved;
+    /// the others are not written and their rows say so.
+    fn confirm(&mut self, approvals: Vec<Approval>) -> Vec<Cmd> {
         let mut jobs = Vec::new();
-        for id in device_ids {
-            if let Some(r) = self.rows.iter_mut().find(|r| r.candidate.device.id == *id)
-                && r.writable()
-                && let Some(job) = r.job()
-            {
+        let mut drifted = Vec::new();
+        for a in approvals {
+            let Some(r) = self
+                .rows
+                .iter_mut()
+                .find(|r| r.candidate.device.id == a.job.device_id)
+            else {
+                drifted.push(a.device_name);
+                continue;
+            };
+            let same = r.fingerprint == a.fingerprint
+                && r.target().0.is_some_and(|p| *p == a.job.to)
+                && r.writable();
+            if same {
                 r.apply = Some(ApplyState::Approved);
-                jobs.push(job);
+                r.drifted = false;
+                jobs.push(a.job);
+            } else {
+                if r.apply.is_none() {
+                    r.drifted = true;
+                }
+                drifted.push(a.device_name);
             }
         }
         self.marks.clear();
-        self.notice = Some(format!("applying {} change(s)", jobs.len()));
+        let mut notice = format!("applying {} change(s)", jobs.len());
+        if !drifted.is_empty() {
+            notice = format!(
+                "{notice}; {} not written, {DRIFTED}: {}",
+                drifted.len(),
+                drifted.join(", ")
+            );
+        }
+        self.notice = Some(notice);
+        self.settle();
         if jobs.is_empty() {
             return Vec::new();
         }

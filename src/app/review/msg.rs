@@ -49,6 +49,16 @@ pub enum ReviewMsg {
         device_ids: Vec<String>,
         result: Result<(), String>,
         audit_error: Option<String>,
+        /// Who the rejection records name, and when.
+        by: String,
+        at: DateTime<Utc>,
+    },
+    /// Rejections lifted with `ReviewCmd::Lift` are forgotten durably (`Ok`) or not (`Err`, the
+    /// rows are hidden again). `audit_error`: lifted, but the audit record could not be written.
+    LiftSaved {
+        device_ids: Vec<String>,
+        result: Result<(), String>,
+        audit_error: Option<String>,
     },
 }
 
@@ -62,6 +72,23 @@ pub enum ReviewCmd {
     Reject(Vec<Reject>),
     /// These rejections no longer hold (device id, fingerprint): the device's data changed.
     Forget(Vec<(String, String)>),
+    /// The lead lifts these rejections (undo, or the rejected view): forgotten on disk, then
+    /// audited; answered by `LiftSaved`.
+    Lift(Vec<Lift>),
+}
+
+/// A rejection the lead lifts; the feed adds who and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lift {
+    pub device_id: String,
+    pub serial: String,
+    pub fingerprint: String,
+    /// The current (staging) primary user, when the device is still a candidate.
+    pub from_upn: Option<String>,
+    /// The proposal that had been rejected.
+    pub proposed_upn: Option<String>,
+    /// Who rejected it, and when (for the audit record).
+    pub rejected_by: Option<String>,
 }
 
 /// A row the lead rejected; the feed adds who and when.

@@ -159,16 +159,17 @@ fn approving_opens_the_summary_and_writes_nothing_until_confirmed() {
     ch(&mut a, ' '); // mark dev-3 (waiting)
     let cmds = ch(&mut a, 'a');
     assert!(cmds.is_empty(), "approve alone writes nothing: {cmds:?}");
-    assert_eq!(
-        a.review.modal,
-        Some(ReviewModal::Confirm {
-            device_ids: vec!["dev-1".into(), "dev-2".into()]
-        })
-    );
-    assert_eq!(
-        a.review.notice.as_deref(),
-        Some("1 row(s) skipped: waiting, blocked or already applying")
-    );
+    let Some(ReviewModal::Confirm {
+        approvals,
+        hidden: 0,
+        skipped: 1,
+        scroll: 0,
+    }) = &a.review.modal
+    else {
+        panic!("{:?}", a.review.modal)
+    };
+    let ids: Vec<&str> = approvals.iter().map(|x| x.job.device_id.as_str()).collect();
+    assert_eq!(ids, ["dev-1", "dev-2"]);
     // Other keys do not confirm.
     assert!(ch(&mut a, 'a').is_empty());
     assert!(a.review.modal.is_some());
@@ -209,10 +210,17 @@ fn approving_opens_the_summary_and_writes_nothing_until_confirmed() {
         Some(ApplyState::Approved)
     );
     assert!(a.review.marks.is_empty());
-    // Approving again while in flight is refused.
+    // Approving again while in flight is refused, and says why.
     a.review.list.home();
     assert!(ch(&mut a, 'a').is_empty());
     assert_eq!(a.review.modal, None);
+    assert!(
+        a.review
+            .notice
+            .as_deref()
+            .unwrap()
+            .contains("already applying")
+    );
 }
 
 #[test]

@@ -104,3 +104,29 @@ fn blocked_rows_are_red_and_the_selection_is_highlighted() {
             .contains(ratatui::style::Modifier::REVERSED)
     );
 }
+
+#[test]
+fn the_confirmation_lists_every_change_whole_and_scrolls() {
+    use crate::app::review::tests::candidate;
+    let mut a = app();
+    a.focus = Pane::Review;
+    let candidates = (1..=30).map(|n| candidate(n, &[("ana", 30)])).collect();
+    a.update(Msg::Review(crate::app::review::ReviewMsg::Loaded {
+        generation: 1,
+        at: crate::app::review::tests::t(48),
+        candidates,
+    }));
+    press(&mut a, KeyCode::Char('A'));
+    press(&mut a, KeyCode::Char('a'));
+    let text = format!("{}", render(&mut a, 80, 24).backend());
+    assert!(text.contains("Apply 30 changes?"), "{text}");
+    assert!(text.contains("of 30 · ↑↓ PgUp PgDn scroll"), "{text}");
+    assert!(!text.contains("more"), "nothing folded away: {text}");
+    assert!(text.contains("Ana Diaz <ana.diaz@contoso.com>"), "{text}");
+    press(&mut a, KeyCode::End);
+    let text = format!("{}", render(&mut a, 80, 24).backend());
+    assert!(text.contains("BENCH-PC-30  5CG0030XYZ"), "{text}");
+    assert!(text.contains("30 of 30"), "{text}");
+    // Still the question: scrolling wrote nothing.
+    assert!(a.review.modal.is_some());
+}

@@ -1,4 +1,4 @@
-//! `managedDevice` and its parts (REFERENCE.md §2, §6).
+//! `managedDevice` and its parts (docs/graph.md §2, §6).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -1,4 +1,4 @@
-//! Service principals, configuration policies and Conditional Access (REFERENCE.md §4.2-4.3, §8-9).
+//! Service principals, configuration policies and Conditional Access (docs/graph.md §4.2-4.3, §8-9).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -69,16 +69,6 @@ pub struct MembershipTargetResult {
     pub validation_succeeded: Option<bool>,
     #[serde(default, deserialize_with = "null_default")]
     pub enrollment_time_device_membership_target_validation_statuses: Vec<MembershipTargetStatus>,
-}
-
-/// `deviceManagementConfigurationJustInTimeAssignmentPolicy` (older pair of APIs).
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct JustInTimeAssignmentPolicy {
-    #[serde(default)]
-    pub target_type: Option<String>,
-    #[serde(default, deserialize_with = "null_default")]
-    pub target: Vec<String>,
 }
 
 graph_enum!(PolicyState {

@@ -1,4 +1,4 @@
-//! Corporate device identifiers (`importedDeviceIdentity`, REFERENCE.md §1).
+//! Corporate device identifiers (`importedDeviceIdentity`, docs/graph.md §1).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,8 +14,9 @@ graph_enum!(
     EnrollmentState { Unknown, Enrolled, PendingReset, Failed, NotContacted, Blocked }
 );
 graph_enum!(
-    /// Device platform (`tvOS` per metadata; the docs spell it `tvos`).
-    Platform { Unknown, Ios, Android, Windows, WindowsMobile, #[serde(rename = "macOS")] MacOs, VisionOs, #[serde(rename = "tvOS", alias = "tvos")] TvOs }
+    /// Device platform. The wire strings are case-sensitive and follow the metadata: `macOS`,
+    /// `visionOS`, `tvOS` (the docs page spells it `tvos`, still read) (docs/graph.md §1.1).
+    Platform { Unknown, Ios, Android, Windows, WindowsMobile, #[serde(rename = "macOS")] MacOs, #[serde(rename = "visionOS")] VisionOs, #[serde(rename = "tvOS", alias = "tvos")] TvOs }
 );
 
 /// `microsoft.graph.importedDeviceIdentity`. Only set fields are sent.
@@ -44,7 +45,7 @@ pub struct ImportedDeviceIdentity {
 
 impl ImportedDeviceIdentity {
     /// A Windows `manufacturer,model,serial` identifier (comma-joined as the portal CSV does,
-    /// REFERENCE.md §1.3).
+    /// docs/graph.md §1.3).
     pub fn windows(manufacturer: &str, model: &str, serial: &str) -> Self {
         Self {
             imported_device_identifier: Some(format!("{manufacturer},{model},{serial}")),

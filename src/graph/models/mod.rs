@@ -1,4 +1,4 @@
-//! Serde types for the Graph resources stagehand reads and writes (REFERENCE.md §1-10).
+//! Serde types for the Graph resources stagehand reads and writes (docs/graph.md §1-10).
 //!
 //! Tolerant by design: unknown fields are ignored, `null` is accepted everywhere, and enums map
 //! members they do not know (`unknownFutureValue` and later additions) to `Other`.

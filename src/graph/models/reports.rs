@@ -1,4 +1,4 @@
-//! `deviceManagementExportJob` (REFERENCE.md §4.1).
+//! `deviceManagementExportJob` (docs/graph.md §4.1).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

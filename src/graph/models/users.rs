@@ -1,4 +1,4 @@
-//! Users, licences, directory objects and Intune role ids (REFERENCE.md §7, §8).
+//! Users, licences, directory objects and Intune role ids (docs/graph.md §7, §8).
 
 use serde::Deserialize;
 
@@ -20,6 +20,31 @@ pub struct User {
     pub job_title: Option<String>,
     #[serde(default)]
     pub account_enabled: Option<bool>,
+    /// Only when selected; readable with an app token, unlike `licenseDetails` (§7).
+    #[serde(default, deserialize_with = "null_default")]
+    pub assigned_plans: Vec<AssignedPlan>,
+}
+
+/// `assignedPlan`: one service plan of the user's licences.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedPlan {
+    #[serde(default)]
+    pub service_plan_id: Option<String>,
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub capability_status: Option<String>,
+}
+
+impl AssignedPlan {
+    /// The Intune plan (`INTUNE_A` by id), enabled.
+    pub fn is_intune(&self) -> bool {
+        self.service_plan_id
+            .as_deref()
+            .is_some_and(|p| p.eq_ignore_ascii_case(INTUNE_A_PLAN_ID))
+            && self.capability_status.as_deref() == Some("Enabled")
+    }
 }
 
 /// `servicePlanInfo`.
@@ -84,10 +109,10 @@ pub struct DirectoryObject {
     pub service_principal_type: Option<String>,
 }
 
-/// `deviceAndAppManagementAssignedRoleIds`.
+/// `deviceAndAppManagementAssignedRoleDetails`: what `getAssignedRoleDetails` returns.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct AssignedRoleIds {
+pub struct AssignedRoleDetails {
     #[serde(default, deserialize_with = "null_default")]
     pub role_definition_ids: Vec<String>,
     #[serde(default, deserialize_with = "null_default")]

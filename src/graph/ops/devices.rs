@@ -1,4 +1,4 @@
-//! Managed devices: listing, primary user, remote actions (REFERENCE.md §2, §3, §6).
+//! Managed devices: listing, primary user, remote actions (docs/graph.md §2, §3, §6).
 
 use reqwest::Method;
 use serde_json::json;

@@ -12,8 +12,27 @@ use super::super::odata::{Query, literal};
 use super::super::retry::RetrySafety;
 use super::seg;
 
-/// Settings Catalog template of the user-driven APv2 device preparation policy.
-pub const DEVICE_PREPARATION_TEMPLATE_ID: &str = "80d33118-b7b4-40d8-b15f-81be745e053f_1";
+/// The Settings Catalog templates of Autopilot device preparation policies, with their mode
+/// (docs/graph.md §4.2). Both belong to the `enrollmentConfiguration` template family.
+pub const DEVICE_PREPARATION_TEMPLATES: &[(&str, &str)] = &[
+    ("80d33118-b7b4-40d8-b15f-81be745e053f_1", "user-driven"),
+    ("a6157a7f-aa00-42d9-ac82-7d2479f545db_1", "automatic"),
+];
+
+/// The device preparation mode of a template id, matched on the base id without its `_N`
+/// version suffix (so a later version of either template still counts).
+pub fn device_preparation_mode(template_id: &str) -> Option<&'static str> {
+    let base = |t: &str| {
+        t.rsplit_once('_')
+            .map_or(t, |(b, _)| b)
+            .to_ascii_lowercase()
+    };
+    let want = base(template_id.trim());
+    DEVICE_PREPARATION_TEMPLATES
+        .iter()
+        .find(|(id, _)| base(id) == want)
+        .map(|(_, mode)| *mode)
+}
 
 impl GraphClient {
     /// The tenant's service principal for `app_id`, `None` if missing (re-checked exactly).
@@ -56,29 +75,31 @@ impl GraphClient {
             .await
     }
 
-    /// Autopilot device preparation (APv2) policies: filtered by template server-side and
-    /// re-checked client-side, since Intune may ignore the filter.
+    /// Autopilot device preparation policies of either template (user-driven or automatic):
+    /// filtered by template family server-side and matched by template id client-side, since
+    /// Intune may ignore the filter.
     pub async fn device_preparation_policies(
         &self,
     ) -> Result<Vec<ConfigurationPolicy>, GraphError> {
         let filter = format!(
-            "(technologies has {}) and (platforms eq {}) and (TemplateReference/templateId eq {})",
+            "(technologies has {}) and (platforms eq {}) and (templateReference/templateFamily eq {})",
             literal("enrollment"),
             literal("windows10"),
-            literal(DEVICE_PREPARATION_TEMPLATE_ID)
+            literal("enrollmentConfiguration")
         );
         let mut all = self.configuration_policies(Some(&filter)).await?;
         all.retain(|p| {
             p.template_reference
                 .as_ref()
                 .and_then(|t| t.template_id.as_deref())
-                .is_some_and(|t| t.eq_ignore_ascii_case(DEVICE_PREPARATION_TEMPLATE_ID))
+                .and_then(device_preparation_mode)
+                .is_some()
         });
         Ok(all)
     }
 
     /// `POST configurationPolicies/{id}/retrieveEnrollmentTimeDeviceMembershipTarget`: a read,
-    /// so retried freely.
+    /// so retried freely. No body (sent with `Content-Length: 0`).
     pub async fn retrieve_enrollment_time_membership_target(
         &self,
         policy_id: &str,
@@ -104,5 +125,32 @@ impl GraphClient {
     ) -> Result<Vec<ConditionalAccessPolicy>, GraphError> {
         self.get_all(self.v1("/identity/conditionalAccess/policies", &Query::new()))
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_device_preparation_templates_are_recognised_in_any_version() {
+        assert_eq!(
+            device_preparation_mode("80d33118-b7b4-40d8-b15f-81be745e053f_1"),
+            Some("user-driven")
+        );
+        assert_eq!(
+            device_preparation_mode("A6157A7F-AA00-42D9-AC82-7D2479F545DB_1"),
+            Some("automatic")
+        );
+        assert_eq!(
+            device_preparation_mode("a6157a7f-aa00-42d9-ac82-7d2479f545db_2"),
+            Some("automatic")
+        );
+        // The unverified older template and ordinary Settings Catalog templates are not ours.
+        assert_eq!(
+            device_preparation_mode("70d256b3-6120-4f88-9e00-0972ec64fc83_1"),
+            None
+        );
+        assert_eq!(device_preparation_mode(""), None);
     }
 }

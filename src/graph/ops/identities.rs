@@ -1,4 +1,4 @@
-//! Corporate device identifiers (REFERENCE.md §1.2).
+//! Corporate device identifiers (docs/graph.md §1.2).
 
 use reqwest::Method;
 use serde::Serialize;

@@ -1,4 +1,4 @@
-//! Typed view of the Autopilot device preparation deployment report (REFERENCE.md §4.1).
+//! Typed view of the Autopilot device preparation deployment report (docs/graph.md §4.1).
 
 use super::super::client::GraphClient;
 use super::super::error::GraphError;

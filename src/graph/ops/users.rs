@@ -1,8 +1,8 @@
-//! Users, licences and the signed-in user's roles (REFERENCE.md §7).
+//! Users, licences and the signed-in user's roles (docs/graph.md §7).
 
 use super::super::client::GraphClient;
 use super::super::error::GraphError;
-use super::super::models::{AssignedRoleIds, DirectoryObject, LicenseDetails, User};
+use super::super::models::{AssignedRoleDetails, DirectoryObject, LicenseDetails, User};
 use super::super::odata::{Query, literal};
 use super::seg;
 
@@ -43,15 +43,18 @@ impl GraphClient {
             .await
     }
 
-    /// `GET /beta/deviceManagement/getAssignedRoleIdsForLoggedInUser` (delegated only).
-    pub async fn assigned_role_ids_for_logged_in_user(
-        &self,
-    ) -> Result<AssignedRoleIds, GraphError> {
-        self.get_entity(self.beta(
-            "/deviceManagement/getAssignedRoleIdsForLoggedInUser",
-            &Query::new(),
-        ))
-        .await
+    /// `GET /v1.0/me`: the signed-in user. Delegated tokens only: Graph answers an app token
+    /// with 400, so callers check [`GraphClient::caller`] first (docs/graph.md §7).
+    pub async fn me(&self, select: &[&str]) -> Result<User, GraphError> {
+        self.get_entity(self.v1("/me", &Query::new().select(select)))
+            .await
+    }
+
+    /// `GET /beta/deviceManagement/getAssignedRoleDetails`: the Intune RBAC role definitions and
+    /// assignments of the signed-in user (delegated tokens; an app has no signed-in user).
+    pub async fn assigned_role_details(&self) -> Result<AssignedRoleDetails, GraphError> {
+        self.get_entity(self.beta("/deviceManagement/getAssignedRoleDetails", &Query::new()))
+            .await
     }
 }
 

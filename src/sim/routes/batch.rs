@@ -1,4 +1,4 @@
-//! `POST /{beta|v1.0}/$batch` (REFERENCE 10): ≤ 20 requests, unique ids (case-insensitive),
+//! `POST /{beta|v1.0}/$batch` (docs/graph.md §10): ≤ 20 requests, unique ids (case-insensitive),
 //! relative urls, per-item status/headers/body, per-item 429s, `dependsOn` → 424, and responses
 //! in a shuffled order.
 

@@ -10,7 +10,7 @@ use crate::sim::fleet::iso;
 use crate::sim::odata::{Dialect, apply_select};
 use crate::sim::server::{Incoming, Reply, State};
 
-/// What Intune honours in `$filter`; everything else is silently ignored (REFERENCE 2.4).
+/// What Intune honours in `$filter`; everything else is silently ignored (docs/graph.md §2.4).
 const DIALECT: Dialect = Dialect {
     supported: &[
         "enrolledDateTime",

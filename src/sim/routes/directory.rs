@@ -1,5 +1,5 @@
 //! Directory reads: `users/{id|upn}`, `users/{id}/licenseDetails`, `me`, `me/transitiveMemberOf`,
-//! and Intune's `getAssignedRoleIdsForLoggedInUser`.
+//! and Intune's `getAssignedRoleDetails` (the signed-in user's RBAC roles; users only).
 
 use serde_json::{Value, json};
 
@@ -123,7 +123,7 @@ pub fn member_of(st: &mut State, inc: &Incoming, token: &Token) -> Reply {
     )
 }
 
-pub fn role_ids(st: &mut State, inc: &Incoming, token: &Token) -> Reply {
+pub fn role_details(st: &mut State, inc: &Incoming, token: &Token) -> Reply {
     let is_lead = signed_in(st, token).is_some_and(|u| u.id == st.dir.lead().id);
     let (defs, assigns): (Vec<&str>, Vec<&str>) = if is_lead {
         (
@@ -135,7 +135,7 @@ pub fn role_ids(st: &mut State, inc: &Incoming, token: &Token) -> Reply {
     };
     Reply::json(
         200,
-        json!({"@odata.context": context(st, inc, "microsoft.graph.deviceAndAppManagementAssignedRoleIds"), "roleDefinitionIds": defs, "roleAssignmentIds": assigns}),
+        json!({"@odata.context": context(st, inc, "microsoft.graph.deviceAndAppManagementAssignedRoleDetails"), "roleDefinitionIds": defs, "roleAssignmentIds": assigns}),
     )
 }
 

@@ -58,7 +58,7 @@ fn entries(inc: &Incoming) -> Result<(Vec<Value>, bool), Reply> {
     ))
 }
 
-/// Windows `manufacturerModelSerial` must be `Manufacturer,Model,Serial` (REFERENCE 1.3).
+/// Windows `manufacturerModelSerial` must be `Manufacturer,Model,Serial` (docs/graph.md §1.3).
 fn well_formed(identifier: &str, kind: &str) -> bool {
     match kind {
         "manufacturerModelSerial" => {
@@ -70,11 +70,46 @@ fn well_formed(identifier: &str, kind: &str) -> bool {
     }
 }
 
+/// `microsoft.graph.platform` members, spelled as the metadata does (case-sensitive: `visionOS`,
+/// `tvOS`), plus the docs' `tvos` (docs/graph.md §1.1).
+const PLATFORMS: &[&str] = &[
+    "unknown",
+    "ios",
+    "android",
+    "windows",
+    "windowsMobile",
+    "macOS",
+    "visionOS",
+    "tvOS",
+    "tvos",
+    "unknownFutureValue",
+];
+
+/// Graph's OData answer to an enum literal that is not a member.
+fn bad_platform(list: &[Value], inc: &Incoming) -> Option<Reply> {
+    list.iter().find_map(|item| {
+        let p = item.get("platform")?.as_str()?;
+        (!PLATFORMS.contains(&p)).then(|| {
+            error(
+                400,
+                "BadRequest",
+                &format!(
+                    "Cannot convert the literal '{p}' to the expected type 'microsoft.graph.platform'."
+                ),
+                inc,
+            )
+        })
+    })
+}
+
 pub fn import(st: &mut State, inc: &Incoming) -> Reply {
     let (list, overwrite) = match entries(inc) {
         Ok(x) => x,
         Err(r) => return r,
     };
+    if let Some(r) = bad_platform(&list, inc) {
+        return r;
+    }
     let now = st.clock.now();
     let mut out = Vec::new();
     for (i, item) in list.iter().enumerate() {

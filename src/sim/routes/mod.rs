@@ -1,6 +1,7 @@
 //! Graph dispatch: route → token → scopes → injected faults → rate limit → handler, plus the
 //! helpers every resource shares (error envelope, paging, `$filter`, `$select`).
 
+mod autopilot;
 mod batch;
 mod devices;
 mod directory;
@@ -21,6 +22,7 @@ use super::odata::{self, Dialect};
 use super::server::{Incoming, Reply, State, record};
 pub use evidence::{EvidenceState, serve_log_blob};
 pub use table::{ALL_DELEGATED, Route};
+pub use tenant::{DEVICE_PREP_AUTOMATIC_TEMPLATE_ID, DEVICE_PREP_TEMPLATE_ID};
 
 /// Dispatches one Graph request (top-level or a `$batch` item) and records it.
 pub fn dispatch(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) -> Reply {
@@ -181,19 +183,29 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         Route::LicenseDetails(id) => directory::licenses(st, inc, &id),
         Route::Me => directory::me(st, inc, &token),
         Route::MeTransitiveMemberOf => directory::member_of(st, inc, &token),
-        Route::AssignedRoleIds => directory::role_ids(st, inc, &token),
+        Route::AssignedRoleDetails => directory::role_details(st, inc, &token),
         Route::ServicePrincipals => tenant::service_principals(st, inc),
         Route::GroupOwners(id) => tenant::group_owners(st, inc, &id),
         Route::ConfigurationPolicies => tenant::configuration_policies(st, inc),
         Route::RetrieveMembershipTarget(id) => tenant::membership_target(st, inc, &id),
         Route::ConditionalAccessPolicies => tenant::ca_policies(st, inc),
+        Route::ImportAutopilot => autopilot::import(st, inc),
+        Route::ListAutopilotImports => autopilot::list_imports(st, inc),
+        Route::GetAutopilotImport(id) => autopilot::get_import(st, inc, &id),
+        Route::DeleteAutopilotImport(id) => autopilot::delete_import(st, inc, &id),
+        Route::ListAutopilotDevices => autopilot::list_devices(st, inc),
+        Route::GetAutopilotDevice(id) => autopilot::get_device(st, inc, &id),
+        Route::DeleteAutopilotDevice(id) => autopilot::delete_device(st, inc, &id),
+        Route::UpdateAutopilotDevice(id) => autopilot::update_device(st, inc, &id),
+        Route::AutopilotSettings => autopilot::settings(st, inc),
+        Route::AutopilotSync => autopilot::sync(st, inc),
         Route::Batch => error(400, "BadRequest", "nested $batch", inc),
         Route::Evidence(e) => evidence::handle(st, inc, &e, &token),
     };
     (reply, violation)
 }
 
-/// Graph's error envelope (REFERENCE 12).
+/// Graph's error envelope (docs/graph.md §12).
 pub fn error(status: u16, code: &str, message: &str, inc: &Incoming) -> Reply {
     let date = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string();
     let client = inc

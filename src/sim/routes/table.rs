@@ -25,12 +25,22 @@ pub enum Route {
     LicenseDetails(String),
     Me,
     MeTransitiveMemberOf,
-    AssignedRoleIds,
+    AssignedRoleDetails,
     ServicePrincipals,
     GroupOwners(String),
     ConfigurationPolicies,
     RetrieveMembershipTarget(String),
     ConditionalAccessPolicies,
+    ImportAutopilot,
+    ListAutopilotImports,
+    GetAutopilotImport(String),
+    DeleteAutopilotImport(String),
+    ListAutopilotDevices,
+    GetAutopilotDevice(String),
+    DeleteAutopilotDevice(String),
+    UpdateAutopilotDevice(String),
+    AutopilotSettings,
+    AutopilotSync,
     Batch,
     /// The evidence endpoints (`routes/evidence.rs`).
     Evidence(super::evidence::Ev),
@@ -96,9 +106,14 @@ impl Route {
             ("GET", ["deviceManagement", "reports", "exportJobs", x]) if beta => {
                 Route::GetExport(id(x))
             }
-            ("GET", ["deviceManagement", "getAssignedRoleIdsForLoggedInUser"]) if beta => {
-                Route::AssignedRoleIds
-            }
+            // A parameterless function: Graph accepts it with and without `()`.
+            (
+                "GET",
+                [
+                    "deviceManagement",
+                    "getAssignedRoleDetails" | "getAssignedRoleDetails()",
+                ],
+            ) if beta => Route::AssignedRoleDetails,
             ("GET", ["deviceManagement", "configurationPolicies"]) if beta => {
                 Route::ConfigurationPolicies
             }
@@ -119,6 +134,61 @@ impl Route {
             ("GET", ["groups", x, "owners"]) => Route::GroupOwners(id(x)),
             ("GET", ["identity", "conditionalAccess", "policies"]) => {
                 Route::ConditionalAccessPolicies
+            }
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                    "import",
+                ],
+            ) => Route::ImportAutopilot,
+            (
+                "GET",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                ],
+            ) => Route::ListAutopilotImports,
+            (
+                "GET",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                    x,
+                ],
+            ) => Route::GetAutopilotImport(id(x)),
+            (
+                "DELETE",
+                [
+                    "deviceManagement",
+                    "importedWindowsAutopilotDeviceIdentities",
+                    x,
+                ],
+            ) => Route::DeleteAutopilotImport(id(x)),
+            ("GET", ["deviceManagement", "windowsAutopilotDeviceIdentities"]) => {
+                Route::ListAutopilotDevices
+            }
+            ("GET", ["deviceManagement", "windowsAutopilotDeviceIdentities", x]) => {
+                Route::GetAutopilotDevice(id(x))
+            }
+            ("DELETE", ["deviceManagement", "windowsAutopilotDeviceIdentities", x]) => {
+                Route::DeleteAutopilotDevice(id(x))
+            }
+            (
+                "POST",
+                [
+                    "deviceManagement",
+                    "windowsAutopilotDeviceIdentities",
+                    x,
+                    "updateDeviceProperties",
+                ],
+            ) if beta => Route::UpdateAutopilotDevice(id(x)),
+            ("GET", ["deviceManagement", "windowsAutopilotSettings"]) if beta => {
+                Route::AutopilotSettings
+            }
+            ("POST", ["deviceManagement", "windowsAutopilotSettings", "sync"]) if beta => {
+                Route::AutopilotSync
             }
             ("POST", ["$batch"]) => Route::Batch,
             _ => return super::evidence::parse(method, version, segs).map(Route::Evidence),
@@ -151,13 +221,23 @@ impl Route {
             Route::LicenseDetails(_) => s(Identity, false, LICENSES, true),
             Route::Me => s(Identity, false, ME, true),
             Route::MeTransitiveMemberOf => s(Identity, false, MEMBER_OF, true),
-            Route::AssignedRoleIds => s(Enrollment, false, RBAC, true),
+            Route::AssignedRoleDetails => s(Enrollment, false, RBAC, true),
             Route::ServicePrincipals => s(Identity, false, APPS, false),
             Route::GroupOwners(_) => s(Identity, false, OWNERS, false),
             Route::ConfigurationPolicies | Route::RetrieveMembershipTarget(_) => {
                 s(Enrollment, false, CONFIG_READ, false)
             }
             Route::ConditionalAccessPolicies => s(ConditionalAccess, false, POLICY, false),
+            Route::ListAutopilotImports
+            | Route::GetAutopilotImport(_)
+            | Route::ListAutopilotDevices
+            | Route::GetAutopilotDevice(_)
+            | Route::AutopilotSettings => s(Enrollment, false, SVC_READ, false),
+            Route::ImportAutopilot
+            | Route::DeleteAutopilotImport(_)
+            | Route::DeleteAutopilotDevice(_)
+            | Route::UpdateAutopilotDevice(_)
+            | Route::AutopilotSync => s(Enrollment, true, SVC_WRITE, false),
             Route::Batch => s(Identity, false, &[], false),
             Route::Evidence(e) => e.spec(),
         }
@@ -198,6 +278,20 @@ mod tests {
         );
         assert!(!DEV_PRIV.contains(&"DeviceManagementManagedDevices.ReadWrite.All"));
         assert!(Route::LicenseDetails("x".into()).spec().delegated_only);
+        for f in ["getAssignedRoleDetails", "getAssignedRoleDetails()"] {
+            let r = p("GET", "beta", &format!("deviceManagement/{f}"));
+            assert_eq!(r, Some(Route::AssignedRoleDetails));
+            assert!(r.unwrap().spec().delegated_only, "users only");
+        }
+        // Gone from Graph's metadata: unknown segments (400 from the dispatcher).
+        for gone in [
+            "deviceManagement/getAssignedRoleIdsForLoggedInUser",
+            "deviceManagement/configurationPolicies/x/retrieveJustInTimeConfiguration",
+            "deviceManagement/configurationPolicies/x/assignJustInTimeConfiguration",
+        ] {
+            assert_eq!(p("GET", "beta", gone), None, "{gone}");
+            assert_eq!(p("POST", "beta", gone), None, "{gone}");
+        }
         for s in [SVC_WRITE, DEV_WRITE, DEV_PRIV, REPORTS, POLICY, RBAC] {
             assert!(
                 s.iter().any(|x| ALL_DELEGATED.contains(x)),

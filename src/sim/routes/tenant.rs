@@ -11,7 +11,10 @@ use crate::sim::server::{Incoming, Reply, State};
 pub const PROVISIONING_CLIENT_APP_ID: &str = "f1346770-5b25-470b-88bd-d5744ab7952c";
 pub const INTUNE_ENROLLMENT_APP_ID: &str = "d4ebce55-015a-49b5-a083-c84d1797ae8c";
 pub const DEVICE_REGISTRATION_APP_ID: &str = "01cb2876-7ebd-4aa4-9cc9-d28bd4d359a9";
+/// The user-driven device preparation template; `a6157a7f-aa00-42d9-ac82-7d2479f545db_1` is the
+/// automatic one (docs/graph.md §4.2).
 pub const DEVICE_PREP_TEMPLATE_ID: &str = "80d33118-b7b4-40d8-b15f-81be745e053f_1";
+pub const DEVICE_PREP_AUTOMATIC_TEMPLATE_ID: &str = "a6157a7f-aa00-42d9-ac82-7d2479f545db_1";
 pub const DEVICE_PREP_POLICY_ID: &str = "4b0f6a3e-7c1d-4e2a-9f3b-1d2c3e4f5a6b";
 pub const CA_POLICY_ID: &str = "6e2a9c1b-3d4f-4a5b-8c7d-9e0f1a2b3c4d";
 pub const CA_STAGING_POLICY_ID: &str = "7f3b0d2c-4e5a-4b6c-9d8e-0f1a2b3c4d5e";
@@ -59,6 +62,8 @@ pub fn group_owners(st: &mut State, inc: &Incoming, id: &str) -> Reply {
 }
 
 pub fn configuration_policies(st: &mut State, inc: &Incoming) -> Reply {
+    let template = st.opts.tenant.device_prep_template_id.clone();
+    let automatic = template.eq_ignore_ascii_case(DEVICE_PREP_AUTOMATIC_TEMPLATE_ID);
     let policy = json!({
         "id": DEVICE_PREP_POLICY_ID,
         "name": "Device Preparation - Staging",
@@ -70,7 +75,7 @@ pub fn configuration_policies(st: &mut State, inc: &Incoming) -> Reply {
         "settingCount": 6,
         "roleScopeTagIds": ["0"],
         "isAssigned": true,
-        "templateReference": {"templateId": DEVICE_PREP_TEMPLATE_ID, "templateFamily": "enrollmentConfiguration", "templateDisplayName": "Device Preparation", "templateDisplayVersion": "Version 1"},
+        "templateReference": {"templateId": template, "templateFamily": "enrollmentConfiguration", "templateDisplayName": if automatic { "Windows Autopilot device preparation (automatic)" } else { "Device Preparation" }, "templateDisplayVersion": "Version 1"},
     });
     let all: Vec<Value> = if st.opts.tenant.device_prep_policy_present {
         vec![policy]
