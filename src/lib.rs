@@ -20,8 +20,8 @@ pub mod graph;
 pub mod logging;
 pub mod notify;
 pub mod prep;
-pub mod report;
 pub mod private;
+pub mod report;
 pub mod review;
 pub mod runtime;
 pub mod secret;
@@ -306,6 +306,8 @@ async fn notify_command(
             .await
         }
     }
+}
+
 /// `stagehand autopilot …`: `show` offline; `import` and `tag` signed in.
 async fn autopilot(
     args: commands::autopilot::AutopilotArgs,

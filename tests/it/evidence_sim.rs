@@ -234,6 +234,44 @@ async fn a_failed_devices_bundle_holds_every_item_the_simulator_provides_and_ver
         "progress shown: {text}"
     );
 
+    // The simulator answers in Microsoft's published shapes: every property of the doc samples.
+    let sample = |name: &str| -> Value {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/graph")
+            .join(name);
+        let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+        v["value"].clone()
+    };
+    let keys = |v: &Value| -> Vec<String> {
+        v.as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| !k.starts_with("@odata.context"))
+            .cloned()
+            .collect()
+    };
+    let logreq = json(b, "graph/log-collection-request.json");
+    for k in keys(&sample("createDeviceLogCollectionRequest-response.json")) {
+        assert!(
+            logreq.get(&k).is_some(),
+            "deviceLogCollectionResponse lacks {k}: {logreq}"
+        );
+    }
+    assert_eq!(logreq["status"], "completed");
+    for c in esp["candidates"].as_array().unwrap() {
+        for k in keys(&sample(
+            "windows10EnrollmentCompletionPageConfiguration-get.json",
+        )) {
+            assert!(c.get(&k).is_some(), "ESP lacks {k}: {c}");
+        }
+    }
+    let stream = {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/graph/reports-stream-response-shape.json");
+        serde_json::from_slice::<Value>(&std::fs::read(p).unwrap()).unwrap()
+    };
+    assert_eq!(keys(&report), keys(&stream), "a stream report's top level");
+
     // The folder verifies; one changed byte does not.
     let folder = std::fs::read_dir(&out_dir)
         .unwrap()

@@ -8,8 +8,8 @@ mod identities;
 mod reports;
 mod users;
 
-pub use evidence::{ESP_TYPE, Fetched, LogCollection};
 pub use directory::{DEVICE_PREPARATION_TEMPLATES, device_preparation_mode};
+pub use evidence::{ESP_TYPE, Fetched, LogCollection};
 pub use reports::{AUTOPILOT_V2_DEPLOYMENT_STATUS, AutopilotDeployment};
 
 use super::odata::encode;
