@@ -443,3 +443,34 @@ async fn sign_ins_without_entra_p1_are_listed_with_that_reason() {
         .to_string();
     assert!(q.contains("'o''neil.staging@contoso.example'"), "{q}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diagnostics_that_do_not_arrive_in_time_are_listed_with_the_open_request() {
+    let (_sim, client, who) = tenant().await;
+    let serial = failed_serial(&client).await;
+    let data = tempfile::tempdir().unwrap();
+    let mut a = args(&serial, &data.path().join("out"), false);
+    a.log_wait = Duration::ZERO;
+    let config = stagehand::config::Config::default();
+    let (_, bundles) = run_with(&client, &config, data.path(), &who, &a, &mut Vec::new())
+        .await
+        .unwrap();
+    let m = &bundles[0].manifest;
+    let why = &m
+        .not_collected
+        .iter()
+        .find(|n| n.item == "diagnostics (IME and enrollment logs)")
+        .expect("listed, not silently absent")
+        .why;
+    assert!(
+        why.contains("had not uploaded its logs") && why.contains("stays open"),
+        "{why}"
+    );
+    // The request itself is kept, so the logs can be fetched later.
+    assert!(
+        m.files
+            .iter()
+            .any(|f| f.path == "graph/log-collection-request.json")
+    );
+    assert!(!m.files.iter().any(|f| f.path == "logs/diagnostics.zip"));
+}
