@@ -11,7 +11,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use stagehand::app::{App, Cmd, Msg};
 use stagehand::config::Config;
-use stagehand::store::{self, Journal, StoreAck};
+use stagehand::store::{self, Store, StoreAck};
 
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -57,8 +57,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn durable_latency(dir: &std::path::Path, n: usize) -> (Duration, Duration) {
-    let (journal, _, _) = Journal::open(dir).unwrap();
-    let (handle, mut acks) = store::spawn(journal);
+    let (db, _, _) = Store::open(dir).unwrap();
+    let (handle, mut acks) = store::spawn(db);
     let mut lat = Vec::with_capacity(n);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

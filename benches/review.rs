@@ -1,7 +1,7 @@
 //! Cost of one review run against the simulator on loopback: fleets of 200 and 1,000 devices.
 //! Reports wall time, `$batch` calls, user look-ups, candidates, and peak RSS (VmHWM). Then the
-//! rejections file: 1,000 single rejections (one fsync each, as `r` does) and opening a file of
-//! 10,000 lines.
+//! rejections table: 1,000 single rejections (one commit each, as `r` does) and reading 10,000
+//! rows the way `review --json` does.
 //!
 //! Run: `cargo bench --bench review` (or `--profile dev` for a quick look).
 
@@ -12,8 +12,9 @@ use stagehand::auth::StaticToken;
 use stagehand::config::Config;
 use stagehand::graph::{Governor, GraphClient, Timeouts};
 use stagehand::review::fetch::Fetcher;
-use stagehand::review::{Rejection, RejectionLine, RejectionLog};
+use stagehand::review::{Rejection, RejectionLine, rejections};
 use stagehand::sim::{self, ALL_DELEGATED, SimOptions};
+use stagehand::store::Store;
 
 fn peak_rss() -> String {
     std::fs::read_to_string("/proc/self/status")
@@ -71,34 +72,28 @@ fn rejection(i: usize) -> RejectionLine {
     })
 }
 
-fn rejections() {
+fn rejections_bench() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let mut log = RejectionLog::open(dir.path()).expect("opens");
+    let (mut db, _, _) = Store::open(dir.path()).expect("opens");
     let start = Instant::now();
     for i in 0..1000 {
-        log.append(&[rejection(i)]).expect("appends");
+        db.write("save", |tx| rejections::apply_lines(tx, &[rejection(i)]))
+            .expect("commits");
     }
     let each = start.elapsed() / 1000;
-    drop(log);
+    drop(db);
     let many = tempfile::tempdir().expect("a temp dir");
     let lines: Vec<RejectionLine> = (0..10_000).map(rejection).collect();
-    RejectionLog::open(many.path())
-        .expect("opens")
-        .append(&lines)
-        .expect("appends");
-    let bytes = std::fs::metadata(
-        many.path()
-            .join(stagehand::review::rejections::REJECTIONS_FILE),
-    )
-    .map(|m| m.len())
-    .unwrap_or(0);
+    let (mut db, _, _) = Store::open(many.path()).expect("opens");
+    db.write("save", |tx| rejections::apply_lines(tx, &lines))
+        .expect("commits");
+    drop(db);
     let start = Instant::now();
-    let log = RejectionLog::open(many.path()).expect("opens");
+    let loaded = rejections::load(many.path()).expect("loads");
     let open = start.elapsed();
     println!(
-        "rejections: append+fsync {each:>9.3?} each (1,000 rejections); open 10,000 lines ({} KiB) {open:>9.3?}, {} in force",
-        bytes / 1024,
-        log.loaded().len()
+        "rejections: commit {each:>9.3?} each (1,000 rejections); read 10,000 rows {open:>9.3?}, {} in force",
+        loaded.len()
     );
 }
 
@@ -111,6 +106,6 @@ fn main() {
     for n in [200, 1000] {
         rt.block_on(run(n));
     }
-    rejections();
+    rejections_bench();
     println!("{}", peak_rss());
 }

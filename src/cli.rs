@@ -24,7 +24,7 @@ pub struct GlobalArgs {
     /// Config file (default: the platform config dir's stagehand.toml).
     #[arg(long, global = true, env = "STAGEHAND_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Data dir for the queue journal, audit log and logs.
+    /// Data dir for the store database (queue, rejections), audit log and logs.
     #[arg(long, global = true, env = "STAGEHAND_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Tenant id or domain (overrides [tenant] id).

@@ -350,7 +350,7 @@ pub fn default_config_path() -> Option<PathBuf> {
     project_dirs().map(|d| d.config_dir().join("stagehand.toml"))
 }
 
-/// The data dir (queue journal, audit log, logs) when none is given.
+/// The data dir (the store database, audit log, logs) when none is given.
 pub fn default_data_dir() -> Option<PathBuf> {
     project_dirs().map(|d| d.data_dir().to_path_buf())
 }

@@ -376,7 +376,7 @@ async fn demo(
         state: None,
         signin: None,
         sign_in_now: None,
-        actor: Some(app.intake.actor.clone()),
+        actor: store::Actor::fixed(app.intake.actor.clone()),
     };
     console(app, data_dir.join("demo"), verbose, Some(conn)).await?;
     sim.shutdown().await;
@@ -584,44 +584,45 @@ struct Live {
     signin: Option<auth::interactive::Flow>,
     /// Open the sign-in modal at start (`Some(why)`).
     sign_in_now: Option<Option<String>>,
-    /// The audit actor; `None` until someone signs in.
-    actor: Option<String>,
+    /// Who the audit records name: asked at the moment of each write.
+    actor: store::Actor,
 }
 
 impl From<commands::connect::ConsoleLink> for Live {
     fn from(c: commands::connect::ConsoleLink) -> Self {
+        let state = c.live.watch();
         Live {
             client: c.client,
-            state: Some(c.live.watch()),
-            actor: c.live.current().map(|s| s.account().to_string()),
+            actor: feeds::session_actor(state.clone()),
+            state: Some(state),
             signin: Some(c.flow),
             sign_in_now: c.sign_in_now,
         }
     }
 }
 
-/// The first signed-in account from `state` (at once if already signed in).
-/// Starts a feed that records who acted once the account is known: at once when signed in,
-/// else at the first sign-in. Commands sent before then wait in the returned channel.
-fn spawn_as_account<C: Send + 'static>(
-    actor: Option<String>,
+/// Starts a feed that acts as the signed-in account: at once when someone is signed in, else at
+/// the first sign-in (commands sent before then wait in the returned channel). The feed asks
+/// `actor` at each write, so a later switch of account is recorded as the new account.
+fn spawn_when_signed_in<C: Send + 'static>(
+    actor: store::Actor,
     state: Option<tokio::sync::watch::Receiver<app::SessionState>>,
     tasks: &mut JoinSet<()>,
     cancel: CancellationToken,
-    spawn: impl FnOnce(String) -> mpsc::UnboundedSender<C> + Send + 'static,
+    spawn: impl FnOnce(store::Actor) -> mpsc::UnboundedSender<C> + Send + 'static,
 ) -> mpsc::UnboundedSender<C> {
+    if actor.now().is_some() {
+        return spawn(actor);
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     tasks.spawn(async move {
-        let actor = match (actor, state) {
-            (Some(a), _) => a,
-            (None, Some(state)) => {
-                tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    a = first_account(state) => match a { Some(a) => a, None => return },
-                }
+        let Some(mut state) = state else { return };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            s = state.wait_for(|s| matches!(s, app::SessionState::SignedIn { .. })) => {
+                if s.is_err() { return }
             }
-            (None, None) => return,
-        };
+        }
         let feed = spawn(actor);
         loop {
             tokio::select! {
@@ -634,19 +635,6 @@ fn spawn_as_account<C: Send + 'static>(
         }
     });
     tx
-}
-
-async fn first_account(
-    mut state: tokio::sync::watch::Receiver<app::SessionState>,
-) -> Option<String> {
-    let s = state
-        .wait_for(|s| matches!(s, app::SessionState::SignedIn { .. }))
-        .await
-        .ok()?;
-    match &*s {
-        app::SessionState::SignedIn { account } => Some(account.clone()),
-        _ => None,
-    }
 }
 
 /// Starts the notifier task for the console: the credential store is read off the loop, and
@@ -697,17 +685,27 @@ async fn console(
     mut live: Option<Live>,
 ) -> anyhow::Result<()> {
     private::data_dir(&data_dir).with_context(|| format!("data dir {}", data_dir.display()))?;
-    // Open the journal (and take the data-dir lock) before the screen, so a second stagehand on
+    // Open the store (and take the data-dir lock) before the screen, so a second stagehand on
     // the same data dir gets a plain error on the shell.
-    let (journal, queue, report) = store::Journal::open(&data_dir)?;
+    let (db, queue, report) = store::Store::open(&data_dir)?;
     let audit = store::AuditLog::open(&data_dir)?;
-    let rejections = review::RejectionLog::open(&data_dir)?;
     let _log = logging::init(&data_dir, verbose)?;
     tracing::info!(data_dir = %data_dir.display(), demo = app.demo, %report, "console starting");
     app.intake
-        .load(queue, report.torn.is_some().then(|| report.to_string()));
+        .load(queue, report.notice.is_some().then(|| report.to_string()));
     app.intake.bench = gethostname::gethostname().to_string_lossy().into_owned();
-    let (store, mut acks) = store::spawn_with_audit(journal, audit);
+    let (feed_tx, feed_rx) = mpsc::channel(1024);
+    // Acknowledgements go straight to the loop's feed channel (`runtime::Inbox::feeds`). The
+    // store thread is no tokio task, so it may block on a full channel: the loop drains it.
+    let ack_tx = feed_tx.clone();
+    let store = store::spawn_to(
+        db,
+        Some(audit),
+        Box::new(move |ack| {
+            let _ = ack_tx.blocking_send(Msg::Stored(ack));
+        }),
+    );
+    let store_client = store.client()?;
     let signals = runtime::signals::listen().context("cannot listen for signals")?;
     let mut guard = term::TerminalGuard::enter().context("cannot open the terminal")?;
     let size = guard.terminal.size()?;
@@ -717,19 +715,10 @@ async fn console(
     });
 
     let (input_tx, input_rx) = mpsc::unbounded_channel();
-    let (feed_tx, feed_rx) = mpsc::channel(1024);
     let cancel = CancellationToken::new();
     let mut tasks = JoinSet::new();
     tasks.spawn(runtime::input::run(input_tx.clone(), cancel.clone()));
     tasks.spawn(runtime::signals::run(signals, input_tx.clone()));
-    let ack_tx = input_tx.clone();
-    tasks.spawn(async move {
-        while let Some(ack) = acks.recv().await {
-            if ack_tx.send(Msg::Stored(ack)).is_err() {
-                break;
-            }
-        }
-    });
 
     let mut uploads = None;
     let mut reviews = None;
@@ -770,35 +759,25 @@ async fn console(
             feed_tx.clone(),
             cancel.clone(),
         ));
-        // The review and devices feeds write audit records as the signed-in account: when the
-        // console starts signed out they start at the first sign-in; commands queue until then.
-        let (config, audit) = (app.config.clone(), store::AuditLog::open(&data_dir)?);
+        // The review and devices feeds act as the signed-in account (asked at each write) and
+        // hand every audit record and rejection to the store thread, the one writer.
+        let (config, store2) = (app.config.clone(), store_client.clone());
         let (client2, tx2, cancel2) = (client.clone(), feed_tx.clone(), cancel.clone());
-        reviews = Some(spawn_as_account(
+        reviews = Some(spawn_when_signed_in(
             live.actor.clone(),
             live.state.clone(),
             &mut tasks,
             cancel.clone(),
-            move |actor| {
-                feeds::review::spawn(
-                    client2,
-                    config,
-                    Box::new(audit),
-                    rejections,
-                    actor,
-                    tx2,
-                    cancel2,
-                )
-            },
+            move |actor| feeds::review::spawn(client2, config, store2, actor, tx2, cancel2),
         ));
-        let (config, audit) = (app.config.clone(), store::AuditLog::open(&data_dir)?);
+        let (config, store2) = (app.config.clone(), store_client.clone());
         let (client2, tx2, cancel2) = (client.clone(), feed_tx.clone(), cancel.clone());
-        devices = Some(spawn_as_account(
+        devices = Some(spawn_when_signed_in(
             live.actor.clone(),
             live.state.clone(),
             &mut tasks,
             cancel.clone(),
-            move |actor| feeds::devices::spawn(client2, config, audit, actor, tx2, cancel2),
+            move |actor| feeds::devices::spawn(client2, config, store2, actor, tx2, cancel2),
         ));
     }
     let notify = match &live {
@@ -848,6 +827,9 @@ async fn console(
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}
     drop(guard);
+    // Nobody reads acknowledgements any more: the store thread must not wait on a full channel.
+    drop(inbox);
+    drop(store_client);
     // Drain the store: everything sent to it is written and fsync'd before we exit.
     let store = effects.store;
     let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;

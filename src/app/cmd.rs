@@ -6,7 +6,8 @@ use crate::store::{AuditRecord, QueueEntry, QueueEvent};
 pub enum Cmd {
     /// Ring the terminal bell (scan rejected, duplicate).
     Bell,
-    /// Make these journal events durable; the store answers `Msg::Stored` with the ticket.
+    /// Make these queue events durable (one transaction); the store answers `Msg::Stored` with
+    /// the ticket.
     Store {
         ticket: u64,
         events: Vec<QueueEvent>,

@@ -280,7 +280,19 @@ pub async fn keep(
             Err(e) => return Err(e),
         }
     }
+    // Switching account: the previous account's secret leaves the credential store with its
+    // record, so a machine never keeps a refresh token nobody is signed in with.
+    let previous = AccountRecord::read(data_dir).ok().flatten();
     record.write(data_dir)?;
+    if let (Some(old), Some(s)) = (previous, &store)
+        && old.secret_key() != record.secret_key()
+    {
+        let (k, s2) = (old.secret_key(), s.clone());
+        if let Err(e) = blocking(move || s2.remove(&k)).await {
+            tracing::warn!(account = %old.account, error = %e,
+                "could not remove the previous account's secret");
+        }
+    }
     Ok(Kept { store, note: None })
 }
 

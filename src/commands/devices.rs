@@ -18,11 +18,14 @@ use crate::devices::{
 use crate::graph::models::WipeOptions;
 use crate::graph::{Governor, GraphClient, Timeouts};
 use crate::sim::SimHandle;
-use crate::store::{AuditLog, DataDirLock};
+use crate::store::StoreHandle;
 use crate::text::{Escaped, escape};
 
 /// Exit code when a guard rail refused the action.
 pub const EXIT_REFUSED: u8 = 3;
+/// Exit code when the action was sent and Intune accepted it, but its audit `After` record could
+/// not be written (the change happened; the local record of its outcome is missing).
+pub const EXIT_UNRECORDED: u8 = 4;
 
 #[derive(Debug, Args)]
 pub struct DevicesArgs {
@@ -232,7 +235,28 @@ pub async fn run_with(
             }
         }
         DevicesCommand::Sync(a) => {
-            let d = devices::sync(client, &DeviceKey::parse(&a.device)).await?;
+            let store = open_store(data_dir)?;
+            let audit = store.client()?;
+            let key = DeviceKey::parse(&a.device);
+            let synced = devices::sync_audited(
+                client,
+                &audit,
+                &session.actor,
+                &chrono::Utc::now,
+                a.device.trim(),
+                &key,
+            )
+            .await;
+            drop(audit);
+            close(store).await;
+            let d = match synced {
+                Ok(d) => d,
+                Err(e @ DevicesError::Unrecorded { .. }) => {
+                    eprintln!("stagehand: {}", Escaped(&e));
+                    return Ok(ExitCode::from(EXIT_UNRECORDED));
+                }
+                Err(e) => return Err(e.into()),
+            };
             writeln!(
                 out,
                 "asked {} (serial {}, id {}) to check in; compliance is re-evaluated when it does",
@@ -282,11 +306,8 @@ async fn destructive(
     req: &DestructiveRequest,
     yes: bool,
 ) -> anyhow::Result<ExitCode> {
-    crate::private::data_dir(data_dir)
-        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
-    // The console and the intake commands hold this lock while they write the audit log.
-    let _lock = DataDirLock::acquire(data_dir)?;
-    let mut audit = AuditLog::open(data_dir)?;
+    let store = open_store(data_dir)?;
+    let audit = store.client()?;
     let ask = |plan: &Plan| {
         // Built from Graph text: one line, escaped, so a device name cannot forge the prompt.
         println!("{}", escape(&plan.description));
@@ -306,25 +327,63 @@ async fn destructive(
     let ctx = ActionContext {
         client: &session.client,
         config,
-        audit: &mut audit,
+        audit: &audit,
         actor: &session.actor,
         now: &chrono::Utc::now,
     };
-    match devices::run_destructive(ctx, req, ask).await {
+    let outcome = devices::run_destructive(ctx, req, ask).await;
+    drop(audit);
+    close(store).await;
+    report_destructive(req, outcome, &mut std::io::stdout(), &mut std::io::stderr())
+}
+
+/// Says what really happened to a retire or wipe, and its exit code: 0 sent and recorded,
+/// [`EXIT_REFUSED`] a guard rail said no (nothing sent), [`EXIT_UNRECORDED`] sent and accepted but
+/// the audit "after" record could not be written; other failures are errors (exit 2).
+pub fn report_destructive(
+    req: &DestructiveRequest,
+    outcome: Result<devices::ActionOutcome, DevicesError>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<ExitCode> {
+    match outcome {
         Ok(done) => {
-            println!(
+            writeln!(
+                out,
                 "{} sent for serial {} (device {}); request-id {}",
                 done.action,
                 escape(&done.serial),
                 escape(&done.device_id),
                 escape(done.request_id.as_deref().unwrap_or("none"))
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(DevicesError::Refused(r)) => {
-            eprintln!("stagehand: {} refused: {}", req.action.name(), Escaped(&r));
+            writeln!(
+                err,
+                "stagehand: {} refused: {}",
+                req.action.name(),
+                Escaped(&r)
+            )?;
             Ok(ExitCode::from(EXIT_REFUSED))
+        }
+        Err(e @ DevicesError::Unrecorded { .. }) => {
+            writeln!(err, "stagehand: {}", Escaped(&e))?;
+            Ok(ExitCode::from(EXIT_UNRECORDED))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The store thread for an audited command: the data-dir lock (the console and the intake
+/// commands hold it while they write), the database and the audit log.
+fn open_store(data_dir: &Path) -> anyhow::Result<StoreHandle> {
+    crate::private::data_dir(data_dir)
+        .with_context(|| format!("cannot create the data dir {}", data_dir.display()))?;
+    Ok(crate::store::open_headless(data_dir)?)
+}
+
+/// Everything handed to the store thread is durable once this returns.
+async fn close(store: StoreHandle) {
+    let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
 }

@@ -1,5 +1,5 @@
 //! `stagehand intake add|list|import`: the intake queue without the console. They take the same data-dir
-//! lock as the console, so they never write a journal another stagehand is using.
+//! lock as the console, so they never write a queue another stagehand is using.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::app::intake::scan::{self, ScanContext};
 use crate::config::Config;
-use crate::store::{Journal, QueueEntry, QueueEvent};
+use crate::store::{QueueEntry, QueueEvent, Store};
 use crate::text::{Escaped, escape};
 
 #[derive(Debug, Args)]
@@ -32,7 +32,7 @@ pub enum IntakeCommand {
     /// `stagehand prep` reads (same parser, same rules).
     Import(ImportArgs),
     /// Mark a queue entry failed with a reason (a hardware fault, say): a local note kept in the
-    /// journal and shown in the console, never sent to Intune.
+    /// queue and shown in the console, never sent to Intune.
     Fail(FailArgs),
 }
 
@@ -218,8 +218,8 @@ fn read_import_rows(args: &ImportArgs) -> anyhow::Result<(Vec<ImportRow>, Vec<St
 
 fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let (rows, mut problems) = read_import_rows(args)?;
-    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
-    if report.torn.is_some() {
+    let (mut db, mut queue, report) = Store::open(data_dir)?;
+    if report.notice.is_some() {
         eprintln!("{report}");
     }
     let bench = gethostname::gethostname().to_string_lossy().into_owned();
@@ -248,7 +248,7 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
             Err(e) => problems.push(format!("{}: {}: {e}", r.at, r.serial)),
         }
     }
-    journal.append(&events)?;
+    db.append(&events)?;
     for p in &problems {
         eprintln!("{p}");
     }
@@ -266,7 +266,7 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
 }
 
 /// `intake push`: upload the queued entries in batches with the console's uploader, saving every
-/// outcome in the journal as it comes.
+/// outcome in the queue as it comes.
 pub async fn run_push(
     config: &Config,
     data_dir: &Path,
@@ -274,8 +274,8 @@ pub async fn run_push(
 ) -> anyhow::Result<ExitCode> {
     use crate::app::intake::UploadResult;
     use crate::store::EntryState;
-    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
-    if report.torn.is_some() {
+    let (mut db, mut queue, report) = Store::open(data_dir)?;
+    if report.notice.is_some() {
         eprintln!("{report}");
     }
     let todo: Vec<QueueEntry> = queue
@@ -295,7 +295,7 @@ pub async fn run_push(
                 message: None,
             })
             .collect();
-        journal.append(&start)?;
+        db.append(&start)?;
         let outcomes = crate::feeds::intake::upload(client, batch).await;
         let mut events = Vec::new();
         for o in outcomes {
@@ -333,7 +333,7 @@ pub async fn run_push(
         for e in &events {
             crate::store::queue::apply(&mut queue, e);
         }
-        journal.append(&events)?;
+        db.append(&events)?;
         if tty {
             let done = ((n + 1) * config.intake.batch_size.max(1)).min(todo.len());
             eprint!(
@@ -358,8 +358,8 @@ pub async fn run_push(
 }
 
 fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
-    if report.torn.is_some() {
+    let (mut db, mut queue, report) = Store::open(data_dir)?;
+    if report.notice.is_some() {
         eprintln!("{report}");
     }
     let bench = gethostname::gethostname().to_string_lossy().into_owned();
@@ -394,7 +394,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
             }
         }
     }
-    journal.append(&events)?;
+    db.append(&events)?;
     writeln!(
         out,
         "queued {} of {} serials",
@@ -411,8 +411,8 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
 fn fail(args: &FailArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
     let event = crate::app::intake::note::mark_failed(&args.serial, &args.reason)
         .map_err(|e| anyhow::anyhow!("--reason: {e}"))?;
-    let (mut journal, mut queue, report) = Journal::open(data_dir)?;
-    if report.torn.is_some() {
+    let (mut db, mut queue, report) = Store::open(data_dir)?;
+    if report.notice.is_some() {
         eprintln!("{report}");
     }
     let serial = args.serial.trim();
@@ -421,7 +421,7 @@ fn fail(args: &FailArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     crate::store::queue::apply(&mut queue, &event);
-    journal.append(std::slice::from_ref(&event))?;
+    db.append(std::slice::from_ref(&event))?;
     println!(
         "{} marked failed (local note, not sent to Intune)",
         escape(serial)
@@ -430,8 +430,8 @@ fn fail(args: &FailArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn list(args: &ListArgs, data_dir: &Path) -> anyhow::Result<ExitCode> {
-    let (_journal, queue, report) = Journal::open(data_dir)?;
-    if report.torn.is_some() {
+    let (_db, queue, report) = Store::open(data_dir)?;
+    if report.notice.is_some() {
         eprintln!("{report}");
     }
     let mut out = crate::text::TermWriter(std::io::stdout().lock());

@@ -3,13 +3,19 @@
 //! `rejected`); `stagehand reassign --apply [--yes] [--plan FILE] [--dry-run]` writes only `propose`
 //! rows that nobody rejected (or exactly the rows of a reviewed plan file, re-checked against current
 //! data first), audited before and after each write.
+//!
+//! A rejection always wins: after the confirmation, `reassign` takes the data-dir lock (so no
+//! console can record a rejection meanwhile) and reads the rejections again immediately before
+//! each write; a row rejected since the plan was shown is skipped with who rejected it.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use clap::Args;
 
 use crate::app::review::Candidate;
@@ -24,7 +30,7 @@ use crate::review::{
     ApplyJob, ApplyState, Drift, PlanRow, Rejection, Verdict, assess_pick, fingerprint, read_plan,
     recheck, write_plan,
 };
-use crate::store::{AuditLog, DataDirLock};
+use crate::store::Actor;
 use crate::text::{Escaped, escape as esc};
 
 #[derive(Debug, Clone, Args)]
@@ -231,6 +237,9 @@ impl ReassignReport {
     }
 }
 
+/// A job and the fingerprint of the data it was chosen from (what a rejection is matched against).
+type Chosen = (ApplyJob, String);
+
 /// Chooses the jobs: every `propose` row nobody rejected, or the plan file's rows that survive the
 /// re-check and were not rejected since.
 fn select(
@@ -239,16 +248,17 @@ fn select(
     rejected: &Rejections,
     plan: Option<&[PlanRow]>,
     report: &mut ReassignReport,
-) -> Vec<ApplyJob> {
+) -> Vec<Chosen> {
     let job = |c: &Candidate, to: &crate::review::Person, verdict: &str| {
         let d = &c.device;
-        ApplyJob::new(
+        let job = ApplyJob::new(
             &d.id,
             &d.serial,
             &c.assessment.current.upn,
             to.clone(),
             verdict,
-        )
+        );
+        (job, fingerprint(&d.id, &c.assessment))
     };
     let Some(plan) = plan else {
         return candidates
@@ -297,8 +307,23 @@ fn select(
     jobs
 }
 
+/// The rejection that stops `job` now: one matching the data it was chosen from, or any made
+/// after this run read the tenant (the lead saw something this run did not; theirs wins).
+fn stopped_by<'r>(
+    now: &'r Rejections,
+    job: &ApplyJob,
+    fingerprint: &str,
+    fetched_at: DateTime<Utc>,
+) -> Option<&'r Rejection> {
+    now.matching(&job.device_id, fingerprint).or_else(|| {
+        now.iter()
+            .find(|r| r.device_id.eq_ignore_ascii_case(&job.device_id) && r.at >= fetched_at)
+    })
+}
+
 /// `stagehand reassign`. `input` answers the confirmation question; `out` gets the plan and the
-/// summary. The audit log is `audit.jsonl` in `data_dir` (the data-dir lock is held while writing).
+/// summary. The audit log is `audit.jsonl` in `data_dir`; the data-dir lock is held from the
+/// confirmation until every write is audited, and the rejections are read again before each write.
 #[allow(clippy::too_many_arguments)]
 pub async fn reassign(
     client: &GraphClient,
@@ -314,21 +339,23 @@ pub async fn reassign(
         None => None,
     };
     let rejected = rejections::load(data_dir)?;
+    let fetched_at = Utc::now();
     let mut fetcher = Fetcher::new(client, config);
     let candidates = fetcher.candidates().await?;
     let mut report = ReassignReport::default();
-    let mut jobs = select(
+    let chosen = select(
         &fetcher,
         &candidates,
         &rejected,
         plan.as_deref(),
         &mut report,
     );
-    report.planned = jobs
+    report.planned = chosen
         .iter()
+        .map(|(j, _)| j)
         .map(|j| (j.serial.clone(), j.to.upn.clone()))
         .collect();
-    for j in &jobs {
+    for (j, _) in &chosen {
         writeln!(
             out,
             "change {:<14} {} → {}",
@@ -341,16 +368,16 @@ pub async fn reassign(
         writeln!(out, "skip   {:<14} {}", esc(serial), Escaped(why))?;
     }
     report.wrote_nothing = true;
-    if jobs.is_empty() {
+    if chosen.is_empty() {
         writeln!(out, "nothing to apply")?;
         return Ok(report);
     }
     if args.dry_run || !args.apply {
-        writeln!(out, "dry run: {} change(s), nothing written", jobs.len())?;
+        writeln!(out, "dry run: {} change(s), nothing written", chosen.len())?;
         return Ok(report);
     }
     if !args.yes {
-        write!(out, "Apply {} change(s)? [y/N] ", jobs.len())?;
+        write!(out, "Apply {} change(s)? [y/N] ", chosen.len())?;
         out.flush()?;
         let mut answer = String::new();
         input.read_line(&mut answer)?;
@@ -359,16 +386,47 @@ pub async fn reassign(
             return Ok(report);
         }
     }
-    report.wrote_nothing = false;
-    let lock = DataDirLock::acquire(data_dir)?;
-    let audit = AuditLog::open(data_dir)
-        .with_context(|| format!("cannot open the audit log in {}", data_dir.display()))?;
-    let mut writer = Writer::new(client.clone(), Box::new(audit), actor);
-    for job in &mut jobs {
-        writer.write(job).await;
+    // From here to the last audit record this process is the data dir's one writer: no console
+    // can record a rejection meanwhile, and the rejections are read again before each write.
+    let store = crate::store::open_headless(data_dir)
+        .with_context(|| format!("cannot take the data dir {}", data_dir.display()))?;
+    let store_client = store.client()?;
+    let mut writer = Writer::new(
+        client.clone(),
+        Arc::new(store_client.clone()),
+        Actor::fixed(actor),
+    );
+    let mut jobs = Vec::with_capacity(chosen.len());
+    for (mut job, print) in chosen {
+        let now = match store_client.rejections().await {
+            Ok(r) => r,
+            Err(e) => {
+                // Without the rejections no write may go out: one of them could be rejected.
+                job.state = ApplyState::Failed {
+                    reason: format!("nothing written: cannot read the rejections: {e}"),
+                };
+                jobs.push(job);
+                continue;
+            }
+        };
+        if let Some(r) = stopped_by(&now, &job, &print, fetched_at) {
+            let why = rejected_reason(r);
+            writeln!(
+                out,
+                "skip   {:<14} {why} (since the plan was shown)",
+                job.serial
+            )?;
+            report.skipped.push((job.serial.clone(), why));
+            report.planned.retain(|(s, _)| *s != job.serial);
+            continue;
+        }
+        writer.write(&mut job).await;
+        jobs.push(job);
     }
     // Every audit record is durable: the console may open the data dir while we wait.
-    drop(lock);
+    drop(store_client);
+    let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+    report.wrote_nothing = jobs.is_empty();
     let bound = if args.no_wait {
         Duration::ZERO
     } else {

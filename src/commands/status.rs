@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::feeds::status::Poller;
 use crate::graph::GraphClient;
 use crate::status::DeviceStatus;
-use crate::store::Journal;
+use crate::store::Store;
 use crate::store::queue::serial_key;
 use crate::text::escape as esc;
 
@@ -47,9 +47,9 @@ pub async fn run(
     data_dir: &Path,
     client: GraphClient,
 ) -> anyhow::Result<ExitCode> {
-    let (journal, queue, report) = Journal::open(data_dir)?;
-    drop(journal);
-    if report.torn.is_some() {
+    let (db, queue, report) = Store::open(data_dir)?;
+    drop(db);
+    if report.notice.is_some() {
         eprintln!("{report}");
     }
     let wanted: Vec<String> = args.serials.iter().map(|s| serial_key(s)).collect();

@@ -11,7 +11,7 @@ use crate::graph::client::Request;
 use crate::graph::models::{ManagedDevice, WipeOptions};
 use crate::graph::odata::{Query, encode};
 use crate::graph::{GraphClient, GraphError, RetrySafety};
-use crate::store::{AuditLog, AuditRecord};
+use crate::store::{AuditRecord, AuditSink};
 
 use super::guard::{self, Authority, Refusal};
 use super::{DeviceKey, DevicesError, resolve};
@@ -22,6 +22,60 @@ pub async fn sync(client: &GraphClient, key: &DeviceKey) -> Result<ManagedDevice
     let d = resolve(client, key).await?;
     client.sync_device(&d.id).await?;
     Ok(d)
+}
+
+/// The audit `action` of a sync.
+pub const SYNC_AUDIT_ACTION: &str = "sync";
+
+/// [`sync`] with an audit record before (without it nothing is sent) and after, as `actor`. The
+/// console and `stagehand devices sync` both use it. A sync that was sent but whose `After` record
+/// failed is [`DevicesError::Unrecorded`].
+pub async fn sync_audited(
+    client: &GraphClient,
+    audit: &dyn AuditSink,
+    actor: &str,
+    now: &(dyn Fn() -> DateTime<Utc> + Sync),
+    serial: &str,
+    key: &DeviceKey,
+) -> Result<ManagedDevice, DevicesError> {
+    let mut before = AuditRecord::before(now(), actor, SYNC_AUDIT_ACTION);
+    before.serial = Some(serial.to_string());
+    if let DeviceKey::Id(id) = key {
+        before.device_id = Some(id.clone());
+    }
+    audit
+        .record(before.clone())
+        .await
+        .map_err(DevicesError::Audit)?;
+    let result = sync(client, key).await;
+    let mut after = match &result {
+        Ok(d) => {
+            let mut a = before.after(now(), "ok");
+            a.device_id = Some(d.id.clone());
+            a
+        }
+        Err(e) => before.after(now(), &format!("failed: {e}")),
+    };
+    if let Err(DevicesError::Graph(g)) = &result {
+        after.request_id = g.request_id().map(String::from);
+    }
+    let recorded = audit.record(after).await;
+    match (result, recorded) {
+        (Ok(d), Ok(())) => Ok(d),
+        (Ok(d), Err(reason)) => Err(DevicesError::Unrecorded {
+            done: Box::new(ActionOutcome {
+                serial: d
+                    .serial_number
+                    .clone()
+                    .unwrap_or_else(|| serial.to_string()),
+                device_id: d.id,
+                action: SYNC_AUDIT_ACTION.into(),
+                request_id: None,
+            }),
+            reason,
+        }),
+        (Err(e), _) => Err(e),
+    }
 }
 
 /// A destructive action and its options.
@@ -106,16 +160,18 @@ pub struct ActionOutcome {
 pub struct ActionContext<'a> {
     pub client: &'a GraphClient,
     pub config: &'a Config,
-    pub audit: &'a mut AuditLog,
-    /// The signed-in identity (UPN).
+    /// Where the records go (the store thread): `record` resolves once durable.
+    pub audit: &'a dyn AuditSink,
+    /// The identity signed in at the moment of the action (UPN).
     pub actor: &'a str,
     pub now: &'a (dyn Fn() -> DateTime<Utc> + Sync),
 }
 
 /// Runs a retire or wipe through every guard rail: confirmation, role (asked of Graph now),
 /// exactly one device, nothing already pending, then `confirm_final(&plan)`; only then the call.
-/// The audit log gets a `Before` record before anything else and an `After` record on every path
-/// it can write one.
+/// The audit log gets a `Before` record before anything else (without it nothing is sent) and an
+/// `After` record on every path. When the action was sent and accepted but its `After` record
+/// could not be written, the answer is [`DevicesError::Unrecorded`], which says exactly that.
 pub async fn run_destructive(
     ctx: ActionContext<'_>,
     req: &DestructiveRequest,
@@ -124,7 +180,10 @@ pub async fn run_destructive(
     let mut before = AuditRecord::before((ctx.now)(), ctx.actor, req.action.name());
     before.serial = Some(req.serial.trim().to_string());
     before.options = req.action.options();
-    ctx.audit.append(&before)?;
+    ctx.audit
+        .record(before.clone())
+        .await
+        .map_err(DevicesError::Audit)?;
     let result = attempt(ctx.client, ctx.config, ctx.actor, req, confirm_final).await;
     let after = match &result {
         Ok(done) => {
@@ -146,8 +205,20 @@ pub async fn run_destructive(
             a
         }
     };
-    ctx.audit.append(&after)?;
-    result.map_err(|(_, e)| e)
+    let recorded = ctx.audit.record(after).await;
+    match (result, recorded) {
+        (Ok(done), Ok(())) => Ok(done),
+        (Ok(done), Err(reason)) => Err(DevicesError::Unrecorded {
+            done: Box::new(done),
+            reason,
+        }),
+        (Err((_, e)), Ok(())) => Err(e),
+        (Err((_, e)), Err(reason)) => {
+            // The outcome that matters is the action's; the missing record goes to the log.
+            tracing::error!(action = req.action.name(), %reason, "audit after-record not written");
+            Err(e)
+        }
+    }
 }
 
 type Attempt = Result<ActionOutcome, (Option<String>, DevicesError)>;

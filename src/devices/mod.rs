@@ -9,10 +9,10 @@ pub mod show;
 
 use crate::graph::models::ManagedDevice;
 use crate::graph::{GraphClient, GraphError};
-use crate::store::StoreError;
 
 pub use actions::{
-    ActionContext, ActionOutcome, Destructive, DestructiveRequest, Plan, run_destructive, sync,
+    ActionContext, ActionOutcome, Destructive, DestructiveRequest, Plan, SYNC_AUDIT_ACTION,
+    run_destructive, sync, sync_audited,
 };
 pub use guard::{Authority, Refusal, check_authority};
 pub use list::{DeviceRow, ListFilter, Stage, list};
@@ -28,10 +28,21 @@ pub enum DevicesError {
     NotFound(String),
     #[error(transparent)]
     Graph(#[from] GraphError),
-    /// The audit log could not be written, so the action was not taken (or its outcome is only in
-    /// the Intune audit log).
-    #[error("audit log: {0}")]
-    Audit(#[from] StoreError),
+    /// The audit `Before` record could not be made durable, so nothing was sent.
+    #[error("the audit record could not be written, so nothing was sent: {0}")]
+    Audit(String),
+    /// The action was sent and Intune accepted it, but its audit `After` record could not be
+    /// written: the change happened; only the local record of its outcome is missing.
+    #[error(
+        "{} sent and accepted for serial {} (request-id {}); the audit 'after' record could not be written: {reason}",
+        done.action,
+        done.serial,
+        done.request_id.as_deref().unwrap_or("none")
+    )]
+    Unrecorded {
+        done: Box<ActionOutcome>,
+        reason: String,
+    },
 }
 
 /// How the user named a device: an Intune device id (a GUID) or a serial number.

@@ -28,11 +28,17 @@ pub fn render_text(results: &[CheckResult]) -> String {
         }
     }
     let count = |st: Status| results.iter().filter(|r| r.status == st).count();
+    let na = count(Status::NotApplicable);
     s.push_str(&format!(
-        "\n{} passed, {} warnings, {} failed\n",
+        "\n{} passed, {} warnings, {} failed{}\n",
         count(Status::Pass),
         count(Status::Warn),
-        count(Status::Fail)
+        count(Status::Fail),
+        if na > 0 {
+            format!(", {na} not applicable")
+        } else {
+            String::new()
+        }
     ));
     s
 }
@@ -69,4 +75,35 @@ pub fn print(results: &[CheckResult], json: bool) -> ExitCode {
         return ExitCode::from(2);
     }
     exit_code(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CheckResult, ids};
+    use super::*;
+
+    #[test]
+    fn a_check_that_does_not_apply_is_shown_and_counted_but_fails_nothing() {
+        let results = [
+            CheckResult::new(ids::PERMISSIONS, "Permissions")
+                .saw("ok")
+                .pass(),
+            CheckResult::new(ids::INTUNE_ROLE, "Intune role of the signed-in user")
+                .not_applicable("not applicable to an app"),
+        ];
+        let text = render_text(&results);
+        assert!(
+            text.contains("N/A   intune-role  Intune role of the signed-in user"),
+            "{text}"
+        );
+        assert!(text.contains("read: not applicable to an app"), "{text}");
+        assert!(
+            text.ends_with("1 passed, 0 warnings, 0 failed, 1 not applicable\n"),
+            "{text}"
+        );
+        assert!(!any_failed(&results));
+        let json: Vec<serde_json::Value> = serde_json::from_str(&render_json(&results)).unwrap();
+        assert_eq!(json[1]["status"], "not_applicable");
+        assert!(json[1]["fix"].is_null());
+    }
 }

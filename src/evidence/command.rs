@@ -82,7 +82,7 @@ pub fn audit_records(data_dir: &Path) -> Vec<AuditRecord> {
 /// every audit record naming one of them.
 pub fn local_records(data_dir: &Path) -> (Vec<QueueEntry>, Vec<AuditRecord>, Vec<String>) {
     let mut notes = Vec::new();
-    let queue = match crate::store::Journal::open(data_dir) {
+    let queue = match crate::store::Store::open(data_dir) {
         Ok((_j, q, _)) => q.entries().iter().map(|e| (**e).clone()).collect(),
         Err(e) => {
             notes.push(format!("queue not read: {e}"));

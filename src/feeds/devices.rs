@@ -14,18 +14,18 @@ use crate::app::devices::{ActionFailure, DevicesCmd, DevicesMsg};
 use crate::config::Config;
 use crate::devices::{self, ActionContext, DeviceKey, DevicesError};
 use crate::graph::GraphClient;
-use crate::store::{AuditLog, AuditRecord};
+use crate::store::{Actor, StoreClient};
 
-/// The audit `action` of a console sync.
-pub const SYNC_AUDIT_ACTION: &str = "sync";
+pub use crate::devices::SYNC_AUDIT_ACTION;
 
-/// Starts the feed. `audit` is the data dir's audit log; `actor` the signed-in UPN. Send
-/// `DevicesCmd`s on the returned channel; answers arrive as `Msg::Devices` on `tx`.
+/// Starts the feed. `audit` is the store thread (the one audit writer); `actor` says who is
+/// signed in at the moment of each action. Send `DevicesCmd`s on the returned channel; answers
+/// arrive as `Msg::Devices` on `tx`.
 pub fn spawn(
     client: GraphClient,
     config: Config,
-    audit: AuditLog,
-    actor: String,
+    audit: StoreClient,
+    actor: Actor,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<DevicesCmd> {
@@ -45,8 +45,8 @@ pub fn spawn(
 struct Feed {
     client: GraphClient,
     config: Config,
-    audit: AuditLog,
-    actor: String,
+    audit: StoreClient,
+    actor: Actor,
     tx: mpsc::Sender<Msg>,
 }
 
@@ -64,9 +64,12 @@ impl Feed {
             self.tx.clone(),
         );
         let role = tokio::spawn(async move {
-            let authority = devices::check_authority(&client, &config, &actor)
-                .await
-                .map_err(|e| e.to_string());
+            let authority = match actor.require() {
+                Ok(actor) => devices::check_authority(&client, &config, &actor)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
             let _ = tx
                 .send(Msg::Devices(DevicesMsg::Authority(authority)))
                 .await;
@@ -100,23 +103,31 @@ impl Feed {
                     }
                 }
                 DevicesCmd::Destructive(req) => {
-                    let ctx = ActionContext {
-                        client: &self.client,
-                        config: &self.config,
-                        audit: &mut self.audit,
-                        actor: &self.actor,
-                        now: &Utc::now,
+                    let result = match self.actor.require() {
+                        Ok(actor) => {
+                            let ctx = ActionContext {
+                                client: &self.client,
+                                config: &self.config,
+                                audit: &self.audit,
+                                actor: &actor,
+                                now: &Utc::now,
+                            };
+                            // The typed serial in the modal was the final question.
+                            devices::run_destructive(ctx, &req, |_| true)
+                                .await
+                                .map_err(|e| ActionFailure {
+                                    refused: matches!(e, DevicesError::Refused(_)),
+                                    message: match e {
+                                        DevicesError::Refused(r) => r.to_string(),
+                                        other => other.to_string(),
+                                    },
+                                })
+                        }
+                        Err(message) => Err(ActionFailure {
+                            refused: true,
+                            message,
+                        }),
                     };
-                    // The typed serial in the modal was the final question.
-                    let result = devices::run_destructive(ctx, &req, |_| true)
-                        .await
-                        .map_err(|e| ActionFailure {
-                            refused: matches!(e, DevicesError::Refused(_)),
-                            message: match e {
-                                DevicesError::Refused(r) => r.to_string(),
-                                other => other.to_string(),
-                            },
-                        });
                     let serial = req.serial.trim().to_string();
                     if self
                         .send(DevicesMsg::Acted { serial, result })
@@ -138,31 +149,13 @@ impl Feed {
         self.tx.send(Msg::Devices(m)).await.map_err(|_| ())
     }
 
-    /// `syncDevice` with an audit record before and after. No sync without the `Before` record.
+    /// `syncDevice` with an audit record before and after, as the account signed in now.
     async fn sync(&mut self, serial: &str, key: &DeviceKey) -> Result<(), String> {
-        let mut before = AuditRecord::before(Utc::now(), &self.actor, SYNC_AUDIT_ACTION);
-        before.serial = Some(serial.to_string());
-        if let DeviceKey::Id(id) = key {
-            before.device_id = Some(id.clone());
-        }
-        self.audit
-            .append(&before)
-            .map_err(|e| format!("audit log: {e}; not sent"))?;
-        let result = devices::sync(&self.client, key).await;
-        let mut after = match &result {
-            Ok(d) => {
-                let mut a = before.after(Utc::now(), "ok");
-                a.device_id = Some(d.id.clone());
-                a
-            }
-            Err(e) => before.after(Utc::now(), &format!("failed: {e}")),
-        };
-        if let Err(DevicesError::Graph(g)) = &result {
-            after.request_id = g.request_id().map(String::from);
-        }
-        let written = self.audit.append(&after);
-        result.map_err(|e| e.to_string())?;
-        written.map_err(|e| format!("sync sent, but the audit log failed: {e}"))
+        let actor = self.actor.require()?;
+        devices::sync_audited(&self.client, &self.audit, &actor, &Utc::now, serial, key)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 

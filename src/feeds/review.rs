@@ -1,8 +1,10 @@
 //! The review feed: one reader task (refresh on a slow interval or on `ReviewCmd::Refresh`, one
-//! request in flight, each result stamped with a generation) and one writer task that owns the
-//! audit sink (audit before, write, audit after, then read back until confirmed or 10 minutes) and
-//! the rejections file (rejection durable first, then its audit record).
+//! request in flight, each result stamped with a generation) and one writer task (audit before,
+//! write, audit after, then read back until confirmed or 10 minutes; a rejection durable first,
+//! then its audit record). Audit records and rejections go to the store thread, the one writer of
+//! both; every record names the account signed in at the moment it is written.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -15,9 +17,9 @@ use crate::app::review::{Lift, REFRESH_EVERY, Reject, ReviewCmd, ReviewMsg};
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::fetch::Fetcher;
-use crate::review::write::{AuditSink, Writer};
-use crate::review::{ApplyJob, CONFIRM_TIMEOUT, Rejection, RejectionLine, RejectionLog};
-use crate::store::{AuditPhase, AuditRecord};
+use crate::review::write::Writer;
+use crate::review::{ApplyJob, CONFIRM_TIMEOUT, Rejection, RejectionLine};
+use crate::store::{Actor, AuditPhase, AuditRecord, StoreClient};
 
 /// The audit `action` of a rejected reassignment.
 pub const REJECT_ACTION: &str = "reject_primary_user_change";
@@ -40,24 +42,22 @@ impl Default for FeedTiming {
     }
 }
 
-/// Starts the review feed with the default timing. `audit` receives every `Before`/`After` record
-/// (an `AuditLog` opened on the data dir); `rejections` is the data dir's rejections file (its
-/// contents go to the pane first, as `ReviewMsg::Remembered`); `actor` is who the audit names (the
-/// signed-in account). Send `ReviewCmd`s on the returned channel; answers arrive as `Msg::Review`.
+/// Starts the review feed with the default timing. `store` is the store thread: it receives every
+/// `Before`/`After` record and every rejection, and its remembered rejections go to the pane first
+/// (`ReviewMsg::Remembered`); `actor` says who is signed in at the moment of each write. Send
+/// `ReviewCmd`s on the returned channel; answers arrive as `Msg::Review`.
 pub fn spawn(
     client: GraphClient,
     config: Config,
-    audit: Box<dyn AuditSink>,
-    rejections: RejectionLog,
-    actor: String,
+    store: StoreClient,
+    actor: Actor,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<ReviewCmd> {
     spawn_with(
         client,
         config,
-        audit,
-        rejections,
+        store,
         actor,
         tx,
         cancel,
@@ -70,23 +70,21 @@ pub fn spawn(
 pub fn spawn_with(
     client: GraphClient,
     config: Config,
-    audit: Box<dyn AuditSink>,
-    rejections: RejectionLog,
-    actor: String,
+    store: StoreClient,
+    actor: Actor,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
     timing: FeedTiming,
 ) -> mpsc::UnboundedSender<ReviewCmd> {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (job_tx, job_rx) = mpsc::unbounded_channel();
-    let writer = Writer::new(client.clone(), audit, &actor);
-    let remembered: Vec<Rejection> = rejections.loaded().iter().cloned().collect();
+    let writer = Writer::new(client.clone(), Arc::new(store.clone()), actor);
     crate::runtime::supervise::spawn(
         "review writer",
         tx.clone(),
         write_loop(
             writer,
-            rejections,
+            store.clone(),
             job_rx,
             cmd_tx.clone(),
             tx.clone(),
@@ -100,7 +98,7 @@ pub fn spawn_with(
         read_loop(
             client,
             config,
-            remembered,
+            store,
             cmd_rx,
             job_tx,
             tx,
@@ -115,14 +113,28 @@ pub fn spawn_with(
 async fn read_loop(
     client: GraphClient,
     config: Config,
-    remembered: Vec<Rejection>,
+    store: StoreClient,
     mut cmds: mpsc::UnboundedReceiver<ReviewCmd>,
     writes: mpsc::UnboundedSender<ReviewCmd>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
     poll: Duration,
 ) {
-    // Before any rows, so a remembered rejection hides its row from the first load on.
+    // Before any rows, so a remembered rejection hides its row from the first load on. Without
+    // them no row is shown at all: a rejected row must never look proposable.
+    let remembered = match store.rejections().await {
+        Ok(r) => r.iter().cloned().collect::<Vec<Rejection>>(),
+        Err(reason) => {
+            let reason = format!("cannot read the remembered rejections: {reason}");
+            let _ = tx
+                .send(Msg::Review(ReviewMsg::Failed {
+                    generation: 0,
+                    reason,
+                }))
+                .await;
+            return;
+        }
+    };
     if tx
         .send(Msg::Review(ReviewMsg::Remembered(remembered)))
         .await
@@ -178,14 +190,13 @@ async fn read_loop(
 
 async fn write_loop(
     mut writer: Writer,
-    rejections: RejectionLog,
+    store: StoreClient,
     mut incoming: mpsc::UnboundedReceiver<ReviewCmd>,
     refresh: mpsc::UnboundedSender<ReviewCmd>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
     confirm_every: Duration,
 ) {
-    let mut rejections = Some(rejections);
     let mut confirming: Vec<ApplyJob> = Vec::new();
     let mut tick = tokio::time::interval(confirm_every);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -212,13 +223,13 @@ async fn write_loop(
                     }
                 }
                 Some(ReviewCmd::Reject(rejects)) => {
-                    let msg = reject(&mut writer, &mut rejections, rejects).await;
+                    let msg = reject(&writer, &store, rejects).await;
                     if tx.send(Msg::Review(msg)).await.is_err() {
                         return;
                     }
                 }
                 Some(ReviewCmd::Lift(lifts)) => {
-                    let msg = lift(&mut writer, &mut rejections, lifts).await;
+                    let msg = lift(&writer, &store, lifts).await;
                     if tx.send(Msg::Review(msg)).await.is_err() {
                         return;
                     }
@@ -233,7 +244,7 @@ async fn write_loop(
                             at: now,
                         })
                         .collect();
-                    if let Err(e) = append(&mut rejections, lines).await {
+                    if let Err(e) = store.apply_rejections(lines).await {
                         // Harmless: a stale rejection no longer matches the device's data.
                         tracing::warn!(error = %e, "could not record forgotten rejections");
                     }
@@ -260,27 +271,24 @@ async fn write_loop(
     }
 }
 
-/// Appends on a blocking thread (the file is fsync'd). The log is out of `slot` meanwhile; should
-/// that thread die, every later append reports the loss.
-async fn append(slot: &mut Option<RejectionLog>, lines: Vec<RejectionLine>) -> Result<(), String> {
-    let mut log = slot.take().ok_or("the rejections file was lost")?;
-    let (log, result) = tokio::task::spawn_blocking(move || {
-        let r = log.append(&lines).map_err(|e| e.to_string());
-        (log, r)
-    })
-    .await
-    .map_err(|e| format!("rejections writer: {e}"))?;
-    *slot = Some(log);
-    result
-}
-
 /// Makes the rejections durable, then audits each one (who, when, what was proposed).
-async fn reject(
-    writer: &mut Writer,
-    log: &mut Option<RejectionLog>,
-    rejects: Vec<Reject>,
-) -> ReviewMsg {
+async fn reject(writer: &Writer, store: &StoreClient, rejects: Vec<Reject>) -> ReviewMsg {
     let now = Utc::now();
+    let device_ids = rejects.iter().map(|r| r.device_id.clone()).collect();
+    // Who is signed in now: the record and the rejection name the same account.
+    let actor = match writer.actor().require() {
+        Ok(a) => a,
+        Err(e) => {
+            return ReviewMsg::RejectSaved {
+                device_ids,
+                result: Err(e),
+                audit_error: None,
+                by: String::new(),
+                at: now,
+            };
+        }
+    };
+    let by = actor.clone();
     let lines = rejects
         .iter()
         .map(|r| {
@@ -289,14 +297,12 @@ async fn reject(
                 serial: r.serial.clone(),
                 fingerprint: r.fingerprint.clone(),
                 proposed_upn: r.proposed_upn.clone(),
-                by: writer.actor().into(),
+                by: actor.clone(),
                 at: now,
             })
         })
         .collect();
-    let result = append(log, lines).await;
-    let device_ids = rejects.iter().map(|r| r.device_id.clone()).collect();
-    let by = writer.actor().to_string();
+    let result = store.apply_rejections(lines).await;
     if result.is_err() {
         return ReviewMsg::RejectSaved {
             device_ids,
@@ -308,7 +314,7 @@ async fn reject(
     }
     let mut audit_error = None;
     for r in &rejects {
-        if let Err(e) = writer.record(audit_record(r, writer.actor(), now)).await {
+        if let Err(e) = writer.record(audit_record(r, &actor, now)).await {
             tracing::error!(device = %r.device_id, error = %e, "rejection not audited");
             audit_error = Some(e);
         }
@@ -322,9 +328,20 @@ async fn reject(
     }
 }
 
-/// Forgets the rejections durably (a `cleared` line each), then audits each lifting.
-async fn lift(writer: &mut Writer, log: &mut Option<RejectionLog>, lifts: Vec<Lift>) -> ReviewMsg {
+/// Forgets the rejections durably, then audits each lifting as the account signed in now.
+async fn lift(writer: &Writer, store: &StoreClient, lifts: Vec<Lift>) -> ReviewMsg {
     let now = Utc::now();
+    let device_ids: Vec<String> = lifts.iter().map(|l| l.device_id.clone()).collect();
+    let actor = match writer.actor().require() {
+        Ok(a) => a,
+        Err(e) => {
+            return ReviewMsg::LiftSaved {
+                device_ids,
+                result: Err(e),
+                audit_error: None,
+            };
+        }
+    };
     let lines = lifts
         .iter()
         .map(|l| RejectionLine::Cleared {
@@ -333,8 +350,7 @@ async fn lift(writer: &mut Writer, log: &mut Option<RejectionLog>, lifts: Vec<Li
             at: now,
         })
         .collect();
-    let result = append(log, lines).await;
-    let device_ids = lifts.iter().map(|l| l.device_id.clone()).collect();
+    let result = store.apply_rejections(lines).await;
     if result.is_err() {
         return ReviewMsg::LiftSaved {
             device_ids,
@@ -344,7 +360,7 @@ async fn lift(writer: &mut Writer, log: &mut Option<RejectionLog>, lifts: Vec<Li
     }
     let mut audit_error = None;
     for l in &lifts {
-        if let Err(e) = writer.record(lift_record(l, writer.actor(), now)).await {
+        if let Err(e) = writer.record(lift_record(l, &actor, now)).await {
             tracing::error!(device = %l.device_id, error = %e, "lifted rejection not audited");
             audit_error = Some(e);
         }

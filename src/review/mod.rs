@@ -13,7 +13,7 @@ pub mod write;
 
 pub use apply::{ApplyError, ApplyJob, ApplyState, CONFIRM_TIMEOUT};
 pub use plan::{Drift, PlanError, PlanRow, fingerprint, read_plan, recheck, write_plan};
-pub use rejections::{Rejection, RejectionLine, RejectionLog, Rejections};
+pub use rejections::{Rejection, RejectionLine, Rejections};
 pub use verdict::{
     Assessment, BlockReason, DeviceFacts, HistoryEntry, Join, Person, PlanFact, Rules, SignIn,
     UserFacts, UserLookup, Verdict, assess, assess_pick, has_intune,

@@ -1,5 +1,6 @@
 use super::*;
-use chrono::TimeZone;
+use crate::store::Store;
+use chrono::{DateTime, TimeZone, Utc};
 
 fn at(min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 22, 10, min, 0).unwrap()
@@ -24,95 +25,89 @@ fn cleared(device: &str, fp: &str) -> RejectionLine {
     }
 }
 
-#[test]
-fn rejections_survive_a_reopen_and_the_last_line_per_device_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut log = RejectionLog::open(dir.path()).unwrap();
-    assert!(log.loaded().is_empty());
-    log.append(&[rejected("d1", "fp-a", 1), rejected("d2", "fp-b", 2)])
+fn save(store: &mut Store, lines: &[RejectionLine]) {
+    store
+        .write("save the rejections", |tx| apply_lines(tx, lines))
         .unwrap();
-    log.append(&[rejected("d1", "fp-c", 3)]).unwrap();
-    assert_eq!(log.loaded().len(), 2);
-    drop(log);
-    let again = RejectionLog::open(dir.path()).unwrap();
-    let r = again.loaded();
-    assert!(r.matching("d1", "fp-a").is_none(), "superseded");
-    assert_eq!(r.matching("d1", "fp-c").unwrap().at, at(3));
-    assert_eq!(r.matching("d2", "fp-b").unwrap().by, "lead@contoso.com");
-    assert_eq!(load(dir.path()).unwrap(), *r);
 }
 
 #[test]
-fn a_cleared_line_forgets_only_the_fingerprint_it_names() {
+fn rejections_survive_a_reopen_and_the_last_change_per_device_wins() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = RejectionLog::open(dir.path()).unwrap();
-    log.append(&[rejected("d1", "fp-a", 1), rejected("d2", "fp-b", 2)])
-        .unwrap();
-    log.append(&[cleared("d1", "fp-a"), cleared("d2", "fp-old")])
-        .unwrap();
-    let r = load(dir.path()).unwrap();
+    let (mut store, _, _) = Store::open(dir.path()).unwrap();
+    assert!(load_from(store.conn(), store.path()).unwrap().is_empty());
+    save(
+        &mut store,
+        &[rejected("d1", "fp-a", 1), rejected("d2", "fp-b", 2)],
+    );
+    save(&mut store, &[rejected("d1", "fp-c", 3)]);
+    drop(store);
+    let (store, _, _) = Store::open(dir.path()).unwrap();
+    let r = load_from(store.conn(), store.path()).unwrap();
+    assert_eq!(r.len(), 2);
     assert!(r.matching("d1", "fp-a").is_none());
-    assert!(r.matching("d2", "fp-b").is_some(), "another fingerprint");
-    assert_eq!(r.len(), 1);
+    assert_eq!(r.matching("d1", "fp-c").unwrap().at, at(3));
+    // The headless reader sees the same, beside the lock holder.
+    assert_eq!(load(dir.path()).unwrap(), r);
 }
 
 #[test]
-fn a_missing_file_holds_no_rejections() {
+fn a_cleared_change_forgets_only_the_fingerprint_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut store, _, _) = Store::open(dir.path()).unwrap();
+    save(&mut store, &[rejected("d1", "fp-new", 1)]);
+    save(&mut store, &[cleared("d1", "fp-old")]);
+    assert!(load(dir.path()).unwrap().matching("d1", "fp-new").is_some());
+    save(&mut store, &[cleared("d1", "fp-new")]);
+    assert!(load(dir.path()).unwrap().is_empty());
+}
+
+#[test]
+fn a_data_dir_without_a_database_holds_no_rejections_and_load_creates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     assert!(load(dir.path()).unwrap().is_empty());
-    assert!(
-        !dir.path().join(REJECTIONS_FILE).exists(),
-        "load creates nothing"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]
-fn a_torn_last_line_is_ignored_cut_off_and_the_next_append_is_clean() {
+fn before_the_first_start_the_old_file_is_read_and_then_imported_once() {
     let dir = tempfile::tempdir().unwrap();
-    let mut log = RejectionLog::open(dir.path()).unwrap();
-    log.append(&[rejected("d1", "fp-a", 1)]).unwrap();
-    drop(log);
-    let path = dir.path().join(REJECTIONS_FILE);
-    let whole = std::fs::read(&path).unwrap();
-    let mut torn = whole.clone();
-    torn.extend_from_slice(br#"{"kind":"rejected","device_id":"d2","ser"#);
-    std::fs::write(&path, &torn).unwrap();
-    let read = load(dir.path()).unwrap();
-    assert_eq!(read.torn_line, Some(2));
-    assert_eq!(read.len(), 1);
-    let mut log = RejectionLog::open(dir.path()).unwrap();
-    assert_eq!(std::fs::read(&path).unwrap(), whole, "the torn tail is cut");
-    log.append(&[rejected("d3", "fp-c", 4)]).unwrap();
-    drop(log);
-    let read = load(dir.path()).unwrap();
-    assert_eq!(read.torn_line, None);
-    assert!(read.matching("d1", "fp-a").is_some());
-    assert!(read.matching("d3", "fp-c").is_some());
+    let mut text = String::new();
+    for l in [
+        rejected("d1", "fp-a", 1),
+        rejected("d2", "fp-b", 2),
+        cleared("d2", "fp-b"),
+    ] {
+        text.push_str(&serde_json::to_string(&l).unwrap());
+        text.push('\n');
+    }
+    // A torn last line: never acknowledged, ignored.
+    text.push_str(r#"{"kind":"rejected","device_id":"d3","ser"#);
+    std::fs::write(dir.path().join(LEGACY_FILE), &text).unwrap();
+    let before = load(dir.path()).unwrap();
+    assert_eq!(before.len(), 1);
+    assert!(before.matching("d1", "fp-a").is_some());
+
+    let (store, _, report) = Store::open(dir.path()).unwrap();
+    assert_eq!(report.imported, [LEGACY_FILE]);
+    assert_eq!(load_from(store.conn(), store.path()).unwrap(), before);
+    assert!(!dir.path().join(LEGACY_FILE).exists());
+    let kept = dir.path().join(format!("{LEGACY_FILE}.migrated"));
+    assert_eq!(std::fs::read_to_string(kept).unwrap(), text);
+    drop(store);
+    let (_store, _, report) = Store::open(dir.path()).unwrap();
+    assert!(report.imported.is_empty());
+    assert_eq!(load(dir.path()).unwrap(), before);
 }
 
 #[test]
-fn a_whole_record_without_its_newline_counts_and_is_sealed() {
+fn a_damaged_line_in_the_middle_of_the_old_file_names_the_file_and_line_and_imports_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(REJECTIONS_FILE);
-    let line = serde_json::to_string(&rejected("d1", "fp-a", 1)).unwrap();
-    std::fs::write(&path, &line).unwrap();
-    let mut log = RejectionLog::open(dir.path()).unwrap();
-    assert!(log.loaded().matching("d1", "fp-a").is_some());
-    log.append(&[rejected("d2", "fp-b", 2)]).unwrap();
-    drop(log);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(text.lines().count(), 2, "{text}");
-    assert_eq!(load(dir.path()).unwrap().len(), 2);
-}
-
-#[test]
-fn a_damaged_line_in_the_middle_names_the_file_and_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(REJECTIONS_FILE);
     let good = serde_json::to_string(&rejected("d1", "fp-a", 1)).unwrap();
-    std::fs::write(&path, format!("{good}\n{{\"kind\":\"maybe\"}}\n{good}\n")).unwrap();
-    let e = RejectionLog::open(dir.path()).unwrap_err().to_string();
+    let path = dir.path().join(LEGACY_FILE);
+    std::fs::write(&path, format!("{good}\n{{not json\n{good}\n")).unwrap();
+    let e = Store::open(dir.path()).unwrap_err().to_string();
     assert!(e.contains(&format!("{}:2:", path.display())), "{e}");
-    assert!(e.contains("maybe"), "{e}");
+    assert!(path.exists(), "the file is left where it was");
     assert!(load(dir.path()).is_err());
 }

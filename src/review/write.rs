@@ -2,6 +2,8 @@
 //! audit `After`, then read-backs of `GET …/users` until they agree or [`CONFIRM_TIMEOUT`] passes.
 //! Writes go through the Graph client, so through the shared rate governor and its retry rules.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use reqwest::Method;
 use serde_json::json;
@@ -11,61 +13,53 @@ use super::fetch::read_primaries;
 use crate::graph::client::Request;
 use crate::graph::odata::{Query, encode};
 use crate::graph::{GraphClient, GraphError, RetrySafety};
-use crate::store::{AuditLog, AuditRecord};
+use crate::store::{Actor, AuditRecord};
 
 pub use super::apply::CONFIRM_TIMEOUT;
-
-/// Where audit records go. `append` blocks until the record is durable (it runs on a blocking
-/// thread); an `Err` means it is not, and the change must not be sent.
-pub trait AuditSink: Send + Sync + 'static {
-    fn append(&mut self, record: &AuditRecord) -> Result<(), String>;
-}
-
-impl AuditSink for AuditLog {
-    fn append(&mut self, record: &AuditRecord) -> Result<(), String> {
-        AuditLog::append(self, record).map_err(|e| e.to_string())
-    }
-}
+pub use crate::store::AuditSink;
 
 pub struct Writer {
     client: GraphClient,
-    audit: Option<Box<dyn AuditSink>>,
-    actor: String,
+    audit: Arc<dyn AuditSink>,
+    actor: Actor,
     /// `After` records that could not be written (the change itself went through).
     pub audit_errors: Vec<String>,
 }
 
 impl Writer {
-    pub fn new(client: GraphClient, audit: Box<dyn AuditSink>, actor: &str) -> Self {
+    /// `audit`: where records go (the store thread); `actor`: asked at each write.
+    pub fn new(client: GraphClient, audit: Arc<dyn AuditSink>, actor: Actor) -> Self {
         Self {
             client,
-            audit: Some(audit),
-            actor: actor.into(),
+            audit,
+            actor,
             audit_errors: Vec::new(),
         }
     }
 
-    /// Who the audit records name.
-    pub fn actor(&self) -> &str {
+    /// Who the audit records name (asked at each write).
+    pub fn actor(&self) -> &Actor {
         &self.actor
     }
 
-    /// Appends one audit record and waits until it is durable (on a blocking thread).
-    pub async fn record(&mut self, record: AuditRecord) -> Result<(), String> {
-        let mut sink = self.audit.take().ok_or("the audit log was lost")?;
-        let (sink, result) = tokio::task::spawn_blocking(move || {
-            let r = sink.append(&record);
-            (sink, r)
-        })
-        .await
-        .map_err(|e| format!("audit writer: {e}"))?;
-        self.audit = Some(sink);
-        result
+    /// Hands one audit record to the sink and waits until it is durable.
+    pub async fn record(&self, record: AuditRecord) -> Result<(), String> {
+        self.audit.record(record).await
     }
 
-    /// Writes one job: leaves it `Confirming` (written) or `Failed` (with the reason).
+    /// Writes one job: leaves it `Confirming` (written) or `Failed` (with the reason). The records
+    /// name the account signed in now; with nobody signed in nothing is sent.
     pub async fn write(&mut self, job: &mut ApplyJob) {
-        let Ok(before) = job.begin(Utc::now(), &self.actor) else {
+        let actor = match self.actor.require() {
+            Ok(a) => a,
+            Err(e) => {
+                job.state = ApplyState::Failed {
+                    reason: format!("nothing written: {e}"),
+                };
+                return;
+            }
+        };
+        let Ok(before) = job.begin(Utc::now(), &actor) else {
             return;
         };
         if let Err(e) = self.record(before).await {

@@ -322,6 +322,16 @@ impl SimHandle {
             s.tokens.approve(user_code, &lead)
         })
     }
+    /// Approves a pending device code as another directory user (id or UPN), as when a second
+    /// person signs in on the same bench; false if the code or the user is unknown.
+    pub fn approve_device_code_as(&self, user_code: &str, user: &str) -> bool {
+        self.with(|s| {
+            let Some(id) = s.dir.find(user).map(|u| u.id.clone()) else {
+                return false;
+            };
+            s.tokens.approve(user_code, &id)
+        })
+    }
     pub fn decline_device_code(&self, user_code: &str) -> bool {
         self.with(|s| s.tokens.decline(user_code))
     }

@@ -4,11 +4,13 @@
 //!
 //! The file is never rewritten: a torn last line from a crash is sealed with a newline on the next
 //! append and reported by [`AuditLog::read_all`] as damaged, never silently dropped. The data-dir lock
-//! held by the journal keeps a second stagehand from writing here.
+//! keeps a second stagehand from writing here, and inside one process only the store thread
+//! writes it ([`super::task`]): everything else hands records over through an [`AuditSink`].
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -76,6 +78,48 @@ impl AuditRecord {
             result: Some(result.into()),
             ..self.clone()
         }
+    }
+}
+
+/// Where code that acts hands its audit records: `record` resolves once the record is durable
+/// (the store thread's [`super::StoreClient`] in the app). An `Err` means it is not, and the change
+/// it announces must not be sent.
+pub trait AuditSink: Send + Sync {
+    fn record(&self, record: AuditRecord) -> futures::future::BoxFuture<'_, Result<(), String>>;
+}
+
+/// Who the audit records name: asked at the moment of each write, so after a switch of account
+/// the next record names the account signed in now, never the one signed in when a task started.
+#[derive(Clone)]
+pub struct Actor(Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl std::fmt::Debug for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Actor({:?})", self.now())
+    }
+}
+
+impl Actor {
+    /// Always the same name (the demo's fixed user, an app identity, a test).
+    pub fn fixed(name: impl Into<String>) -> Self {
+        let name = name.into();
+        Self(Arc::new(move || Some(name.clone())))
+    }
+
+    /// Whoever `current` says is signed in at the moment of asking (`None`: nobody).
+    pub fn live(current: impl Fn() -> Option<String> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(current))
+    }
+
+    /// The account signed in now.
+    pub fn now(&self) -> Option<String> {
+        (self.0)()
+    }
+
+    /// The account signed in now, or the reason nothing may be sent.
+    pub fn require(&self) -> Result<String, String> {
+        self.now()
+            .ok_or_else(|| "nobody is signed in: nothing sent".to_string())
     }
 }
 

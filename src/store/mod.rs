@@ -1,27 +1,36 @@
-//! The durable core: the intake queue journal, the audit log, the data-dir lock and the store task.
+//! The durable core: one SQLite database (`stagehand.db`: the intake queue, review rejections,
+//! the stage timeline, keyed state for later features), the append-only audit log
+//! (`audit.jsonl`), the data-dir lock and the store thread that is the one writer of both.
 //!
-//! Everything here is plain blocking file IO; the UI reaches it only through [`task::spawn`], which
-//! runs the IO on a dedicated thread and answers with acknowledgements, so drawing never waits on disk.
-//! Durability rules (docs/durability.md): fsync the file before acknowledging, fsync the directory
-//! after a create or rename (Unix), and never retry a failed fsync and trust it.
+//! Everything here is plain blocking IO; the UI reaches it only through [`task::spawn_to`], which
+//! runs the IO on a dedicated thread and answers with acknowledgements, so drawing never waits on
+//! disk. Durability rules: a change is acknowledged only after its transaction committed (WAL with
+//! `synchronous=FULL` syncs on every commit) or its audit line was fsync'd; the directory is
+//! fsync'd after a create or rename (Unix); a failed fsync is never retried and trusted. The tables
+//! are documented in `docs/store.md`.
 
 pub mod audit;
-pub mod crc32;
-pub mod journal;
+pub mod db;
+pub mod legacy;
 pub mod lock;
 pub mod queue;
-pub mod record;
-mod replay;
+pub mod rejections;
+pub mod schema;
+pub mod state;
 pub mod task;
+pub mod timeline;
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub use audit::{AuditLog, AuditPhase, AuditRead, AuditRecord};
-pub use journal::{Journal, OpenReport, TornTail};
+pub use audit::{Actor, AuditLog, AuditPhase, AuditRead, AuditRecord, AuditSink};
+pub use db::{DB_FILE, OpenReport, Store};
 pub use lock::DataDirLock;
 pub use queue::{EntryState, Queue, QueueEntry, QueueEvent};
-pub use task::{StoreAck, StoreClosed, StoreHandle, spawn, spawn_with_audit};
+pub use task::{
+    AckSink, StoreAck, StoreClient, StoreClosed, StoreHandle, open_headless, spawn, spawn_to,
+    spawn_with_audit,
+};
 
 /// A store failure, always naming the file (and the line, where one is involved).
 #[derive(Debug, thiserror::Error)]
@@ -39,10 +48,30 @@ pub enum StoreError {
         #[source]
         source: io::Error,
     },
+    #[error("{}: {action}: {source}", file.display())]
+    Db {
+        file: PathBuf,
+        action: &'static str,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{}: {source}", file.display())]
+    Schema {
+        file: PathBuf,
+        #[source]
+        source: schema::MigrateError,
+    },
+    #[error("{}: table {table}, row {row}: {reason}; repair the row with the sqlite3 shell or move the database aside", file.display())]
+    BadRow {
+        file: PathBuf,
+        table: &'static str,
+        row: i64,
+        reason: String,
+    },
     #[error(
-        "{}:{line}: damaged record in the middle of the journal ({reason}); good records follow it, \
-         so it is not a torn write: stagehand will not guess. Move the file aside to start a new queue, \
-         or repair that line",
+        "{}:{line}: damaged record in the middle of the file ({reason}); good records follow it, \
+         so it is not a torn write: stagehand will not guess and imports nothing. Repair that line, \
+         or move the file aside to start without it",
         file.display()
     )]
     Corrupt {
@@ -56,16 +85,19 @@ pub enum StoreError {
         line: usize,
         reason: String,
     },
-    #[error(
-        "{}: an earlier write or fsync failed, so the file's state is unknown; rewriting it from memory also failed: {reason}",
-        file.display()
-    )]
-    Poisoned { file: PathBuf, reason: String },
 }
 
 impl StoreError {
     pub(crate) fn io(file: &Path, action: &'static str, source: io::Error) -> Self {
         Self::Io {
+            file: file.to_path_buf(),
+            action,
+            source,
+        }
+    }
+
+    pub(crate) fn db(file: &Path, action: &'static str, source: rusqlite::Error) -> Self {
+        Self::Db {
             file: file.to_path_buf(),
             action,
             source,

@@ -1,4 +1,5 @@
-//! The intake queue as plain data, and the journal's record vocabulary with a pure `apply`.
+//! The intake queue as plain data, and the vocabulary of its changes with a pure `apply` (the
+//! database applies the same events as SQL: `super::db`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ pub struct QueueEntry {
     pub state: EntryState,
     /// The latest message from Intune.
     pub message: Option<String>,
-    /// A technician's local note; kept in the journal, never sent to Intune.
+    /// A technician's local note; kept in the store, never sent to Intune.
     pub note: Option<String>,
     /// The `importedDeviceIdentity` id once Intune has one.
     pub imported_id: Option<String>,
@@ -48,7 +49,7 @@ pub struct QueueEntry {
     pub attempts: u32,
 }
 
-/// One journal record. Replaying every record in order with [`apply`] rebuilds the queue.
+/// One change to the queue. Applying every change in order with [`apply`] rebuilds the queue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum QueueEvent {

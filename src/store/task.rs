@@ -1,234 +1,314 @@
-//! The store task: the UI hands it journal events and audit records without waiting, a dedicated
-//! thread writes them in groups (for everything queued: one journal write + one fsync, one audit
-//! write + one fsync) and answers each ticket with a [`StoreAck`].
+//! The store thread: the one writer of the database and of the audit log. The UI hands it queue
+//! events and audit records without waiting; feeds and commands hand it audit records and other
+//! changes through a [`StoreClient`] and await the answer.
 //!
-//! The IO runs on its own OS thread rather than on a tokio worker, so a slow disk never stalls the
-//! runtime; the channels are tokio's so the UI loop can `select!` on the acknowledgements. Nothing
-//! here needs a runtime: `spawn` works from plain threads too (tests, benches, the headless commands).
-//! A failed write acknowledges its tickets with `Err`: those events are not durable and the caller
-//! must keep them (the journal rewrites itself from memory before its next append).
+//! It writes in groups: for everything queued at once, the audit records first (one write, one
+//! fsync: a before-record is never later than the change it announces), then the queue events as
+//! one transaction (one commit), then the other changes in request order, each in its own
+//! transaction. Each request is answered only after its group is durable; a failed group is
+//! answered `Err` for every request in it and leaves nothing of it behind.
+//!
+//! The IO runs on its own OS thread rather than a tokio worker, so a slow disk never stalls the
+//! runtime; nothing here needs a runtime, so tests, benches and the headless commands use it too.
 
 use std::thread::JoinHandle;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::sync::oneshot;
 
-use super::audit::{AuditLog, AuditRecord};
-use super::journal::Journal;
+use super::StoreError;
+use super::audit::{AuditLog, AuditRecord, AuditSink};
+use super::db::Store;
 use super::queue::QueueEvent;
+use super::rejections::{self, RejectionLine, Rejections};
+use super::timeline::{self, StageChange};
 
-/// The answer to one request: `Ok` means everything of that ticket is on disk.
+/// The answer to one ticketed request: `Ok` means everything of that ticket is on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreAck {
     pub ticket: u64,
     pub result: Result<(), String>,
 }
 
-/// The store task is gone (it panicked or was shut down); nothing more can be saved.
+/// The store thread is gone (it panicked or was shut down); nothing more can be saved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("the store task has stopped: nothing more can be saved")]
 pub struct StoreClosed;
 
+/// Where ticketed acknowledgements go: a channel for tests and commands, the runtime's message
+/// channel for the console (see `runtime::Inbox::feeds`).
+pub type AckSink = Box<dyn FnMut(StoreAck) + Send>;
+
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+enum Answer {
+    Ticket(u64),
+    Reply(oneshot::Sender<Result<(), String>>),
+}
+
 enum Request {
-    Append(Vec<QueueEvent>, u64),
-    Audit(Box<AuditRecord>, u64),
+    Queue(Vec<QueueEvent>, u64),
+    Audit(Box<AuditRecord>, Answer),
+    Call(Job),
+    /// Write and answer everything before it, then stop.
+    Stop,
 }
 
-impl Request {
-    fn ticket(&self) -> u64 {
-        match self {
-            Request::Append(_, t) | Request::Audit(_, t) => *t,
-        }
-    }
-}
-
-/// The UI's end of the store task.
+/// The owner's end of the store thread: sends, hands out clients, shuts down.
 pub struct StoreHandle {
-    tx: Option<UnboundedSender<Request>>,
-    thread: Option<JoinHandle<(Journal, Option<AuditLog>)>>,
+    client: Option<StoreClient>,
+    thread: Option<JoinHandle<(Store, Option<AuditLog>)>>,
 }
 
 impl std::fmt::Debug for StoreHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let open = self.tx.as_ref().is_some_and(|tx| !tx.is_closed());
+        let open = self.client.as_ref().is_some_and(|c| !c.tx.is_closed());
         write!(f, "StoreHandle {{ open: {open} }}")
     }
 }
 
-/// Starts the store task for the journal only. Acknowledgements arrive on the returned receiver in
-/// the order the requests were made.
-pub fn spawn(journal: Journal) -> (StoreHandle, UnboundedReceiver<StoreAck>) {
-    start(journal, None)
+/// A cheap, cloneable sender to the store thread, for tasks that await their answers.
+#[derive(Clone)]
+pub struct StoreClient {
+    tx: UnboundedSender<Request>,
 }
 
-/// Starts the store task for the journal and the audit log.
+impl std::fmt::Debug for StoreClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "StoreClient {{ open: {} }}", !self.tx.is_closed())
+    }
+}
+
+/// Starts the store thread without an audit log. Acknowledgements arrive on the returned receiver
+/// in request order.
+pub fn spawn(store: Store) -> (StoreHandle, UnboundedReceiver<StoreAck>) {
+    let (tx, rx) = unbounded_channel();
+    let handle = spawn_to(
+        store,
+        None,
+        Box::new(move |ack| {
+            let _ = tx.send(ack);
+        }),
+    );
+    (handle, rx)
+}
+
+/// Starts the store thread with the audit log; acknowledgements on the returned receiver.
 pub fn spawn_with_audit(
-    journal: Journal,
+    store: Store,
     audit: AuditLog,
 ) -> (StoreHandle, UnboundedReceiver<StoreAck>) {
-    start(journal, Some(audit))
+    let (tx, rx) = unbounded_channel();
+    let handle = spawn_to(
+        store,
+        Some(audit),
+        Box::new(move |ack| {
+            let _ = tx.send(ack);
+        }),
+    );
+    (handle, rx)
 }
 
-fn start(journal: Journal, audit: Option<AuditLog>) -> (StoreHandle, UnboundedReceiver<StoreAck>) {
+/// Starts the store thread; every ticketed acknowledgement is handed to `acks` on that thread.
+pub fn spawn_to(store: Store, audit: Option<AuditLog>, acks: AckSink) -> StoreHandle {
     let (tx, rx) = unbounded_channel();
-    let (ack_tx, ack_rx) = unbounded_channel();
     let thread = std::thread::Builder::new()
         .name("stagehand-store".into())
-        .spawn(move || run(journal, audit, rx, ack_tx))
+        .spawn(move || run(store, audit, rx, acks))
         .expect("the OS refused to start the store thread");
-    let handle = StoreHandle {
-        tx: Some(tx),
+    StoreHandle {
+        client: Some(StoreClient { tx }),
         thread: Some(thread),
-    };
-    (handle, ack_rx)
+    }
+}
+
+/// The store thread for a headless command: takes the data-dir lock, opens the database and the
+/// audit log. Its work is awaited through [`StoreHandle::client`]; there are no tickets.
+pub fn open_headless(dir: &std::path::Path) -> Result<StoreHandle, StoreError> {
+    let (store, _, _) = Store::open(dir)?;
+    let audit = AuditLog::open(dir)?;
+    Ok(spawn_to(store, Some(audit), Box::new(|_| {})))
 }
 
 impl StoreHandle {
-    /// Queues `events` to be made durable under `ticket`; never blocks. An empty `events` still gets
-    /// an acknowledgement once everything queued before it is durable (a flush barrier).
+    /// Queues `events` to be made durable as one group under `ticket`; never blocks. An empty
+    /// `events` still gets an acknowledgement once everything queued before it is durable.
     pub fn append(&self, events: Vec<QueueEvent>, ticket: u64) -> Result<(), StoreClosed> {
-        self.send(Request::Append(events, ticket))
+        self.client()?.send(Request::Queue(events, ticket))
     }
 
     /// Queues one audit record under `ticket`; never blocks. Wait for its `Ok` ack before making
-    /// the change it announces. Acknowledged with `Err` when the task has no audit log.
+    /// the change it announces. Acknowledged with `Err` when the thread has no audit log.
     pub fn audit(&self, record: AuditRecord, ticket: u64) -> Result<(), StoreClosed> {
-        self.send(Request::Audit(Box::new(record), ticket))
+        self.client()?
+            .send(Request::Audit(Box::new(record), Answer::Ticket(ticket)))
     }
 
-    fn send(&self, request: Request) -> Result<(), StoreClosed> {
-        let tx = self.tx.as_ref().ok_or(StoreClosed)?;
-        tx.send(request).map_err(|_| StoreClosed)
+    /// A client for tasks that await their answers.
+    pub fn client(&self) -> Result<StoreClient, StoreClosed> {
+        self.client.clone().ok_or(StoreClosed)
     }
 
-    /// Stops accepting work, waits (blocking) until everything queued is written and acknowledged,
-    /// and returns the journal and audit log. For orderly exit and tests; call it off the async
-    /// workers (e.g. in `spawn_blocking`).
-    pub fn shutdown(mut self) -> Result<(Journal, Option<AuditLog>), StoreClosed> {
-        self.tx = None;
+    /// Waits (blocking) until everything queued before this call is written and answered, stops
+    /// the thread (later requests from clients get [`StoreClosed`]) and returns the store and audit
+    /// log. For orderly exit and tests; call it off the async workers (e.g. in `spawn_blocking`).
+    pub fn shutdown(mut self) -> Result<(Store, Option<AuditLog>), StoreClosed> {
+        if let Some(c) = self.client.take() {
+            let _ = c.send(Request::Stop);
+        }
         let thread = self.thread.take().ok_or(StoreClosed)?;
         thread.join().map_err(|_| StoreClosed)
     }
 }
 
+impl StoreClient {
+    fn send(&self, request: Request) -> Result<(), StoreClosed> {
+        self.tx.send(request).map_err(|_| StoreClosed)
+    }
+
+    /// Writes one audit record; resolves once it is durable.
+    pub async fn audit(&self, record: AuditRecord) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Audit(Box::new(record), Answer::Reply(tx)))
+            .map_err(|e| e.to_string())?;
+        rx.await.map_err(|_| StoreClosed.to_string())?
+    }
+
+    /// Runs `f` on the store thread (in request order with everything else) and returns its
+    /// answer. Use [`Store::write`] inside for a transaction.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Call(Box::new(move |s| {
+            let _ = tx.send(f(s).map_err(|e| e.to_string()));
+        })))
+        .map_err(|e| e.to_string())?;
+        rx.await.map_err(|_| StoreClosed.to_string())?
+    }
+
+    /// [`StoreClient::call`] from a plain thread (never from async code: it blocks).
+    pub fn call_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, String> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Request::Call(Box::new(move |s| {
+            let _ = tx.send(f(s).map_err(|e| e.to_string()));
+        })))
+        .map_err(|e| e.to_string())?;
+        rx.blocking_recv().map_err(|_| StoreClosed.to_string())?
+    }
+
+    /// Makes rejection changes durable (one transaction).
+    pub async fn apply_rejections(&self, lines: Vec<RejectionLine>) -> Result<(), String> {
+        self.call(move |s| {
+            s.write("save the rejections", |tx| {
+                rejections::apply_lines(tx, &lines)
+            })
+        })
+        .await
+    }
+
+    /// The rejections in force, as committed.
+    pub async fn rejections(&self) -> Result<Rejections, String> {
+        self.call(|s| rejections::load_from(s.conn(), s.path()))
+            .await
+    }
+
+    /// Every tracked device's observed stage changes, as committed.
+    pub async fn timelines(&self) -> Result<timeline::Timelines, String> {
+        self.call(|s| timeline::load(s.conn(), s.path())).await
+    }
+
+    /// Records observed stage changes (one transaction).
+    pub async fn record_stages(&self, changes: Vec<StageChange>) -> Result<(), String> {
+        self.call(move |s| {
+            s.write("save the stage timeline", |tx| {
+                timeline::record(tx, &changes)
+            })
+        })
+        .await
+    }
+}
+
+impl AuditSink for StoreClient {
+    fn record(&self, record: AuditRecord) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        Box::pin(self.audit(record))
+    }
+}
+
 fn run(
-    mut journal: Journal,
+    mut store: Store,
     mut audit: Option<AuditLog>,
     mut rx: UnboundedReceiver<Request>,
-    acks: UnboundedSender<StoreAck>,
-) -> (Journal, Option<AuditLog>) {
+    mut acks: AckSink,
+) -> (Store, Option<AuditLog>) {
     let mut batch: Vec<Request> = Vec::new();
     let mut events: Vec<QueueEvent> = Vec::new();
     let mut records: Vec<AuditRecord> = Vec::new();
-    while let Some(first) = rx.blocking_recv() {
+    // In request order: (answer, is the answer the audit group's).
+    let mut answers: Vec<(Answer, bool)> = Vec::new();
+    let mut calls: Vec<Job> = Vec::new();
+    let mut stop = false;
+    while !stop && let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        let tickets: Vec<(u64, bool)> = batch
-            .iter()
-            .map(|r| (r.ticket(), matches!(r, Request::Audit(..))))
-            .collect();
-        events.clear();
-        records.clear();
+        if let Some(i) = batch.iter().position(|r| matches!(r, Request::Stop)) {
+            // Requests after the stop are refused: their senders see the channel close.
+            batch.truncate(i);
+            stop = true;
+        }
         for r in batch.drain(..) {
             match r {
-                Request::Append(mut e, _) => events.append(&mut e),
-                Request::Audit(rec, _) => records.push(*rec),
+                Request::Queue(mut e, ticket) => {
+                    events.append(&mut e);
+                    answers.push((Answer::Ticket(ticket), false));
+                }
+                Request::Audit(rec, answer) => {
+                    records.push(*rec);
+                    answers.push((answer, true));
+                }
+                Request::Call(job) => calls.push(job),
+                Request::Stop => {}
             }
         }
-        // The audit log first: a before-record must never be later than the change it announces.
         let audited = match (&mut audit, records.is_empty()) {
             (_, true) => Ok(()),
             (Some(log), false) => log.append_all(&records).map_err(|e| e.to_string()),
             (None, false) => Err("this store task has no audit log".to_string()),
         };
-        let journaled = journal.append(&events).map_err(|e| e.to_string());
-        for result in [&audited, &journaled] {
+        let saved = store.append(&events).map_err(|e| e.to_string());
+        for result in [&audited, &saved] {
             if let Err(e) = result {
                 tracing::error!(error = %e, "store write failed");
             }
         }
-        for (ticket, is_audit) in tickets {
-            let result = if is_audit { &audited } else { &journaled };
-            // A dropped receiver means the UI is gone; the data is on disk regardless.
-            let _ = acks.send(StoreAck {
-                ticket,
-                result: result.clone(),
-            });
+        for (answer, is_audit) in answers.drain(..) {
+            let result = if is_audit { &audited } else { &saved }.clone();
+            match answer {
+                // A dropped receiver means the asker is gone; the data is on disk regardless.
+                Answer::Ticket(ticket) => acks(StoreAck { ticket, result }),
+                Answer::Reply(tx) => {
+                    let _ = tx.send(result);
+                }
+            }
         }
-        if journaled.is_ok()
-            && journal.compaction_due()
-            && let Err(e) = journal.compact()
-        {
-            tracing::warn!(error = %e, "journal compaction failed; the journal is still whole");
+        events.clear();
+        records.clear();
+        for job in calls.drain(..) {
+            job(&mut store);
+        }
+        if rx.is_empty() {
+            store.checkpoint_when_idle();
         }
     }
-    (journal, audit)
+    (store, audit)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::audit::AuditPhase;
-    use crate::store::queue::tests::entry;
-    use chrono::Utc;
-
-    #[test]
-    fn audit_and_journal_requests_are_written_and_acked_in_request_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let (journal, _, _) = Journal::open(dir.path()).unwrap();
-        let audit = AuditLog::open(dir.path()).unwrap();
-        let (store, mut acks) = spawn_with_audit(journal, audit);
-        let before = AuditRecord::before(Utc::now(), "lead@contoso.com", "delete_identifier");
-        let after = before.after(Utc::now(), "ok");
-        store.audit(before.clone(), 1).unwrap();
-        store
-            .append(vec![QueueEvent::Added(entry("A1"))], 2)
-            .unwrap();
-        store.audit(after.clone(), 3).unwrap();
-        let got: Vec<StoreAck> = (0..3).map(|_| acks.blocking_recv().unwrap()).collect();
-        assert_eq!(got.iter().map(|a| a.ticket).collect::<Vec<_>>(), [1, 2, 3]);
-        assert!(got.iter().all(|a| a.result.is_ok()), "{got:?}");
-
-        let (journal, audit) = store.shutdown().unwrap();
-        assert!(journal.queue().contains("A1"));
-        let read = audit.unwrap().read_all().unwrap();
-        assert_eq!(read.records, vec![before, after]);
-        assert_eq!(read.records[1].phase, AuditPhase::After);
-    }
-
-    #[test]
-    fn an_audit_request_without_an_audit_log_is_refused_not_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let (journal, _, _) = Journal::open(dir.path()).unwrap();
-        let (store, mut acks) = spawn(journal);
-        store
-            .audit(AuditRecord::before(Utc::now(), "lead", "wipe"), 7)
-            .unwrap();
-        let ack = acks.blocking_recv().unwrap();
-        assert_eq!(ack.ticket, 7);
-        assert!(ack.result.unwrap_err().contains("no audit log"));
-        assert!(!dir.path().join(crate::store::audit::AUDIT_FILE).exists());
-    }
-
-    #[test]
-    fn shutdown_writes_and_acknowledges_everything_already_queued() {
-        let dir = tempfile::tempdir().unwrap();
-        let (journal, _, _) = Journal::open(dir.path()).unwrap();
-        let (store, mut acks) = spawn(journal);
-        for i in 0..50u64 {
-            let scan = QueueEvent::Added(entry(&format!("S{i:02}")));
-            store.append(vec![scan], i).unwrap();
-        }
-        let (journal, audit) = store.shutdown().unwrap();
-        assert!(audit.is_none());
-        assert_eq!(journal.records(), 50);
-        let tickets: Vec<u64> = std::iter::from_fn(|| acks.try_recv().ok())
-            .map(|a| {
-                assert_eq!(a.result, Ok(()));
-                a.ticket
-            })
-            .collect();
-        assert_eq!(tickets, (0..50).collect::<Vec<_>>());
-    }
-}
+#[path = "task_tests.rs"]
+mod tests;

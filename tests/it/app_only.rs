@@ -23,7 +23,7 @@ use stagehand::graph::models::{ManagementState, WipeOptions};
 use stagehand::graph::{Governor, GraphClient, Timeouts};
 use stagehand::secret::Secret;
 use stagehand::sim::{self, SimHandle, SimOptions, TenantSetup};
-use stagehand::store::{AuditLog, AuditPhase};
+use stagehand::store::{AuditLog, AuditPhase, StoreClient};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -208,13 +208,13 @@ fn wipe(serial: &str) -> DestructiveRequest {
 async fn attempt(
     s: &Session,
     config: &Config,
-    audit: &mut AuditLog,
+    audit: &mut StoreClient,
     serial: &str,
 ) -> Result<stagehand::devices::ActionOutcome, DevicesError> {
     let ctx = ActionContext {
         client: &s.client,
         config,
-        audit,
+        audit: &*audit,
         actor: &s.actor,
         now: &Utc::now,
     };
@@ -232,7 +232,9 @@ fn wipes(sim: &SimHandle) -> usize {
 async fn app_only_wipe_reaches_intune_once_with_the_permission_and_never_without() {
     let c = config();
     let dir = tempfile::tempdir().unwrap();
-    let mut audit = AuditLog::open(dir.path()).unwrap();
+    // The store thread is the one audit writer; the log is read back from the file.
+    let store = stagehand::store::open_headless(dir.path()).unwrap();
+    let mut audit = store.client().unwrap();
 
     // Without DeviceManagementManagedDevices.PrivilegedOperations.All: refused before any write.
     let sim = sim::start(SimOptions::default()).await.unwrap();
@@ -275,7 +277,11 @@ async fn app_only_wipe_reaches_intune_once_with_the_permission_and_never_without
         .unwrap();
     assert_eq!(pending.management_state, Some(ManagementState::WipePending));
 
-    let records = audit.read_all().unwrap().records;
+    let records = AuditLog::open(dir.path())
+        .unwrap()
+        .read_all()
+        .unwrap()
+        .records;
     let last_two: Vec<_> = records[records.len() - 2..].to_vec();
     assert_eq!(
         last_two.iter().map(|r| r.phase).collect::<Vec<_>>(),

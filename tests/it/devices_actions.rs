@@ -10,7 +10,7 @@ use stagehand::devices::{
 };
 use stagehand::devices::{Destructive, list, resolve};
 use stagehand::graph::models::{ManagementState, WipeOptions};
-use stagehand::store::{AuditLog, AuditPhase, AuditRecord};
+use stagehand::store::{AuditLog, AuditPhase, AuditRecord, StoreClient};
 
 fn config() -> Config {
     let mut c = Config::default();
@@ -46,25 +46,41 @@ fn destructive_calls(s: &Session) -> Vec<String> {
         .collect()
 }
 
+/// The store thread (the one audit writer) and a reader of its audit log.
+struct Audit {
+    client: StoreClient,
+    log: AuditLog,
+}
+
+impl Audit {
+    fn open(dir: &std::path::Path) -> Audit {
+        let store = stagehand::store::open_headless(dir).unwrap();
+        Audit {
+            client: store.client().unwrap(),
+            log: AuditLog::open(dir).unwrap(),
+        }
+    }
+}
+
 async fn attempt(
     s: &Session,
     c: &Config,
-    audit: &mut AuditLog,
+    audit: &mut Audit,
     req: &DestructiveRequest,
     final_answer: bool,
 ) -> Result<stagehand::devices::ActionOutcome, DevicesError> {
     let ctx = ActionContext {
         client: &s.client,
         config: c,
-        audit,
+        audit: &audit.client,
         actor: &s.actor,
         now: &Utc::now,
     };
     run_destructive(ctx, req, |_| final_answer).await
 }
 
-fn records(audit: &AuditLog) -> Vec<AuditRecord> {
-    let read = audit.read_all().unwrap();
+fn records(audit: &Audit) -> Vec<AuditRecord> {
+    let read = audit.log.read_all().unwrap();
     assert!(read.damaged.is_empty(), "{:?}", read.damaged);
     read.records
 }
@@ -85,7 +101,7 @@ async fn wipe_goes_through_once_with_audit_before_and_after_then_refuses_while_p
     let s = demo_session(7, DemoRole::Admin).await.unwrap();
     let c = config();
     let dir = tempfile::tempdir().unwrap();
-    let mut audit = AuditLog::open(dir.path()).unwrap();
+    let mut audit = Audit::open(dir.path());
     let serial = some_serial(&s, &c).await;
 
     let done = attempt(
@@ -166,7 +182,7 @@ async fn retire_goes_through_with_audit_and_a_repeat_is_refused() {
     let s = demo_session(11, DemoRole::Admin).await.unwrap();
     let c = config();
     let dir = tempfile::tempdir().unwrap();
-    let mut audit = AuditLog::open(dir.path()).unwrap();
+    let mut audit = Audit::open(dir.path());
     let serial = some_serial(&s, &c).await;
     let retire = DestructiveRequest {
         serial: serial.clone(),
@@ -215,7 +231,7 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
     let tech = demo_session(7, DemoRole::Technician).await.unwrap();
     let mut c = config();
     let dir = tempfile::tempdir().unwrap();
-    let mut audit = AuditLog::open(dir.path()).unwrap();
+    let mut audit = Audit::open(dir.path());
     let serial = some_serial(&admin, &c).await;
     let twin = admin
         .sim
@@ -354,4 +370,62 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
     assert!(outcomes[2].contains("matches 2 managed devices"));
     assert_eq!(rec[12].action, "retire");
     assert_eq!(rec[13].actor, "adele.vance@contoso.example");
+}
+
+/// Hands `Before` records to the store thread and refuses the `After` record, as a disk that
+/// filled up between the two would.
+struct AfterFails(StoreClient);
+
+impl stagehand::store::AuditSink for AfterFails {
+    fn record(&self, record: AuditRecord) -> futures::future::BoxFuture<'_, Result<(), String>> {
+        if record.phase == AuditPhase::After {
+            return Box::pin(async { Err("audit.jsonl: fsync: No space left on device".into()) });
+        }
+        Box::pin(self.0.audit(record))
+    }
+}
+
+/// A wipe sent and accepted whose `After` record fails is reported as exactly that, with its own
+/// exit code, never as an error suggesting nothing was sent; the wipe went out once.
+#[tokio::test]
+async fn a_wipe_sent_whose_after_record_fails_says_so_with_its_own_exit_code() {
+    let s = demo_session(7, DemoRole::Admin).await.unwrap();
+    let c = config();
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Audit::open(dir.path());
+    let sink = AfterFails(audit.client.clone());
+    let serial = some_serial(&s, &c).await;
+    let req = wipe(&serial, Some(&serial));
+    let ctx = ActionContext {
+        client: &s.client,
+        config: &c,
+        audit: &sink,
+        actor: &s.actor,
+        now: &Utc::now,
+    };
+    let outcome = run_destructive(ctx, &req, |_| true).await;
+    let Err(DevicesError::Unrecorded { done, reason }) = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("No space left"), "{reason}");
+    assert_eq!(done.serial, serial);
+    assert_eq!(destructive_calls(&s).len(), 1, "sent once");
+    let rec = records(&audit);
+    assert_eq!(rec.len(), 1, "only the before-record is on disk: {rec:?}");
+    assert_eq!(rec[0].phase, AuditPhase::Before);
+
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = stagehand::commands::devices::report_destructive(&req, outcome, &mut out, &mut err)
+        .unwrap();
+    assert_eq!(
+        code,
+        std::process::ExitCode::from(stagehand::commands::devices::EXIT_UNRECORDED)
+    );
+    let said = String::from_utf8(err).unwrap();
+    assert!(
+        said.contains("wipe sent and accepted")
+            && said.contains("the audit 'after' record could not be written"),
+        "{said}"
+    );
+    assert!(out.is_empty());
 }

@@ -184,6 +184,22 @@ fn show_and_sync_from_the_shell() {
     let out = sb.run(&["devices", "--demo", "sync", &serial], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains(&format!("serial {serial}")));
+    // Audited like the console's sync: before, then after with the outcome, as the lead.
+    let rec = audit(&sb.data());
+    assert_eq!(rec.len(), 2, "{rec:?}");
+    assert_eq!(
+        (rec[0]["action"].as_str(), rec[0]["phase"].as_str()),
+        (Some("sync"), Some("before"))
+    );
+    assert_eq!(
+        (rec[1]["phase"].as_str(), rec[1]["result"].as_str()),
+        (Some("after"), Some("ok"))
+    );
+    for r in &rec {
+        assert_eq!(r["actor"], "lead@contoso.example");
+        assert_eq!(r["serial"], serial.as_str());
+    }
+    assert!(rec[1]["device_id"].is_string());
 }
 
 #[test]

@@ -18,7 +18,7 @@ use stagehand::config::Config;
 use stagehand::devices::{ListFilter, Stage as ListStage, list};
 use stagehand::graph::models::ManagementState;
 use stagehand::status::{Change, DeviceStatus, Flags, Stage};
-use stagehand::store::{AuditLog, AuditPhase};
+use stagehand::store::{Actor, AuditLog, AuditPhase};
 
 fn config() -> Config {
     let mut c = Config::default();
@@ -49,8 +49,11 @@ impl Harness {
         let to_feed = stagehand::feeds::devices::spawn(
             s.client.clone(),
             config(),
-            AuditLog::open(audit_dir).unwrap(),
-            s.actor.clone(),
+            stagehand::store::open_headless(audit_dir)
+                .unwrap()
+                .client()
+                .unwrap(),
+            Actor::fixed(s.actor.clone()),
             tx,
             cancel.clone(),
         );

@@ -32,7 +32,7 @@ fn shell_switches_panes_opens_help_resizes_and_restores_the_terminal() {
     // Help lists the pane's keys; any key closes it.
     t.keys(&["?"]);
     let help = t.wait_for("Keys · Review pane");
-    assert!(help.contains("approve selected rows"), "{help}");
+    assert!(help.contains("approve the marked rows in view"), "{help}");
     t.keys(&["Escape"]);
     t.wait_until("help closed", |s| !s.contains("Keys · Review pane"));
 

@@ -11,7 +11,7 @@ use stagehand::commands::review::{EXIT_UNCONFIRMED, ReassignArgs, ReviewArgs, re
 use stagehand::review::fetch::Fetcher;
 use stagehand::review::write::Writer;
 use stagehand::review::{ApplyJob, ApplyState, CONFIRM_TIMEOUT, write_plan};
-use stagehand::store::{AuditLog, AuditPhase};
+use stagehand::store::{Actor, AuditLog, AuditPhase};
 
 #[tokio::test]
 async fn writer_partial_failures_keep_graphs_reason_and_audit_both_sides() {
@@ -43,8 +43,13 @@ async fn writer_partial_failures_keep_graphs_reason_and_audit_both_sides() {
     ];
     let mut w = Writer::new(
         t.client.clone(),
-        Box::new(AuditLog::open(dir.path()).unwrap()),
-        "lead@contoso.example",
+        std::sync::Arc::new(
+            stagehand::store::open_headless(dir.path())
+                .unwrap()
+                .client()
+                .unwrap(),
+        ),
+        Actor::fixed("lead@contoso.example"),
     );
     for j in &mut jobs {
         w.write(j).await;

@@ -13,15 +13,16 @@ use crate::review_common::Tenant;
 use stagehand::review::fetch::Fetcher;
 use stagehand::review::write::{AuditSink, Writer};
 use stagehand::review::{ApplyJob, Person, Verdict};
-use stagehand::store::{AuditLog, AuditPhase, AuditRecord};
+use stagehand::store::{Actor, AuditLog, AuditPhase, AuditRecord, StoreClient};
 
 const CHILD_ENV: &str = "STAGEHAND_REVIEW_CRASH_CHILD";
 
-/// Appends `Before` records; on the `After` record, says so and waits to be killed.
-struct StopBeforeAfter(AuditLog);
+/// Hands `Before` records to the store thread; on the `After` record, says so and waits to be
+/// killed.
+struct StopBeforeAfter(StoreClient);
 
 impl AuditSink for StopBeforeAfter {
-    fn append(&mut self, record: &AuditRecord) -> Result<(), String> {
+    fn record(&self, record: AuditRecord) -> futures::future::BoxFuture<'_, Result<(), String>> {
         if record.phase == AuditPhase::After {
             println!("WRITTEN");
             std::io::stdout().flush().unwrap();
@@ -29,7 +30,7 @@ impl AuditSink for StopBeforeAfter {
                 std::thread::park();
             }
         }
-        self.0.append(record).map_err(|e| e.to_string())
+        Box::pin(self.0.audit(record))
     }
 }
 
@@ -59,11 +60,11 @@ fn crash_child() {
             std::sync::Arc::new(stagehand::graph::Governor::new(&[])),
         )
         .unwrap();
-        let audit = AuditLog::open(std::path::Path::new(&lines[2])).unwrap();
+        let store = stagehand::store::open_headless(std::path::Path::new(&lines[2])).unwrap();
         let mut w = Writer::new(
             client,
-            Box::new(StopBeforeAfter(audit)),
-            "lead@contoso.example",
+            std::sync::Arc::new(StopBeforeAfter(store.client().unwrap())),
+            Actor::fixed("lead@contoso.example"),
         );
         let to = Person {
             id: lines[6].clone(),

@@ -8,8 +8,8 @@ use crossterm::event::KeyCode;
 use stagehand::app::review::ReviewCmd;
 use stagehand::app::{App, Cmd, LoadState, Pane};
 use stagehand::feeds::review::{FeedTiming, spawn_with};
-use stagehand::review::{ApplyState, RejectionLog};
-use stagehand::store::{AuditLog, AuditPhase};
+use stagehand::review::ApplyState;
+use stagehand::store::{Actor, AuditLog, AuditPhase};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -23,9 +23,11 @@ async fn refresh_approve_confirm_write_and_confirm_through_the_feed() {
     let feed = spawn_with(
         t.client.clone(),
         cfg.clone(),
-        Box::new(AuditLog::open(dir.path()).unwrap()),
-        RejectionLog::open(dir.path()).unwrap(),
-        "lead@contoso.example".into(),
+        stagehand::store::open_headless(dir.path())
+            .unwrap()
+            .client()
+            .unwrap(),
+        Actor::fixed("lead@contoso.example"),
         tx,
         cancel.clone(),
         FeedTiming {
@@ -115,9 +117,11 @@ async fn a_failed_read_reports_the_reason_and_a_later_refresh_recovers() {
     let feed = spawn_with(
         t.client.clone(),
         cfg.clone(),
-        Box::new(AuditLog::open(dir.path()).unwrap()),
-        RejectionLog::open(dir.path()).unwrap(),
-        "lead".into(),
+        stagehand::store::open_headless(dir.path())
+            .unwrap()
+            .client()
+            .unwrap(),
+        Actor::fixed("lead"),
         tx,
         cancel.clone(),
         FeedTiming {

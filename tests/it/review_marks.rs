@@ -12,8 +12,8 @@ use stagehand::app::{App, Cmd, LoadState, Msg, Pane};
 use stagehand::commands::review::{ReviewArgs, review};
 use stagehand::config::Config;
 use stagehand::feeds::review::{FeedTiming, LIFT_ACTION, REJECT_ACTION, spawn_with};
-use stagehand::review::{RejectionLog, rejections};
-use stagehand::store::{AuditLog, AuditPhase};
+use stagehand::review::rejections;
+use stagehand::store::{Actor, AuditLog, AuditPhase, StoreHandle};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,18 +24,20 @@ struct Session {
     rx: mpsc::Receiver<Msg>,
     feed: mpsc::UnboundedSender<ReviewCmd>,
     cancel: CancellationToken,
+    /// The data dir's store thread (and lock), stopped when the session ends.
+    store: Option<StoreHandle>,
 }
 
 impl Session {
     async fn open(t: &Tenant, cfg: &Config, dir: &Path) -> Session {
         let (tx, rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
+        let store = stagehand::store::open_headless(dir).unwrap();
         let feed = spawn_with(
             t.client.clone(),
             cfg.clone(),
-            Box::new(AuditLog::open(dir).unwrap()),
-            RejectionLog::open(dir).unwrap(),
-            LEAD.into(),
+            store.client().unwrap(),
+            Actor::fixed(LEAD),
             tx,
             cancel.clone(),
             FeedTiming {
@@ -54,6 +56,7 @@ impl Session {
             rx,
             feed,
             cancel,
+            store: Some(store),
         };
         s.until("the first load", |a| {
             matches!(a.review.load, LoadState::Ready { .. })
@@ -101,6 +104,11 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.cancel.cancel();
+        // Everything handed to the store is durable and the data-dir lock is free once this
+        // returns (the store thread needs no runtime, so joining it here cannot deadlock).
+        if let Some(store) = self.store.take() {
+            let _ = store.shutdown();
+        }
     }
 }
 

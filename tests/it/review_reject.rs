@@ -1,5 +1,5 @@
 //! Rejections remembered across restarts, against the simulator: `r` in the pane goes through the
-//! real feed into the data dir's rejections file and the audit log; a new App and feed on the same
+//! real feed into the data dir's database (through the store thread) and the audit log; a new App and feed on the same
 //! data dir still hide the row; the headless commands read it (`review --json` shows `rejected`,
 //! `reassign --apply` never writes it); a new sign-in on the device brings the row back everywhere.
 
@@ -13,8 +13,8 @@ use stagehand::app::{App, Cmd, LoadState, Msg, Pane};
 use stagehand::commands::review::{ReassignArgs, ReviewArgs, reassign, review};
 use stagehand::config::Config;
 use stagehand::feeds::review::{FeedTiming, REJECT_ACTION, spawn_with};
-use stagehand::review::{PlanRow, RejectionLog, rejections};
-use stagehand::store::{AuditLog, AuditPhase};
+use stagehand::review::{PlanRow, rejections};
+use stagehand::store::{Actor, AuditLog, AuditPhase, StoreHandle};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -26,18 +26,20 @@ struct Session {
     rx: mpsc::Receiver<Msg>,
     feed: mpsc::UnboundedSender<ReviewCmd>,
     cancel: CancellationToken,
+    /// The data dir's store thread (and lock), stopped when the session ends.
+    store: Option<StoreHandle>,
 }
 
 impl Session {
     async fn open(t: &Tenant, cfg: &Config, dir: &Path) -> (Session, Vec<Cmd>) {
         let (tx, rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
+        let store = stagehand::store::open_headless(dir).unwrap();
         let feed = spawn_with(
             t.client.clone(),
             cfg.clone(),
-            Box::new(AuditLog::open(dir).unwrap()),
-            RejectionLog::open(dir).unwrap(),
-            LEAD.into(),
+            store.client().unwrap(),
+            Actor::fixed(LEAD),
             tx,
             cancel.clone(),
             FeedTiming {
@@ -52,6 +54,7 @@ impl Session {
             rx,
             feed,
             cancel,
+            store: Some(store),
         };
         let cmds = s
             .until("the first load", |a| {
@@ -85,6 +88,11 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.cancel.cancel();
+        // Everything handed to the store is durable and the data-dir lock is free once this
+        // returns (the store thread needs no runtime, so joining it here cannot deadlock).
+        if let Some(store) = self.store.take() {
+            let _ = store.shutdown();
+        }
     }
 }
 

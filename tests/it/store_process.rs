@@ -2,7 +2,8 @@
 //! scan burst, and kill -9 between an audit log's before and after records.
 //!
 //! The test binary re-executes itself as the child: `child_entry` is an ignored test that the parent
-//! runs with `--ignored --exact store_process::child_entry`, choosing a role through `STAGEHAND_STORE_CHILD`.
+//! runs with `--ignored --exact store_process::child_entry` (its path in the one test binary),
+//! choosing a role through `STAGEHAND_STORE_CHILD`.
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read};
@@ -14,8 +15,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use stagehand::config::{IdentifierType, Platform};
 use stagehand::store::{
-    AuditLog, AuditPhase, AuditRecord, EntryState, Journal, QueueEntry, QueueEvent, StoreError,
-    spawn,
+    AuditLog, AuditPhase, AuditRecord, EntryState, QueueEntry, QueueEvent, Store, StoreError, spawn,
 };
 
 const ROLE: &str = "STAGEHAND_STORE_CHILD";
@@ -62,13 +62,13 @@ fn child_entry() {
     let dir = std::path::PathBuf::from(std::env::var(DIR).expect("child needs a data dir"));
     match role.as_str() {
         "hold_lock" => {
-            let _journal = Journal::open(&dir).unwrap();
+            let _db = Store::open(&dir).unwrap();
             println!("LOCKED");
             block_on_stdin();
         }
         "writer" => {
-            let (journal, _, _) = Journal::open(&dir).unwrap();
-            let (store, mut acks) = spawn(journal);
+            let (db, _, _) = Store::open(&dir).unwrap();
+            let (store, mut acks) = spawn(db);
             let mut outstanding = 0u32;
             for ticket in 0u64.. {
                 let scan = QueueEvent::Added(entry(&format!("S{ticket:07}")));
@@ -169,7 +169,7 @@ fn the_lock_refuses_a_second_process_and_frees_when_the_holder_dies() {
     let mut seen = Vec::new();
     kid.read_until(&mut seen, |l| l.iter().any(|l| marker(l) == "LOCKED"));
 
-    let err = Journal::open(dir.path()).unwrap_err();
+    let err = Store::open(dir.path()).unwrap_err();
     match &err {
         StoreError::Locked {
             dir: d,
@@ -183,7 +183,7 @@ fn the_lock_refuses_a_second_process_and_frees_when_the_holder_dies() {
     assert!(err.to_string().contains(&format!("pid {pid}")), "{err}");
 
     kid.kill(&mut seen);
-    Journal::open(dir.path()).expect("the OS releases the lock of a killed process");
+    Store::open(dir.path()).expect("the OS releases the lock of a killed process");
 }
 
 #[test]
@@ -206,7 +206,7 @@ fn kill_9_mid_burst_never_loses_an_acknowledged_scan() {
         "acks out of order"
     );
 
-    let (_j, queue, report) = Journal::open(dir.path()).unwrap();
+    let (_j, queue, report) = Store::open(dir.path()).unwrap();
     eprintln!("{report}");
     let serials: Vec<&str> = queue.entries().iter().map(|e| e.serial.as_str()).collect();
     assert!(

@@ -100,9 +100,11 @@ pub struct IntakeState {
     pub removal: Option<Removal>,
     /// Confirmed removals in flight (audit first, then Intune).
     pub removing: Vec<Removal>,
+    /// Audit "after" records of removals not yet durable: (ticket, serial, what Intune did).
+    pub removal_after: Vec<(u64, String, String)>,
     /// The last store failure, shown until a save succeeds.
     pub store_error: Option<String>,
-    /// What opening the journal reported (a torn last record), shown once.
+    /// What opening the store reported (an imported journal's torn last record), shown once.
     pub notice: Option<String>,
     /// The "mark failed" reason prompt, while open (`note.rs`).
     pub fail_prompt: Option<note::FailPrompt>,
@@ -142,6 +144,7 @@ impl IntakeState {
             actor: String::from("unknown"),
             removal: None,
             removing: Vec::new(),
+            removal_after: Vec::new(),
             store_error: None,
             notice: None,
             fail_prompt: None,
@@ -149,7 +152,7 @@ impl IntakeState {
         }
     }
 
-    /// Loads the queue the journal replayed at start.
+    /// Loads the queue the store read at start.
     pub fn load(&mut self, queue: Queue, notice: Option<String>) {
         self.queue = queue;
         self.queue_version += 1;
@@ -340,7 +343,7 @@ impl IntakeState {
     /// The store's answer: applied to the queue when durable, kept and re-sent when not.
     pub fn on_ack(&mut self, ack: StoreAck, config: &Config) -> Vec<Cmd> {
         let Some(events) = self.inflight.remove(&ack.ticket) else {
-            return self.on_audit_ack(ack.ticket, ack.result.is_ok());
+            return self.on_audit_ack(ack.ticket, &ack.result);
         };
         match ack.result {
             Ok(()) => {

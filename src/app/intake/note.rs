@@ -1,5 +1,5 @@
 //! Local status notes: a technician marks a queue entry failed with a reason (a hardware fault,
-//! say). The reason is kept in the journal (`QueueEvent::MarkedFailed`), shown in the queue, and
+//! say). The reason is kept in the store (`QueueEvent::MarkedFailed`), shown in the queue, and
 //! never sent to Intune. `f` in the queue list opens a one-line reason prompt; Enter saves it,
 //! Esc cancels.
 

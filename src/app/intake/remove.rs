@@ -65,8 +65,23 @@ impl IntakeState {
         }]
     }
 
-    /// The "before" record is durable: now ask Intune.
-    pub(crate) fn on_audit_ack(&mut self, ticket: u64, ok: bool) -> Vec<Cmd> {
+    /// An audit record's answer. The "before" record is durable: now ask Intune. An "after"
+    /// record that could not be written is said, beside what Intune did.
+    pub(crate) fn on_audit_ack(&mut self, ticket: u64, result: &Result<(), String>) -> Vec<Cmd> {
+        if let Some(i) = self.removal_after.iter().position(|(t, _, _)| *t == ticket) {
+            let (_, serial, outcome) = self.removal_after.remove(i);
+            if let Err(e) = result {
+                tracing::error!(%serial, error = %e, "audit after-record of a removal not written");
+                self.feedback = Some(Feedback {
+                    kind: FeedbackKind::Error,
+                    serial,
+                    text: format!("{outcome}; the audit 'after' record could not be written: {e}"),
+                    at: self.now,
+                });
+            }
+            return Vec::new();
+        }
+        let ok = result.is_ok();
         let Some(pos) = self
             .removing
             .iter()
@@ -109,6 +124,11 @@ impl IntakeState {
         };
         let ticket = self.next_ticket;
         self.next_ticket += 1;
+        let said = match &result {
+            Ok(()) => "removed from Intune".to_string(),
+            Err(e) => format!("not removed: {e}"),
+        };
+        self.removal_after.push((ticket, r.serial.clone(), said));
         let mut cmds = vec![Cmd::Audit {
             ticket,
             record: Box::new(before.after(self.now, &outcome)),

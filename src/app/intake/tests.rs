@@ -436,6 +436,63 @@ fn removing_a_registered_identity_asks_audits_first_then_calls_intune() {
     assert!(s.queue.is_empty());
 }
 
+/// Intune removed the identity but its audit "after" record could not be written: the pane says
+/// both, never only "removed".
+#[test]
+fn a_removal_whose_after_record_fails_says_so() {
+    let (mut s, cfg) = queued(1);
+    s.can_upload = true;
+    let cmds = s.on_tick(t0(), &cfg);
+    ack_all(
+        &mut s,
+        &cfg,
+        cmds.into_iter()
+            .filter(|c| matches!(c, Cmd::Store { .. }))
+            .collect(),
+    );
+    let cmds = s.on_uploaded(vec![UploadOutcome {
+        serial: "SN0000".into(),
+        result: UploadResult::Registered {
+            imported_id: Some("imp-1".into()),
+            message: "registered".into(),
+        },
+    }]);
+    ack_all(&mut s, &cfg, cmds);
+    s.settle();
+    s.input_focused = false;
+    let x = KeyEvent::new(KeyCode::Char('X'), KeyModifiers::NONE);
+    s.on_key(x, Some(Action::RemoveFromIntune), &cfg);
+    let yes = KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE);
+    let cmds = s.on_key(yes, None, &cfg);
+    let [Cmd::Audit { ticket, .. }] = cmds.as_slice() else {
+        panic!("{cmds:?}")
+    };
+    let ok = StoreAck {
+        ticket: *ticket,
+        result: Ok(()),
+    };
+    assert_eq!(s.on_ack(ok, &cfg).len(), 1, "Intune is asked");
+    let cmds = s.on_identity_removed("SN0000", Ok(()));
+    let Some(Cmd::Audit { ticket, .. }) = cmds.first() else {
+        panic!("{cmds:?}")
+    };
+    let failed = StoreAck {
+        ticket: *ticket,
+        result: Err("audit.jsonl: fsync: No space left on device".into()),
+    };
+    assert!(s.on_ack(failed, &cfg).is_empty());
+    let fb = s.feedback.as_ref().unwrap();
+    assert_eq!(fb.kind, FeedbackKind::Error);
+    assert!(
+        fb.text.contains("removed from Intune")
+            && fb.text.contains("'after' record could not be written")
+            && fb.text.contains("No space left"),
+        "{}",
+        fb.text
+    );
+    assert!(s.removal_after.is_empty());
+}
+
 #[test]
 fn a_queued_entry_cannot_be_removed_from_intune() {
     let (mut s, cfg) = queued(1);

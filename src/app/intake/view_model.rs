@@ -5,7 +5,7 @@ use super::IntakeState;
 use crate::store::queue::serial_key;
 use crate::store::{EntryState, QueueEntry};
 
-/// A row's state as shown: the journal's state, plus "saving" (not yet durable) and "uploading"
+/// A row's state as shown: the stored state, plus "saving" (not yet durable) and "uploading"
 /// (in the batch in flight, even before that state change is durable).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RowState {

@@ -68,7 +68,8 @@ pub enum ReviewCmd {
     Refresh,
     /// Write these confirmed changes (audit before, POST users/$ref, audit after, read back).
     Apply(Vec<ApplyJob>),
-    /// Remember these rejections (rejections file, then the audit log); answered by `RejectSaved`.
+    /// Remember these rejections (the store's database, then the audit log); answered by
+    /// `RejectSaved`.
     Reject(Vec<Reject>),
     /// These rejections no longer hold (device id, fingerprint): the device's data changed.
     Forget(Vec<(String, String)>),
