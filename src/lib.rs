@@ -657,7 +657,7 @@ fn spawn_notifier(
                 .id
                 .clone()
                 .unwrap_or_else(|| tenant.to_string()),
-            collector: live.actor.clone().unwrap_or_default(),
+            collector: live.actor.now().unwrap_or_default(),
         },
     };
     tasks.spawn(async move {
