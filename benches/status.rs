@@ -20,9 +20,9 @@ use ratatui::backend::TestBackend;
 use stagehand::app::status::StatusMsg;
 use stagehand::app::{App, Msg, Pane};
 use stagehand::config::{Config, IdentifierType, Platform};
-use stagehand::feeds::status::Poller;
 use stagehand::graph::{Family, Governor, GraphClient, Limits, Timeouts};
 use stagehand::status::Stage;
+use stagehand::status::poll::Poller;
 use stagehand::store::{EntryState, QueueEntry};
 
 const DEVICES: usize = 10_000;

@@ -277,4 +277,35 @@ mod tests {
         let e = write(dir.path(), &table(), Utc::now()).unwrap_err();
         assert!(e.to_string().contains("exports"), "{e}");
     }
+
+    #[test]
+    fn status_e_exports_the_pane_and_the_pane_says_where() {
+        use crate::app::{App, Cmd, Msg, Pane};
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let mut a = App::new(crate::config::Config::default(), Utc::now());
+        a.focus = Pane::Status;
+        let cmds = a.update(Msg::Key(KeyEvent::new(
+            KeyCode::Char('E'),
+            KeyModifiers::SHIFT,
+        )));
+        let [Cmd::Export(t)] = cmds.as_slice() else {
+            panic!("{cmds:?}")
+        };
+        assert_eq!(t.name, "status");
+        assert_eq!(t.columns[0], "Serial");
+        assert!(t.rows.is_empty());
+        a.update(Msg::Exported {
+            table: "status",
+            result: Ok(Written {
+                csv: "/data/exports/status-1.csv".into(),
+                json: "/data/exports/status-1.json".into(),
+                rows: 0,
+            }),
+        });
+        let n = a.devices.notice.clone().unwrap();
+        assert!(
+            n.text.contains("/data/exports/status-1.csv") && !n.bad,
+            "{n:?}"
+        );
+    }
 }

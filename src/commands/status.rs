@@ -1,5 +1,9 @@
-//! `stagehand status`: the status pane without the console. One poll (or `--watch` to keep
-//! polling), printed as a table or as JSON.
+//! `stagehand status`: the status pane without the console. One complete answer (or `--watch`
+//! to keep polling), printed as a table or as JSON.
+//!
+//! Without `--watch` the answer is complete: poll cycles run until no read is pending (a cycle
+//! normally completes everything; a failed read is tried again, at most `ONE_SHOT_CYCLES`
+//! times), so a device a real user signed in to shows `in_use`, not `provisioned`.
 //!
 //! Output contract, TTY or not: `--json` prints one JSON array of every tracked device per poll,
 //! on one line (so `--json --watch` is JSON Lines: one array per line, one line per poll, each
@@ -13,9 +17,9 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::config::Config;
-use crate::feeds::status::Poller;
 use crate::graph::GraphClient;
 use crate::status::DeviceStatus;
+use crate::status::poll::Poller;
 use crate::store::Store;
 use crate::store::queue::serial_key;
 use crate::text::escape as esc;
@@ -67,7 +71,7 @@ pub async fn run(
     loop {
         let rows = tokio::select! {
             _ = &mut stop => return Ok(ExitCode::SUCCESS),
-            rows = poller.cycle(&entries, chrono::Utc::now()) => rows?,
+            rows = poll(&mut poller, &entries, !args.watch) => rows?,
         };
         let mut out = crate::text::TermWriter(std::io::stdout().lock());
         if args.csv {
@@ -94,6 +98,49 @@ pub async fn run(
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// Most poll cycles a one-shot answer runs while reads stay pending.
+pub const ONE_SHOT_CYCLES: usize = 4;
+
+/// One poll cycle, or with `complete` cycles until no read is pending (at most
+/// [`ONE_SHOT_CYCLES`]), with a progress line on stderr when stderr is a terminal.
+async fn poll(
+    poller: &mut Poller,
+    entries: &[std::sync::Arc<crate::store::QueueEntry>],
+    complete: bool,
+) -> Result<Vec<crate::status::SharedRow>, crate::graph::GraphError> {
+    use std::io::IsTerminal;
+    let progress = complete && std::io::stderr().is_terminal();
+    let say = |line: &str| {
+        if progress {
+            // Erase the line, then write it again: one line that updates in place.
+            eprint!("\r\x1b[2K{line}");
+            let _ = std::io::stderr().flush();
+        }
+    };
+    say("reading Intune…");
+    let mut rows = poller.cycle(entries, chrono::Utc::now()).await?;
+    let mut cycles = 1;
+    while complete && poller.pending() > 0 && cycles < ONE_SHOT_CYCLES {
+        say(&format!(
+            "reading Intune… {} reads still pending, pass {}/{ONE_SHOT_CYCLES}",
+            poller.pending(),
+            cycles + 1
+        ));
+        // A short pause: a failed read is usually a throttled or busy moment.
+        tokio::time::sleep(std::time::Duration::from_secs(cycles as u64)).await;
+        rows = poller.cycle(entries, chrono::Utc::now()).await?;
+        cycles += 1;
+    }
+    say("");
+    if complete && poller.pending() > 0 {
+        eprintln!(
+            "warning: {} device reads still failed after {cycles} passes; the devices concerned are flagged stale",
+            poller.pending()
+        );
+    }
+    Ok(rows)
 }
 
 /// Resolves on Ctrl-C / SIGINT, or SIGTERM on Unix (how a scheduler or `timeout` stops us).

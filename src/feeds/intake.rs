@@ -95,16 +95,6 @@ fn state_text(state: Option<&EnrollmentState>) -> String {
     }
 }
 
-/// Whether an error means "try again later" rather than "Intune refused this".
-fn transient(e: &GraphError) -> bool {
-    match e {
-        GraphError::Server { status, .. } => *status >= 500 || *status == 429 || *status == 408,
-        GraphError::Throttled { .. } | GraphError::Transport(_) | GraphError::Timeout(_) => true,
-        GraphError::Unauthorized { .. } | GraphError::Auth(_) => true,
-        _ => false,
-    }
-}
-
 fn all(batch: &[QueueEntry], result: impl Fn() -> UploadResult) -> Vec<UploadOutcome> {
     batch
         .iter()
@@ -117,7 +107,7 @@ fn all(batch: &[QueueEntry], result: impl Fn() -> UploadResult) -> Vec<UploadOut
 
 fn failure(batch: &[QueueEntry], e: &GraphError) -> Vec<UploadOutcome> {
     let message = e.to_string();
-    if transient(e) {
+    if e.is_transient() {
         all(batch, || UploadResult::Failed {
             message: message.clone(),
         })

@@ -17,6 +17,7 @@ use super::error::GraphError;
 use super::governor::Family;
 use super::models::null_default;
 use super::odata::Query;
+use super::ops::seg;
 use super::retry::{RetrySafety, backoff, parse_retry_after};
 
 /// Graph's per-call limit.
@@ -71,6 +72,42 @@ impl BatchRequest {
             .insert("Content-Type".into(), "application/json".into());
         r.body = Some(body);
         r
+    }
+
+    /// The same request under another batch id (ids must be unique within one `$batch`).
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = id.into();
+        self
+    }
+
+    /// `GET managedDevices/{id}?$select=id,usersLoggedOn,enrolledByUserPrincipalName`: the
+    /// properties the list call leaves empty (REFERENCE: `managedDevice`, single-device GET).
+    /// Batch id `"0"`; set another with [`Self::with_id`].
+    pub fn device_details(device_id: &str) -> Self {
+        Self::get(
+            "0",
+            format!(
+                "/deviceManagement/managedDevices/{}?$select=id,usersLoggedOn,enrolledByUserPrincipalName",
+                seg(device_id)
+            ),
+        )
+    }
+
+    /// `GET managedDevices/{id}/users`: the device's primary user, authoritative over the list
+    /// row's `userPrincipalName`.
+    pub fn device_users(device_id: &str) -> Self {
+        Self::get(
+            "0",
+            format!("/deviceManagement/managedDevices/{}/users", seg(device_id)),
+        )
+    }
+
+    /// `GET /users/{id}?$select=id,userPrincipalName`: who a user id is (404 once deleted).
+    pub fn user(user_id: &str) -> Self {
+        Self::get(
+            "0",
+            format!("/users/{}?$select=id,userPrincipalName", seg(user_id)),
+        )
     }
 
     /// Whether sending this again after an unclear outcome cannot act twice.
@@ -281,6 +318,32 @@ mod tests {
         assert!(!p.is_repeatable());
         assert_eq!(p.headers["Content-Type"], "application/json");
         assert!(BatchRequest::get("2", "/x").is_repeatable());
+    }
+
+    #[test]
+    fn typed_reads_are_relative_and_escape_their_ids() {
+        assert_eq!(
+            BatchRequest::device_details("md-1").with_id("7"),
+            BatchRequest::get(
+                "7",
+                "/deviceManagement/managedDevices/md-1?$select=id,usersLoggedOn,enrolledByUserPrincipalName"
+            )
+        );
+        assert_eq!(
+            BatchRequest::device_users("a/b?c").url,
+            "/deviceManagement/managedDevices/a%2Fb%3Fc/users"
+        );
+        assert_eq!(
+            BatchRequest::user("u/1").url,
+            "/users/u%2F1?$select=id,userPrincipalName"
+        );
+        let all = [
+            BatchRequest::device_details("x"),
+            BatchRequest::device_users("x"),
+            BatchRequest::user("x"),
+        ];
+        assert!(all.iter().all(|r| r.is_repeatable() && r.method == "GET"));
+        assert!(validate(&[all[0].clone().with_id("a"), all[1].clone().with_id("b")]).is_ok());
     }
 
     #[test]

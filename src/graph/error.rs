@@ -88,6 +88,17 @@ impl GraphError {
         }
     }
 
+    /// Whether this means "try again later" rather than "Graph refused this": throttling, a
+    /// server-side failure (5xx, 408), no answer at all, or a sign-in that may recover.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Server { status, .. } => *status >= 500 || *status == 429 || *status == 408,
+            Self::Throttled { .. } | Self::Transport(_) | Self::Timeout(_) => true,
+            Self::Unauthorized { .. } | Self::Auth(_) => true,
+            _ => false,
+        }
+    }
+
     /// Graph does not know the operation at all (an action or function absent from its metadata):
     /// 400 `BadRequest` "Resource not found for the segment '…'" (docs/graph.md §4.3). Means "not
     /// available here", never a fact about the tenant.
@@ -274,6 +285,46 @@ mod tests {
     use super::*;
 
     use crate::graph::fixtures::read as sample;
+
+    #[test]
+    fn transient_failures_are_the_ones_worth_retrying() {
+        let server = |status| GraphError::Server {
+            status,
+            code: "x".into(),
+            message: "m".into(),
+            request_id: None,
+        };
+        for e in [
+            server(500),
+            server(503),
+            server(429),
+            server(408),
+            GraphError::Throttled {
+                retry_after: None,
+                request_id: None,
+            },
+            GraphError::Transport("reset".into()),
+            GraphError::Timeout("60 s".into()),
+            GraphError::Unauthorized { request_id: None },
+        ] {
+            assert!(e.is_transient(), "{e:?}");
+        }
+        for e in [
+            server(400),
+            server(409),
+            GraphError::Forbidden {
+                code: "x".into(),
+                message: "m".into(),
+                request_id: None,
+            },
+            GraphError::Invalid("bad".into()),
+            GraphError::ForeignOrigin {
+                origin: "https://evil.example".into(),
+            },
+        ] {
+            assert!(!e.is_transient(), "{e:?}");
+        }
+    }
 
     #[test]
     fn generic_error_sample_parses() {

@@ -7,7 +7,9 @@
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
-use super::models::ManagedDevice;
+use chrono::{DateTime, Utc};
+
+use super::models::{ManagedDevice, ManagedDeviceSummary};
 
 /// Everything but RFC 3986 unreserved characters is encoded.
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -99,6 +101,47 @@ pub enum DeviceFilter {
     DeviceNamePrefix(String),
     /// `lastSyncDateTime gt <ts>` (documented `gt`/`lt` support).
     LastSyncAfter(chrono::DateTime<chrono::Utc>),
+    /// `enrolledDateTime gt <ts>` (documented `gt`/`lt` support).
+    EnrolledAfter(chrono::DateTime<chrono::Utc>),
+}
+
+/// The properties a filter's re-check reads, borrowed from a list row of any shape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FilterFields<'a> {
+    pub serial_number: Option<&'a str>,
+    pub user_principal_name: Option<&'a str>,
+    pub device_name: Option<&'a str>,
+    pub last_sync: Option<DateTime<Utc>>,
+    pub enrolled: Option<DateTime<Utc>>,
+}
+
+/// A `managedDevice` list row a [`DeviceFilter`] can re-check.
+pub trait Filterable {
+    fn filter_fields(&self) -> FilterFields<'_>;
+}
+
+impl Filterable for ManagedDevice {
+    fn filter_fields(&self) -> FilterFields<'_> {
+        FilterFields {
+            serial_number: self.serial_number.as_deref(),
+            user_principal_name: self.user_principal_name.as_deref(),
+            device_name: self.device_name.as_deref(),
+            last_sync: self.last_sync_date_time,
+            enrolled: self.enrolled_date_time,
+        }
+    }
+}
+
+impl Filterable for ManagedDeviceSummary {
+    fn filter_fields(&self) -> FilterFields<'_> {
+        FilterFields {
+            serial_number: self.serial_number.as_deref(),
+            user_principal_name: self.user_principal_name.as_deref(),
+            device_name: self.device_name.as_deref(),
+            last_sync: self.last_sync_date_time,
+            enrolled: self.enrolled_date_time,
+        }
+    }
 }
 
 impl DeviceFilter {
@@ -112,23 +155,41 @@ impl DeviceFilter {
                 "lastSyncDateTime gt {}",
                 t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             ),
+            Self::EnrolledAfter(t) => format!(
+                "enrolledDateTime gt {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        }
+    }
+
+    /// The property the re-check reads (it must be in a `$select`).
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::SerialNumber(_) => "serialNumber",
+            Self::UserPrincipalName(_) => "userPrincipalName",
+            Self::DeviceNamePrefix(_) => "deviceName",
+            Self::LastSyncAfter(_) => "lastSyncDateTime",
+            Self::EnrolledAfter(_) => "enrolledDateTime",
         }
     }
 
     /// Does `device` really satisfy the filter? Rows that do not are dropped.
-    pub fn matches(&self, device: &ManagedDevice) -> bool {
+    pub fn matches(&self, device: &impl Filterable) -> bool {
         fn eq_ci(a: Option<&str>, b: &str) -> bool {
             a.is_some_and(|a| a.trim().eq_ignore_ascii_case(b.trim()))
         }
+        let d = device.filter_fields();
         match self {
-            Self::SerialNumber(s) => eq_ci(device.serial_number.as_deref(), s),
-            Self::UserPrincipalName(u) => eq_ci(device.user_principal_name.as_deref(), u),
-            Self::DeviceNamePrefix(p) => device.device_name.as_deref().is_some_and(|n| {
+            Self::SerialNumber(s) => eq_ci(d.serial_number, s),
+            Self::UserPrincipalName(u) => eq_ci(d.user_principal_name, u),
+            Self::DeviceNamePrefix(p) => d.device_name.is_some_and(|n| {
                 n.len() >= p.len()
                     && n.is_char_boundary(p.len())
                     && n[..p.len()].eq_ignore_ascii_case(p)
             }),
-            Self::LastSyncAfter(t) => device.last_sync_date_time.is_some_and(|d| d > *t),
+            Self::LastSyncAfter(t) => d.last_sync.is_some_and(|d| d > *t),
+            // A row without an enrollment time is kept: the filter cannot speak for it.
+            Self::EnrolledAfter(t) => d.enrolled.is_none_or(|d| d > *t),
         }
     }
 

@@ -85,6 +85,9 @@ pub struct Device {
     pub action_results: Vec<Value>,
     /// Test shaping (see `SimHandle::shape_device`); the defaults describe the usual staged laptop.
     pub shape: Shape,
+    /// Check-ins besides the schedule and the sign-ins: a `syncDevice` action, or a test's
+    /// `SimHandle::check_in`.
+    pub syncs: Vec<DateTime<Utc>>,
 }
 
 /// The parts of a device a test may bend to reach rare verdicts and flags: another OS, another
@@ -238,6 +241,7 @@ impl Fleet {
             management_state: "managed".into(),
             action_results: vec![],
             shape: Shape::default(),
+            syncs: vec![],
         }
     }
 
@@ -394,6 +398,28 @@ impl Fleet {
     }
 }
 
+/// The last scheduled check-in at or before `now` of a device enrolled at `enroll_at`: every 3
+/// minutes for the first 15, every 15 for the next 2 hours, then every 8 hours.
+pub fn scheduled_check_in(enroll_at: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+    let since = now - enroll_at;
+    if since <= Span::zero() {
+        return enroll_at;
+    }
+    let steps = |from: Span, every: Span| {
+        let n = (since - from).num_seconds() / every.num_seconds();
+        enroll_at + from + every * n as i32
+    };
+    let fast_end = Span::minutes(15);
+    let medium_end = fast_end + Span::hours(2);
+    if since < fast_end {
+        steps(Span::zero(), Span::minutes(3))
+    } else if since < medium_end {
+        steps(fast_end, Span::minutes(15))
+    } else {
+        steps(medium_end, Span::hours(8))
+    }
+}
+
 fn state_at(
     enroll_at: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
@@ -454,6 +480,33 @@ impl Device {
             .or_else(|| dir.find(&self.staging_upn).map(|u| u.id.clone()))
     }
 
+    /// The device's last check-in at `now` (`lastSyncDateTime`). A newly enrolled Windows device
+    /// checks in every 3 minutes for 15 minutes, then every 15 minutes for 2 hours, then about
+    /// every 8 hours (Intune's documented refresh cycle); a user sign-in runs a check-in too (the
+    /// enrollment client's logon schedule), and so does a `syncDevice` action. Between check-ins
+    /// nothing the device reports (`usersLoggedOn`, `lastSyncDateTime`) changes.
+    pub fn last_sync(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let scheduled = scheduled_check_in(self.enroll_at, now);
+        self.sign_ins()
+            .chain(self.syncs.iter().copied())
+            .filter(|t| *t <= now && *t >= self.enroll_at)
+            .fold(scheduled, DateTime::max)
+    }
+
+    /// When each sign-in this device reports happened (staging account, ghost, real user, extra).
+    fn sign_ins(&self) -> impl Iterator<Item = DateTime<Utc>> + '_ {
+        [
+            Some(self.enroll_at + Span::seconds(40)),
+            self.ghost_logon
+                .as_ref()
+                .map(|_| self.enroll_at + Span::seconds(90)),
+            self.logon.as_ref().map(|(_, at)| *at),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.shape.extra_logons.iter().map(|(_, at)| *at))
+    }
+
     pub fn users_logged_on(&self, now: DateTime<Utc>, dir: &Directory) -> Vec<Value> {
         let mut out = vec![];
         if let Some(s) = dir.find(&self.staging_upn) {
@@ -491,7 +544,7 @@ impl Device {
             "userDisplayName": primary.as_ref().map(|u| u.display_name.clone()).unwrap_or_default(),
             "emailAddress": primary.as_ref().map(|u| u.upn.clone()).unwrap_or_default(),
             "enrolledDateTime": iso(self.enroll_at),
-            "lastSyncDateTime": iso(now.min(self.enroll_at + Span::minutes(30)).max(self.enroll_at)),
+            "lastSyncDateTime": iso(self.last_sync(now)),
             "complianceState": match &self.shape.compliance {
                 Some(c) => c.as_str(),
                 None if matches!(self.deployment(now), Some(Deployment::Succeeded)) => "compliant",

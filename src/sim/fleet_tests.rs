@@ -228,3 +228,39 @@ fn a_shaped_device_reports_its_os_join_type_compliance_and_extra_sign_ins() {
     assert_eq!(logons.len(), before + 1, "only sign-ins already past show");
     assert!(logons.iter().any(|l| l["userId"] == "u-early"));
 }
+
+#[test]
+fn devices_check_in_on_intunes_refresh_cycle_and_at_each_sign_in() {
+    let e = now();
+    let at = |m: i64| scheduled_check_in(e, e + Span::minutes(m) + Span::seconds(10));
+    assert_eq!(scheduled_check_in(e, e - Span::minutes(5)), e);
+    assert_eq!(at(0), e);
+    assert_eq!(at(4), e + Span::minutes(3));
+    assert_eq!(at(14), e + Span::minutes(12));
+    assert_eq!(at(16), e + Span::minutes(15));
+    assert_eq!(at(44), e + Span::minutes(30));
+    assert_eq!(at(135), e + Span::minutes(135));
+    assert_eq!(at(300), e + Span::minutes(135), "then about every 8 hours");
+    assert_eq!(at(135 + 480), e + Span::minutes(135 + 480));
+
+    let d = dir();
+    let mut f = fleet(7, 0.0);
+    f.seed(8, now(), &d);
+    let dev = f.devices.iter_mut().find(|d| d.logon.is_none()).unwrap();
+    let later = dev.enroll_at + Span::hours(4);
+    let sync = |dev: &Device, t| dev.to_json(t, &d, true)["lastSyncDateTime"].clone();
+    assert_eq!(sync(dev, later), iso(dev.enroll_at + Span::minutes(135)));
+    assert_eq!(
+        sync(dev, later),
+        sync(dev, later + Span::hours(1)),
+        "static"
+    );
+    dev.shape.extra_logons.push(("u-1".into(), later));
+    assert_eq!(sync(dev, later), iso(later), "a sign-in runs a check-in");
+    dev.syncs.push(later + Span::minutes(5));
+    assert_eq!(sync(dev, later + Span::minutes(4)), iso(later));
+    assert_eq!(
+        sync(dev, later + Span::minutes(6)),
+        iso(later + Span::minutes(5))
+    );
+}

@@ -467,6 +467,22 @@ impl SimHandle {
             n
         })
     }
+    /// Makes every enrolled device with this serial (case-insensitive) check in now, as after a
+    /// `syncDevice` or a scheduled check-in: its `lastSyncDateTime` moves to the sim clock.
+    /// Returns how many matched.
+    pub fn check_in(&self, serial: &str) -> usize {
+        self.with(|s| {
+            let now = s.clock.now();
+            let mut n = 0;
+            for d in s.fleet.devices.iter_mut() {
+                if d.serial.eq_ignore_ascii_case(serial) && d.enroll_at <= now {
+                    d.syncs.push(now);
+                    n += 1;
+                }
+            }
+            n
+        })
+    }
     /// Sets `enrollmentState` of every corporate identifier whose serial (the last field of
     /// `manufacturer,model,serial`, case-insensitive) is `serial`, as Intune does when an
     /// enrollment fails or is blocked: `"failed"`, `"blocked"` (or any member name). Returns how

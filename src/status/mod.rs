@@ -1,9 +1,11 @@
 //! The status domain: pure functions that turn what Graph and the local queue say into one stage
-//! and flags per device, decide what to read each poll cycle, and keep the observed timeline.
+//! and flags per device, decide what to read each poll cycle, and keep the observed timeline;
+//! and the poller (`poll`) that does the reads they plan.
 
 pub mod deployment;
 pub mod inputs;
 pub mod plan;
+pub mod poll;
 pub mod row;
 pub mod stage;
 pub mod timeline;
@@ -16,4 +18,4 @@ pub use inputs::{
 pub use row::{DeviceStatus, RawFields, SharedRow, Sources};
 pub use stage::{Derived, Flags, Inputs, Stage, Thresholds, derive};
 pub use timeline::{Change, Timeline};
-pub use tracker::{Listed, ReadAnswer, Tracker};
+pub use tracker::{Listed, PlannedRead, ReadAnswer, Tracker};

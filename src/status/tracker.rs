@@ -1,8 +1,9 @@
 //! State kept across poll cycles for every tracked serial: the observed timeline and the
-//! single-device data read so far. Pure: the feed hands in what it listed, asks which reads to
-//! make, records their answers, and gets the rows back.
+//! single-device data read so far, each read keyed on the list row it was answered under. Pure:
+//! the poller hands in what it listed, asks which reads to make, records their answers, and gets
+//! the rows back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -10,8 +11,9 @@ use chrono::{DateTime, Utc};
 use super::inputs::{
     DeviceRow, IdentityInput, LoggedOn, PrimaryRead, QueueInput, ReportRow, SingleDevice,
 };
-use super::plan::{self, Read, ReadsDone};
+use super::plan::{self, Read, ReadsDone, RowKey, Wanted};
 use super::row::{DeviceStatus, SharedRow, Sources};
+use super::stage::Stage;
 use super::stage::{Inputs, Thresholds, derive};
 use super::timeline::Timeline;
 use crate::config::StagingConfig;
@@ -41,11 +43,16 @@ pub enum ReadAnswer {
         users_logged_on: Vec<LoggedOn>,
     },
     Primary(PrimaryRead),
-    /// `GET /users/{id}`: the UPN, or `None` when the user is gone (404).
-    User {
-        id: String,
-        upn: Option<String>,
-    },
+}
+
+/// One read the tracker asks for: `read` of managed device `device_id` (serial key `serial`),
+/// whose list row shows `row` now; the answer is recorded under that key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedRead {
+    pub serial: String,
+    pub device_id: String,
+    pub read: Read,
+    pub row: RowKey,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -112,51 +119,102 @@ impl Tracker {
         })
     }
 
-    /// The single-device reads this cycle needs: `(serial key, managed device id, read)`, at most
-    /// one per device (see `plan`).
-    pub fn plan(&self, l: &Listed, now: DateTime<Utc>) -> Vec<(String, String, Read)> {
+    /// The stage of every listed serial as the data at hand derives it (before this cycle's
+    /// reads), for deciding what to read.
+    pub fn stages<'a>(
+        &'a self,
+        l: &'a Listed,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = Stage> + 'a {
+        l.serials
+            .iter()
+            .map(move |s| self.derive_at(&serial_key(s), l, now).stage)
+    }
+
+    /// The slow sources (report, identities) the tracked devices need now.
+    pub fn wanted(&self, l: &Listed, now: DateTime<Utc>) -> Wanted {
+        plan::wanted(self.stages(l, now))
+    }
+
+    /// The device reads this cycle needs, at most one of each kind per device (see `plan`).
+    /// `force`: the lead asked for a refresh; every readable device is read again.
+    pub fn plan(&self, l: &Listed, now: DateTime<Utc>, force: bool) -> Vec<PlannedRead> {
         let none = ReadsDone::default();
-        let mut by_id: HashMap<&str, String> = HashMap::new();
-        let mut candidates = Vec::new();
+        let mut rows: Vec<(String, &str, RowKey)> = Vec::new();
+        let mut stages = Vec::new();
         for serial in &l.serials {
             let key = serial_key(serial);
             let Some(device) = l.devices.get(&key) else {
                 continue;
             };
-            let stage = self.derive_at(&key, l, now).stage;
+            stages.push(self.derive_at(&key, l, now).stage);
+            rows.push((key, &*device.id, RowKey::of(device)));
+        }
+        let candidates = rows.iter().zip(&stages).map(|((key, id, row), stage)| {
             let kept = self
                 .kept
-                .get(&key)
-                .filter(|k| k.device_id.as_deref() == Some(&*device.id));
-            let unresolved = kept
-                .and_then(|k| k.single.as_ref())
-                .and_then(|s| self.unresolved(s));
-            candidates.push(plan::Candidate {
-                device_id: &device.id,
-                stage,
-                has_device: true,
+                .get(key)
+                .filter(|k| k.device_id.as_deref() == Some(*id));
+            plan::Candidate {
+                device_id: id,
+                stage: *stage,
                 done: kept.map_or(&none, |k| &k.reads),
-                unresolved,
-            });
-            by_id.insert(&device.id, key);
-        }
-        plan::plan_reads(candidates)
+                row,
+            }
+        });
+        let by_id: HashMap<&str, (&String, &RowKey)> =
+            rows.iter().map(|(k, id, row)| (*id, (k, row))).collect();
+        plan::plan_reads(candidates, force)
             .into_iter()
-            .filter_map(|(id, read)| by_id.get(id).map(|k| (k.clone(), id.to_string(), read)))
+            .filter_map(|(id, read)| {
+                by_id.get(id).map(|(serial, row)| PlannedRead {
+                    serial: (*serial).clone(),
+                    device_id: id.to_string(),
+                    read,
+                    row: (*row).clone(),
+                })
+            })
             .collect()
     }
 
-    /// A logged-on user id that is not the primary user and not resolved yet.
-    fn unresolved<'a>(&self, s: &'a SingleDevice) -> Option<&'a str> {
+    /// Logged-on user ids of the listed devices that were never looked up (each id once per
+    /// session, whichever devices it signed in to), sorted.
+    pub fn unresolved_users(&self, l: &Listed) -> Vec<String> {
+        let mut ids = BTreeSet::new();
+        for serial in &l.serials {
+            let key = serial_key(serial);
+            let Some(device) = l.devices.get(&key) else {
+                continue;
+            };
+            let single = self
+                .kept
+                .get(&key)
+                .filter(|k| k.device_id.as_deref() == Some(&*device.id))
+                .and_then(|k| k.single.as_deref());
+            if let Some(s) = single {
+                ids.extend(self.unresolved(s).map(str::to_string));
+            }
+        }
+        ids.into_iter().collect()
+    }
+
+    /// Reads and look-ups the next cycle would still make with the same listing: what failed
+    /// or could not be planned yet. Zero once every tracked device's data is complete.
+    pub fn pending(&self, l: &Listed, now: DateTime<Utc>) -> usize {
+        self.plan(l, now, false).len() + self.unresolved_users(l).len()
+    }
+
+    /// Logged-on user ids of a device that are not its primary user and were never looked up.
+    fn unresolved<'a>(&'a self, s: &'a SingleDevice) -> impl Iterator<Item = &'a str> + 'a {
         let primary = match &s.primary {
             PrimaryRead::User(u) => Some(u.id.as_str()),
             _ => None,
         };
         s.users_logged_on
             .iter()
-            .filter(|l| l.upn.is_none() && Some(l.user_id.as_str()) != primary)
+            .filter(move |l| l.upn.is_none() && Some(l.user_id.as_str()) != primary)
             .map(|l| l.user_id.as_str())
-            .find(|id| !self.users.contains_key(*id))
+            .filter(|id| !self.users.contains_key(*id))
     }
 
     /// Fills in resolved UPNs and drops deleted users from a device's logons.
@@ -173,8 +231,9 @@ impl Tracker {
             });
     }
 
-    /// Records one read's answer for `serial` whose managed device is `device_id`.
-    pub fn record(&mut self, serial: &str, device_id: &str, answer: ReadAnswer, at: DateTime<Utc>) {
+    /// Records one read's answer for `serial` whose managed device is `device_id`, answered
+    /// while its list row showed `row`.
+    pub fn record(&mut self, serial: &str, device_id: &str, answer: ReadAnswer, row: RowKey) {
         let kept = self.kept.entry(serial_key(serial)).or_default();
         if kept.device_id.as_deref() != Some(device_id) {
             kept.device_id = Some(device_id.to_string());
@@ -190,7 +249,7 @@ impl Tracker {
                 enrolled_by,
                 users_logged_on,
             } => {
-                kept.reads.details = Some(at);
+                kept.reads.details = Some(row);
                 SingleDevice {
                     enrolled_by,
                     users_logged_on,
@@ -201,20 +260,44 @@ impl Tracker {
                 if let PrimaryRead::User(u) = &p {
                     self.users.insert(u.id.clone(), Some(u.upn.clone()));
                 }
-                kept.reads.primary_user = Some(at);
+                kept.reads.primary_user = Some(row);
                 SingleDevice {
                     primary: p,
                     ..current.cloned().unwrap_or_default()
                 }
             }
-            ReadAnswer::User { id, upn } => {
-                self.users.insert(id, upn.map(Arc::from));
-                current.cloned().unwrap_or_default()
-            }
         };
         Self::apply_users(&self.users, &mut next);
         if kept.single.as_deref() != Some(&next) {
             kept.single = Some(Arc::new(next));
+        }
+    }
+
+    /// Records look-ups of logged-on user ids (`None`: the user is gone, 404) and fills them in
+    /// on every device they signed in to.
+    pub fn record_users(&mut self, answers: impl IntoIterator<Item = (String, Option<String>)>) {
+        let mut any = false;
+        for (id, upn) in answers {
+            self.users.insert(id, upn.map(Arc::from));
+            any = true;
+        }
+        if !any {
+            return;
+        }
+        let users = &self.users;
+        for kept in self.kept.values_mut() {
+            let Some(single) = kept.single.as_deref() else {
+                continue;
+            };
+            let touched = single
+                .users_logged_on
+                .iter()
+                .any(|l| l.upn.is_none() && users.contains_key(&l.user_id));
+            if touched {
+                let mut next = single.clone();
+                Self::apply_users(users, &mut next);
+                kept.single = Some(Arc::new(next));
+            }
         }
     }
 

@@ -37,6 +37,26 @@ fn listed(serial: &str) -> Listed {
     l
 }
 
+/// The key a read is answered under: what the listed row of `l`'s first serial shows.
+fn key(l: &Listed) -> RowKey {
+    RowKey::of(&l.devices[&serial_key(&l.serials[0])])
+}
+
+fn reads(plan: &[PlannedRead]) -> Vec<(&str, Read)> {
+    plan.iter()
+        .map(|r| (r.device_id.as_str(), r.read))
+        .collect()
+}
+
+/// The device of `l`'s first serial checks in at `m` (its list row's sync time moves).
+fn synced(mut l: Listed, m: i64) -> Listed {
+    let k = serial_key(&l.serials[0]);
+    let mut row = (*l.devices[&k]).clone();
+    row.last_sync = Some(t(m));
+    l.devices.insert(k, std::sync::Arc::new(row));
+    l
+}
+
 fn with_device(mut l: Listed, id: &str) -> Listed {
     let key = serial_key(&l.serials[0]);
     l.identities.insert(
@@ -65,7 +85,7 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
     let mut tr = tracker();
     let l = listed("pf1");
     assert!(
-        tr.plan(&l, t(1)).is_empty(),
+        tr.plan(&l, t(1), false).is_empty(),
         "nothing to read before enrollment"
     );
     let rows = tr.finish(&l, t(1));
@@ -73,11 +93,14 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
     assert_eq!(&*rows[0].serial, "pf1");
 
     let mut l = with_device(listed("pf1"), "md-1");
-    let plan = tr.plan(&l, t(10));
+    let plan = tr.plan(&l, t(10), false);
     assert_eq!(
-        plan,
-        vec![("PF1".to_string(), "md-1".to_string(), Read::Details)]
+        reads(&plan),
+        vec![("md-1", Read::Details), ("md-1", Read::PrimaryUser)],
+        "both reads the first time"
     );
+    assert_eq!(plan[0].serial, "PF1");
+    assert_eq!(plan[0].row, key(&l));
     tr.record(
         "pf1",
         "md-1",
@@ -85,14 +108,25 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
             enrolled_by: Some("stage01@contoso.example".into()),
             users_logged_on: vec![],
         },
-        t(10),
+        key(&l),
     );
     assert_eq!(tr.finish(&l, t(10))[0].stage, Stage::Enrolled);
     assert_eq!(
-        tr.plan(&l, t(11))[0].2,
-        Read::PrimaryUser,
-        "the other read next"
+        reads(&tr.plan(&l, t(11), false)),
+        vec![("md-1", Read::PrimaryUser)],
+        "only the read not answered yet"
     );
+    tr.record(
+        "pf1",
+        "md-1",
+        ReadAnswer::Primary(PrimaryRead::User(UserRef {
+            id: "u-stage".into(),
+            upn: "stage01@contoso.example".into(),
+        })),
+        key(&l),
+    );
+    assert!(tr.plan(&l, t(11), false).is_empty(), "nothing moved");
+    assert_eq!(tr.pending(&l, t(11)), 0);
 
     l.report.insert(
         "PF1".into(),
@@ -103,11 +137,30 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
         }),
     );
     assert_eq!(tr.finish(&l, t(12))[0].stage, Stage::Provisioning);
+    assert!(
+        tr.plan(&l, t(12), false).is_empty(),
+        "a report change needs no device read"
+    );
     // 31 minutes later in provisioning: stuck.
     let rows = tr.finish(&l, t(43));
     assert!(rows[0].flags.stuck);
     assert_eq!(rows[0].since, t(12));
 
+    // The device checks in: its details are read again, and only they.
+    let l = synced(l, 44);
+    assert_eq!(
+        reads(&tr.plan(&l, t(44), false)),
+        vec![("md-1", Read::Details)]
+    );
+    // The lead asks for a refresh: both again, moved or not.
+    assert_eq!(tr.plan(&l, t(44), true).len(), 2);
+    // Handed over: the list row names the new primary user, so /users is read again.
+    let mut l = l;
+    let mut row = (*l.devices["PF1"]).clone();
+    row.user_principal_name = Some("ada@contoso.example".into());
+    l.devices.insert("PF1".into(), std::sync::Arc::new(row));
+    let plan = tr.plan(&l, t(45), false);
+    assert!(plan.iter().any(|r| r.read == Read::PrimaryUser), "{plan:?}");
     tr.record(
         "pf1",
         "md-1",
@@ -115,15 +168,10 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
             id: "u-ada".into(),
             upn: "ada@contoso.example".into(),
         })),
-        t(44),
+        key(&l),
     );
-    let rows = tr.finish(&l, t(44));
+    let rows = tr.finish(&l, t(45));
     assert_eq!(rows[0].stage, Stage::Assigned);
-    assert!(
-        rows[0].message.contains("using /users"),
-        "list still says staging: {}",
-        rows[0].message
-    );
     let stages: Vec<Stage> = rows[0].timeline.iter().map(|c| c.stage).collect();
     assert_eq!(
         stages,
@@ -135,9 +183,57 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
         ]
     );
     assert!(
-        tr.plan(&l, t(45)).is_empty(),
-        "assigned and confirmed: no more reads"
+        tr.plan(&synced(l, 50), t(50), false).is_empty(),
+        "assigned and confirmed: no more reads, check-ins or not"
     );
+}
+
+#[test]
+fn the_list_row_lagging_behind_users_is_reported_and_settles() {
+    let mut tr = tracker();
+    let l = with_device(listed("pf1"), "md-1");
+    tr.record(
+        "pf1",
+        "md-1",
+        ReadAnswer::Primary(PrimaryRead::User(UserRef {
+            id: "u-ada".into(),
+            upn: "ada@contoso.example".into(),
+        })),
+        key(&l),
+    );
+    let rows = tr.finish(&l, t(44));
+    assert_eq!(rows[0].stage, Stage::Assigned);
+    assert!(
+        rows[0].message.contains("using /users"),
+        "list still says staging: {}",
+        rows[0].message
+    );
+}
+
+#[test]
+fn only_stages_the_reads_can_change_are_read() {
+    let mut tr = tracker();
+    let mut l = with_device(listed("pf1"), "md-1");
+    // Enrollment failed per the deployment report: nothing a device read says changes that.
+    l.report.insert(
+        "PF1".into(),
+        std::sync::Arc::new(ReportRow {
+            deployment_status: "3".into(),
+            ..ReportRow::default()
+        }),
+    );
+    assert_eq!(tr.finish(&l, t(10))[0].stage, Stage::Failed);
+    assert!(tr.plan(&l, t(10), false).is_empty());
+    assert!(tr.plan(&synced(l.clone(), 20), t(20), true).is_empty());
+    assert_eq!(
+        tr.wanted(&l, t(20)),
+        plan::Wanted::default(),
+        "a failed device asks for neither report nor identities"
+    );
+    let queued = listed("pf2");
+    assert!(tr.wanted(&queued, t(20)).identities);
+    let enrolled = with_device(listed("pf3"), "md-3");
+    assert!(tr.wanted(&enrolled, t(20)).report);
 }
 
 #[test]
@@ -151,14 +247,14 @@ fn a_new_managed_device_id_discards_old_single_data() {
             id: "u-ada".into(),
             upn: "ada@contoso.example".into(),
         })),
-        t(1),
+        key(&l),
     );
     assert_eq!(tr.finish(&l, t(1))[0].stage, Stage::Assigned);
     // Re-enrolled: another id; the old /users answer no longer applies.
     let l = with_device(listed("pf1"), "md-2");
     let rows = tr.finish(&l, t(2));
     assert_eq!(rows[0].stage, Stage::Enrolled);
-    assert_eq!(tr.plan(&l, t(2))[0].1, "md-2");
+    assert_eq!(tr.plan(&l, t(2), false)[0].device_id, "md-2");
 }
 
 #[test]
@@ -172,73 +268,77 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
             ..ReportRow::default()
         }),
     );
+    // A second device the same people signed in to.
+    let mut two = with_device(listed("pf2"), "md-2");
+    l.serials.push("pf2".into());
+    l.devices
+        .insert("PF2".into(), two.devices.remove("PF2").unwrap());
+    l.report.insert("PF2".into(), l.report["PF1"].clone());
     let logon = |id: &str, m| LoggedOn {
         user_id: id.into(),
         upn: None,
         at: t(m),
     };
-    tr.record(
-        "pf1",
-        "md-1",
-        ReadAnswer::Details {
-            enrolled_by: Some("stage01@contoso.example".into()),
-            users_logged_on: vec![logon("u-stage", 6), logon("u-ghost", 7), logon("u-ada", 30)],
-        },
-        t(31),
-    );
-    tr.record(
-        "pf1",
-        "md-1",
-        ReadAnswer::Primary(PrimaryRead::User(UserRef {
-            id: "u-stage".into(),
-            upn: "stage01@contoso.example".into(),
-        })),
-        t(32),
-    );
+    for (serial, id) in [("pf1", "md-1"), ("pf2", "md-2")] {
+        let row = RowKey::of(&l.devices[&serial_key(serial)]);
+        tr.record(
+            serial,
+            id,
+            ReadAnswer::Details {
+                enrolled_by: Some("stage01@contoso.example".into()),
+                users_logged_on: vec![logon("u-stage", 6), logon("u-ghost", 7), logon("u-ada", 30)],
+            },
+            row.clone(),
+        );
+        tr.record(
+            serial,
+            id,
+            ReadAnswer::Primary(PrimaryRead::User(UserRef {
+                id: "u-stage".into(),
+                upn: "stage01@contoso.example".into(),
+            })),
+            row,
+        );
+    }
     assert_eq!(
         tr.finish(&l, t(32))[0].stage,
         Stage::Provisioned,
         "unresolved ids do not count"
     );
-    assert_eq!(tr.plan(&l, t(33))[0].2, Read::User("u-ghost".into()));
-    tr.record(
-        "pf1",
-        "md-1",
-        ReadAnswer::User {
-            id: "u-ghost".into(),
-            upn: None,
-        },
-        t(33),
+    assert!(tr.plan(&l, t(33), false).is_empty());
+    assert_eq!(
+        tr.unresolved_users(&l),
+        vec!["u-ada".to_string(), "u-ghost".to_string()],
+        "each id once, whichever devices it signed in to; the primary user is known"
     );
-    assert_eq!(tr.plan(&l, t(34))[0].2, Read::User("u-ada".into()));
-    tr.record(
-        "pf1",
-        "md-1",
-        ReadAnswer::User {
-            id: "u-ada".into(),
-            upn: Some("ada@contoso.example".into()),
-        },
-        t(34),
-    );
+    assert_eq!(tr.pending(&l, t(33)), 2);
+    tr.record_users([
+        ("u-ghost".to_string(), None),
+        ("u-ada".to_string(), Some("ada@contoso.example".to_string())),
+    ]);
+    assert!(tr.unresolved_users(&l).is_empty());
+    assert_eq!(tr.pending(&l, t(34)), 0);
     let rows = tr.finish(&l, t(35));
-    assert_eq!(rows[0].stage, Stage::InUse);
+    for r in &rows {
+        assert_eq!(r.stage, Stage::InUse, "{r:?}");
+        assert!(
+            r.message.starts_with("ada@contoso.example signed in"),
+            "{}",
+            r.message
+        );
+        let logons = r.raw.get("managedDevice.usersLoggedOn").unwrap();
+        assert!(!logons.contains("u-ghost"), "{logons}");
+    }
     assert!(
-        rows[0].message.starts_with("ada@contoso.example signed in"),
-        "{}",
-        rows[0].message
+        tr.plan(&l, t(36), false).is_empty(),
+        "in use, nothing moved"
     );
-    let logons = rows[0].raw.get("managedDevice.usersLoggedOn").unwrap();
-    assert!(!logons.contains("u-ghost"), "{logons}");
-    // Nothing left to resolve: back to alternating device reads.
-    assert!(matches!(
-        tr.plan(&l, t(36))[0].2,
-        Read::Details | Read::PrimaryUser
-    ));
 
     // The same answers read again (deleted user included) change nothing: the row keeps the
     // very same single-device data and is itself re-used.
     let shared = |tr: &Tracker| tr.kept["PF1"].single.clone().unwrap();
     let before = shared(&tr);
+    let k = key(&l);
     tr.record(
         "pf1",
         "md-1",
@@ -246,7 +346,7 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
             enrolled_by: Some("stage01@contoso.example".into()),
             users_logged_on: vec![logon("u-stage", 6), logon("u-ghost", 7), logon("u-ada", 30)],
         },
-        t(36),
+        k.clone(),
     );
     tr.record(
         "pf1",
@@ -255,11 +355,12 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
             id: "u-stage".into(),
             upn: "stage01@contoso.example".into(),
         })),
-        t(37),
+        k.clone(),
     );
     assert!(Arc::ptr_eq(&before, &shared(&tr)));
     let again = tr.finish(&l, t(35));
     assert!(Arc::ptr_eq(&rows[0], &again[0]));
+    assert!(tr.unresolved_users(&l).is_empty(), "known ids stay known");
     // A new sign-in is a change.
     tr.record(
         "pf1",
@@ -268,7 +369,7 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
             enrolled_by: Some("stage01@contoso.example".into()),
             users_logged_on: vec![logon("u-stage", 6), logon("u-ada", 40)],
         },
-        t(41),
+        k,
     );
     assert!(!Arc::ptr_eq(&before, &shared(&tr)));
     assert_eq!(shared(&tr).users_logged_on[1].at, t(40));

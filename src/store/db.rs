@@ -267,6 +267,15 @@ pub fn open_read_only(dir: &Path) -> Result<Option<Connection>, StoreError> {
     Ok(Some(conn))
 }
 
+/// The queue as committed, read without the data-dir lock (beside a running console). `None`
+/// when there is no database yet.
+pub fn read_queue(dir: &Path) -> Result<Option<Queue>, StoreError> {
+    match open_read_only(dir)? {
+        Some(conn) => load_queue(&conn, &dir.join(DB_FILE)).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Text for a serde enum (its serde name): how enums are stored.
 pub(crate) fn enum_text<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {

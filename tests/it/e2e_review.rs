@@ -68,6 +68,11 @@ async fn a_forty_character_upn_is_whole_in_the_row_and_in_the_confirmation() {
         approve_shown_code(&tm, sim);
         tm.wait_for(&format!("Signed in as {upn}"));
         tm.keys(&["Escape"]);
+        // The next key only once the modal is gone: Esc and F4's escape sequence sent together
+        // could read as other keys.
+        tm.wait_until("the modal closed", |s| {
+            !s.contains(&format!("Signed in as {upn}"))
+        });
         tm.keys(&["F4"]);
         let screen = tm.wait_until("the review rows", |s| s.contains(UPN));
         // In the row: the device's serial and the whole UPN on one line.

@@ -67,6 +67,7 @@ mod sim_devicelogin;
 mod sim_graph;
 mod sim_service;
 mod status_cli;
+mod status_cost;
 mod status_feed;
 mod status_sim;
 mod store_db;

@@ -496,11 +496,15 @@ impl ReviewState {
     }
 
     fn toggle_view(&mut self) {
+        self.notice = None;
         self.view = match self.view {
+            ReviewView::Candidates if self.rejected.is_empty() => {
+                self.notice = Some("no rejection is in force".into());
+                ReviewView::Candidates
+            }
             ReviewView::Candidates => ReviewView::Rejected,
             ReviewView::Rejected => ReviewView::Candidates,
         };
-        self.notice = None;
         self.settle();
     }
 }

@@ -12,16 +12,6 @@ use super::seg;
 
 const BASE: &str = "/deviceManagement/managedDevices";
 
-/// The property a filter's client-side re-check reads (it must be in `$select`).
-fn filter_field(f: &DeviceFilter) -> &'static str {
-    match f {
-        DeviceFilter::SerialNumber(_) => "serialNumber",
-        DeviceFilter::UserPrincipalName(_) => "userPrincipalName",
-        DeviceFilter::DeviceNamePrefix(_) => "deviceName",
-        DeviceFilter::LastSyncAfter(_) => "lastSyncDateTime",
-    }
-}
-
 impl GraphClient {
     /// All managed devices (pages of 1,000 via `@odata.nextLink`). With a filter, rows that do
     /// not satisfy it are dropped: Intune ignores filters it does not support.
@@ -30,38 +20,9 @@ impl GraphClient {
         filter: Option<DeviceFilter>,
         select: &[&str],
     ) -> Result<Vec<ManagedDevice>, GraphError> {
-        let mut fields: Vec<&str> = select.to_vec();
-        let mut q = Query::new();
-        if let Some(f) = &filter {
-            f.validate().map_err(GraphError::Invalid)?;
-            q = q.filter(f.to_odata());
-            if !fields.is_empty() {
-                for need in ["id", filter_field(f)] {
-                    if !fields.contains(&need) {
-                        fields.push(need);
-                    }
-                }
-            }
-        }
-        let q = q.select(&fields).top(1000);
         let mut out = Vec::new();
-        let mut dropped = 0usize;
-        self.for_each_page(self.beta(BASE, &q), |page: Vec<ManagedDevice>| {
-            for d in page {
-                if filter.as_ref().is_none_or(|f| f.matches(&d)) {
-                    out.push(d);
-                } else {
-                    dropped += 1;
-                }
-            }
-        })
-        .await?;
-        if dropped > 0 {
-            tracing::warn!(
-                dropped,
-                "Graph returned devices outside the filter; dropped them"
-            );
-        }
+        self.for_each_managed_device(filter.as_ref(), select, |d| out.push(d))
+            .await?;
         Ok(out)
     }
 

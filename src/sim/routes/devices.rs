@@ -193,6 +193,8 @@ pub fn action(st: &mut State, inc: &Incoming, id: &str, action: &str) -> Reply {
         return not_found(inc, id);
     };
     match action {
+        // The device checks in at once.
+        "syncDevice" => d.syncs.push(now),
         "retire" => d.management_state = "retirePending".into(),
         "wipe" => d.management_state = "wipePending".into(),
         _ => {}

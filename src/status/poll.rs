@@ -1,0 +1,554 @@
+//! The status poller: one cycle reads Graph for every tracked device and hands back the rows.
+//! The console's status feed and `stagehand status` both drive it.
+//!
+//! One cycle: `managedDevices` listed once (`$filter=enrolledDateTime gt <window start>`, a
+//! `$select` of what the pane needs, pages of 1,000) and matched to serials client-side; the
+//! `AutopilotV2DeploymentStatus` export only while some device is enrolled or provisioning, the
+//! corporate identifiers only while some device is queued or registered, both on a slower
+//! cadence; then the single-device reads the tracker plans (only devices whose list row moved,
+//! see `plan`) in `$batch`es of 20, and a second round for logged-on user ids never seen before.
+//! The cost model with figures is in docs/cost.md.
+
+use std::borrow::Borrow;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::plan::{self, Cadence, Read};
+use super::tracker::PlannedRead;
+use super::{
+    DeviceRow, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead, QueueInput,
+    ReadAnswer, ReportRow, SharedRow, Thresholds, Tracker, UserRef,
+};
+use crate::config::Config;
+use crate::graph::models::{
+    ComplianceState, ImportedDeviceIdentity, ManagedDevice, ManagedDeviceSummary, User,
+};
+use crate::graph::ops::AutopilotDeployment;
+use crate::graph::{BatchRequest, BatchResponse, DeviceFilter, GraphClient, GraphError};
+use crate::store::QueueEntry;
+use crate::store::queue::serial_key;
+
+/// The list `$select`: only what the pane and the derivation read.
+pub const DEVICE_SELECT: &[&str] = &[
+    "id",
+    "deviceName",
+    "serialNumber",
+    "userPrincipalName",
+    "enrolledDateTime",
+    "lastSyncDateTime",
+    "complianceState",
+];
+
+/// Batches whose answers are held at once (each chunk is whole batches, so the count of batch
+/// requests stays ceil(K / 20)).
+const READS_IN_FLIGHT: usize = 5;
+
+/// What one cycle cost, for tests, benchmarks and logs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleCost {
+    pub tracked: usize,
+    /// Device reads (details and `/users`) this cycle.
+    pub device_reads: usize,
+    /// Logged-on user ids looked up this cycle.
+    pub user_lookups: usize,
+    /// Requests inside the batches: `device_reads + user_lookups`.
+    pub single_reads: usize,
+    pub batches: usize,
+    pub report_ran: bool,
+    pub identities_ran: bool,
+}
+
+/// The deployment report by serial key, shared with the rows built from it.
+type ReportMap = HashMap<String, Arc<ReportRow>>;
+
+/// Polling state kept between cycles.
+pub struct Poller {
+    client: GraphClient,
+    config: Config,
+    tracker: Tracker,
+    pub all_staged: bool,
+    cadence: Cadence,
+    report: Option<(DateTime<Utc>, ReportMap)>,
+    identities: Option<(DateTime<Utc>, HashMap<String, IdentityInput>)>,
+    /// The tracked devices as listed last cycle: a device listed again re-uses what did not
+    /// change (the whole row, or its text), so two polls do not hold two copies.
+    listed: HashMap<String, Arc<DeviceRow>>,
+    pub last_cost: CycleCost,
+    /// Some device was still moving at the last cycle (true before the first).
+    pub moving: bool,
+    /// Serials tracked besides the queue (`stagehand status --serial`).
+    pub extra_serials: Vec<String>,
+    /// The next cycle reads every readable device again (the lead pressed `r`).
+    force: bool,
+    /// Reads and look-ups the last cycle could not complete (failed, or not answerable yet).
+    pending: usize,
+}
+
+impl Poller {
+    pub fn new(client: GraphClient, config: Config) -> Self {
+        let tracker = Tracker::new(config.staging.clone(), Thresholds::default());
+        let cadence =
+            Cadence::from_secs(config.status.poll_fast_secs, config.status.poll_slow_secs);
+        Self {
+            client,
+            config,
+            tracker,
+            all_staged: false,
+            cadence,
+            report: None,
+            identities: None,
+            listed: HashMap::new(),
+            last_cost: CycleCost::default(),
+            moving: true,
+            extra_serials: Vec::new(),
+            force: false,
+            pending: 0,
+        }
+    }
+
+    pub fn cadence(&self) -> Cadence {
+        self.cadence
+    }
+
+    /// The next cycle reads every tracked device's single-device data again, whether or not its
+    /// list row moved: the lead asked (`r`).
+    pub fn refresh_all(&mut self) {
+        self.force = true;
+    }
+
+    /// Reads the last cycle left to do (device reads and user look-ups still planned, a report
+    /// export or identity listing that failed): zero when every tracked device's data is
+    /// complete. A one-shot answer polls until this is zero.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// One poll cycle. Errors only when the device list itself fails; a failed report, identity
+    /// list or single read keeps the previous data and flags the rows stale.
+    pub async fn cycle(
+        &mut self,
+        queue: &[impl Borrow<QueueEntry>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SharedRow>, GraphError> {
+        // The rows of two polls ago are gone by now (the pane holds the last poll's): hand the
+        // holes they left back to the system before this poll allocates its own.
+        crate::alloc::release_free();
+        // Checked: a window reaching past chrono's calendar starts at its first day, never panics.
+        let window = now
+            .checked_sub_signed(chrono::Duration::hours(i64::from(
+                self.config.status.window_hours,
+            )))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let mut l = self.listed_from_queue(queue);
+        l.devices = self.list_devices(window).await?;
+        // The slow sources' maps are lent to this cycle (not copied) and handed back below.
+        l.report = self
+            .report
+            .as_mut()
+            .map(|(_, r)| std::mem::take(r))
+            .unwrap_or_default();
+        l.identities = self
+            .identities
+            .as_mut()
+            .map(|(_, i)| std::mem::take(i))
+            .unwrap_or_default();
+        if self.all_staged {
+            self.add_staged(&mut l);
+        }
+        let mut cost = CycleCost::default();
+        let mut failed = false;
+        // A slow source that was due and failed: the answer is not complete either.
+        let mut slow_failed = 0;
+        let wanted = self.tracker.wanted(&l, now);
+        let moving = self.moving;
+        let due = |last: Option<DateTime<Utc>>| plan::report_due(last, now, &self.cadence, moving);
+        if wanted.report && due(self.report.as_ref().map(|(at, _)| *at)) {
+            cost.report_ran = true;
+            match self.export_report(&l.report).await {
+                Ok(map) => {
+                    l.report = map;
+                    self.report = Some((now, HashMap::new()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "deployment report failed; keeping the previous one");
+                    failed = true;
+                    slow_failed += 1;
+                }
+            }
+            if self.all_staged {
+                // The report names who signed in during OOBE: more staged devices.
+                self.add_staged(&mut l);
+            }
+        }
+        // Read once whatever the stages (the rows show each device's enrollment state), then
+        // only while a device waits to enroll.
+        let identities_at = self.identities.as_ref().map(|(at, _)| *at);
+        if (wanted.identities || identities_at.is_none()) && due(identities_at) {
+            cost.identities_ran = true;
+            match self.list_identities().await {
+                Ok(ids) => {
+                    l.identities = ids;
+                    self.identities = Some((now, HashMap::new()));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "identity list failed; keeping the previous one");
+                    failed = true;
+                    slow_failed += 1;
+                }
+            }
+        }
+        // Only tracked serials are kept.
+        let tracked: HashSet<String> = l.serials.iter().map(|s| serial_key(s)).collect();
+        l.devices.retain(|k, _| tracked.contains(k));
+
+        // Round 1: the device reads whose answers may have changed.
+        let reads = self.tracker.plan(&l, now, std::mem::take(&mut self.force));
+        cost.device_reads = reads.len();
+        cost.batches += plan::chunks(reads.len(), plan::BATCH_MAX);
+        if !reads.is_empty()
+            && let Err(e) = self.device_reads(&reads).await
+        {
+            tracing::warn!(error = %e, "single-device reads failed; rows marked stale");
+            failed = true;
+        }
+        // Round 2: logged-on user ids the answers brought that were never looked up.
+        let users = self.tracker.unresolved_users(&l);
+        cost.user_lookups = users.len();
+        cost.batches += plan::chunks(users.len(), plan::BATCH_MAX);
+        if !users.is_empty()
+            && let Err(e) = self.user_lookups(&users).await
+        {
+            tracing::warn!(error = %e, "user look-ups failed; rows marked stale");
+            failed = true;
+        }
+        cost.single_reads = cost.device_reads + cost.user_lookups;
+        l.poll_failed = failed;
+        cost.tracked = l.serials.len();
+        self.last_cost = cost;
+        self.pending = self.tracker.pending(&l, now) + slow_failed;
+        let rows = self.tracker.finish(&l, now);
+        self.listed = std::mem::take(&mut l.devices);
+        if let Some((_, r)) = &mut self.report {
+            *r = std::mem::take(&mut l.report);
+        }
+        if let Some((_, i)) = &mut self.identities {
+            *i = std::mem::take(&mut l.identities);
+        }
+        self.moving = plan::moving(rows.iter().map(|r| r.stage));
+        Ok(rows)
+    }
+
+    /// The queue's serials (then `--serial` ones), with their local state and thresholds.
+    fn listed_from_queue(&self, queue: &[impl Borrow<QueueEntry>]) -> Listed {
+        let mut l = Listed::default();
+        for e in queue {
+            let e = e.borrow();
+            let key = serial_key(&e.serial);
+            l.serials.push(e.serial.clone());
+            l.queue.insert(
+                key.clone(),
+                QueueInput {
+                    state: e.state,
+                    scanned_at: e.scanned_at,
+                    message: e.message.clone(),
+                },
+            );
+            // Only a profile that differs from the default costs an entry.
+            if let Some(p) = self.config.profiles.get(&e.profile) {
+                let th = Thresholds::from_profile_minutes(p.stuck_minutes);
+                if th != Thresholds::default() {
+                    l.thresholds.insert(key, th);
+                }
+            }
+        }
+        for s in &self.extra_serials {
+            if !l.queue.contains_key(&serial_key(s)) {
+                l.serials.push(s.clone());
+            }
+        }
+        l
+    }
+
+    /// The deployment report by serial. Rows are converted as the CSV is parsed: the report never
+    /// sits in memory whole. A device whose row did not change since `previous` keeps the row it
+    /// had (the rows on screen share it), so two exports do not hold two copies.
+    async fn export_report(&self, previous: &ReportMap) -> Result<ReportMap, GraphError> {
+        let mut map = HashMap::new();
+        self.client
+            .each_autopilot_v2_deployment(None, |r| {
+                if !r.serial_number.is_empty() {
+                    let key = serial_key(&r.serial_number);
+                    let row = report_row(&r);
+                    let row = match previous.get(&key) {
+                        Some(old) if **old == row => old.clone(),
+                        _ => Arc::new(row),
+                    };
+                    map.insert(key, row);
+                }
+            })
+            .await?;
+        Ok(map)
+    }
+
+    /// Every managed device enrolled since `window`, as compact rows keyed by serial. Each page is
+    /// converted as it arrives, so a 10,000-device fleet never sits in memory as full entities.
+    async fn list_devices(
+        &self,
+        window: DateTime<Utc>,
+    ) -> Result<HashMap<String, Arc<DeviceRow>>, GraphError> {
+        let mut out = HashMap::new();
+        let filter = DeviceFilter::EnrolledAfter(window);
+        self.client
+            .for_each_managed_device(Some(&filter), DEVICE_SELECT, |d: ManagedDeviceSummary| {
+                let Some(serial) = d.serial_number.as_deref().filter(|s| !s.trim().is_empty())
+                else {
+                    return;
+                };
+                let key = serial_key(serial);
+                let row = device_row_like(d, self.listed.get(&key));
+                out.insert(key, row);
+            })
+            .await?;
+        Ok(out)
+    }
+
+    /// Corporate identifiers by serial, converted page by page.
+    async fn list_identities(&self) -> Result<HashMap<String, IdentityInput>, GraphError> {
+        let mut out = HashMap::new();
+        self.client
+            .for_each_imported_identity(|i| out.extend(identity(&i)))
+            .await?;
+        Ok(out)
+    }
+
+    /// Scope "all staged": every listed device a staging account enrolled (list UPN, report UPN
+    /// or a single read's `enrolledByUserPrincipalName`).
+    fn add_staged(&self, l: &mut Listed) {
+        let staging = &self.config.staging;
+        let tracked: HashSet<String> = l.serials.iter().map(|s| serial_key(s)).collect();
+        let mut extra: Vec<String> = l
+            .devices
+            .iter()
+            .filter(|(k, _)| !tracked.contains(*k))
+            .filter(|(k, d)| {
+                d.user_principal_name
+                    .as_deref()
+                    .is_some_and(|u| staging.is_staging(u))
+                    || l.report
+                        .get(*k)
+                        .and_then(|r| r.upn.as_deref())
+                        .is_some_and(|u| staging.is_staging(u))
+                    || self
+                        .tracker
+                        .enrolled_by(k)
+                        .is_some_and(|u| staging.is_staging(u))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        extra.sort();
+        l.serials.extend(extra);
+    }
+
+    /// Runs the planned device reads in `$batch`es of 20, a few batches at a time, recording each
+    /// answer as it comes: answers are not all held at once. A failed chunk stops the rest,
+    /// unless only some answers in it were unusable.
+    async fn device_reads(&mut self, reads: &[PlannedRead]) -> Result<(), GraphError> {
+        let mut result = Ok(());
+        for chunk in reads.chunks(plan::BATCH_MAX * READS_IN_FLIGHT) {
+            let requests = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let req = match r.read {
+                        Read::Details => BatchRequest::device_details(&r.device_id),
+                        Read::PrimaryUser => BatchRequest::device_users(&r.device_id),
+                    };
+                    req.with_id(i.to_string())
+                })
+                .collect();
+            let answers = self.client.batch(requests).await?;
+            let mut unusable = 0;
+            for (r, resp) in chunk.iter().zip(answers) {
+                match device_answer(r.read, resp) {
+                    Some(a) => self
+                        .tracker
+                        .record(&r.serial, &r.device_id, a, r.row.clone()),
+                    None => unusable += 1,
+                }
+            }
+            if unusable > 0 {
+                result = Err(GraphError::Invalid(format!(
+                    "{unusable} single-device reads failed"
+                )));
+            }
+        }
+        result
+    }
+
+    /// Looks up logged-on user ids in `$batch`es of 20. A deleted user (404) is recorded as gone.
+    async fn user_lookups(&mut self, ids: &[String]) -> Result<(), GraphError> {
+        let mut result = Ok(());
+        for chunk in ids.chunks(plan::BATCH_MAX * READS_IN_FLIGHT) {
+            let requests = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, id)| BatchRequest::user(id).with_id(i.to_string()))
+                .collect();
+            let answers = self.client.batch(requests).await?;
+            let mut unusable = 0;
+            let mut found = Vec::with_capacity(chunk.len());
+            for (id, resp) in chunk.iter().zip(answers) {
+                match resp.status {
+                    200 => {
+                        let u: Option<User> =
+                            resp.body.and_then(|b| serde_json::from_value(b).ok());
+                        found.push((id.clone(), u.and_then(|u| u.user_principal_name)));
+                    }
+                    404 => found.push((id.clone(), None)),
+                    _ => unusable += 1,
+                }
+            }
+            self.tracker.record_users(found);
+            if unusable > 0 {
+                result = Err(GraphError::Invalid(format!(
+                    "{unusable} user look-ups failed"
+                )));
+            }
+        }
+        result
+    }
+}
+
+/// A device read's answer, `None` when it failed or cannot be read.
+fn device_answer(read: Read, resp: BatchResponse) -> Option<ReadAnswer> {
+    if resp.status != 200 {
+        return None;
+    }
+    let body = resp.body.unwrap_or_default();
+    match read {
+        Read::Details => {
+            serde_json::from_value::<ManagedDevice>(body)
+                .ok()
+                .map(|d| ReadAnswer::Details {
+                    enrolled_by: d.enrolled_by_user_principal_name.map(Arc::from),
+                    users_logged_on: d
+                        .users_logged_on
+                        .into_iter()
+                        .filter_map(|u| {
+                            Some(LoggedOn {
+                                user_id: u.user_id?,
+                                upn: None,
+                                at: u.last_log_on_date_time?,
+                            })
+                        })
+                        .collect(),
+                })
+        }
+        Read::PrimaryUser => {
+            let users: Vec<User> =
+                serde_json::from_value(body.get("value")?.clone()).unwrap_or_default();
+            Some(ReadAnswer::Primary(match users.into_iter().next() {
+                Some(User {
+                    id: Some(id),
+                    user_principal_name: Some(upn),
+                    ..
+                }) => PrimaryRead::User(UserRef {
+                    id,
+                    upn: upn.into(),
+                }),
+                _ => PrimaryRead::NoUser,
+            }))
+        }
+    }
+}
+
+fn graph_name<T: serde::Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+}
+
+/// `device_row`, re-using `previous` when nothing changed, and its text where it is the same.
+fn device_row_like(d: ManagedDeviceSummary, previous: Option<&Arc<DeviceRow>>) -> Arc<DeviceRow> {
+    let Some(p) = previous else {
+        return Arc::new(device_row(d));
+    };
+    let same = |old: &Arc<str>, new: String| {
+        if **old == *new {
+            old.clone()
+        } else {
+            Arc::from(new)
+        }
+    };
+    let row = DeviceRow {
+        compliance: d.compliance_state.map(ComplianceState::as_graph),
+        id: same(&p.id, d.id),
+        device_name: same(&p.device_name, d.device_name.unwrap_or_default()),
+        user_principal_name: match (&p.user_principal_name, d.user_principal_name) {
+            (Some(old), Some(new)) => Some(same(old, new)),
+            (_, new) => new.map(Arc::from),
+        },
+        enrolled_at: d.enrolled_date_time,
+        last_sync: d.last_sync_date_time,
+    };
+    if row == **p { p.clone() } else { Arc::new(row) }
+}
+
+fn device_row(d: ManagedDeviceSummary) -> DeviceRow {
+    DeviceRow {
+        compliance: d.compliance_state.map(ComplianceState::as_graph),
+        id: d.id.into(),
+        device_name: d.device_name.unwrap_or_default().into(),
+        user_principal_name: d.user_principal_name.map(Arc::from),
+        enrolled_at: d.enrolled_date_time,
+        last_sync: d.last_sync_date_time,
+    }
+}
+
+/// The serial of an identity: the last field of `manufacturer,model,serial`, else the whole value.
+fn identity(i: &ImportedDeviceIdentity) -> Option<(String, IdentityInput)> {
+    let value = i.imported_device_identifier.as_deref()?;
+    let serial = value.rsplit([',', ';']).next().unwrap_or(value);
+    let state = i
+        .enrollment_state
+        .as_ref()
+        .and_then(graph_name)
+        .unwrap_or_default();
+    Some((
+        serial_key(serial),
+        IdentityInput {
+            enrollment_state: EnrollmentState::from_graph(&state),
+            last_contacted: i.last_contacted_date_time,
+        },
+    ))
+}
+
+fn report_row(r: &AutopilotDeployment) -> ReportRow {
+    ReportRow {
+        deployment_status: r.deployment_status.as_str().into(),
+        phase: r.current_provisioning_phase.clone(),
+        result_code: r.result_code.clone(),
+        upn: (!r.upn.is_empty()).then(|| r.upn.clone()),
+        enrollment_time: parse_time(&r.enrollment_time_utc),
+    }
+}
+
+/// Report timestamps arrive as RFC 3339 or as a naive UTC date-time.
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.to_utc())
+        .ok()
+        .or_else(|| {
+            ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"]
+                .iter()
+                .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
+                .map(|t| t.and_utc())
+        })
+}
+
+#[cfg(test)]
+#[path = "poll_tests.rs"]
+mod tests;
