@@ -10,10 +10,10 @@ use clap::{Args, Subcommand};
 
 use super::{Bundle, Collector, Local, Options, Redactor, collect, verify};
 use crate::config::Config;
-use crate::feeds::status::Poller;
 use crate::graph::GraphClient;
 use crate::review::confirm::parse_duration;
 use crate::status::DeviceStatus;
+use crate::status::poll::Poller;
 use crate::store::queue::serial_key;
 use crate::store::{AuditLog, AuditRecord, QueueEntry};
 

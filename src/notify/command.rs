@@ -237,7 +237,7 @@ pub async fn run(
     once: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let mut poller = crate::feeds::status::Poller::new(client.clone(), config.clone());
+    let mut poller = crate::status::poll::Poller::new(client.clone(), config.clone());
     loop {
         let (queue, _, _) = crate::evidence::command::local_records(data_dir);
         let rows = poller.cycle(&queue, chrono::Utc::now()).await?;

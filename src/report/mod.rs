@@ -18,9 +18,9 @@ pub use html::render;
 pub use svg::colour;
 
 use crate::config::Config;
-use crate::feeds::status::Poller;
 use crate::graph::GraphClient;
 use crate::review::confirm::parse_duration;
+use crate::status::poll::Poller;
 use crate::status::{DeviceStatus, Stage};
 use crate::store::QueueEntry;
 use crate::store::queue::serial_key;

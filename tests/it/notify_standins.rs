@@ -19,7 +19,6 @@ use axum::routing::{patch, post};
 use serde_json::{Value, json};
 use stagehand::auth::StaticToken;
 use stagehand::evidence::Collector;
-use stagehand::feeds::status::Poller;
 use stagehand::graph::{Governor, GraphClient, Timeouts};
 use stagehand::notify::deliver::{EvidenceSource, Notifier, Outcome};
 use stagehand::notify::servicenow::{SnClient, SnSecrets};
@@ -27,6 +26,7 @@ use stagehand::notify::teams::TeamsClient;
 use stagehand::notify::{NotifyConfig, ServiceNowConfig, SnAuth, TeamsConfig};
 use stagehand::secret::Secret;
 use stagehand::sim::{self, ALL_DELEGATED, SimOptions};
+use stagehand::status::poll::Poller;
 use stagehand::status::{DeviceStatus, Stage};
 
 const PASSWORD: &str = "sn-PASSWORD-7731";

@@ -12,9 +12,9 @@ use std::time::Duration;
 use stagehand::auth::StaticToken;
 use stagehand::evidence::Collector;
 use stagehand::evidence::command::{EvidenceArgs, run_with};
-use stagehand::feeds::status::Poller;
 use stagehand::graph::{Governor, GraphClient, Timeouts};
 use stagehand::sim::{self, ALL_DELEGATED, SimOptions};
+use stagehand::status::poll::Poller;
 use stagehand::status::{DeviceStatus, Stage};
 
 fn chromium() -> Option<PathBuf> {
