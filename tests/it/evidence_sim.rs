@@ -89,7 +89,8 @@ async fn a_failed_devices_bundle_holds_every_item_the_simulator_provides_and_ver
 
     let out_dir = data.path().join("bundles");
     let mut out = Vec::new();
-    let config = stagehand::config::Config::default();
+    let mut config = stagehand::config::Config::default();
+    config.staging.accounts = SimOptions::default().staging_accounts;
     let (_, bundles) = run_with(
         &client,
         &config,
@@ -342,7 +343,8 @@ async fn redact_leaves_no_upn_of_the_simulator_in_any_file_and_the_zip_verifies(
     audit.append(&rec).unwrap();
     let zip_path = data.path().join("evidence.zip");
     let mut out = Vec::new();
-    let config = stagehand::config::Config::default();
+    let mut config = stagehand::config::Config::default();
+    config.staging.accounts = SimOptions::default().staging_accounts;
     run_with(
         &client,
         &config,
@@ -451,7 +453,8 @@ async fn diagnostics_that_do_not_arrive_in_time_are_listed_with_the_open_request
     let data = tempfile::tempdir().unwrap();
     let mut a = args(&serial, &data.path().join("out"), false);
     a.log_wait = Duration::ZERO;
-    let config = stagehand::config::Config::default();
+    let mut config = stagehand::config::Config::default();
+    config.staging.accounts = SimOptions::default().staging_accounts;
     let (_, bundles) = run_with(&client, &config, data.path(), &who, &a, &mut Vec::new())
         .await
         .unwrap();
