@@ -1,4 +1,4 @@
-//! The evidence endpoints (REFERENCE.md §16, docs/evidence.md): raw JSON of each item, kept as
+//! The evidence endpoints (docs/evidence.md): raw JSON of each item, kept as
 //! Graph returned it, with the request it came from. Nothing here interprets report columns:
 //! a stream report is kept whole, `Schema` and `Values` together.
 
