@@ -73,6 +73,14 @@ pub enum Command {
     Whoami(WhoamiArgs),
     /// Where every tracked device is in the pipeline, without the console.
     Status(crate::commands::status::StatusArgs),
+    /// Collect an evidence bundle per device (Graph exports, timeline, audit, optionally logs),
+    /// or `evidence verify DIR|ZIP` to check one against its manifest.
+    Evidence(crate::evidence::command::EvidenceArgs),
+    /// One self-contained HTML page for a batch: counts per stage, a timeline per device,
+    /// explained failures, links to evidence bundles.
+    Report(crate::report::ReportArgs),
+    /// ServiceNow incidents and Teams cards when a device fails: login, test, status, run.
+    Notify(crate::notify::command::NotifyArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -35,6 +35,8 @@ pub struct Config {
     pub roles: RolesConfig,
     /// Staging profiles by name (`[profiles.Standard]`).
     pub profiles: BTreeMap<String, Profile>,
+    /// Follow-up when a device fails (`[notify]`).
+    pub notify: crate::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -386,6 +388,7 @@ impl Default for Config {
             review: ReviewConfig::default(),
             roles: RolesConfig::default(),
             profiles,
+            notify: crate::notify::NotifyConfig::default(),
         }
     }
 }
@@ -492,6 +495,7 @@ impl Config {
         }
         check_url(&self.tenant.graph_url, "tenant.graph_url", file)?;
         check_url(&self.tenant.login_url, "tenant.login_url", file)?;
+        self.notify.validate(file)?;
         if !self.profiles.is_empty() && !self.profiles.contains_key(&self.intake.default_profile) {
             return Err(ConfigError::Invalid {
                 file: file.map(Path::to_path_buf),

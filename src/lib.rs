@@ -13,12 +13,15 @@ pub mod console;
 pub mod devices;
 pub mod doctor;
 pub mod error;
+pub mod evidence;
 pub mod export;
 pub mod feeds;
 pub mod graph;
 pub mod logging;
+pub mod notify;
 pub mod prep;
 pub mod private;
+pub mod report;
 pub mod review;
 pub mod runtime;
 pub mod secret;
@@ -187,6 +190,28 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
             let c = commands::connect::connect(&config, &data_dir).await?;
             commands::status::run(&args, &config, &data_dir, c.client).await
         }
+        Some(Command::Evidence(args)) => {
+            if let Some(evidence::command::EvidenceCommand::Verify { path }) = &args.command {
+                return evidence::command::run_verify(path, &mut std::io::stdout());
+            }
+            let _log = logging::init(&data_dir, g.verbose)?;
+            let c = commands::connect::connect(&config, &data_dir).await?;
+            let who = evidence::Collector {
+                tenant: config.tenant.id.clone().unwrap_or_default(),
+                collector: c.actor.clone(),
+            };
+            let mut out = std::io::stdout();
+            let (code, _) =
+                evidence::command::run_with(&c.client, &config, &data_dir, &who, &args, &mut out)
+                    .await?;
+            Ok(code)
+        }
+        Some(Command::Report(args)) => {
+            let _log = logging::init(&data_dir, g.verbose)?;
+            let c = commands::connect::connect(&config, &data_dir).await?;
+            report::run(&c.client, &config, &data_dir, &args, &mut std::io::stdout()).await
+        }
+        Some(Command::Notify(args)) => notify_command(args, config, data_dir, g.verbose).await,
         Some(Command::Sim(args)) => {
             sim::run_cli(&args).await?;
             Ok(ExitCode::SUCCESS)
@@ -218,6 +243,77 @@ async fn run_async(cli: Cli) -> anyhow::Result<ExitCode> {
                 &args,
                 &env,
                 &mut text::TermWriter::new(std::io::stdout()),
+            )
+            .await
+        }
+    }
+}
+
+/// `stagehand notify …`.
+async fn notify_command(
+    args: notify::command::NotifyArgs,
+    config: Config,
+    data_dir: PathBuf,
+    verbose: u8,
+) -> anyhow::Result<ExitCode> {
+    use notify::command::{self as nc, NotifyCommand};
+    let _log = logging::init(&data_dir, verbose)?;
+    if let NotifyCommand::Status = args.command {
+        return nc::status(&data_dir, &mut std::io::stdout());
+    }
+    let cache = tokio::task::spawn_blocking(auth::CredentialCache::platform).await??;
+    match args.command {
+        NotifyCommand::Status => unreachable!("answered above"),
+        NotifyCommand::Login { servicenow, teams } => nc::login(
+            &config.notify,
+            &cache,
+            servicenow,
+            teams,
+            &mut std::io::stdin().lock(),
+            &mut std::io::stdout(),
+        ),
+        NotifyCommand::Logout => {
+            let mut keys = vec![notify::secrets::TEAMS_KEY.to_string()];
+            if let Some(sn) = &config.notify.servicenow {
+                keys.extend(notify::secrets::password_key(sn));
+                keys.extend(notify::secrets::client_secret_key(sn));
+            }
+            for k in keys {
+                cache.remove(&k)?;
+            }
+            println!("removed the stored notification secrets");
+            Ok(ExitCode::SUCCESS)
+        }
+        NotifyCommand::Test { dry_run } => {
+            let (sn, teams) = nc::clients(&config.notify, &cache)?;
+            nc::test(
+                &config.notify,
+                sn.as_ref(),
+                teams.as_ref(),
+                dry_run,
+                &mut std::io::stdout(),
+            )
+            .await
+        }
+        NotifyCommand::Run { once, dry_run } => {
+            let c = commands::connect::connect(&config, &data_dir).await?;
+            let who = evidence::Collector {
+                tenant: config.tenant.id.clone().unwrap_or_default(),
+                collector: c.actor.clone(),
+            };
+            let src = notify::deliver::EvidenceSource {
+                client: c.client.clone(),
+                who,
+            };
+            let mut n = nc::notifier(&config, &data_dir, &cache, Some(src))?;
+            n.dry_run = dry_run;
+            nc::run(
+                n,
+                &c.client,
+                &config,
+                &data_dir,
+                once,
+                &mut std::io::stdout(),
             )
             .await
         }
@@ -333,6 +429,11 @@ struct ConsoleEffects {
     queue_version: u64,
     /// The sign-in task; `None` when sign-in is not possible here.
     signin: Option<mpsc::UnboundedSender<app::signin::SignInCmd>>,
+    /// The notifier (`[notify]`): the status rows, each time they change.
+    notify: Option<mpsc::UnboundedSender<Vec<status::SharedRow>>>,
+    /// The rows last handed to the notifier, by address (rows are shared and re-used while
+    /// nothing changes, so equal addresses mean nothing new).
+    notified: Vec<usize>,
 }
 
 impl ConsoleEffects {
@@ -374,6 +475,21 @@ impl runtime::Effects for ConsoleEffects {
             self.queue_version = app.intake.queue_version;
             // Pointers to the entries, not copies: cheap on every scan even with 10,000 queued.
             let _ = self.queue.send(app.intake.queue.entries().to_vec());
+        }
+        if let Some(tx) = &self.notify {
+            let rows = &app.status.rows;
+            let same = rows.len() == self.notified.len()
+                && rows
+                    .iter()
+                    .zip(&self.notified)
+                    .all(|(r, p)| std::sync::Arc::as_ptr(r) as usize == *p);
+            if !same {
+                self.notified = rows
+                    .iter()
+                    .map(|r| std::sync::Arc::as_ptr(r) as usize)
+                    .collect();
+                let _ = tx.send(rows.clone());
+            }
         }
     }
 
@@ -537,6 +653,46 @@ fn spawn_when_signed_in<C: Send + 'static>(
     tx
 }
 
+/// Starts the notifier task for the console: the credential store is read off the loop, and
+/// a notifier that cannot start (no secret stored, a damaged state file) is logged, never fatal.
+fn spawn_notifier(
+    config: &Config,
+    data_dir: &std::path::Path,
+    live: &Live,
+    tenant: &str,
+    tasks: &mut JoinSet<()>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<Vec<status::SharedRow>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (config, dir) = (config.clone(), data_dir.to_path_buf());
+    let src = notify::deliver::EvidenceSource {
+        client: live.client.clone(),
+        who: evidence::Collector {
+            tenant: config
+                .tenant
+                .id
+                .clone()
+                .unwrap_or_else(|| tenant.to_string()),
+            collector: live.actor.now().unwrap_or_default(),
+        },
+    };
+    tasks.spawn(async move {
+        let built = tokio::task::spawn_blocking(move || {
+            let cache = auth::CredentialCache::platform()?;
+            notify::command::notifier(&config, &dir, &cache, Some(src))
+        })
+        .await;
+        match built {
+            Ok(Ok(n)) => {
+                let _ = notify::deliver::spawn(n, rx, None, cancel).await;
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "notifications are off"),
+            Err(e) => tracing::error!(error = %e, "notifications are off"),
+        }
+    });
+    tx
+}
+
 /// Opens the full-screen console and runs it until quit. The terminal is restored on every path.
 async fn console(
     mut app: App,
@@ -649,6 +805,17 @@ async fn console(
             move |actor| feeds::devices::spawn(client2, config, store2, actor, tx2, cancel2),
         ));
     }
+    let notify = match &live {
+        Some(l) if app.config.notify.enabled() => Some(spawn_notifier(
+            &app.config,
+            &data_dir,
+            l,
+            &app.tenant,
+            &mut tasks,
+            cancel.clone(),
+        )),
+        _ => None,
+    };
     if let Some(client) = live.as_ref().map(|l| &l.client) {
         // The readiness checks once per session; the F9 overlay shows them when they arrive.
         let (client, config, tx) = (client.clone(), app.config.clone(), feed_tx.clone());
@@ -676,6 +843,8 @@ async fn console(
         queue: queue_tx,
         queue_version: app.intake.queue_version,
         signin,
+        notify,
+        notified: Vec::new(),
     };
     let result = runtime::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

@@ -224,6 +224,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         stats: SimStats::default(),
         records: vec![],
         exports: HashMap::new(),
+        evidence: Default::default(),
         autopilot: autopilot::Autopilot::default(),
         certificates,
         opts,

@@ -58,6 +58,8 @@ pub struct State {
     pub stats: SimStats,
     pub records: Vec<RequestRecord>,
     pub exports: HashMap<String, ExportJob>,
+    /// Remote diagnostics requests (`routes/evidence.rs`).
+    pub evidence: routes::EvidenceState,
     /// Windows Autopilot: hash imports, devices, sync.
     pub autopilot: super::autopilot::Autopilot,
     /// Parsed `SimOptions::certificates`.
@@ -175,6 +177,12 @@ fn dispatch_top(st: &mut State, inc: &Incoming) -> Reply {
     let had_auth = inc.header("authorization").is_some();
     let reply = if inc.path == "/_sim/stats" {
         Reply::json(200, serde_json::to_value(&st.stats).unwrap_or_default())
+    } else if inc.path.starts_with("/_blob/logs/") {
+        st.stats.blob_requests += 1;
+        if had_auth {
+            st.stats.blob_requests_with_authorization += 1;
+        }
+        routes::serve_log_blob(st, inc)
     } else if inc.path.starts_with("/_blob/") {
         st.stats.blob_requests += 1;
         if had_auth {

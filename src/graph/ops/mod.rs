@@ -3,12 +3,14 @@
 
 mod devices;
 mod directory;
+mod evidence;
 mod identities;
 mod lists;
 mod reports;
 mod users;
 
 pub use directory::{DEVICE_PREPARATION_TEMPLATES, device_preparation_mode};
+pub use evidence::{ESP_TYPE, Fetched, LogCollection};
 pub use lists::DEVICE_PAGE;
 pub use reports::{AUTOPILOT_V2_DEPLOYMENT_STATUS, AutopilotDeployment};
 

@@ -5,6 +5,7 @@ mod autopilot;
 mod batch;
 mod devices;
 mod directory;
+mod evidence;
 mod identities;
 mod table;
 mod tenant;
@@ -19,6 +20,7 @@ use super::auth;
 use super::limits::{Family, Verdict};
 use super::odata::{self, Dialect};
 use super::server::{Incoming, Reply, State, record};
+pub use evidence::{EvidenceState, serve_log_blob};
 pub use table::{ALL_DELEGATED, Route};
 pub use tenant::{DEVICE_PREP_AUTOMATIC_TEMPLATE_ID, DEVICE_PREP_TEMPLATE_ID};
 
@@ -198,6 +200,7 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         Route::AutopilotSettings => autopilot::settings(st, inc),
         Route::AutopilotSync => autopilot::sync(st, inc),
         Route::Batch => error(400, "BadRequest", "nested $batch", inc),
+        Route::Evidence(e) => evidence::handle(st, inc, &e, &token),
     };
     (reply, violation)
 }

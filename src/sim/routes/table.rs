@@ -42,6 +42,8 @@ pub enum Route {
     AutopilotSettings,
     AutopilotSync,
     Batch,
+    /// The evidence endpoints (`routes/evidence.rs`).
+    Evidence(super::evidence::Ev),
 }
 
 /// Who may call a route.
@@ -189,7 +191,7 @@ impl Route {
                 Route::AutopilotSync
             }
             ("POST", ["$batch"]) => Route::Batch,
-            _ => return None,
+            _ => return super::evidence::parse(method, version, segs).map(Route::Evidence),
         })
     }
 
@@ -237,6 +239,7 @@ impl Route {
             | Route::UpdateAutopilotDevice(_)
             | Route::AutopilotSync => s(Enrollment, true, SVC_WRITE, false),
             Route::Batch => s(Identity, false, &[], false),
+            Route::Evidence(e) => e.spec(),
         }
     }
 }
