@@ -142,26 +142,11 @@ pub(super) fn run(args: &PrepArgs, d: &Defaults, is_input: impl Fn(&Path) -> boo
         drop(out);
     } else {
         summary.rows_written = out.rows_written();
-        if let Some(clash) = out.final_names().into_iter().find(|n| is_input(n)) {
-            summary.rows_written = 0;
-            return fail(
-                summary,
-                problems,
-                format!(
-                    "{}: would overwrite an input; nothing written",
-                    clash.display()
-                ),
-            );
-        }
-        match out.commit() {
-            Ok(names) => summary.outputs = names.iter().map(|n| n.display().to_string()).collect(),
-            Err(e) => {
+        match out.commit_unless_input(&is_input, &args.output) {
+            Ok(names) => summary.outputs = names,
+            Err(msg) => {
                 summary.rows_written = 0;
-                return fail(
-                    summary,
-                    problems,
-                    format!("{}: cannot write: {e}", args.output.display()),
-                );
+                return fail(summary, problems, msg);
             }
         }
     }

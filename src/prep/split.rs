@@ -98,6 +98,25 @@ fn worker(rx: &Mutex<mpsc::Receiver<File>>) -> io::Result<()> {
 }
 
 impl SplitWriter {
+    /// Renames the parts into place unless one of their final names is an input of this run.
+    /// Returns the names written, or the message to report (nothing is written then).
+    pub fn commit_unless_input(
+        self,
+        is_input: &impl Fn(&Path) -> bool,
+        output: &Path,
+    ) -> Result<Vec<String>, String> {
+        if let Some(clash) = self.final_names().into_iter().find(|n| is_input(n)) {
+            return Err(format!(
+                "{}: would overwrite an input; nothing written",
+                clash.display()
+            ));
+        }
+        match self.commit() {
+            Ok(names) => Ok(names.iter().map(|n| n.display().to_string()).collect()),
+            Err(e) => Err(format!("{}: cannot write: {e}", output.display())),
+        }
+    }
+
     /// `header` is written (with its line ending) at the top of every part.
     pub fn new(
         target: &Path,
