@@ -37,6 +37,9 @@ pub struct EvidenceArgs {
     /// How long to wait for a device to upload its diagnostics (`90s`, `15m`, `1h`).
     #[arg(long, value_name = "DUR", default_value = "15m", value_parser = parse_duration)]
     pub log_wait: Duration,
+    /// The first pause between polls of a diagnostics request; it doubles up to 30 s.
+    #[arg(long, value_name = "DUR", default_value = "5s", value_parser = parse_duration)]
+    pub log_poll: Duration,
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -133,7 +136,7 @@ pub async fn run_with(
     let opts = Options {
         logs: args.logs,
         log_wait: args.log_wait,
-        ..Options::default()
+        log_poll: args.log_poll,
     };
     let mut redactor = if args.redact {
         Some(Redactor::load_or_create(data_dir)?)

@@ -59,6 +59,7 @@ fn args(serial: &str, out: &Path, redact: bool) -> EvidenceArgs {
         redact,
         logs: true,
         log_wait: Duration::from_secs(60),
+        log_poll: Duration::from_millis(20),
     }
 }
 

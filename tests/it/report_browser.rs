@@ -204,6 +204,7 @@ async fn the_report_renders_in_headless_chromium_with_its_timelines_drawn() {
         redact: false,
         logs: false,
         log_wait: Duration::from_secs(1),
+        log_poll: Duration::from_millis(20),
     };
     run_with(&client, &config, dir.path(), &who, &args, &mut Vec::new())
         .await
