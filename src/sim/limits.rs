@@ -54,14 +54,16 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct Limits {
     windows: HashMap<Family, Window>,
-    rng: Rng,
+    /// Which Retry-After flavour the next 429 carries: the three take turns from a seeded
+    /// start, so a client meets each within three throttles (a random pick took ~12).
+    turn: u64,
 }
 
 impl Limits {
     pub fn new(seed: u64) -> Self {
         Self {
             windows: HashMap::new(),
-            rng: Rng::new(seed ^ 0x1111),
+            turn: Rng::new(seed ^ 0x1111).range(0, 3),
         }
     }
 
@@ -106,7 +108,8 @@ impl Limits {
         let (retry_after, block) = if fam == Family::ConditionalAccess {
             (None, len.saturating_sub(now.duration_since(w.start)))
         } else {
-            match self.rng.range(0, 3) {
+            self.turn = (self.turn + 1) % 3;
+            match self.turn {
                 0 => (Some("1".to_string()), Duration::from_secs(1)),
                 1 => (Some("1.5".to_string()), Duration::from_millis(1500)),
                 _ => (None, Duration::from_secs(1)),

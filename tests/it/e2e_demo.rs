@@ -24,6 +24,8 @@ fn count(screen: &str, state: &str) -> usize {
 #[test]
 fn demo_scans_two_hundred_serials_and_registers_them_all() {
     let sb = Sandbox::new();
+    // What is under test is order and completeness, not the upload hold (10 s by default).
+    std::fs::write(sb.config(), "[intake]\nhold_secs = 0\n").unwrap();
     let env = sb.env();
     let t = Tmux::start(&["demo"], &env_refs(&env), 130, 40);
     let screen = t.wait_for("DEMO TENANT");
