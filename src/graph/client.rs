@@ -198,13 +198,23 @@ impl GraphClient {
                 origin: req.url.origin().ascii_serialization(),
             });
         }
-        let family = Family::of_path(&format!("/{}", self.resource_path(&req.url)));
+        let resource = self.resource_path(&req.url);
+        let family = Family::of_path(&format!("/{resource}"));
         let write = req.method != Method::GET;
+        // A `$batch` is not throttled as itself: Graph evaluates each request inside it, and
+        // `batch()` counted each one in its own family before sending. Counted here as well, the
+        // POST made every batch a write of the Identity family (100 per 20 s), which held a
+        // bench reading 2,000 devices to one batch in 200 ms after the first 100.
+        let counted = resource != "$batch";
         let mut token = self.tokens.access_token(None).await?;
         let mut refreshed = false;
         let mut attempt: u32 = 1;
         loop {
-            self.governor.acquire(family, write).await;
+            if counted {
+                self.governor.acquire(family, write).await;
+            } else {
+                self.governor.wait_signed_in().await;
+            }
             let client_request_id = uuid::Uuid::new_v4().to_string();
             let span = tracing::debug_span!(
                 "graph",

@@ -436,3 +436,41 @@ async fn directory_and_user_reads_hit_the_documented_paths_and_recheck_rows() {
         "Conditional Access reads are paced at 1/s"
     );
 }
+
+#[tokio::test]
+async fn a_batch_counts_its_items_in_their_families_and_the_post_itself_nowhere() {
+    // 120 batches of reads in one 20 s window: the documented Identity budget allows 100 writes,
+    // which the outer POSTs used to count as, holding the 101st batch for ~20 s.
+    let server = CannedServer::start(move |req, _| {
+        let body = req.json();
+        let out: Vec<Value> = body["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| j!({"id": r["id"], "status": 200, "body": {"id": "x"}}))
+            .collect();
+        json(200, &[], j!({"responses": out}))
+    })
+    .await;
+    let governor = Arc::new(Governor::new(&[]));
+    let c = GraphClient::new(
+        Url::parse(&server.url).unwrap(),
+        Timeouts::default(),
+        Arc::new(StaticToken(Secret::new("tok-ops"))),
+        governor.clone(),
+    )
+    .unwrap();
+    for b in 0..120 {
+        let reqs = vec![BatchRequest::user(&format!("u{b}"))];
+        let answers = c.batch(reqs).await.unwrap();
+        assert_eq!(answers.len(), 1);
+    }
+    use stagehand::graph::governor::Family;
+    assert_eq!(
+        governor.granted(Family::Identity),
+        120,
+        "one per /users item"
+    );
+    assert_eq!(governor.granted(Family::Devices), 0);
+    assert_eq!(governor.granted(Family::Enrollment), 0);
+}
