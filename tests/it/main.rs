@@ -18,6 +18,7 @@ mod auth_session;
 mod auth_switch;
 mod autopilot_bench;
 mod autopilot_prep;
+mod autopilot_resume;
 mod autopilot_sim;
 mod devices_actions;
 mod devices_cli;
