@@ -375,7 +375,8 @@ pub fn message_of(v: &AutopilotView) -> String {
             ImportPhase::Queued => "Autopilot import queued".to_string(),
             ImportPhase::Importing => "importing to Autopilot".to_string(),
             ImportPhase::Error => match &v.import_message {
-                Some(m) => format!("import failed: {m}"),
+                // Graph's words for unknown codes are outside text.
+                Some(m) => format!("import failed: {}", super::safe(m)),
                 None => "Autopilot import failed".into(),
             },
             ImportPhase::Complete | ImportPhase::AlreadyRegistered => {
@@ -383,6 +384,25 @@ pub fn message_of(v: &AutopilotView) -> String {
             }
         }
     }
+}
+
+/// A status row of a device from a hash file, with its registration's view: until the device
+/// enrolls the message says where the registration stands, a wait for the profile past
+/// [`PROFILE_STUCK_AFTER`] flags it stuck, and `stale` (the Autopilot listing failed) flags it
+/// stale. The view goes with the row's raw fields (detail view, `status --json`).
+pub fn row_with(
+    row: &crate::status::DeviceStatus,
+    view: AutopilotView,
+    stale: bool,
+) -> crate::status::DeviceStatus {
+    let mut new = row.clone();
+    if new.managed_device_id.is_none() {
+        new.message = message_of(&view).into();
+    }
+    new.flags.stuck |= view.stuck;
+    new.flags.stale |= stale;
+    new.raw = new.raw.with_autopilot(std::sync::Arc::new(view));
+    new
 }
 
 /// Adds `"autopilot"` (an [`AutopilotView`]) to a `status --json` row. Before the device

@@ -18,8 +18,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use super::plan::{self, Cadence, Read};
 use super::tracker::PlannedRead;
 use super::{
-    DeviceRow, DeviceStatus, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead,
-    QueueInput, ReadAnswer, ReportRow, SharedRow, Thresholds, Tracker, UserRef,
+    DeviceRow, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead, QueueInput,
+    ReadAnswer, ReportRow, SharedRow, Thresholds, Tracker, UserRef,
 };
 use crate::config::Config;
 use crate::graph::models::{
@@ -318,13 +318,7 @@ impl Poller {
                 continue;
             };
             let view = bench::view_of(reg, devices.get(&key), now);
-            let mut new = DeviceStatus::clone(row);
-            if new.managed_device_id.is_none() {
-                new.message = bench::message_of(&view).into();
-            }
-            new.flags.stuck |= view.stuck;
-            new.flags.stale |= failed && bench::imported(reg);
-            new.raw = new.raw.with_autopilot(Arc::new(view));
+            let new = bench::row_with(row, view, failed && bench::imported(reg));
             let shared = match self.autopilot_rows.get(&key) {
                 Some(old) if **old == new => old.clone(),
                 _ => Arc::new(new),

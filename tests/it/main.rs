@@ -17,6 +17,7 @@ mod auth_leak_sim;
 mod auth_session;
 mod auth_switch;
 mod autopilot_bench;
+mod autopilot_console;
 mod autopilot_prep;
 mod autopilot_resume;
 mod autopilot_sim;
