@@ -195,4 +195,13 @@ fn the_status_pane_flags_a_long_wait_for_the_profile_stuck() {
     assert!(!line.contains("stuck"), "{line}");
     assert!(screen.contains("import failed: 808"), "{screen}");
     insta::assert_snapshot!(screen);
+    // The stuck filter key (`t`) keeps the device waiting too long for its profile.
+    a.update(Msg::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('t'),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    let screen = format!("{}", render(&mut a, 160, 48).backend());
+    let shown: Vec<&str> = screen.lines().filter(|l| l.contains("│PFAP")).collect();
+    assert_eq!(shown.len(), 1, "{screen}");
+    assert!(shown[0].contains("PFAP003"), "{screen}");
 }

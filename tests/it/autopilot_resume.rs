@@ -202,3 +202,57 @@ async fn status_reads_the_autopilot_devices_with_one_listing_whatever_their_numb
         assert_eq!(r["autopilot"]["profile_assigned"], true, "{r}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_wait_for_the_profile_is_stuck_in_status_stuck() {
+    let opts = SimOptions {
+        devices: 0,
+        speed: 600.0,
+        ..SimOptions::default()
+    };
+    let staging = opts.staging_accounts.clone();
+    let sim = sim::start(opts).await.unwrap();
+    // The profile never comes.
+    sim.set_autopilot_timing(stagehand::sim::autopilot::Timing {
+        profile: chrono::Duration::days(30),
+        ..Default::default()
+    });
+    let sb = Sandbox::new();
+    config(&sb, &staging);
+    let a = hash_file(sb.path(), "a.csv", "PFSTK001", 61);
+    let b = hash_file(sb.path(), "b.csv", "PFSTK002", 62);
+    let out = run(&sb, &sim, &["intake", "import", &a, &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(&sb, &sim, &["intake", "push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // PFSTK001's import completed 45 minutes ago (the store's own record of it).
+    let long_ago = (chrono::Utc::now() - chrono::Duration::minutes(45))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let db = rusqlite::Connection::open(sb.data().join(stagehand::store::DB_FILE)).unwrap();
+    let n = db
+        .execute(
+            "UPDATE autopilot_registrations SET completed_at = ?1 WHERE serial_key = 'PFSTK001'",
+            [&long_ago],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+
+    let out = run(&sb, &sim, &["status", "--stuck", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    assert_eq!(r["serial"], "PFSTK001", "{r}");
+    assert_eq!(r["flags"], serde_json::json!(["stuck"]), "{r}");
+    assert_eq!(r["autopilot"]["stuck"], true, "{r}");
+    let m = r["message"].as_str().unwrap();
+    assert!(m.starts_with("waiting for profile assignment: 4"), "{r}");
+    // The table says so too.
+    let out = run(&sb, &sim, &["status", "--stuck"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("PFSTK001") && table.contains("[stuck]") && !table.contains("PFSTK002"),
+        "{table}"
+    );
+}
