@@ -256,3 +256,64 @@ async fn a_long_wait_for_the_profile_is_stuck_in_status_stuck() {
         "{table}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_record_gone_from_intune_is_posted_again_on_the_next_push() {
+    let opts = SimOptions {
+        devices: 0,
+        speed: 600.0,
+        ..SimOptions::default()
+    };
+    let staging = opts.staging_accounts.clone();
+    let sim = sim::start(opts).await.unwrap();
+    let sb = Sandbox::new();
+    config(&sb, &staging);
+    let a = hash_file(sb.path(), "a.csv", "PFGON001", 71);
+    let out = run(&sb, &sim, &["intake", "import", &a]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // The store says an import is in flight, but Intune has no such record.
+    let db = rusqlite::Connection::open(sb.data().join(stagehand::store::DB_FILE)).unwrap();
+    db.execute(
+        "UPDATE autopilot_registrations SET import_id = 'imp-gone', import_state = 'importing'
+         WHERE serial_key = 'PFGON001'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+
+    let out = run(&sb, &sim, &["intake", "push"]);
+    assert!(
+        text(&out).contains("0 registered, 0 rejected, 1 failed"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("it will be imported again"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(import_posts(&sim), 0);
+    assert!(
+        sim.requests()
+            .iter()
+            .any(|r| r.method == "GET" && r.path.ends_with("/imp-gone"))
+    );
+    let regs =
+        stagehand::autopilot::bench::load_file(&sb.data().join(stagehand::store::DB_FILE)).unwrap();
+    assert_eq!(
+        (
+            regs["PFGON001"].import_state,
+            regs["PFGON001"].import_id.as_deref()
+        ),
+        (stagehand::autopilot::bench::ImportPhase::Queued, None)
+    );
+
+    let out = run(&sb, &sim, &["intake", "push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("1 registered, 0 rejected, 0 failed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(import_posts(&sim), 1);
+}
