@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 
-use super::api::{self, AutopilotDevice};
+use super::api::AutopilotDevice;
 use crate::graph::{GraphClient, GraphError};
 use crate::store::db::time_text;
 use crate::store::queue::serial_key;
@@ -158,6 +158,14 @@ pub fn record(
             )?
             .execute(params![key, import_id, time_text(&now)])?;
         }
+        Progress::Lost { serial } => {
+            key = serial_key(serial);
+            tx.prepare_cached(
+                "UPDATE autopilot_registrations SET import_id = NULL, import_state = 'queued',
+                     updated_at = ?2 WHERE serial_key = ?1",
+            )?
+            .execute(params![key, time_text(&now)])?;
+        }
         Progress::Finished {
             serial,
             phase,
@@ -270,26 +278,60 @@ pub struct AutopilotView {
     pub stuck: bool,
 }
 
-/// The view of one registration, reading its Autopilot device when the import is done.
-pub async fn view(
-    client: &GraphClient,
-    r: &Registration,
-    now: DateTime<Utc>,
-) -> Result<AutopilotView, GraphError> {
-    let device: Option<AutopilotDevice> = match (r.import_state, &r.registration_id) {
-        (ImportPhase::Complete, Some(id)) => api::get_device(client, id).await?,
-        (ImportPhase::Complete | ImportPhase::AlreadyRegistered, _) => {
-            api::devices_by_serial(client, &r.serial)
-                .await?
-                .into_iter()
-                .next()
-        }
-        _ => None,
-    };
-    Ok(view_of(r, device.as_ref(), now))
+/// Whether a registration's Autopilot device is worth looking up (its import completed).
+pub fn imported(r: &Registration) -> bool {
+    matches!(
+        r.import_state,
+        ImportPhase::Complete | ImportPhase::AlreadyRegistered
+    )
 }
 
-/// The pure part of [`view`].
+/// The Autopilot devices of these registrations, by serial key: one paged listing of
+/// `windowsAutopilotDeviceIdentities` whatever the number of devices, matched by serial here
+/// (Graph refuses `serialNumber eq`, and one `contains` query per device costs a request each).
+/// No request at all while no import has completed.
+pub async fn devices_for(
+    client: &GraphClient,
+    regs: &HashMap<String, Registration>,
+) -> Result<HashMap<String, AutopilotDevice>, GraphError> {
+    let mut out = HashMap::new();
+    if !regs.values().any(imported) {
+        return Ok(out);
+    }
+    client
+        .for_each_autopilot_device(|d: AutopilotDevice| {
+            let Some(serial) = d.serial_number.as_deref() else {
+                return;
+            };
+            let key = serial_key(serial);
+            let Some(r) = regs.get(&key) else { return };
+            // Several devices with one serial: the registration's own id wins.
+            let own = r.registration_id.as_deref() == Some(d.id.as_str());
+            if own || !out.contains_key(&key) {
+                out.insert(key, d);
+            }
+        })
+        .await?;
+    Ok(out)
+}
+
+/// Reads the registrations from the database file without the data-dir lock (a reader beside
+/// the writer, as `docs/store.md` allows): the status poller of the console and `status`.
+/// A missing database has none.
+pub fn load_file(db: &std::path::Path) -> Result<HashMap<String, Registration>, String> {
+    if !db.exists() {
+        return Ok(HashMap::new());
+    }
+    let conn = Connection::open_with_flags(
+        db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("{}: {e}", db.display()))?;
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+    load(&conn)
+}
+
+/// The view of one registration, given its Autopilot device (if listed).
 pub fn view_of(
     r: &Registration,
     device: Option<&AutopilotDevice>,
@@ -319,66 +361,60 @@ pub fn view_of(
     }
 }
 
-/// Adds `"autopilot"` (an [`AutopilotView`]) to every `status --json` row that came from a hash
-/// file. Before the device enrolls, the row's message says where the registration stands; a wait
-/// for the profile past [`PROFILE_STUCK_AFTER`] adds the `stuck` flag. A Graph error reading the
-/// Autopilot device is reported on stderr and the view is built from what the store knows.
-pub async fn decorate(
-    client: &GraphClient,
-    regs: &HashMap<String, Registration>,
-    rows: &mut [serde_json::Value],
-    now: DateTime<Utc>,
-) {
-    for row in rows.iter_mut() {
-        let Some(serial) = row.get("serial").and_then(|s| s.as_str()) else {
-            continue;
-        };
-        let Some(reg) = regs.get(&serial_key(serial)) else {
-            continue;
-        };
-        let v = match view(client, reg, now).await {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!(
-                    "{}: reading the Autopilot device: {}",
-                    super::safe(&reg.serial),
-                    super::safe(&e.to_string())
-                );
-                view_of(reg, None, now)
+/// What a device's row says while it is not enrolled yet: where its registration stands.
+pub fn message_of(v: &AutopilotView) -> String {
+    if v.profile_assigned {
+        format!(
+            "Autopilot profile assigned ({})",
+            v.profile_assignment.as_deref().unwrap_or("assigned")
+        )
+    } else if let Some(m) = v.waiting_for_profile_min {
+        format!("waiting for profile assignment: {m} min")
+    } else {
+        match v.import_state {
+            ImportPhase::Queued => "Autopilot import queued".to_string(),
+            ImportPhase::Importing => "importing to Autopilot".to_string(),
+            ImportPhase::Error => match &v.import_message {
+                // Graph's words for unknown codes are outside text.
+                Some(m) => format!("import failed: {}", super::safe(m)),
+                None => "Autopilot import failed".into(),
+            },
+            ImportPhase::Complete | ImportPhase::AlreadyRegistered => {
+                "waiting for profile assignment".to_string()
             }
-        };
-        apply_view(row, &v);
+        }
     }
 }
 
-/// The pure part of [`decorate`] for one row.
+/// A status row of a device from a hash file, with its registration's view: until the device
+/// enrolls the message says where the registration stands, a wait for the profile past
+/// [`PROFILE_STUCK_AFTER`] flags it stuck, and `stale` (the Autopilot listing failed) flags it
+/// stale. The view goes with the row's raw fields (detail view, `status --json`).
+pub fn row_with(
+    row: &crate::status::DeviceStatus,
+    view: AutopilotView,
+    stale: bool,
+) -> crate::status::DeviceStatus {
+    let mut new = row.clone();
+    if new.managed_device_id.is_none() {
+        new.message = message_of(&view).into();
+    }
+    new.flags.stuck |= view.stuck;
+    new.flags.stale |= stale;
+    new.raw = new.raw.with_autopilot(std::sync::Arc::new(view));
+    new
+}
+
+/// Adds `"autopilot"` (an [`AutopilotView`]) to a `status --json` row. Before the device
+/// enrolls, the row's message says where the registration stands; a wait for the profile past
+/// [`PROFILE_STUCK_AFTER`] adds the `stuck` flag.
 pub fn apply_view(row: &mut serde_json::Value, v: &AutopilotView) {
     let Some(obj) = row.as_object_mut() else {
         return;
     };
     let enrolled = obj.get("managed_device_id").is_some_and(|m| !m.is_null());
     if !enrolled {
-        let msg = if v.profile_assigned {
-            format!(
-                "Autopilot profile assigned ({})",
-                v.profile_assignment.as_deref().unwrap_or("assigned")
-            )
-        } else if let Some(m) = v.waiting_for_profile_min {
-            format!("waiting for profile assignment: {m} min")
-        } else {
-            match v.import_state {
-                ImportPhase::Queued => "Autopilot import queued".to_string(),
-                ImportPhase::Importing => "importing to Autopilot".to_string(),
-                ImportPhase::Error => v
-                    .import_message
-                    .clone()
-                    .unwrap_or_else(|| "Autopilot import failed".into()),
-                ImportPhase::Complete | ImportPhase::AlreadyRegistered => {
-                    "waiting for profile assignment".to_string()
-                }
-            }
-        };
-        obj.insert("message".into(), serde_json::Value::String(msg));
+        obj.insert("message".into(), serde_json::Value::String(message_of(v)));
     }
     if v.stuck
         && let Some(flags) = obj.get_mut("flags").and_then(|f| f.as_array_mut())

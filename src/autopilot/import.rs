@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use super::api::{self, AutopilotDevice, ImportStatus, MAX_BATCH, NewImport, SyncOutcome};
 use super::codes;
-use crate::graph::GraphClient;
-use crate::store::{AuditLog, AuditRecord};
+use crate::graph::{GraphClient, GraphError};
+use crate::store::{Actor, AuditLog, AuditRecord, StoreClient};
 
 /// One device to import (it passed the checks).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +26,9 @@ pub struct Planned {
     pub product_id: String,
     pub group_tag: Option<String>,
     pub assigned_user: Option<String>,
+    /// The import record of an earlier run still in flight (a crash, a restart): it is polled
+    /// by this id instead of posting the hash again (which would answer 806).
+    pub import_id: Option<String>,
 }
 
 /// How long to wait and how often to look.
@@ -120,18 +123,29 @@ impl Report {
     }
 }
 
+/// Where a run's audit records and import steps go.
+pub enum Record<'a> {
+    /// The headless commands: the audit log they opened under the data-dir lock, and an
+    /// optional callback told every import step (the bench's uploader makes them durable).
+    Direct {
+        audit: &'a mut AuditLog,
+        progress: Option<&'a mut (dyn FnMut(Progress) + Send)>,
+    },
+    /// The console: the store thread, the one writer of the audit log and the database. Each
+    /// step is in the `autopilot_registrations` table before the run goes on.
+    Store(&'a StoreClient),
+}
+
 /// Everything a run needs.
 pub struct Run<'a> {
     pub client: &'a GraphClient,
-    pub audit: &'a mut AuditLog,
-    pub actor: &'a str,
+    pub record: Record<'a>,
+    /// Who the audit records name: asked at each write (the account signed in now).
+    pub actor: Actor,
     pub pacing: Pacing,
     pub wait: bool,
     /// Progress lines (stderr for the CLI).
-    pub out: &'a mut dyn Write,
-    /// Told of every import id and final import state as they come (the bench's uploader makes
-    /// them durable).
-    pub progress: Option<&'a mut (dyn FnMut(Progress) + Send)>,
+    pub out: &'a mut (dyn Write + Send),
 }
 
 /// A step of an import, for [`Run::progress`].
@@ -139,6 +153,9 @@ pub struct Run<'a> {
 pub enum Progress {
     /// Intune accepted the device and gave its import record this id.
     Posted { serial: String, import_id: String },
+    /// The import record of an earlier run is gone (deleted, or never kept by Intune): the
+    /// next run posts the hash again.
+    Lost { serial: String },
     /// The import record finished.
     Finished {
         serial: String,
@@ -156,8 +173,13 @@ struct Track {
 }
 
 impl Run<'_> {
-    fn audit(&mut self, rec: &AuditRecord) -> bool {
-        match self.audit.append(rec) {
+    /// Makes `rec` durable; false (said on `out`) when it could not be.
+    async fn audit(&mut self, rec: &AuditRecord) -> bool {
+        let r = match &mut self.record {
+            Record::Direct { audit, .. } => audit.append(rec).map_err(|e| e.to_string()),
+            Record::Store(store) => store.audit(rec.clone()).await,
+        };
+        match r {
             Ok(()) => true,
             Err(e) => {
                 let _ = writeln!(self.out, "audit log: {e}");
@@ -166,9 +188,39 @@ impl Run<'_> {
         }
     }
 
-    fn tell(&mut self, p: Progress) {
-        if let Some(f) = self.progress.as_mut() {
-            f(p);
+    /// A `before` record naming the account signed in now; `None` when nobody is.
+    fn before(&mut self, action: &str) -> Option<AuditRecord> {
+        match self.actor.now() {
+            Some(who) => Some(AuditRecord::before(Utc::now(), &who, action)),
+            None => {
+                let _ = writeln!(self.out, "nobody is signed in: nothing sent");
+                None
+            }
+        }
+    }
+
+    async fn tell(&mut self, p: Progress) {
+        match &mut self.record {
+            Record::Direct { progress, .. } => {
+                if let Some(f) = progress.as_mut() {
+                    f(p);
+                }
+            }
+            Record::Store(store) => {
+                let saved = store
+                    .call(move |s| {
+                        s.write("record an Autopilot import", |tx| {
+                            super::bench::record(tx, &p, Utc::now())
+                        })
+                    })
+                    .await;
+                if let Err(e) = saved {
+                    let _ = writeln!(
+                        self.out,
+                        "an Autopilot import state could not be saved: {e}"
+                    );
+                }
+            }
         }
     }
 
@@ -178,22 +230,33 @@ impl Run<'_> {
 
     /// Imports `planned` (already checked); `refused` rows were stopped by the checks.
     pub async fn import(mut self, planned: Vec<Planned>, refused: usize) -> Report {
-        let mut tracks: Vec<Track> = planned
+        let tracks: Vec<Track> = planned
             .into_iter()
             .map(|p| Track {
+                import_id: p.import_id.clone(),
                 p,
-                import_id: None,
                 registration_id: None,
                 outcome: None,
             })
             .collect();
-        let n = tracks.len();
+        // Imports already in flight are polled by their id, never posted again.
+        let (mut fresh, mut resumed): (Vec<Track>, Vec<Track>) =
+            tracks.into_iter().partition(|t| t.import_id.is_none());
+        if !resumed.is_empty() {
+            self.say(format!(
+                "{} import(s) in flight from an earlier run: reading them by id",
+                resumed.len()
+            ));
+        }
+        let n = fresh.len();
         let mut start = 0;
         while start < n {
             let end = (start + MAX_BATCH).min(n);
-            self.post_batch(&mut tracks[start..end]).await;
+            self.post_batch(&mut fresh[start..end]).await;
             start = end;
         }
+        resumed.append(&mut fresh);
+        let mut tracks = resumed;
         self.poll_imports(&mut tracks).await;
         let mut syncs = 0;
         if self.wait {
@@ -223,7 +286,10 @@ impl Run<'_> {
         let mut sent = Vec::new();
         let mut befores = Vec::new();
         for (i, t) in batch.iter_mut().enumerate() {
-            let mut rec = AuditRecord::before(Utc::now(), self.actor, "import_autopilot_device");
+            let Some(mut rec) = self.before("import_autopilot_device") else {
+                t.outcome = Some(Outcome::Failed("nobody is signed in: nothing sent".into()));
+                continue;
+            };
             rec.serial = Some(t.p.serial.clone());
             rec.to = t.p.group_tag.clone();
             rec.options = serde_json::json!({
@@ -232,7 +298,7 @@ impl Run<'_> {
                 "group_tag": t.p.group_tag,
                 "assigned_user": t.p.assigned_user,
             });
-            if !self.audit(&rec) {
+            if !self.audit(&rec).await {
                 t.outcome = Some(Outcome::Failed(
                     "its audit record could not be made durable, so it was not sent".into(),
                 ));
@@ -255,6 +321,7 @@ impl Run<'_> {
                 let mut records = records;
                 for (k, &i) in sent.iter().enumerate() {
                     let t = &mut batch[i];
+                    let mut posted = None;
                     let pos = records.iter().position(|r| {
                         r.serial_number
                             .as_deref()
@@ -269,9 +336,7 @@ impl Run<'_> {
                                 import_id: r.id.clone(),
                             };
                             t.import_id = Some(r.id);
-                            if let Some(f) = self.progress.as_mut() {
-                                f(p);
-                            }
+                            posted = Some(p);
                             res
                         }
                         None => {
@@ -281,8 +346,12 @@ impl Run<'_> {
                             "error: no import record returned".to_string()
                         }
                     };
+                    // The import id is durable before anything else happens to this device.
+                    if let Some(p) = posted {
+                        self.tell(p).await;
+                    }
                     let after = befores[k].after(Utc::now(), &result);
-                    self.audit(&after);
+                    self.audit(&after).await;
                 }
             }
             Err(e) => {
@@ -290,7 +359,7 @@ impl Run<'_> {
                 for (k, &i) in sent.iter().enumerate() {
                     batch[i].outcome = Some(Outcome::Failed(msg.clone()));
                     let after = befores[k].after(Utc::now(), &format!("error: {msg}"));
-                    self.audit(&after);
+                    self.audit(&after).await;
                 }
             }
         }
@@ -310,6 +379,23 @@ impl Run<'_> {
                 }
                 let rec = match api::get_import(self.client, &id).await {
                     Ok(r) => r,
+                    Err(GraphError::NotFound { .. }) => {
+                        // Deleted (by an earlier run that stopped before saving its answer, or
+                        // by someone in the portal): post it again next time.
+                        self.say(format!(
+                            "{}: import {id} is gone from Intune; it will be imported again",
+                            t.p.serial
+                        ));
+                        self.tell(Progress::Lost {
+                            serial: t.p.serial.clone(),
+                        })
+                        .await;
+                        t.outcome = Some(Outcome::Failed(
+                            "its import record is gone from Intune; it will be imported again"
+                                .into(),
+                        ));
+                        continue;
+                    }
                     Err(e) => {
                         self.say(format!("{}: reading the import: {e}", t.p.serial));
                         running += 1;
@@ -325,7 +411,8 @@ impl Run<'_> {
                             phase: super::bench::ImportPhase::Complete,
                             registration_id: t.registration_id.clone(),
                             message: None,
-                        });
+                        })
+                        .await;
                         let msg = format!("{}: imported", t.p.serial);
                         self.say(msg);
                         self.delete_record(&t.p.serial, &id, "complete").await;
@@ -343,7 +430,8 @@ impl Run<'_> {
                             },
                             registration_id: None,
                             message: Some(msg.clone()),
-                        });
+                        })
+                        .await;
                         t.outcome = Some(if e.already_here {
                             Outcome::AlreadyRegistered(msg)
                         } else {
@@ -376,18 +464,20 @@ impl Run<'_> {
 
     /// Deletes a finished import record (Microsoft's guidance), audited.
     async fn delete_record(&mut self, serial: &str, id: &str, status: &str) {
-        let mut rec = AuditRecord::before(Utc::now(), self.actor, "delete_autopilot_import_record");
+        let Some(mut rec) = self.before("delete_autopilot_import_record") else {
+            return;
+        };
         rec.serial = Some(serial.to_string());
         rec.device_id = Some(id.to_string());
         rec.from = Some(status.to_string());
-        if !self.audit(&rec) {
+        if !self.audit(&rec).await {
             return;
         }
         let result = match api::delete_import(self.client, id).await {
             Ok(()) => "ok".to_string(),
             Err(e) => format!("error: {e}"),
         };
-        self.audit(&rec.after(Utc::now(), &result));
+        self.audit(&rec.after(Utc::now(), &result)).await;
     }
 
     async fn wait_profiles(&mut self, tracks: &mut [Track]) -> u32 {
@@ -520,8 +610,10 @@ impl Run<'_> {
                 return false;
             }
         }
-        let rec = AuditRecord::before(Utc::now(), self.actor, "sync_autopilot");
-        if !self.audit(&rec) {
+        let Some(rec) = self.before("sync_autopilot") else {
+            return false;
+        };
+        if !self.audit(&rec).await {
             return false;
         }
         let (result, ok) = match api::sync(self.client).await {
@@ -533,7 +625,7 @@ impl Run<'_> {
             ),
             Err(e) => (format!("error: {e}"), false),
         };
-        self.audit(&rec.after(Utc::now(), &result));
+        self.audit(&rec.after(Utc::now(), &result)).await;
         self.say(format!("sync with the Autopilot service: {result}"));
         ok
     }

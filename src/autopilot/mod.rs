@@ -10,6 +10,7 @@ pub mod file;
 pub mod hash;
 pub mod import;
 pub mod show;
+pub mod uploader;
 
 /// Outside text made safe for a terminal: control characters (escape sequences, line breaks)
 /// are shown escaped, everything else as is.

@@ -13,7 +13,7 @@ use chrono::Utc;
 use clap::{Args, Subcommand};
 
 use crate::autopilot::check::{self, Level};
-use crate::autopilot::import::{Outcome, Pacing, Planned, Report, Run};
+use crate::autopilot::import::{Outcome, Pacing, Planned, Record, Report, Run};
 use crate::autopilot::{api, file, safe, show};
 use crate::graph::GraphClient;
 use crate::review::confirm::parse_duration;
@@ -148,6 +148,7 @@ pub fn plan(
             assigned_user: assigned_user
                 .map(str::to_string)
                 .or_else(|| r.assigned_user.clone()),
+            import_id: None,
         });
     }
     Ok((planned, refused))
@@ -181,7 +182,7 @@ pub async fn run_import(
     args: &ImportArgs,
     pacing: Option<Pacing>,
     out: &mut dyn Write,
-    err: &mut dyn Write,
+    err: &mut (dyn Write + Send),
 ) -> anyhow::Result<Report> {
     check_options(args.group_tag.as_deref(), args.assigned_user.as_deref())?;
     let (planned, refused) = plan(
@@ -209,12 +210,14 @@ pub async fn run_import(
     } else {
         Run {
             client,
-            audit: &mut audit,
-            actor,
+            record: Record::Direct {
+                audit: &mut audit,
+                progress: None,
+            },
+            actor: crate::store::Actor::fixed(actor),
             pacing,
             wait: args.wait,
             out: err,
-            progress: None,
         }
         .import(planned, refused)
         .await

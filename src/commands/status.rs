@@ -55,10 +55,11 @@ pub async fn run(
     client: GraphClient,
 ) -> anyhow::Result<ExitCode> {
     let (db, queue, report) = Store::open(data_dir)?;
-    // Devices queued from hash files: their Autopilot import and profile assignment.
-    let autopilot = crate::autopilot::bench::load(db.conn()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Devices queued from hash files: their Autopilot import and profile assignment, read
+    // again at each poll (an `intake push` may be importing them meanwhile).
+    crate::autopilot::bench::load(db.conn()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let db_file = db.path().to_path_buf();
     drop(db);
-    let autopilot_client = client.clone();
     if report.notice.is_some() {
         eprintln!("{report}");
     }
@@ -72,6 +73,7 @@ pub async fn run(
     let mut poller = Poller::new(client, config.clone());
     poller.all_staged = args.all_staged;
     poller.extra_serials = args.serials.clone();
+    poller.autopilot_db = Some(db_file);
     let stop = stop_signal();
     tokio::pin!(stop);
     loop {
@@ -83,14 +85,16 @@ pub async fn run(
             .into_iter()
             .filter(|r| !args.stuck || r.flags.stuck)
             .collect();
-        let decorated = if args.json && !autopilot.is_empty() {
-            let mut values = rows
-                .iter()
-                .map(|r| serde_json::to_value(&**r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let now = chrono::Utc::now();
-            crate::autopilot::bench::decorate(&autopilot_client, &autopilot, &mut values, now)
-                .await;
+        // Devices from hash files carry `"autopilot"` (the poller's view of their registration).
+        let decorated = if args.json && rows.iter().any(|r| r.raw.autopilot().is_some()) {
+            let mut values = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let mut v = serde_json::to_value(&**r)?;
+                if let Some(a) = r.raw.autopilot() {
+                    crate::autopilot::bench::apply_view(&mut v, a);
+                }
+                values.push(v);
+            }
             Some(values)
         } else {
             None

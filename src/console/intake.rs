@@ -163,6 +163,13 @@ fn draw_queue(frame: &mut Frame, app: &App, area: Rect) {
         if let Some(note) = &e.note {
             message = format!("{note} {message}");
         }
+        // A device from a hash file: its Autopilot import, then its profile assignment (from the
+        // status feed) once the upload has started.
+        if matches!(r.state, RowState::Uploading | RowState::Registered)
+            && let Some(line) = app.status.autopilot_line(&e.serial)
+        {
+            message = line.to_string();
+        }
         if let Some(left) = s.hold_left(e, app.now) {
             message = format!("sends in {left} s · d takes back (F6)");
         }
@@ -267,3 +274,7 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+#[path = "intake_autopilot_tests.rs"]
+mod autopilot_tests;

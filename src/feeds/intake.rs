@@ -1,19 +1,29 @@
-//! The uploader: registers queue entries in Intune as corporate identifiers.
+//! The uploader: registers queue entries in Intune as corporate identifiers, and entries queued
+//! from hash files (`intake import`) as Windows Autopilot imports.
 //!
 //! Per batch: ask Intune which identities already exist (`searchExistingIdentities`, a read),
 //! import the rest with `overwrite: false`, then read back to confirm. Asking first makes a
 //! repeat after a crash or an unclear answer safe: what the first attempt created is found and
 //! reported registered instead of being imported twice.
+//!
+//! Entries with a row in `autopilot_registrations` never become corporate identifiers: they go
+//! through `intake push`'s own code ([`crate::autopilot::uploader`]: the import posted, its id
+//! saved before anything else, polled with backoff, resumed by id after a restart, audited
+//! before and after through the store thread with the account signed in at that moment).
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use std::time::Duration;
+
 use crate::app::Msg;
 use crate::app::intake::{UploadOutcome, UploadResult};
+use crate::autopilot::import::{Pacing, Record, Run};
 use crate::config::{IdentifierType, Platform};
 use crate::graph::models::{EnrollmentState, ImportedDeviceIdentity, ImportedDeviceIdentityType};
 use crate::graph::{GraphClient, GraphError};
 use crate::store::QueueEntry;
+use crate::store::{Actor, StoreClient};
 
 /// What the intake pane asks of the uploader.
 #[derive(Debug)]
@@ -24,9 +34,47 @@ pub enum UploaderCmd {
     Remove { serial: String, imported_id: String },
 }
 
+/// What the uploader needs for entries queued from hash files.
+#[derive(Clone, Debug)]
+pub struct HashImports {
+    /// The store thread: registrations are read and import steps saved there, audit records
+    /// written there.
+    pub store: StoreClient,
+    /// Who the audit records name, asked at each write.
+    pub actor: Actor,
+    /// How long one upload waits for its imports: one still running after that is answered as
+    /// a transient failure, and the next attempt reads it by its id.
+    pub pacing: Pacing,
+}
+
+impl HashImports {
+    pub fn new(store: StoreClient, actor: Actor) -> Self {
+        Self {
+            store,
+            actor,
+            pacing: Pacing {
+                import_timeout: Duration::from_secs(120),
+                poll_first: Duration::from_secs(2),
+                poll_max: Duration::from_secs(15),
+                ..Pacing::default()
+            },
+        }
+    }
+}
+
 /// Starts the uploader. Requests are handled one at a time, in order.
 pub fn spawn(
     client: GraphClient,
+    tx: mpsc::Sender<Msg>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<UploaderCmd> {
+    spawn_with(client, None, tx, cancel)
+}
+
+/// [`spawn`], with entries from hash files imported into Autopilot (`hashes`).
+pub fn spawn_with(
+    client: GraphClient,
+    hashes: Option<HashImports>,
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<UploaderCmd> {
@@ -38,7 +86,9 @@ pub fn spawn(
                 cmd = cmd_rx.recv() => match cmd { Some(c) => c, None => break },
             };
             let msg = match cmd {
-                UploaderCmd::Upload(batch) => Msg::Uploaded(upload(&client, &batch).await),
+                UploaderCmd::Upload(batch) => {
+                    Msg::Uploaded(upload_any(&client, hashes.as_ref(), &batch).await)
+                }
                 UploaderCmd::Remove {
                     serial,
                     imported_id,
@@ -116,6 +166,72 @@ fn failure(batch: &[QueueEntry], e: &GraphError) -> Vec<UploadOutcome> {
             message: message.clone(),
         })
     }
+}
+
+/// Progress lines of an Autopilot run, to the log (already escaped by the run).
+struct LogLines;
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let line = text.trim_end();
+        if !line.is_empty() {
+            tracing::info!(target: "stagehand::autopilot", "{line}");
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Uploads one batch: entries queued from hash files as Autopilot imports (when `hashes` is
+/// given), the others as corporate identifiers. One answer per entry.
+pub async fn upload_any(
+    client: &GraphClient,
+    hashes: Option<&HashImports>,
+    batch: &[QueueEntry],
+) -> Vec<UploadOutcome> {
+    let Some(h) = hashes else {
+        return upload(client, batch).await;
+    };
+    let regs = match h
+        .store
+        .call(|s| Ok(crate::autopilot::bench::load(s.conn())))
+        .await
+        .and_then(|r| r)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            // Without the registrations a hash entry would go out as a corporate identifier.
+            let message = format!("the Autopilot registrations could not be read: {e}");
+            return all(batch, || UploadResult::Failed {
+                message: message.clone(),
+            });
+        }
+    };
+    let (hash, plain): (Vec<QueueEntry>, Vec<QueueEntry>) = batch
+        .iter()
+        .cloned()
+        .partition(|e| regs.contains_key(&crate::store::queue::serial_key(&e.serial)));
+    let mut out = Vec::with_capacity(batch.len());
+    if !hash.is_empty() {
+        let mut lines = LogLines;
+        let run = Run {
+            client,
+            record: Record::Store(&h.store),
+            actor: h.actor.clone(),
+            pacing: h.pacing,
+            wait: false,
+            out: &mut lines,
+        };
+        out.extend(crate::autopilot::uploader::upload(run, &hash, &regs).await);
+    }
+    if !plain.is_empty() {
+        out.extend(upload(client, &plain).await);
+    }
+    out
 }
 
 /// Uploads one batch and says, per entry, what Intune made of it.

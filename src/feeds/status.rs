@@ -29,11 +29,21 @@ pub fn spawn(
     tx: mpsc::Sender<Msg>,
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<StatusCmd> {
+    spawn_poller(Poller::new(client, config), queue, tx, cancel)
+}
+
+/// [`spawn`] with a poller set up by the caller (e.g. reading Autopilot registrations).
+pub fn spawn_poller(
+    poller: Poller,
+    queue: watch::Receiver<Vec<Arc<QueueEntry>>>,
+    tx: mpsc::Sender<Msg>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<StatusCmd> {
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     crate::runtime::supervise::spawn(
         "status feed",
         tx.clone(),
-        run(Poller::new(client, config), queue, cmd_rx, tx, cancel),
+        run(poller, queue, cmd_rx, tx, cancel),
     );
     cmd_tx
 }

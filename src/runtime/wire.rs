@@ -190,18 +190,19 @@ pub async fn console(
         if let Some(why) = live.sign_in_now.take() {
             let _ = input_tx.send(Msg::SignIn(app::signin::SignInMsg::Offer { why }));
         }
-        uploads = Some(feeds::intake::spawn(
+        // Entries from hash files are Autopilot imports, recorded and audited by the store
+        // thread as the account signed in at each write.
+        let hashes = feeds::intake::HashImports::new(store_client.clone(), live.actor.clone());
+        uploads = Some(feeds::intake::spawn_with(
             client.clone(),
+            Some(hashes),
             feed_tx.clone(),
             cancel.clone(),
         ));
-        let status_tx = feeds::status::spawn(
-            client.clone(),
-            app.config.clone(),
-            queue_rx,
-            feed_tx.clone(),
-            cancel.clone(),
-        );
+        let poller = crate::status::poll::Poller::new(client.clone(), app.config.clone())
+            .with_autopilot_db(data_dir.join(store::DB_FILE));
+        let status_tx =
+            feeds::status::spawn_poller(poller, queue_rx, feed_tx.clone(), cancel.clone());
         if app.status.all_staged {
             let _ = status_tx.send(app::status::StatusCmd::Scope {
                 all_staged: true,

@@ -58,6 +58,9 @@ pub struct CycleCost {
     pub batches: usize,
     pub report_ran: bool,
     pub identities_ran: bool,
+    /// Listings of `windowsAutopilotDeviceIdentities` this cycle (at most one, whatever the
+    /// number of devices queued from hash files).
+    pub autopilot_lists: usize,
 }
 
 /// The deployment report by serial key, shared with the rows built from it.
@@ -84,6 +87,14 @@ pub struct Poller {
     force: bool,
     /// Reads and look-ups the last cycle could not complete (failed, or not answerable yet).
     pending: usize,
+    /// Devices queued from hash files (`autopilot_registrations`), by serial key: their rows
+    /// show the import and the profile assignment until they enroll. Read from `autopilot_db`
+    /// at each cycle when that is set.
+    pub autopilot: HashMap<String, crate::autopilot::bench::Registration>,
+    /// The database to read the registrations from at each cycle (a reader beside the writer).
+    pub autopilot_db: Option<std::path::PathBuf>,
+    /// The rows of hash devices last published, re-used while nothing about them changed.
+    autopilot_rows: HashMap<String, SharedRow>,
 }
 
 impl Poller {
@@ -105,7 +116,16 @@ impl Poller {
             extra_serials: Vec::new(),
             force: false,
             pending: 0,
+            autopilot: HashMap::new(),
+            autopilot_db: None,
+            autopilot_rows: HashMap::new(),
         }
+    }
+
+    /// Reads the Autopilot registrations from `db` (the store's database file) at each cycle.
+    pub fn with_autopilot_db(mut self, db: std::path::PathBuf) -> Self {
+        self.autopilot_db = Some(db);
+        self
     }
 
     pub fn cadence(&self) -> Cadence {
@@ -229,6 +249,8 @@ impl Poller {
         self.last_cost = cost;
         self.pending = self.tracker.pending(&l, now) + slow_failed;
         let rows = self.tracker.finish(&l, now);
+        let rows = self.autopilot_rows(rows, now, &mut cost).await;
+        self.last_cost = cost;
         self.listed = std::mem::take(&mut l.devices);
         if let Some((_, r)) = &mut self.report {
             *r = std::mem::take(&mut l.report);
@@ -238,6 +260,74 @@ impl Poller {
         }
         self.moving = plan::moving(rows.iter().map(|r| r.stage));
         Ok(rows)
+    }
+
+    /// The rows of devices queued from hash files, with where their registration stands: one
+    /// listing of the Autopilot devices per cycle (none while no import has completed), matched
+    /// by serial. Until a device enrolls its message is the registration's ("importing to
+    /// Autopilot", "waiting for profile assignment: 6 min", …), and a wait for the profile past
+    /// `PROFILE_STUCK_AFTER` flags it stuck. A failed listing keeps what the store knows and
+    /// flags those rows stale.
+    async fn autopilot_rows(
+        &mut self,
+        mut rows: Vec<SharedRow>,
+        now: DateTime<Utc>,
+        cost: &mut CycleCost,
+    ) -> Vec<SharedRow> {
+        use crate::autopilot::bench;
+        if let Some(db) = self.autopilot_db.clone() {
+            match tokio::task::spawn_blocking(move || bench::load_file(&db)).await {
+                Ok(Ok(regs)) => self.autopilot = regs,
+                Ok(Err(e)) => tracing::warn!(error = %e, "Autopilot registrations unreadable"),
+                Err(e) => tracing::warn!(error = %e, "Autopilot registrations unreadable"),
+            }
+        }
+        if self.autopilot.is_empty() {
+            self.autopilot_rows.clear();
+            return rows;
+        }
+        let tracked: Vec<&SharedRow> = rows
+            .iter()
+            .filter(|r| self.autopilot.contains_key(&serial_key(&r.serial)))
+            .collect();
+        if tracked.is_empty() {
+            self.autopilot_rows.clear();
+            return rows;
+        }
+        let needed = tracked
+            .iter()
+            .filter_map(|r| self.autopilot.get(&serial_key(&r.serial)))
+            .any(bench::imported);
+        let (devices, failed) = if needed {
+            cost.autopilot_lists = 1;
+            match bench::devices_for(&self.client, &self.autopilot).await {
+                Ok(d) => (d, false),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Autopilot device list failed; rows marked stale");
+                    self.pending += 1;
+                    (HashMap::new(), true)
+                }
+            }
+        } else {
+            (HashMap::new(), false)
+        };
+        let mut kept = HashMap::new();
+        for row in rows.iter_mut() {
+            let key = serial_key(&row.serial);
+            let Some(reg) = self.autopilot.get(&key) else {
+                continue;
+            };
+            let view = bench::view_of(reg, devices.get(&key), now);
+            let new = bench::row_with(row, view, failed && bench::imported(reg));
+            let shared = match self.autopilot_rows.get(&key) {
+                Some(old) if **old == new => old.clone(),
+                _ => Arc::new(new),
+            };
+            *row = shared.clone();
+            kept.insert(key, shared);
+        }
+        self.autopilot_rows = kept;
+        rows
     }
 
     /// The queue's serials (then `--serial` ones), with their local state and thresholds.

@@ -104,6 +104,8 @@ pub struct RawFields {
     device: Option<Arc<DeviceRow>>,
     single: Option<Arc<SingleDevice>>,
     report: Option<Arc<ReportRow>>,
+    /// Where the Autopilot registration of a device queued from a hash file stands.
+    autopilot: Option<Arc<crate::autopilot::bench::AutopilotView>>,
     shown: OnceLock<Box<[(&'static str, String)]>>,
 }
 
@@ -112,6 +114,7 @@ impl PartialEq for RawFields {
     fn eq(&self, o: &Self) -> bool {
         (&self.identity, &self.device, &self.single, &self.report)
             == (&o.identity, &o.device, &o.single, &o.report)
+            && self.autopilot == o.autopilot
     }
 }
 
@@ -124,8 +127,26 @@ impl RawFields {
             device: src.device.cloned(),
             single: src.single.cloned(),
             report: src.report.cloned(),
+            autopilot: None,
             shown: OnceLock::new(),
         }
+    }
+
+    /// The same fields with the Autopilot registration's view (a device from a hash file).
+    pub fn with_autopilot(&self, v: Arc<crate::autopilot::bench::AutopilotView>) -> Self {
+        RawFields {
+            identity: self.identity.clone(),
+            device: self.device.clone(),
+            single: self.single.clone(),
+            report: self.report.clone(),
+            autopilot: Some(v),
+            shown: OnceLock::new(),
+        }
+    }
+
+    /// The Autopilot registration behind these fields, for devices queued from hash files.
+    pub fn autopilot(&self) -> Option<&Arc<crate::autopilot::bench::AutopilotView>> {
+        self.autopilot.as_ref()
     }
 
     /// The report row behind these fields, as shared with the feed.
@@ -157,6 +178,7 @@ impl RawFields {
             && self.device.is_none()
             && self.single.is_none()
             && self.report.is_none()
+            && self.autopilot.is_none()
     }
 
     fn render(&self) -> Vec<(&'static str, String)> {
@@ -228,6 +250,23 @@ impl RawFields {
             put(
                 "report.EnrollmentTimeInUtc",
                 ts(&r.enrollment_time).as_deref(),
+            );
+        }
+        if let Some(a) = &self.autopilot {
+            put("autopilot.importState", Some(a.import_state.as_str()));
+            put("autopilot.importId", a.import_id.as_deref());
+            put("autopilot.importMessage", a.import_message.as_deref());
+            put(
+                "windowsAutopilotDeviceIdentity.id",
+                a.registration_id.as_deref(),
+            );
+            put(
+                "windowsAutopilotDeviceIdentity.deploymentProfileAssignmentStatus",
+                a.profile_assignment.as_deref(),
+            );
+            put(
+                "windowsAutopilotDeviceIdentity.deploymentProfileAssignmentDetailedStatus",
+                a.profile_assignment_detail.as_deref(),
             );
         }
         out.sort_by(|a, b| a.0.cmp(b.0));

@@ -13,7 +13,8 @@ use stagehand::autopilot::encode::HashBuilder;
 use stagehand::sim::{self, SimOptions};
 use stagehand::store::{AuditLog, AuditPhase};
 
-fn hash_file(dir: &Path, name: &str, serial: &str, seed: u64) -> String {
+/// A one-device `Get-WindowsAutopilotInfo` file (UTF-16 LE with BOM) for `serial`.
+pub(crate) fn hash_file(dir: &Path, name: &str, serial: &str, seed: u64) -> String {
     let h = HashBuilder::device(serial, "LENOVO", "20XWCTO1WW", seed).base64();
     let text =
         format!("Device Serial Number,Windows Product ID,Hardware Hash\r\n{serial},,{h}\r\n");

@@ -28,7 +28,7 @@ fn listed(sb: &Sandbox) -> Vec<String> {
 }
 
 /// The console as the app (client secret, no login step) against `sim`.
-fn app_env(sb: &Sandbox, sim: &SimHandle) -> Vec<(&'static str, String)> {
+pub(crate) fn app_env(sb: &Sandbox, sim: &SimHandle) -> Vec<(&'static str, String)> {
     let root = sim.base_url.as_str().trim_end_matches('/').to_string();
     let mut env = sb.env();
     env.push(("STAGEHAND_GRAPH_URL", root.clone()));

@@ -201,6 +201,17 @@ impl StatusState {
             .map(|r| r.stage)
     }
 
+    /// Where the Autopilot registration of a device queued from a hash file stands, as its status
+    /// row says until the device enrolls ("importing to Autopilot", "waiting for profile
+    /// assignment: 6 min", "Autopilot profile assigned (…)").
+    pub fn autopilot_line(&self, serial: &str) -> Option<&str> {
+        self.rows
+            .iter()
+            .find(|r| r.serial.eq_ignore_ascii_case(serial))
+            .filter(|r| r.raw.autopilot().is_some() && r.managed_device_id.is_none())
+            .map(|r| &*r.message)
+    }
+
     pub fn count(&self, stage: Stage) -> usize {
         self.counts[stage.index()]
     }

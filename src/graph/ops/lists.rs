@@ -10,6 +10,7 @@ use super::super::odata::{DeviceFilter, Filterable, Query};
 
 const DEVICES: &str = "/deviceManagement/managedDevices";
 const IDENTITIES: &str = "/deviceManagement/importedDeviceIdentities";
+const AUTOPILOT_DEVICES: &str = "/deviceManagement/windowsAutopilotDeviceIdentities";
 /// `managedDevices` page size: Graph's default, and the most it is seen to hand out.
 pub const DEVICE_PAGE: u32 = 1000;
 
@@ -73,6 +74,26 @@ impl GraphClient {
         self.for_each_page(
             self.beta(IDENTITIES, &Query::new()),
             |page: Vec<ImportedDeviceIdentity>| {
+                n += page.len();
+                page.into_iter().for_each(&mut f);
+            },
+        )
+        .await?;
+        Ok(n)
+    }
+
+    /// Calls `f` with every Windows Autopilot device (`windowsAutopilotDeviceIdentities`, beta),
+    /// page by page, as the row type `T`: one listing answers for any number of devices, matched
+    /// by serial on our side (Graph refuses `serialNumber eq`). Returns how many.
+    pub async fn for_each_autopilot_device<T, F>(&self, mut f: F) -> Result<usize, GraphError>
+    where
+        T: DeserializeOwned,
+        F: FnMut(T),
+    {
+        let mut n = 0usize;
+        self.for_each_page(
+            self.beta(AUTOPILOT_DEVICES, &Query::new()),
+            |page: Vec<T>| {
                 n += page.len();
                 page.into_iter().for_each(&mut f);
             },
