@@ -57,7 +57,36 @@ pub async fn run(
     let (db, queue, report) = Store::open(data_dir)?;
     // Devices queued from hash files: their Autopilot import and profile assignment.
     let autopilot = crate::autopilot::bench::load(db.conn()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    drop(db);
+    // The store thread keeps the observed stage timeline: loaded before the first poll, every
+    // change recorded as it is seen, all of it written before the command exits.
+    let store = crate::store::spawn_to(db, None, Box::new(|_| {}));
+    let result = answer(
+        args,
+        config,
+        data_dir,
+        client,
+        store.client()?,
+        autopilot,
+        report,
+        queue,
+    )
+    .await;
+    let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+    result
+}
+
+/// The command's polls and output, with the store thread running.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    args: &StatusArgs,
+    config: &Config,
+    data_dir: &Path,
+    client: GraphClient,
+    store: crate::store::StoreClient,
+    autopilot: std::collections::HashMap<String, crate::autopilot::bench::Registration>,
+    report: crate::store::OpenReport,
+    queue: crate::store::Queue,
+) -> anyhow::Result<ExitCode> {
     let autopilot_client = client.clone();
     if report.notice.is_some() {
         eprintln!("{report}");
@@ -72,6 +101,9 @@ pub async fn run(
     let mut poller = Poller::new(client, config.clone());
     poller.all_staged = args.all_staged;
     poller.extra_serials = args.serials.clone();
+    if let Err(e) = poller.keep_timeline(store).await {
+        eprintln!("warning: the stage timeline could not be read ({e}); time in stage starts now");
+    }
     let stop = stop_signal();
     tokio::pin!(stop);
     loop {
