@@ -195,9 +195,11 @@ pub async fn console(
             feed_tx.clone(),
             cancel.clone(),
         ));
-        let status_tx = feeds::status::spawn(
+        // The status feed keeps the observed stage timeline through the store thread.
+        let status_tx = feeds::status::spawn_with_store(
             client.clone(),
             app.config.clone(),
+            store_client.clone(),
             queue_rx,
             feed_tx.clone(),
             cancel.clone(),

@@ -108,3 +108,77 @@ async fn the_timeline_and_time_in_stage_are_the_same_after_a_restart() {
         .unwrap();
     sim.shutdown().await;
 }
+
+/// The console's status feed with the store (`spawn_with_store`, as the console wires it): the
+/// first snapshot of a restarted feed dates every device as the previous run did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_feed_starts_from_the_stored_timeline() {
+    use stagehand::app::Msg;
+    use stagehand::app::status::{StatusCmd, StatusMsg};
+    use tokio::sync::{mpsc, watch};
+    use tokio_util::sync::CancellationToken;
+
+    let opts = SimOptions {
+        devices: 24,
+        speed: 0.000_001,
+        ..SimOptions::default()
+    };
+    let mut config = Config::default();
+    config.staging.accounts = opts.staging_accounts.clone();
+    let sim = sim::start(opts).await.unwrap();
+    let sb = Sandbox::new();
+    let dir = sb.data();
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let (db, _, _) = Store::open(&dir).unwrap();
+        let store = stagehand::store::spawn_to(db, None, Box::new(|_| {}));
+        let (_queue_tx, queue_rx) = watch::channel(Vec::new());
+        let (tx, mut rx) = mpsc::channel(64);
+        let cancel = CancellationToken::new();
+        let cmds = stagehand::feeds::status::spawn_with_store(
+            client(&sim),
+            config.clone(),
+            store.client().unwrap(),
+            queue_rx,
+            tx,
+            cancel.clone(),
+        );
+        cmds.send(StatusCmd::Scope {
+            all_staged: true,
+            generation: 1,
+        })
+        .unwrap();
+        let rows = loop {
+            let msg = tokio::time::timeout(crate::common::timeout(), rx.recv())
+                .await
+                .expect("a snapshot in time")
+                .expect("feed open");
+            if let Msg::Status(StatusMsg::Snapshot {
+                generation: 1,
+                rows,
+                ..
+            }) = msg
+                && !rows.is_empty()
+            {
+                break rows;
+            }
+        };
+        runs.push(seen(&rows));
+        cancel.cancel();
+        tokio::task::spawn_blocking(move || drop(store.shutdown().unwrap()))
+            .await
+            .unwrap();
+    }
+    assert!(
+        runs[0].values().any(|(stage, _, _)| matches!(
+            stage,
+            Stage::Provisioned | Stage::Failed | Stage::Assigned
+        )),
+        "{:?}",
+        runs[0]
+    );
+    assert_eq!(runs[1], runs[0]);
+    sim.shutdown().await;
+}
