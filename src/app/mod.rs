@@ -56,6 +56,10 @@ pub enum LoadState {
     Failed(String),
 }
 
+/// Seconds a pane's one-line notice (review, devices) stays before it clears itself; a notice
+/// ending in '…' reports work in flight and stays until its outcome replaces it.
+pub const NOTICE_SECS: i64 = 15;
+
 #[derive(Debug, Clone)]
 pub struct App {
     pub config: Config,
@@ -212,6 +216,8 @@ impl App {
             }
             Msg::Tick(now) => {
                 self.now = now;
+                self.review.on_tick(now);
+                self.devices.on_tick(now);
                 let mut cmds = self.flush_keys();
                 cmds.extend(self.intake.on_tick(now, &self.config));
                 cmds

@@ -59,7 +59,36 @@ pub async fn run(
     // again at each poll (an `intake push` may be importing them meanwhile).
     crate::autopilot::bench::load(db.conn()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let db_file = db.path().to_path_buf();
-    drop(db);
+    // The store thread keeps the observed stage timeline: loaded before the first poll, every
+    // change recorded as it is seen, all of it written before the command exits.
+    let store = crate::store::spawn_to(db, None, Box::new(|_| {}));
+    let result = answer(
+        args,
+        config,
+        data_dir,
+        client,
+        store.client()?,
+        db_file,
+        report,
+        queue,
+    )
+    .await;
+    let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+    result
+}
+
+/// The command's polls and output, with the store thread running.
+#[allow(clippy::too_many_arguments)]
+async fn answer(
+    args: &StatusArgs,
+    config: &Config,
+    data_dir: &Path,
+    client: GraphClient,
+    store: crate::store::StoreClient,
+    db_file: std::path::PathBuf,
+    report: crate::store::OpenReport,
+    queue: crate::store::Queue,
+) -> anyhow::Result<ExitCode> {
     if report.notice.is_some() {
         eprintln!("{report}");
     }
@@ -74,6 +103,9 @@ pub async fn run(
     poller.all_staged = args.all_staged;
     poller.extra_serials = args.serials.clone();
     poller.autopilot_db = Some(db_file);
+    if let Err(e) = poller.keep_timeline(store).await {
+        eprintln!("warning: the stage timeline could not be read ({e}); time in stage starts now");
+    }
     let stop = stop_signal();
     tokio::pin!(stop);
     loop {

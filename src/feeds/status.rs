@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::graph::{GraphClient, GraphError};
 use crate::status::plan;
 use crate::status::poll::Poller;
-use crate::store::QueueEntry;
+use crate::store::{QueueEntry, StoreClient};
 
 /// How long the feed waits after the queue changed before it polls (a burst of scans is one poll).
 pub const QUEUE_SETTLE: std::time::Duration = std::time::Duration::from_millis(400);
@@ -45,6 +45,40 @@ pub fn spawn_poller(
         tx.clone(),
         run(poller, queue, cmd_rx, tx, cancel),
     );
+    cmd_tx
+}
+
+/// [`spawn`], keeping the observed stage timeline in the local store: the feed loads it before
+/// its first poll and records every stage change through the store thread (see
+/// `Poller::keep_timeline`), so "in stage since" survives a restart.
+pub fn spawn_with_store(
+    client: GraphClient,
+    config: Config,
+    store: StoreClient,
+    queue: watch::Receiver<Vec<Arc<QueueEntry>>>,
+    tx: mpsc::Sender<Msg>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<StatusCmd> {
+    spawn_poller_with_store(Poller::new(client, config), store, queue, tx, cancel)
+}
+
+/// [`spawn_with_store`] with a poller set up by the caller (e.g. reading Autopilot
+/// registrations).
+pub fn spawn_poller_with_store(
+    mut poller: Poller,
+    store: StoreClient,
+    queue: watch::Receiver<Vec<Arc<QueueEntry>>>,
+    tx: mpsc::Sender<Msg>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<StatusCmd> {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let feed_tx = tx.clone();
+    crate::runtime::supervise::spawn("status feed", tx.clone(), async move {
+        if let Err(e) = poller.keep_timeline(store).await {
+            tracing::warn!(error = %e, "the stage timeline could not be loaded; starting afresh");
+        }
+        run(poller, queue, cmd_rx, feed_tx, cancel).await
+    });
     cmd_tx
 }
 

@@ -199,10 +199,17 @@ pub async fn console(
             feed_tx.clone(),
             cancel.clone(),
         ));
+        // The status feed keeps the observed stage timeline through the store thread, and reads
+        // the Autopilot registrations of hash devices beside it.
         let poller = crate::status::poll::Poller::new(client.clone(), app.config.clone())
             .with_autopilot_db(data_dir.join(store::DB_FILE));
-        let status_tx =
-            feeds::status::spawn_poller(poller, queue_rx, feed_tx.clone(), cancel.clone());
+        let status_tx = feeds::status::spawn_poller_with_store(
+            poller,
+            store_client.clone(),
+            queue_rx,
+            feed_tx.clone(),
+            cancel.clone(),
+        );
         if app.status.all_staged {
             let _ = status_tx.send(app::status::StatusCmd::Scope {
                 all_staged: true,

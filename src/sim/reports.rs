@@ -1,5 +1,6 @@
 //! Intune report exports (docs/graph.md §4.1): `POST deviceManagement/reports/exportJobs` → 201,
-//! polls go notStarted → inProgress → completed, and the `url` serves a ZIP holding one CSV of
+//! polls go notStarted → inProgress → completed (once processed, `READY_AFTER_SECS` of simulated
+//! time, or on the third poll), and the `url` serves a ZIP holding one CSV of
 //! `AutopilotV2DeploymentStatus` from `/_blob/…` without a bearer token (like a pre-signed blob).
 
 use std::io::Write;
@@ -24,8 +25,12 @@ pub const COLUMNS: &[&str] = &[
     "Phase",
     "ResultCode",
 ];
-/// Polls needed before a job reports `completed`.
+/// Polls after which a job reports `completed` whatever the clock says (tests at real speed).
 const POLLS_TO_COMPLETE: u32 = 3;
+/// Simulated time the service takes to produce a small report: a job requested this long ago is
+/// `completed` at its next poll, as the real service completes a job when it is processed, not
+/// after a number of polls. At the demo's speed this is well before the client's first poll.
+const READY_AFTER_SECS: i64 = 5;
 
 #[derive(Debug, Clone)]
 pub struct ExportJob {
@@ -40,11 +45,12 @@ pub struct ExportJob {
 }
 
 impl ExportJob {
-    fn status(&self) -> &'static str {
+    fn status(&self, now: DateTime<Utc>) -> &'static str {
+        let processed = now - self.requested >= chrono::Duration::seconds(READY_AFTER_SECS);
         match self.polls {
+            n if n >= POLLS_TO_COMPLETE || processed => "completed",
             0 => "notStarted",
-            n if n < POLLS_TO_COMPLETE => "inProgress",
-            _ => "completed",
+            _ => "inProgress",
         }
     }
 
@@ -63,7 +69,7 @@ impl ExportJob {
             "format": self.format,
             "snapshotId": null,
             "localizationType": "localizedValuesAsAdditionalColumn",
-            "status": self.status(),
+            "status": self.status(st.clock.now()),
             "url": url,
             "requestDateTime": iso(self.requested),
             "expirationDateTime": iso(self.requested + chrono::Duration::hours(1)),
@@ -130,7 +136,7 @@ pub fn poll(st: &mut State, inc: &Incoming, id: &str) -> Reply {
     };
     let mut job = job;
     job.polls += 1;
-    if job.status() == "completed" && job.zip.is_none() {
+    if job.status(now) == "completed" && job.zip.is_none() {
         let devices: Vec<&Device> = st.fleet.enrolled(now).collect();
         match build_zip(&job, &devices, now) {
             Ok(z) => job.zip = Some(z),
@@ -230,5 +236,40 @@ pub fn serve_blob(st: &mut State, inc: &Incoming) -> Reply {
             },
             drop: false,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(polls: u32) -> (ExportJob, DateTime<Utc>) {
+        let at = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
+            .unwrap()
+            .to_utc();
+        let job = ExportJob {
+            id: "j".into(),
+            select: Vec::new(),
+            filter: Value::Null,
+            format: "csv".into(),
+            requested: at,
+            polls,
+            sig: "s".into(),
+            zip: None,
+        };
+        (job, at)
+    }
+
+    #[test]
+    fn a_job_completes_when_processed_or_on_its_third_poll() {
+        let secs = chrono::Duration::seconds;
+        let (fresh, at) = job(0);
+        assert_eq!(fresh.status(at), "notStarted");
+        // Polled at once (real speed): the third poll completes it.
+        assert_eq!(job(1).0.status(at + secs(1)), "inProgress");
+        assert_eq!(job(2).0.status(at + secs(1)), "inProgress");
+        assert_eq!(job(3).0.status(at + secs(1)), "completed");
+        // Polled once the service had the time to process it (the demo's speed): completed.
+        assert_eq!(job(1).0.status(at + secs(READY_AFTER_SECS)), "completed");
     }
 }

@@ -27,8 +27,8 @@ use crate::graph::models::{
 };
 use crate::graph::ops::AutopilotDeployment;
 use crate::graph::{BatchRequest, BatchResponse, DeviceFilter, GraphClient, GraphError};
-use crate::store::QueueEntry;
 use crate::store::queue::serial_key;
+use crate::store::{QueueEntry, StoreClient};
 
 /// The list `$select`: only what the pane and the derivation read.
 pub const DEVICE_SELECT: &[&str] = &[
@@ -95,6 +95,9 @@ pub struct Poller {
     pub autopilot_db: Option<std::path::PathBuf>,
     /// The rows of hash devices last published, re-used while nothing about them changed.
     autopilot_rows: HashMap<String, SharedRow>,
+    /// Where the observed stage changes are kept (the store thread), once
+    /// [`Poller::keep_timeline`] loaded what an earlier run saw.
+    store: Option<StoreClient>,
 }
 
 impl Poller {
@@ -119,6 +122,34 @@ impl Poller {
             autopilot: HashMap::new(),
             autopilot_db: None,
             autopilot_rows: HashMap::new(),
+            store: None,
+        }
+    }
+
+    /// Keeps the observed timeline in the local store: loads the changes an earlier run saw (so
+    /// "in stage since" and the timeline are the same after a restart) and, from the next cycle
+    /// on, hands every stage change to the store thread, the one writer.
+    pub async fn keep_timeline(&mut self, store: StoreClient) -> Result<(), String> {
+        let timelines = store.timelines().await?;
+        self.tracker.restore(&timelines);
+        self.store = Some(store);
+        Ok(())
+    }
+
+    /// Hands this cycle's stage changes to the store thread and waits for the commit (this runs
+    /// in the poller's task, never on the console's loop). A failed write is logged and tried
+    /// again with the next cycle's changes.
+    async fn save_changes(&mut self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let changes = self.tracker.take_changes();
+        if changes.is_empty() {
+            return;
+        }
+        if let Err(e) = store.record_stages(changes.clone()).await {
+            tracing::warn!(error = %e, changes = changes.len(), "stage timeline not saved; trying again next poll");
+            self.tracker.unsaved(changes);
         }
     }
 
@@ -251,6 +282,7 @@ impl Poller {
         let rows = self.tracker.finish(&l, now);
         let rows = self.autopilot_rows(rows, now, &mut cost).await;
         self.last_cost = cost;
+        self.save_changes().await;
         self.listed = std::mem::take(&mut l.devices);
         if let Some((_, r)) = &mut self.report {
             *r = std::mem::take(&mut l.report);

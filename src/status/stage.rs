@@ -59,6 +59,11 @@ impl Stage {
         }
     }
 
+    /// The stage named by its [`Stage::label`] token (as the store keeps it), if it is one.
+    pub fn from_label(token: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.label() == token)
+    }
+
     /// The stage as words for the panes ("in use"); JSON keeps [`Stage::label`]'s tokens.
     pub fn words(self) -> &'static str {
         match self {

@@ -18,6 +18,7 @@ use super::stage::{Inputs, Thresholds, derive};
 use super::timeline::Timeline;
 use crate::config::StagingConfig;
 use crate::store::queue::serial_key;
+use crate::store::timeline::{StageChange, Timelines};
 
 /// What one cycle listed, keyed by `serial_key`.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +75,9 @@ pub struct Tracker {
     kept: HashMap<String, Kept>,
     /// User id -> UPN (`None`: deleted). Resolved once, shared by every device.
     users: HashMap<String, Option<Arc<str>>>,
+    /// Stage changes observed and not yet handed to the store; `None` when nobody keeps them
+    /// (a one-off report), so nothing piles up.
+    unsaved: Option<Vec<StageChange>>,
 }
 
 impl Tracker {
@@ -83,6 +87,41 @@ impl Tracker {
             default_thresholds,
             kept: HashMap::new(),
             users: HashMap::new(),
+            unsaved: None,
+        }
+    }
+
+    /// Takes up the timelines an earlier run observed (the store's `stage_timeline`), so "in
+    /// stage since" and the timeline continue where they were, and from now on keeps every
+    /// observed change for [`Tracker::take_changes`]. A stage name this version does not know is
+    /// skipped.
+    pub fn restore(&mut self, timelines: &Timelines) {
+        for (key, changes) in timelines {
+            let mut timeline = Timeline::default();
+            for (at, name) in changes {
+                if let Some(stage) = Stage::from_label(name) {
+                    timeline.observe(stage, *at);
+                }
+            }
+            self.kept.entry(key.clone()).or_default().timeline = timeline;
+        }
+        self.unsaved.get_or_insert_with(Vec::new);
+    }
+
+    /// The stage changes observed since the last call, oldest first (empty unless
+    /// [`Tracker::restore`] turned keeping them on).
+    pub fn take_changes(&mut self) -> Vec<StageChange> {
+        self.unsaved
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Hands back changes that could not be saved, to go with the next ones.
+    pub fn unsaved(&mut self, mut changes: Vec<StageChange>) {
+        if let Some(unsaved) = &mut self.unsaved {
+            changes.append(unsaved);
+            *unsaved = changes;
         }
     }
 
@@ -309,7 +348,15 @@ impl Tracker {
             let key = serial_key(serial);
             let d = self.derive_at(&key, l, now);
             let kept = self.kept.entry(key.clone()).or_default();
-            kept.timeline.observe(d.stage, d.since);
+            if kept.timeline.observe(d.stage, d.since)
+                && let Some(unsaved) = &mut self.unsaved
+            {
+                unsaved.push(StageChange {
+                    serial: key.clone(),
+                    at: d.since,
+                    stage: d.stage.label().to_string(),
+                });
+            }
             let device = l.devices.get(&key);
             let single = kept
                 .single

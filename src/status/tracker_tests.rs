@@ -374,3 +374,50 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
     assert!(!Arc::ptr_eq(&before, &shared(&tr)));
     assert_eq!(shared(&tr).users_logged_on[1].at, t(40));
 }
+
+#[test]
+fn changes_are_kept_for_the_store_only_once_restored_and_a_restore_continues_the_timeline() {
+    // Without a store nothing piles up.
+    let mut plain = tracker();
+    plain.finish(&listed("PF1"), t(1));
+    assert!(plain.take_changes().is_empty());
+
+    // Run 1: registered (dated by the scan, t(0)), then the device enrolls (enrolledDateTime, t(5)).
+    let mut first = tracker();
+    first.restore(&Default::default());
+    first.finish(&listed("pf1"), t(1));
+    first.finish(&with_device(listed("pf1"), "md-1"), t(7));
+    let changes = first.take_changes();
+    let got: Vec<_> = changes
+        .iter()
+        .map(|c| (c.serial.as_str(), c.at, c.stage.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [("PF1", t(0), "registered"), ("PF1", t(5), "enrolled")]
+    );
+    assert!(first.take_changes().is_empty(), "handed out once");
+
+    // Run 2 restores what the store holds: a later poll keeps the start and the timeline.
+    let mut stored = crate::store::timeline::Timelines::new();
+    stored.insert(
+        "PF1".into(),
+        changes.iter().map(|c| (c.at, c.stage.clone())).collect(),
+    );
+    let mut second = tracker();
+    second.restore(&stored);
+    let row = second
+        .finish(&with_device(listed("PF1"), "md-1"), t(60))
+        .remove(0);
+    assert_eq!((row.stage, row.since), (Stage::Enrolled, t(5)));
+    let timeline: Vec<_> = row.timeline.iter().map(|c| (c.at, c.stage)).collect();
+    assert_eq!(
+        timeline,
+        [(t(0), Stage::Registered), (t(5), Stage::Enrolled)]
+    );
+    assert!(second.take_changes().is_empty(), "nothing new was seen");
+
+    // A change that could not be saved goes out again with the next ones.
+    second.unsaved(changes.clone());
+    assert_eq!(second.take_changes(), changes);
+}

@@ -103,8 +103,11 @@ async fn a_scan_while_the_sign_in_modal_is_open_is_queued_and_the_modal_stays() 
             "modal closed:\n{screen}"
         );
         t.keys(&["Escape"]);
-        t.wait_until("queued", |s| {
-            s.contains("PF3MODAL1") && s.contains("1 queued")
+        // Wait for what Escape does (the modal closes), not only for "1 queued", which may show
+        // before Escape is read: a Ctrl-C sent then can reach the program in the same read as the
+        // lone ESC byte, and the terminal parser takes the pair for Alt+Ctrl+C (no quit).
+        t.wait_until("the modal closed and the scan queued", |s| {
+            !s.contains("and enter the code") && s.contains("PF3MODAL1") && s.contains("1 queued")
         });
         t.keys(&["C-c"]);
         t.wait_for("EXITED:0");
@@ -144,6 +147,9 @@ async fn a_scan_taken_back_within_the_hold_never_reaches_intune() {
     .await
     .unwrap();
     let sb = Sandbox::new();
+    // What is under test is the take-back, not the default length (10 s, a unit test holds it):
+    // a short hold, still long enough for the three keys of the take-back on a busy machine.
+    std::fs::write(sb.config(), "[intake]\nhold_secs = 4\n").unwrap();
     let env = app_env(&sb, &sim);
     tokio::task::block_in_place(|| {
         let t = Tmux::start(&[], &env_refs(&env), 140, 40);
@@ -242,59 +248,6 @@ fn no_color_still_shows_the_focused_tab_and_element() {
     assert!(!screen.contains("▶ Scan"), "{screen}");
     t.keys(&["F4"]);
     t.wait_for("▶F4 Review");
-    t.keys(&["C-c"]);
-    t.wait_for("EXITED:0");
-}
-
-/// The Status pane's summary line ("3 provisioning · 1 failed · …").
-fn summary(screen: &str) -> String {
-    screen
-        .lines()
-        .skip_while(|l| !(l.starts_with('┌') && l.contains(" Status ")))
-        .nth(1)
-        .unwrap_or("")
-        .to_string()
-}
-
-fn stages(screen: &str) -> usize {
-    let line = summary(screen);
-    [
-        "queued",
-        "registered",
-        "enrolled",
-        "provisioning",
-        "provisioned",
-        "failed",
-        "in use",
-        "assigned",
-    ]
-    .iter()
-    .filter(|w| line.contains(&format!(" {w}")))
-    .count()
-}
-
-#[test]
-fn the_demo_is_alive_at_first_look() {
-    let sb = Sandbox::new();
-    let env = sb.env();
-    let t = Tmux::start(&["demo"], &env_refs(&env), 160, 40);
-    t.wait_for("DEMO TENANT");
-    let start = Instant::now();
-    t.keys(&["F3"]);
-    let screen = t.wait_until("at least four stages", |s| stages(s) >= 4);
-    let took = start.elapsed();
-    // The first all-staged poll waits for the report export job (the simulator completes it on
-    // the third status poll: 1 + 2 + 4 s of the client's backoff), so this is about 7 s today,
-    // not the 5 s the issue asks for; see the branch report.
-    assert!(took <= Duration::from_secs(10), "{took:?}\n{screen}");
-    let first = summary(&screen);
-    let start = Instant::now();
-    t.wait_until("a stage count changing by itself", |s| {
-        let now = summary(s);
-        !now.trim().is_empty() && now != first
-    });
-    let took = start.elapsed();
-    assert!(took <= Duration::from_secs(20), "{took:?}");
     t.keys(&["C-c"]);
     t.wait_for("EXITED:0");
 }

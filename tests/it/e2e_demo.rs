@@ -60,3 +60,52 @@ fn demo_scans_two_hundred_serials_and_registers_them_all() {
     );
     assert!(rows.iter().all(|r| r["state"] == "registered"), "{rows:?}");
 }
+
+/// The Status pane's summary line ("3 provisioning · 1 failed · …").
+fn summary(screen: &str) -> String {
+    screen
+        .lines()
+        .skip_while(|l| !(l.starts_with('┌') && l.contains(" Status ")))
+        .nth(1)
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Distinct stages the summary line counts.
+fn stages(screen: &str) -> usize {
+    let line = summary(screen);
+    [
+        "queued",
+        "registered",
+        "enrolled",
+        "provisioning",
+        "provisioned",
+        "failed",
+        "in use",
+        "assigned",
+    ]
+    .iter()
+    .filter(|w| line.contains(&format!(" {w}")))
+    .count()
+}
+
+/// Alive at first look: F3 shows the simulated fleet spread over at least four stages as soon as
+/// the first poll is in (the simulator completes the report export within its processing time,
+/// before the client's first status poll), then the counts move with no key pressed. How fast is
+/// measured, not asserted (see the branch report).
+#[test]
+fn the_demo_shows_four_stages_on_f3_and_then_a_change_without_a_key() {
+    let sb = Sandbox::new();
+    let env = sb.env();
+    let t = Tmux::start(&["demo"], &env_refs(&env), 160, 40);
+    t.wait_for("DEMO TENANT");
+    t.keys(&["F3"]);
+    let screen = t.wait_until("at least four stages on F3", |s| stages(s) >= 4);
+    let first = summary(&screen);
+    t.wait_until("a stage count changing by itself", |s| {
+        let now = summary(s);
+        !now.trim().is_empty() && now != first
+    });
+    t.keys(&["C-c"]);
+    t.wait_for("EXITED:0");
+}

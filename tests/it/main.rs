@@ -75,5 +75,6 @@ mod status_cli;
 mod status_cost;
 mod status_feed;
 mod status_sim;
+mod status_timeline;
 mod store_db;
 mod store_process;

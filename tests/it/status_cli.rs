@@ -316,6 +316,33 @@ async fn one_invocation_shows_in_use_for_every_device_a_real_user_signed_in_to()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_in_stage_and_the_timeline_survive_a_second_run_on_the_same_data_dir() {
+    let t = tenant(48).await;
+    let first = t.json(&["--all-staged"]);
+    let second = t.json(&["--all-staged"]);
+    let (first, second) = (by_serial(&first), by_serial(&second));
+    // Devices that did not move between the two runs (the simulated fleet moves in real time).
+    let same: Vec<_> = first
+        .iter()
+        .filter_map(|(s, a)| second.get(s).map(|b| (s, a, b)))
+        .filter(|(_, a, b)| a["stage"] == b["stage"])
+        .collect();
+    assert!(!same.is_empty());
+    // Intune dates none of these stages: without the stored timeline, the second run would
+    // date them at its own start.
+    assert!(
+        same.iter()
+            .any(|(_, a, _)| ["provisioned", "assigned", "failed"]
+                .contains(&a["stage"].as_str().unwrap())),
+        "{same:?}"
+    );
+    for (serial, a, b) in same {
+        assert_eq!(a["since"], b["since"], "{serial}");
+        assert_eq!(a["timeline"], b["timeline"], "{serial}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_noncompliant_device_is_flagged() {
     let t = tenant(16).await;
     let rows = t.json(&["--all-staged"]);

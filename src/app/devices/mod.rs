@@ -119,6 +119,17 @@ pub struct DevicesState {
 }
 
 impl DevicesState {
+    /// The clock moved: an outcome notice shown for [`crate::app::NOTICE_SECS`] goes; one ending
+    /// in '…' (a request in flight) stays until its answer replaces it.
+    pub fn on_tick(&mut self, now: DateTime<Utc>) {
+        if self.notice.as_ref().is_some_and(|n| {
+            !n.text.ends_with('…')
+                && now - n.at >= chrono::Duration::seconds(crate::app::NOTICE_SECS)
+        }) {
+            self.notice = None;
+        }
+    }
+
     /// Retire and wipe are offered (keys, help, hints) only with the role.
     pub fn may_destroy(&self) -> bool {
         self.authority.is_some()

@@ -350,3 +350,30 @@ fn esc_closes_the_modal_without_sending() {
     assert!(a.devices.modal.is_none());
     assert_eq!(a.focus, Pane::Status);
 }
+
+#[test]
+fn a_sync_notice_stays_while_asked_and_its_outcome_clears_itself() {
+    let mut a = app();
+    select(&mut a, "E5");
+    a.update(key(KeyCode::Char('y')));
+    let asking = a.devices.notice.clone().unwrap().text;
+    assert!(asking.ends_with('…'), "{asking}");
+    // No answer yet: however long it takes, the notice stays.
+    a.update(Msg::Tick(t0() + chrono::Duration::seconds(600)));
+    assert_eq!(a.devices.notice.as_ref().unwrap().text, asking);
+    a.update(Msg::Tick(t0() + chrono::Duration::seconds(601)));
+    a.update(Msg::Devices(DevicesMsg::Synced {
+        serial: "E5".into(),
+        result: Ok(()),
+    }));
+    let at = a.now;
+    assert_eq!(
+        a.devices.notice.as_ref().unwrap().text,
+        "E5: sync requested"
+    );
+    let secs = crate::app::NOTICE_SECS;
+    a.update(Msg::Tick(at + chrono::Duration::seconds(secs - 1)));
+    assert!(a.devices.notice.is_some());
+    a.update(Msg::Tick(at + chrono::Duration::seconds(secs)));
+    assert!(a.devices.notice.is_none());
+}

@@ -511,8 +511,9 @@ fn a_queued_entry_cannot_be_removed_from_intune() {
 
 #[test]
 fn a_scan_waits_out_the_hold_and_can_be_taken_back_meanwhile() {
-    let mut cfg = Config::default();
-    cfg.intake.hold_secs = 10;
+    // The default hold, 10 s (the end-to-end test configures a short one).
+    let cfg = Config::default();
+    assert_eq!(cfg.intake.hold_secs, 10);
     let mut s = IntakeState::new(&cfg);
     s.now = t0();
     s.can_upload = true;

@@ -188,9 +188,17 @@ pub struct ReviewState {
     pub rejected_list: SelectList<String>,
     pub counts: VerdictCounts,
     pub modal: Option<ReviewModal>,
-    /// One line of feedback (skipped rows, rejections).
+    /// One line of feedback (skipped rows, rejections). It clears itself: work in flight (a
+    /// notice ending in '…') when its outcome replaces it, anything else after
+    /// [`crate::app::NOTICE_SECS`] on screen (see [`ReviewState::on_tick`]).
     pub notice: Option<String>,
     generation: u64,
+    /// The notice as the last tick saw it, and since when.
+    notice_seen: Option<(String, DateTime<Utc>)>,
+    /// Device ids of changes sent to be applied whose outcome is not known yet.
+    applying: BTreeSet<String>,
+    /// Outcomes of the changes sent since `applying` was last empty: (confirmed, failed).
+    applied: (usize, usize),
 }
 
 impl ReviewState {
@@ -249,6 +257,54 @@ impl ReviewState {
         }
     }
 
+    /// The clock moved: a notice that has been on screen for [`crate::app::NOTICE_SECS`] goes.
+    /// A notice ending in '…' reports work in flight and stays until its outcome replaces it.
+    pub fn on_tick(&mut self, now: DateTime<Utc>) {
+        let Some(text) = &self.notice else {
+            self.notice_seen = None;
+            return;
+        };
+        if text.ends_with('…') {
+            self.notice_seen = None;
+            return;
+        }
+        match &self.notice_seen {
+            Some((seen, since)) if seen == text => {
+                if now - *since >= chrono::Duration::seconds(crate::app::NOTICE_SECS) {
+                    self.notice = None;
+                    self.notice_seen = None;
+                }
+            }
+            _ => self.notice_seen = Some((text.clone(), now)),
+        }
+    }
+
+    /// Changes sent to be applied: the notice says so until every outcome is in.
+    pub(super) fn applying(&mut self, device_ids: impl IntoIterator<Item = String>) {
+        if self.applying.is_empty() {
+            self.applied = (0, 0);
+        }
+        self.applying.extend(device_ids);
+    }
+
+    /// One change moved on; when it was the last one in flight, the notice gives the outcome.
+    fn applied_one(&mut self, device_id: &str, state: &ApplyState) {
+        if !state.is_final() || !self.applying.remove(device_id) {
+            return;
+        }
+        match state {
+            ApplyState::Confirmed { .. } => self.applied.0 += 1,
+            _ => self.applied.1 += 1,
+        }
+        if self.applying.is_empty() {
+            let (ok, failed) = self.applied;
+            self.notice = Some(match failed {
+                0 => format!("{ok} change(s) applied and confirmed"),
+                _ => format!("{ok} change(s) confirmed, {failed} failed (see the rows)"),
+            });
+        }
+    }
+
     pub fn on_msg(&mut self, msg: ReviewMsg) -> Vec<Cmd> {
         match msg {
             ReviewMsg::Loading => {
@@ -280,8 +336,9 @@ impl ReviewState {
                     .iter_mut()
                     .find(|r| r.candidate.device.id == device_id)
                 {
-                    r.apply = Some(state);
+                    r.apply = Some(state.clone());
                 }
+                self.applied_one(&device_id, &state);
                 self.settle();
             }
             ReviewMsg::Remembered(rejections) => self.remember(rejections),

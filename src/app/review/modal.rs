@@ -148,19 +148,25 @@ impl ReviewState {
             }
         }
         self.marks.clear();
-        let mut notice = format!("applying {} change(s)", jobs.len());
-        if !drifted.is_empty() {
-            notice = format!(
-                "{notice}; {} not written, {DRIFTED}: {}",
+        let not_written = (!drifted.is_empty()).then(|| {
+            format!(
+                "{} not written, {DRIFTED}: {}",
                 drifted.len(),
                 drifted.join(", ")
-            );
-        }
-        self.notice = Some(notice);
+            )
+        });
+        // In flight ('…') until the last outcome replaces it; "nothing applied" clears in time.
+        self.notice = Some(match (jobs.len(), not_written) {
+            (0, Some(n)) => format!("nothing applied; {n}"),
+            (0, None) => "nothing applied".into(),
+            (k, Some(n)) => format!("{n}; applying {k} change(s)…"),
+            (k, None) => format!("applying {k} change(s)…"),
+        });
         self.settle();
         if jobs.is_empty() {
             return Vec::new();
         }
+        self.applying(jobs.iter().map(|j| j.device_id.clone()));
         vec![Cmd::Review(ReviewCmd::Apply(jobs))]
     }
 }

@@ -404,3 +404,71 @@ fn filter_narrows_rows_and_f5_asks_the_feed() {
         vec![Cmd::Review(ReviewCmd::Refresh)]
     );
 }
+
+/// A tick `secs` seconds after `t(48)`.
+fn tick(a: &mut App, secs: i64) {
+    a.update(Msg::Tick(t(48) + Duration::seconds(secs)));
+}
+
+#[test]
+fn applying_stays_until_the_last_outcome_and_the_outcome_clears_itself() {
+    let mut a = review_app();
+    ch(&mut a, ' ');
+    ch(&mut a, ' ');
+    ch(&mut a, 'a');
+    ch(&mut a, 'y');
+    assert_eq!(a.review.notice.as_deref(), Some("applying 2 change(s)…"));
+    // Work in flight: however long it takes, the notice stays.
+    tick(&mut a, 1);
+    tick(&mut a, 600);
+    assert_eq!(a.review.notice.as_deref(), Some("applying 2 change(s)…"));
+    a.update(Msg::Review(ReviewMsg::Progress {
+        device_id: "dev-1".into(),
+        state: ApplyState::Confirmed { at: t(49) },
+    }));
+    assert_eq!(a.review.notice.as_deref(), Some("applying 2 change(s)…"));
+    a.update(Msg::Review(ReviewMsg::Progress {
+        device_id: "dev-2".into(),
+        state: ApplyState::Failed {
+            reason: "400".into(),
+        },
+    }));
+    let outcome = "1 change(s) confirmed, 1 failed (see the rows)";
+    assert_eq!(a.review.notice.as_deref(), Some(outcome));
+    tick(&mut a, 601);
+    tick(&mut a, 601 + crate::app::NOTICE_SECS - 1);
+    assert_eq!(a.review.notice.as_deref(), Some(outcome));
+    tick(&mut a, 601 + crate::app::NOTICE_SECS);
+    assert_eq!(a.review.notice, None);
+}
+
+#[test]
+fn every_other_review_notice_clears_after_its_time() {
+    let mut a = review_app();
+    ch(&mut a, 'v');
+    assert_eq!(a.review.notice.as_deref(), Some("no rejection is in force"));
+    tick(&mut a, 0);
+    tick(&mut a, crate::app::NOTICE_SECS - 1);
+    assert!(a.review.notice.is_some());
+    tick(&mut a, crate::app::NOTICE_SECS);
+    assert_eq!(a.review.notice, None);
+    // Confirming with nothing left to write says so, and that clears too.
+    let mut b = review_app();
+    ch(&mut b, 'a');
+    let Some(ReviewModal::Confirm { approvals, .. }) = &b.review.modal else {
+        panic!("{:?}", b.review.modal)
+    };
+    assert_eq!(approvals.len(), 1);
+    // The device left the candidates before the lead confirmed.
+    let mut msg = loaded(2);
+    if let ReviewMsg::Loaded { candidates, .. } = &mut msg {
+        candidates.remove(0);
+    }
+    b.update(Msg::Review(msg));
+    assert!(ch(&mut b, 'y').is_empty());
+    let text = b.review.notice.clone().unwrap();
+    assert!(text.starts_with("nothing applied; 1 not written"), "{text}");
+    tick(&mut b, 0);
+    tick(&mut b, crate::app::NOTICE_SECS);
+    assert_eq!(b.review.notice, None);
+}
