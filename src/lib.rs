@@ -305,7 +305,9 @@ async fn notify_command(
                 client: c.client.clone(),
                 who,
             };
-            let mut n = nc::notifier(&config, &data_dir, &cache, Some(src))?;
+            // Notifying takes the data-dir lock: a console on this data dir notifies by itself.
+            let store = store::open_headless(&data_dir)?;
+            let mut n = nc::notifier(&config, &data_dir, store.client()?, cache, Some(src)).await?;
             n.dry_run = dry_run;
             nc::run(
                 n,
@@ -660,6 +662,7 @@ fn spawn_notifier(
     data_dir: &std::path::Path,
     live: &Live,
     tenant: &str,
+    store: store::StoreClient,
     tasks: &mut JoinSet<()>,
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<Vec<status::SharedRow>> {
@@ -677,16 +680,17 @@ fn spawn_notifier(
         },
     };
     tasks.spawn(async move {
-        let built = tokio::task::spawn_blocking(move || {
-            let cache = auth::CredentialCache::platform()?;
-            notify::command::notifier(&config, &dir, &cache, Some(src))
-        })
-        .await;
+        let built = match tokio::task::spawn_blocking(auth::CredentialCache::platform).await {
+            Ok(Ok(cache)) => {
+                notify::command::notifier(&config, &dir, store, cache, Some(src)).await
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e.into()),
+        };
         match built {
-            Ok(Ok(n)) => {
+            Ok(n) => {
                 let _ = notify::deliver::spawn(n, rx, None, cancel).await;
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "notifications are off"),
             Err(e) => tracing::error!(error = %e, "notifications are off"),
         }
     });
@@ -811,6 +815,7 @@ async fn console(
             &data_dir,
             l,
             &app.tenant,
+            store_client.clone(),
             &mut tasks,
             cancel.clone(),
         )),
