@@ -16,18 +16,14 @@ pub enum ConnState {
         until: DateTime<Utc>,
     },
     Offline(String),
+    /// Nobody is signed in: every request waits at the sign-in gate (the status bar says how
+    /// to sign in).
+    SignedOut,
 }
 
-/// Who is signed in, as the status bar shows it. Never holds a token.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum SessionState {
-    #[default]
-    SignedOut,
-    /// A user (UPN) or an app (its display name or client id).
-    SignedIn { account: String },
-    /// A refresh failed mid-session: polling pauses until the user signs in again.
-    Expired { reason: String },
-}
+/// Who is signed in, as the status bar shows it: published by `auth` (its own type, mapped
+/// into [`Msg::Session`] by `feeds::session`).
+pub use crate::auth::session::SessionState;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Msg {

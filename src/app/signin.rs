@@ -7,23 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::Cmd;
 
-/// To the sign-in task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignInCmd {
-    /// Abandon any attempt and start a new one (device code, or the browser with PKCE).
-    Start { generation: u64, browser: bool },
-    /// Abandon the attempt in progress.
-    Cancel,
-}
-
-/// How an attempt ended without a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Failure {
-    Declined,
-    /// The code expired before anyone signed in.
-    CodeExpired,
-    Error(String),
-}
+pub use crate::auth::interactive::{Failure, SignInCmd};
 
 /// From the sign-in task (and from the console itself: [`SignInMsg::Offer`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,5 +1,5 @@
 //! The console's sign-in task: takes [`SignInCmd`]s, runs one attempt at a time (device code, or
-//! the browser with PKCE), reports each step as a `Msg::SignIn`, and on success keeps the refresh
+//! the browser with PKCE), reports each step as a [`SignInEvent`], and on success keeps the refresh
 //! token (OS credential store, or memory only, said plainly), writes the account record and
 //! installs the new session in the [`LiveSession`], which opens the signed-out gate. The render
 //! loop never waits on any of this.
@@ -21,8 +21,53 @@ use super::pkce;
 use super::roles::Role;
 use super::session::Session;
 use super::store::{AccountRecord, CredentialCache, SecretKind};
-use crate::app::Msg;
-use crate::app::signin::{Failure, SignInCmd, SignInMsg};
+
+/// To the sign-in task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInCmd {
+    /// Abandon any attempt and start a new one (device code, or the browser with PKCE).
+    Start { generation: u64, browser: bool },
+    /// Abandon the attempt in progress.
+    Cancel,
+}
+
+/// How an attempt ended without a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Declined,
+    /// The code expired before anyone signed in.
+    CodeExpired,
+    Error(String),
+}
+
+/// What an attempt reports, in order: a code or a browser URL, then done or failed. The console
+/// maps these into its messages (`feeds::session`); this module knows nothing of the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInEvent {
+    /// The device code to show.
+    Code {
+        generation: u64,
+        user_code: String,
+        verification_uri: String,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// The browser sign-in URL (opened if a browser could be started).
+    Browser {
+        generation: u64,
+        url: String,
+        opened: bool,
+    },
+    /// Signed in; `note` says when nothing could be kept for next time.
+    Done {
+        generation: u64,
+        account: String,
+        note: Option<String>,
+    },
+    Failed {
+        generation: u64,
+        failure: Failure,
+    },
+}
 
 /// How long the browser sign-in waits for the redirect.
 pub const BROWSER_TIMEOUT: Duration = Duration::from_secs(300);
@@ -43,10 +88,10 @@ pub struct Flow {
 }
 
 /// Runs the task until `cancel` or until the command channel closes.
-pub fn spawn(
+pub fn spawn<M: From<SignInEvent> + Send + 'static>(
     flow: Flow,
     mut cmds: mpsc::UnboundedReceiver<SignInCmd>,
-    tx: mpsc::Sender<Msg>,
+    tx: mpsc::Sender<M>,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
     let flow = Arc::new(flow);
@@ -80,9 +125,14 @@ pub fn spawn(
     })
 }
 
-async fn run(flow: Arc<Flow>, generation: u64, browser: bool, tx: mpsc::Sender<Msg>) {
+async fn run<M: From<SignInEvent>>(
+    flow: Arc<Flow>,
+    generation: u64,
+    browser: bool,
+    tx: mpsc::Sender<M>,
+) {
     let msg = match attempt(&flow, generation, browser, &tx).await {
-        Ok((account, note)) => SignInMsg::Done {
+        Ok((account, note)) => SignInEvent::Done {
             generation,
             account,
             note,
@@ -94,20 +144,20 @@ async fn run(flow: Arc<Flow>, generation: u64, browser: bool, tx: mpsc::Sender<M
                 AuthError::CodeExpired => Failure::CodeExpired,
                 other => Failure::Error(other.to_string()),
             };
-            SignInMsg::Failed {
+            SignInEvent::Failed {
                 generation,
                 failure,
             }
         }
     };
-    let _ = tx.send(Msg::SignIn(msg)).await;
+    let _ = tx.send(M::from(msg)).await;
 }
 
-async fn attempt(
+async fn attempt<M: From<SignInEvent>>(
     flow: &Flow,
     generation: u64,
     browser: bool,
-    tx: &mpsc::Sender<Msg>,
+    tx: &mpsc::Sender<M>,
 ) -> Result<(String, Option<String>), AuthError> {
     let ep = &flow.endpoint;
     let scope = flow.role.scope_param();
@@ -115,7 +165,7 @@ async fn attempt(
     let tokens = if browser {
         pkce::sign_in_with_claims(ep, &scope, claims.as_deref(), BROWSER_TIMEOUT, |url| {
             let opened = flow.open_browser && pkce::open_browser(url);
-            let _ = tx.try_send(Msg::SignIn(SignInMsg::Browser {
+            let _ = tx.try_send(M::from(SignInEvent::Browser {
                 generation,
                 url: url.to_string(),
                 opened,
@@ -125,7 +175,7 @@ async fn attempt(
     } else {
         let prompt = device_code::start_with_claims(ep, &scope, claims.as_deref()).await?;
         let left = chrono::Duration::seconds(i64::try_from(prompt.expires_in).unwrap_or(900));
-        let shown = Msg::SignIn(SignInMsg::Code {
+        let shown = M::from(SignInEvent::Code {
             generation,
             user_code: prompt.user_code.clone(),
             verification_uri: prompt.verification_uri.clone(),

@@ -12,8 +12,8 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 
 use super::session::Session;
+use super::session::SessionState;
 use super::{AuthError, TokenProvider};
-use crate::app::SessionState;
 use crate::graph::Governor;
 use crate::secret::Secret;
 

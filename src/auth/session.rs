@@ -15,8 +15,18 @@ use super::client_credentials::{self, AppCredential};
 use super::endpoint::{TokenEndpoint, TokenSet};
 use super::store::CredentialCache;
 use super::{AuthError, TokenProvider};
-use crate::app::SessionState;
 use crate::secret::Secret;
+
+/// Who is signed in, as the session publishes it (for the status bar). Never holds a token.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum SessionState {
+    #[default]
+    SignedOut,
+    /// A user (UPN) or an app (its display name or client id).
+    SignedIn { account: String },
+    /// A refresh failed mid-session: polling pauses until the user signs in again.
+    Expired { reason: String },
+}
 
 /// How the session gets its next token.
 #[derive(Debug, Clone)]
@@ -230,25 +240,6 @@ impl Session {
                 tracing::warn!(error = %e, "token refresh failed");
                 Err(e)
             }
-        }
-    }
-}
-
-/// Forwards the session state to the console as `Msg::Session` until `cancel` or until the
-/// session is gone: the current state first, then every change. Run it as a task beside the feeds.
-pub async fn forward_state(
-    mut rx: watch::Receiver<SessionState>,
-    tx: tokio::sync::mpsc::Sender<crate::app::Msg>,
-    cancel: tokio_util::sync::CancellationToken,
-) {
-    loop {
-        let state = rx.borrow_and_update().clone();
-        if tx.send(crate::app::Msg::Session(state)).await.is_err() {
-            return;
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            changed = rx.changed() => if changed.is_err() { return },
         }
     }
 }

@@ -334,3 +334,28 @@ pub async fn run_tag(
     }
     Ok(u8::from(failed > 0))
 }
+
+/// `stagehand autopilot import|tag`, signed in (`show` is offline: [`run_show`]).
+pub async fn run(
+    args: AutopilotArgs,
+    data_dir: &std::path::Path,
+    c: &super::connect::Connected,
+) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout();
+    let code = match &args.command {
+        AutopilotCommand::Import(a) => run_import(
+            &c.client,
+            data_dir,
+            &c.actor,
+            a,
+            None,
+            &mut stdout,
+            &mut std::io::stderr(),
+        )
+        .await?
+        .exit_status(),
+        AutopilotCommand::Tag(a) => run_tag(&c.client, data_dir, &c.actor, a, &mut stdout).await?,
+        AutopilotCommand::Show(a) => return run_show(a, &mut stdout),
+    };
+    Ok(ExitCode::from(code))
+}

@@ -138,6 +138,11 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
             format!("✕ offline: {reason}"),
             ratatui::style::Style::new().fg(theme::BAD),
         ),
+        // The gate holds every request; the session part says how to sign in.
+        ConnState::SignedOut => Span::styled(
+            "✕ offline: paused",
+            ratatui::style::Style::new().fg(theme::BAD),
+        ),
     };
     let queue = format!(
         "queue {} · saving {}",
@@ -198,7 +203,7 @@ pub fn pane_block_since<'a>(
     last: Option<chrono::DateTime<chrono::Utc>>,
     app: &App,
 ) -> Block<'a> {
-    let cut_off = matches!(app.conn, ConnState::Offline(_))
+    let cut_off = matches!(app.conn, ConnState::Offline(_) | ConnState::SignedOut)
         || matches!(app.session, SessionState::Expired { .. });
     if cut_off && matches!(load, LoadState::Loading | LoadState::Failed(_)) {
         let text = match last {

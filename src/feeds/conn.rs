@@ -6,10 +6,6 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{ConnState, Msg};
 use crate::graph::governor::ConnState as GraphConn;
 
-/// The connection part of the status bar while the signed-out gate is closed ("✕ offline:
-/// paused"); the session part says how to sign in, the sign-in modal why.
-pub const SIGNED_OUT_HINT: &str = "paused";
-
 /// Maps the governor's state (monotonic instants) to the app's (wall-clock deadlines).
 pub fn to_app(state: &GraphConn) -> ConnState {
     match state {
@@ -21,7 +17,7 @@ pub fn to_app(state: &GraphConn) -> ConnState {
             }
         }
         GraphConn::Offline(reason) => ConnState::Offline(reason.clone()),
-        GraphConn::SignedOut(_) => ConnState::Offline(SIGNED_OUT_HINT.into()),
+        GraphConn::SignedOut(_) => ConnState::SignedOut,
     }
 }
 
@@ -38,4 +34,21 @@ pub fn spawn(mut rx: watch::Receiver<GraphConn>, tx: mpsc::Sender<Msg>, cancel: 
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_closed_sign_in_gate_is_signed_out_not_an_outage_with_a_made_up_reason() {
+        assert_eq!(
+            to_app(&GraphConn::SignedOut("refresh token revoked".into())),
+            ConnState::SignedOut
+        );
+        assert_eq!(
+            to_app(&GraphConn::Offline("dns".into())),
+            ConnState::Offline("dns".into())
+        );
+    }
 }

@@ -189,3 +189,19 @@ pub async fn upload(client: &GraphClient, batch: &[QueueEntry]) -> Vec<UploadOut
     }
     outcomes
 }
+
+impl From<UploaderCmd> for crate::app::Cmd {
+    /// The console's command an uploader command came from (to answer it when none ran).
+    fn from(c: UploaderCmd) -> Self {
+        match c {
+            UploaderCmd::Upload(batch) => crate::app::Cmd::Upload(batch),
+            UploaderCmd::Remove {
+                serial,
+                imported_id,
+            } => crate::app::Cmd::RemoveIdentity {
+                serial,
+                imported_id,
+            },
+        }
+    }
+}

@@ -203,7 +203,7 @@ async fn the_console_hears_sign_in_state_changes() {
     let (s, _, _) = signed_in(&fake).await;
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(stagehand::auth::session::forward_state(
+    let task = tokio::spawn(stagehand::feeds::session::forward_state(
         s.watch(),
         tx,
         cancel.clone(),

@@ -297,6 +297,36 @@ impl ReviewState {
                 result,
                 audit_error,
             } => self.lift_saved(&device_ids, result, audit_error),
+            ReviewMsg::Unsent { cmd, reason } => return self.unsent(cmd, reason),
+        }
+        Vec::new()
+    }
+
+    /// A command that reached no review feed: each one says so where it was asked for.
+    fn unsent(&mut self, cmd: ReviewCmd, reason: String) -> Vec<Cmd> {
+        match cmd {
+            ReviewCmd::Refresh => {
+                if !matches!(self.load, LoadState::Ready { .. }) {
+                    self.load = LoadState::Failed(reason);
+                }
+            }
+            ReviewCmd::Apply(jobs) => {
+                // Nothing was written: say so on each row instead of leaving it "approved".
+                for job in jobs {
+                    return_progress(self, job.device_id, reason.clone());
+                }
+                self.settle();
+            }
+            ReviewCmd::Reject(rejects) => {
+                let ids: Vec<String> = rejects.into_iter().map(|r| r.device_id).collect();
+                self.reject_saved(&ids, Err(reason), None, String::new(), DateTime::UNIX_EPOCH);
+            }
+            ReviewCmd::Lift(lifts) => {
+                let ids: Vec<String> = lifts.into_iter().map(|l| l.device_id).collect();
+                self.lift_saved(&ids, Err(reason), None);
+            }
+            // Stale rejections are dropped again at the next load.
+            ReviewCmd::Forget(_) => {}
         }
         Vec::new()
     }
@@ -513,3 +543,14 @@ impl ReviewState {
 mod marks_tests;
 #[cfg(test)]
 pub(crate) mod tests;
+
+/// Marks one approved row failed with `reason` (nothing was written).
+fn return_progress(state: &mut ReviewState, device_id: String, reason: String) {
+    if let Some(r) = state
+        .rows
+        .iter_mut()
+        .find(|r| r.candidate.device.id == device_id)
+    {
+        r.apply = Some(ApplyState::Failed { reason });
+    }
+}

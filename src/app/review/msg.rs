@@ -60,6 +60,11 @@ pub enum ReviewMsg {
         result: Result<(), String>,
         audit_error: Option<String>,
     },
+    /// `cmd` reached no review feed (not connected): each part is answered as failed.
+    Unsent {
+        cmd: ReviewCmd,
+        reason: String,
+    },
 }
 
 /// To the review feed.
