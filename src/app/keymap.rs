@@ -84,6 +84,8 @@ pub enum Action {
     Retire,
     /// Wipe the selected device, after the confirmation modal (status; role holders only).
     Wipe,
+    /// Collect the selected device's evidence bundle in the background (status).
+    CollectEvidence,
 }
 
 impl Action {
@@ -408,6 +410,13 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(P(Pane::Status), K::Char('R'), NONE, A::Retire, DESTROY_HELP),
     b(P(Pane::Status), K::Char('W'), NONE, A::Wipe, DESTROY_HELP),
+    b(
+        P(Pane::Status),
+        K::Char('e'),
+        NONE,
+        A::CollectEvidence,
+        "collect the device's evidence bundle",
+    ),
     // Review
     b(
         P(Pane::Review),

@@ -77,4 +77,6 @@ pub enum Msg {
     },
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
+    /// From a background evidence collection (`Cmd::Evidence`).
+    Evidence(super::status::evidence::EvidenceMsg),
 }

@@ -85,6 +85,7 @@ fn spawn_notifier(
     data_dir: &std::path::Path,
     live: &Live,
     tenant: &str,
+    store: store::StoreClient,
     tasks: &mut JoinSet<()>,
     cancel: CancellationToken,
 ) -> mpsc::UnboundedSender<Vec<status::SharedRow>> {
@@ -102,16 +103,17 @@ fn spawn_notifier(
         },
     };
     tasks.spawn(async move {
-        let built = tokio::task::spawn_blocking(move || {
-            let cache = auth::CredentialCache::platform()?;
-            notify::command::notifier(&config, &dir, &cache, Some(src))
-        })
-        .await;
+        let built = match tokio::task::spawn_blocking(auth::CredentialCache::platform).await {
+            Ok(Ok(cache)) => {
+                notify::command::notifier(&config, &dir, store, cache, Some(src)).await
+            }
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e.into()),
+        };
         match built {
-            Ok(Ok(n)) => {
+            Ok(n) => {
                 let _ = notify::deliver::spawn(n, rx, None, cancel).await;
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "notifications are off"),
             Err(e) => tracing::error!(error = %e, "notifications are off"),
         }
     });
@@ -236,10 +238,35 @@ pub async fn console(
             &data_dir,
             l,
             &app.tenant,
+            store_client.clone(),
             &mut tasks,
             cancel.clone(),
         )),
         _ => None,
+    };
+    // The Status pane's evidence key: bundles collected off the loop into `<data dir>/evidence`.
+    let evidence_feed = match &live {
+        Some(l) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let runner = evidence::console::Runner {
+                client: l.client.clone(),
+                tenant: app
+                    .config
+                    .tenant
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| app.tenant.clone()),
+                actor: l.actor.clone(),
+                data_dir: data_dir.clone(),
+                back: input_tx.clone(),
+            };
+            let task = evidence::console::spawn(runner, rx, cancel.clone());
+            tasks.spawn(async move {
+                let _ = task.await;
+            });
+            Feed::to(tx)
+        }
+        None => Feed::none(),
     };
     if let Some(client) = live.as_ref().map(|l| &l.client) {
         // The readiness checks once per session; the F9 overlay shows them when they arrive.
@@ -270,6 +297,7 @@ pub async fn console(
         queue_version: app.intake.queue_version,
         notify,
         notified: Vec::new(),
+        evidence: evidence_feed,
     };
     let result = super::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

@@ -2,6 +2,7 @@
 //! built), and the detail view of the selected device over it.
 
 mod detail;
+mod evidence;
 
 use chrono::{DateTime, Duration, Utc};
 use ratatui::Frame;
@@ -65,6 +66,7 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ]));
     }
     block = super::devices::decorate(block, app);
+    block = evidence::decorate(block, app);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     if s.detail

@@ -295,3 +295,54 @@ fn medium_width_keeps_primary_user_and_compliance() {
         assert!(text.contains(col), "{col} missing:\n{text}");
     }
 }
+
+#[test]
+fn the_evidence_outcome_is_in_the_border_escaped() {
+    use crate::app::status::evidence::EvidenceMsg;
+    let mut a = app();
+    a.update(Msg::Key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE)));
+    a.update(Msg::Status(StatusMsg::Snapshot {
+        generation: 0,
+        at: t0(),
+        rows: vec![std::sync::Arc::new(row(
+            "PF1",
+            Stage::Failed,
+            5,
+            Flags::default(),
+            "failed",
+        ))],
+    }));
+    a.settle();
+    a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('e'),
+        KeyModifiers::NONE,
+    )));
+    a.update(Msg::Evidence(EvidenceMsg::Progress {
+        serial: "PF1".into(),
+        step: "Enrollment Status Page".into(),
+    }));
+    let text = |a: &mut App| {
+        let t = render(a, 160, 48);
+        let b = t.backend().buffer().clone();
+        (0..b.area.height)
+            .map(|y| {
+                (0..b.area.width)
+                    .map(|x| b[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        text(&mut a).contains("evidence PF1: Enrollment Status Page…"),
+        "{}",
+        text(&mut a)
+    );
+    a.update(Msg::Evidence(EvidenceMsg::Done {
+        serial: "PF1".into(),
+        result: Err("disk full\u{1b}[2J".into()),
+    }));
+    let shown = text(&mut a);
+    assert!(shown.contains("evidence PF1 failed: disk full"), "{shown}");
+    assert!(!shown.contains('\u{1b}'), "escaped");
+}
