@@ -86,6 +86,8 @@ pub enum Action {
     Wipe,
     /// Collect the selected device's evidence bundle in the background (status).
     CollectEvidence,
+    /// Open or close the list of notices sent and kept for retry (status).
+    Notices,
 }
 
 impl Action {
@@ -416,6 +418,13 @@ pub const BINDINGS: &[Binding] = &[
         NONE,
         A::CollectEvidence,
         "collect the device's evidence bundle",
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('n'),
+        NONE,
+        A::Notices,
+        "notices sent and kept for retry (ServiceNow, Teams)",
     ),
     // Review
     b(

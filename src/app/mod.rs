@@ -284,6 +284,10 @@ impl App {
                 self.status.evidence.on_msg(m, self.now);
                 Vec::new()
             }
+            Msg::Notify(m) => {
+                self.status.notices.on_msg(m, self.now);
+                Vec::new()
+            }
         }
     }
 
@@ -447,6 +451,13 @@ impl App {
             other => match self.focus {
                 Pane::Intake => self.intake.on_key(key, other, &self.config),
                 Pane::Status if other == Some(Action::CollectEvidence) => self.collect_evidence(),
+                Pane::Status
+                    if other == Some(Action::Notices)
+                        || (self.status.notices.open && other == Some(Action::Back)) =>
+                {
+                    self.status.notices.open = !self.status.notices.open;
+                    Vec::new()
+                }
                 Pane::Status => self.on_status_key(key, other),
                 Pane::Review => self.review.on_key(key, other),
             },

@@ -79,4 +79,6 @@ pub enum Msg {
     Quit,
     /// From a background evidence collection (`Cmd::Evidence`).
     Evidence(super::status::evidence::EvidenceMsg),
+    /// From the notifier task: what a round sent, and what is kept for retry.
+    Notify(super::status::notices::NotifyMsg),
 }

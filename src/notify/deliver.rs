@@ -475,16 +475,72 @@ impl Notifier {
     }
 }
 
+/// A notice not delivered yet, as the console lists it (never a secret: the errors are the
+/// clients' own, which name no credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub serial: String,
+    /// `failed`, `stuck`, `noncompliant`.
+    pub condition: &'static str,
+    /// A recovery's notice (work note, card) rather than the opening one.
+    pub recovered: bool,
+    /// The steps left, in order.
+    pub steps: Vec<Step>,
+    pub attempts: u32,
+    pub next_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// What one round of the notifier task did, and what is still undelivered after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub outcomes: Vec<Outcome>,
+    pub pending: Vec<Pending>,
+}
+
+impl Notifier {
+    /// The outbox as the console lists it.
+    pub fn pending_list(&self) -> Vec<Pending> {
+        self.state
+            .outbox
+            .iter()
+            .map(|n| {
+                let ep = self.state.episode(&n.episode);
+                Pending {
+                    serial: ep.map_or_else(
+                        || n.episode.split(':').next().unwrap_or_default().to_string(),
+                        |e| e.serial.clone(),
+                    ),
+                    condition: ep.map_or("?", |e| e.kind.label()),
+                    recovered: n.recovered,
+                    steps: n.steps.clone(),
+                    attempts: n.attempts,
+                    next_at: n.next_at,
+                    last_error: n.last_error.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Runs the notifier: rows arrive on `rows` (one message per poll); delivery happens as notices
-/// fall due. `report` gets every outcome (for the screen); the log gets them too.
+/// fall due. `report` gets a [`Round`] at start and after every round that sent, failed or
+/// queued something (for the screen); the log gets every outcome too.
 pub fn spawn(
     mut n: Notifier,
     mut rows: mpsc::UnboundedReceiver<Vec<Arc<DeviceStatus>>>,
-    report: Option<mpsc::UnboundedSender<Outcome>>,
+    report: Option<mpsc::UnboundedSender<Round>>,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        if let Some(tx) = &report {
+            let _ = tx.send(Round {
+                outcomes: Vec::new(),
+                pending: n.pending_list(),
+            });
+        }
         loop {
+            let mut changed = false;
             let wait = n
                 .next_due()
                 .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
@@ -493,22 +549,31 @@ pub fn spawn(
                 _ = cancel.cancelled() => return,
                 r = rows.recv() => match r {
                     Some(r) => {
-                        if let Err(e) = n.observe(r.iter().map(|x| &**x), Utc::now()).await {
-                            tracing::error!(error = %e, "notifications: cannot record a poll");
+                        match n.observe(r.iter().map(|x| &**x), Utc::now()).await {
+                            Ok(c) => changed = !c.is_empty(),
+                            Err(e) => {
+                                tracing::error!(error = %e, "notifications: cannot record a poll")
+                            }
                         }
                     }
                     None => return,
                 },
                 _ = tokio::time::sleep(wait) => {}
             }
-            for o in n.deliver_due(Utc::now()).await {
-                match &o {
+            let outcomes = n.deliver_due(Utc::now()).await;
+            for o in &outcomes {
+                match o {
                     Outcome::Retry { .. } => tracing::warn!(outcome = %o, "notification"),
                     _ => tracing::info!(outcome = %o, "notification"),
                 }
-                if let Some(tx) = &report {
-                    let _ = tx.send(o);
-                }
+            }
+            if let Some(tx) = &report
+                && (changed || !outcomes.is_empty())
+            {
+                let _ = tx.send(Round {
+                    outcomes,
+                    pending: n.pending_list(),
+                });
             }
         }
     })

@@ -78,20 +78,10 @@ fn spawn_when_signed_in<C: Send + 'static>(
     tx
 }
 
-/// Starts the notifier task for the console: the credential store is read off the loop, and
-/// a notifier that cannot start (no secret stored, a damaged state file) is logged, never fatal.
-fn spawn_notifier(
-    config: &Config,
-    data_dir: &std::path::Path,
-    live: &Live,
-    tenant: &str,
-    store: store::StoreClient,
-    tasks: &mut JoinSet<()>,
-    cancel: CancellationToken,
-) -> mpsc::UnboundedSender<Vec<status::SharedRow>> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (config, dir) = (config.clone(), data_dir.to_path_buf());
-    let src = notify::deliver::EvidenceSource {
+/// Where the notifier's evidence bundles come from: the console's client, as the account signed
+/// in at start.
+fn evidence_source(config: &Config, live: &Live, tenant: &str) -> notify::deliver::EvidenceSource {
+    notify::deliver::EvidenceSource {
         client: live.client.clone(),
         who: evidence::Collector {
             tenant: config
@@ -101,7 +91,23 @@ fn spawn_notifier(
                 .unwrap_or_else(|| tenant.to_string()),
             collector: live.actor.now().unwrap_or_default(),
         },
-    };
+    }
+}
+
+/// Starts the notifier task for the console: the credential store is read off the loop, and
+/// a notifier that cannot start (no secret stored, a damaged store) is logged, never fatal. What
+/// each round sent and what is kept for retry go to the app as `Msg::Notify` on `back`.
+fn spawn_notifier(
+    config: &Config,
+    data_dir: &std::path::Path,
+    src: notify::deliver::EvidenceSource,
+    store: store::StoreClient,
+    back: mpsc::UnboundedSender<Msg>,
+    tasks: &mut JoinSet<()>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<Vec<status::SharedRow>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (config, dir) = (config.clone(), data_dir.to_path_buf());
     tasks.spawn(async move {
         let built = match tokio::task::spawn_blocking(auth::CredentialCache::platform).await {
             Ok(Ok(cache)) => {
@@ -112,7 +118,18 @@ fn spawn_notifier(
         };
         match built {
             Ok(n) => {
-                let _ = notify::deliver::spawn(n, rx, None, cancel).await;
+                // Each round's outcomes and the notices kept for retry go to the Status pane.
+                let (report, mut rounds) = mpsc::unbounded_channel();
+                let forward = tokio::spawn(async move {
+                    while let Some(r) = rounds.recv().await {
+                        let r: notify::deliver::Round = r;
+                        if back.send(Msg::Notify(r.into())).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let _ = notify::deliver::spawn(n, rx, Some(report), cancel).await;
+                forward.abort();
             }
             Err(e) => tracing::error!(error = %e, "notifications are off"),
         }
@@ -236,9 +253,9 @@ pub async fn console(
         Some(l) if app.config.notify.enabled() => Some(spawn_notifier(
             &app.config,
             &data_dir,
-            l,
-            &app.tenant,
+            evidence_source(&app.config, l, &app.tenant),
             store_client.clone(),
+            input_tx.clone(),
             &mut tasks,
             cancel.clone(),
         )),

@@ -4,6 +4,7 @@
 //! in `update`/`settle`, never in `draw`. The selection follows the serial.
 
 pub mod evidence;
+pub mod notices;
 pub mod sort;
 
 use chrono::{DateTime, Utc};
@@ -66,6 +67,8 @@ pub struct StatusState {
     pub last_ready: Option<DateTime<Utc>>,
     /// Evidence bundles collected from the pane (the `e` key).
     pub evidence: evidence::EvidenceJobs,
+    /// Notices sent and kept for retry (ServiceNow, Teams), from the notifier task.
+    pub notices: notices::Notices,
     /// Sorting or filtering must be recomputed in `settle`.
     resort: bool,
     refilter: bool,

@@ -3,6 +3,7 @@
 
 mod detail;
 mod evidence;
+pub mod notices;
 
 use chrono::{DateTime, Duration, Utc};
 use ratatui::Frame;
@@ -69,6 +70,10 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
     block = evidence::decorate(block, app);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    if s.notices.open {
+        notices::draw_list(frame, app, inner);
+        return;
+    }
     if s.detail
         && let Some(row) = s.selected()
     {
