@@ -812,3 +812,92 @@ async fn an_old_notify_state_file_is_imported_once_and_its_incident_is_not_opene
         "the recovery notes the imported incident"
     );
 }
+
+/// The console's screen (status bar included) for `app`, as text.
+fn console_screen(app: &mut stagehand::app::App) -> String {
+    app.settle();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    term.draw(|f| stagehand::console::draw(f, app)).unwrap();
+    let b = term.backend().buffer().clone();
+    (0..b.area.height)
+        .map(|y| {
+            (0..b.area.width)
+                .map(|x| b[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_a_refused_incident_as_undelivered_then_its_ticket() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use stagehand::app::{App, Msg};
+
+    let w = world().await;
+    // ServiceNow refuses the first create (429, Retry-After: 1), then accepts.
+    w.st.lock().unwrap().throttle_creates = 1;
+    let data = tempfile::tempdir().unwrap();
+    let store = open_store(data.path());
+    let n = w.notifier(data.path(), &store).await;
+    let (rows_tx, rows_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (report_tx, mut rounds) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = stagehand::notify::deliver::spawn(n, rows_rx, Some(report_tx), cancel.clone());
+
+    let mut app = App::new(stagehand::config::Config::default(), chrono::Utc::now());
+    app.update(Msg::Resize {
+        width: 120,
+        height: 30,
+    });
+    app.update(Msg::Key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE)));
+    let mut poller = Poller::new(w.client.clone(), w.config.clone());
+    poller.extra_serials = vec![w.serial.clone()];
+    let rows = w.poll(&mut poller).await;
+    assert_eq!(rows[0].stage, Stage::Failed);
+    rows_tx
+        .send(rows.into_iter().map(Arc::new).collect())
+        .unwrap();
+
+    // Every round the notifier reports goes to the app as the console forwards it; the status
+    // bar is read after each.
+    let mut bars = Vec::new();
+    while let Some(round) = rounds.recv().await {
+        app.set_clock(chrono::Utc::now());
+        app.update(Msg::Notify(round.into()));
+        let screen = console_screen(&mut app);
+        let bar = screen.lines().last().unwrap().to_string();
+        let done = bar.contains("INC0010001");
+        bars.push(bar);
+        if done {
+            break;
+        }
+    }
+    let undelivered = bars
+        .iter()
+        .position(|b| b.contains("✉ 1 undelivered (n)"))
+        .unwrap_or_else(|| panic!("never undelivered: {bars:#?}"));
+    let ticket = bars
+        .iter()
+        .position(|b| b.contains("incident INC0010001 opened"))
+        .unwrap_or_else(|| panic!("never the ticket: {bars:#?}"));
+    assert!(undelivered < ticket, "{bars:#?}");
+    assert!(!bars[ticket].contains("undelivered"), "{}", bars[ticket]);
+
+    // The list says what happened, in order, newest first.
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('n'),
+        KeyModifiers::NONE,
+    )));
+    let screen = console_screen(&mut app);
+    assert!(screen.contains("Kept for retry: 0"), "{screen}");
+    let opened = screen.find("incident INC0010001 opened").unwrap();
+    let refused = screen.find("not delivered").unwrap();
+    assert!(opened < refused, "{screen}");
+    assert!(!screen.contains(PASSWORD) && !screen.contains(HOOK_SECRET));
+    assert_eq!(w.st.lock().unwrap().incidents.len(), 1);
+
+    cancel.cancel();
+    let _ = task.await;
+    close_store(store).await;
+}

@@ -119,11 +119,16 @@ pub struct Notices {
     pub open: bool,
     /// Whether the notifier reported at all (it runs only when `[notify]` names a destination).
     pub active: bool,
+    /// How many of `said` the newest round that said anything added (the status bar shows them).
+    last_round: usize,
 }
 
 impl Notices {
     pub fn on_msg(&mut self, m: NotifyMsg, now: DateTime<Utc>) {
         self.active = true;
+        if !m.said.is_empty() {
+            self.last_round = m.said.len();
+        }
         self.said.extend(m.said.into_iter().map(|s| (now, s)));
         if self.said.len() > KEPT {
             let drop = self.said.len() - KEPT;
@@ -137,9 +142,17 @@ impl Notices {
         if !self.undelivered.is_empty() {
             return Some((format!("{} undelivered (n)", self.undelivered.len()), true));
         }
-        self.said
-            .last()
-            .map(|(_, s)| (format!("{} (n)", s.text), s.bad))
+        let n = self.last_round.min(self.said.len());
+        let round = &self.said[self.said.len() - n..];
+        if round.is_empty() {
+            return None;
+        }
+        let text = round
+            .iter()
+            .map(|(_, s)| s.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" · ");
+        Some((format!("{text} (n)"), round.iter().any(|(_, s)| s.bad)))
     }
 }
 
@@ -211,7 +224,10 @@ mod tests {
         );
         assert_eq!(
             n.summary(),
-            Some(("PF1: Teams card posted (n)".into(), false))
+            Some((
+                "PF1: incident INC0010001 opened · PF1: Teams card posted (n)".into(),
+                false
+            ))
         );
         for i in 0..60 {
             n.on_msg(
