@@ -4,7 +4,6 @@
 
 pub mod collect;
 pub mod command;
-pub mod console;
 pub mod esp;
 pub mod manifest;
 pub mod redact;

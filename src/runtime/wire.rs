@@ -265,7 +265,7 @@ pub async fn console(
     let evidence_feed = match &live {
         Some(l) => {
             let (tx, rx) = mpsc::unbounded_channel();
-            let runner = evidence::console::Runner {
+            let runner = feeds::evidence::Runner {
                 client: l.client.clone(),
                 tenant: app
                     .config
@@ -277,7 +277,7 @@ pub async fn console(
                 data_dir: data_dir.clone(),
                 back: input_tx.clone(),
             };
-            let task = evidence::console::spawn(runner, rx, cancel.clone());
+            let task = feeds::evidence::spawn(runner, rx, cancel.clone());
             tasks.spawn(async move {
                 let _ = task.await;
             });

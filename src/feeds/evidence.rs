@@ -1,13 +1,14 @@
-//! The console's evidence key, run off the UI loop: one task per requested bundle, progress and
-//! the outcome sent back as messages (the same collection as `stagehand evidence`).
+//! The evidence worker behind the Status pane's `e` key, off the UI loop: one task per requested
+//! bundle, progress and the outcome sent back as messages (the same collection as `stagehand
+//! evidence`, `evidence::command::collect_into_data_dir`).
 
 use std::path::PathBuf;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::Collector;
 use crate::app::Msg;
 use crate::app::status::evidence::{EvidenceCmd, EvidenceMsg};
+use crate::evidence::Collector;
 use crate::graph::GraphClient;
 use crate::store::Actor;
 
@@ -74,7 +75,7 @@ impl Runner {
                     step,
                 }));
             };
-            let result = super::command::collect_into_data_dir(
+            let result = crate::evidence::command::collect_into_data_dir(
                 &r.client,
                 &who,
                 &r.data_dir,
