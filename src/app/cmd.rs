@@ -31,6 +31,8 @@ pub enum Cmd {
     SignIn(crate::app::signin::SignInCmd),
     /// Write this view to `<data dir>/exports/` as CSV and JSON; answered by `Msg::Exported`.
     Export(crate::export::Table),
+    /// Collect a device's evidence bundle in the background; answered by `Msg::Evidence`.
+    Evidence(crate::app::status::evidence::EvidenceCmd),
 }
 
 /// What the console says when a command reaches no worker (not connected, not signed in, the
@@ -101,6 +103,10 @@ impl Cmd {
                 failure: Failure::Error("sign-in is not possible here".into()),
             }),
             Cmd::SignIn(SignInCmd::Cancel) => return None,
+            Cmd::Evidence(c) => Msg::Evidence(super::status::evidence::EvidenceMsg::Done {
+                serial: c.serial,
+                result: Err(why()),
+            }),
         })
     }
 }

@@ -84,6 +84,10 @@ pub enum Action {
     Retire,
     /// Wipe the selected device, after the confirmation modal (status; role holders only).
     Wipe,
+    /// Collect the selected device's evidence bundle in the background (status).
+    CollectEvidence,
+    /// Open or close the list of notices sent and kept for retry (status).
+    Notices,
 }
 
 impl Action {
@@ -408,6 +412,20 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(P(Pane::Status), K::Char('R'), NONE, A::Retire, DESTROY_HELP),
     b(P(Pane::Status), K::Char('W'), NONE, A::Wipe, DESTROY_HELP),
+    b(
+        P(Pane::Status),
+        K::Char('e'),
+        NONE,
+        A::CollectEvidence,
+        "collect the device's evidence bundle",
+    ),
+    b(
+        P(Pane::Status),
+        K::Char('n'),
+        NONE,
+        A::Notices,
+        "notices sent and kept for retry (ServiceNow, Teams)",
+    ),
     // Review
     b(
         P(Pane::Review),

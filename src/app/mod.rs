@@ -286,6 +286,14 @@ impl App {
                 self.quit = true;
                 Vec::new()
             }
+            Msg::Evidence(m) => {
+                self.status.evidence.on_msg(m, self.now);
+                Vec::new()
+            }
+            Msg::Notify(m) => {
+                self.status.notices.on_msg(m, self.now);
+                Vec::new()
+            }
         }
     }
 
@@ -304,6 +312,30 @@ impl App {
     pub fn set_clock(&mut self, now: DateTime<Utc>) {
         self.now = now;
         self.intake.now = now;
+    }
+
+    /// The evidence key: the selected row's bundle, collected in the background.
+    fn collect_evidence(&mut self) -> Vec<Cmd> {
+        let row = self
+            .status
+            .list
+            .selected_index()
+            .and_then(|i| self.status.rows.get(i));
+        let queue = row.and_then(|r| {
+            let k = crate::store::queue::serial_key(&r.serial);
+            self.intake
+                .queue
+                .entries()
+                .iter()
+                .find(|e| crate::store::queue::serial_key(&e.serial) == k)
+                .cloned()
+        });
+        self.status
+            .evidence
+            .start(row, queue, self.now)
+            .map(Cmd::Evidence)
+            .into_iter()
+            .collect()
     }
 
     /// Recomputes derived state after a batch of messages, before drawing.
@@ -424,6 +456,14 @@ impl App {
             Some(Action::Focus(p)) => self.focus_pane(p),
             other => match self.focus {
                 Pane::Intake => self.intake.on_key(key, other, &self.config),
+                Pane::Status if other == Some(Action::CollectEvidence) => self.collect_evidence(),
+                Pane::Status
+                    if other == Some(Action::Notices)
+                        || (self.status.notices.open && other == Some(Action::Back)) =>
+                {
+                    self.status.notices.open = !self.status.notices.open;
+                    Vec::new()
+                }
                 Pane::Status => self.on_status_key(key, other),
                 Pane::Review => self.review.on_key(key, other),
             },

@@ -77,4 +77,8 @@ pub enum Msg {
     },
     /// SIGTERM, SIGHUP or a closed console window.
     Quit,
+    /// From a background evidence collection (`Cmd::Evidence`).
+    Evidence(super::status::evidence::EvidenceMsg),
+    /// From the notifier task: what a round sent, and what is kept for retry.
+    Notify(super::status::notices::NotifyMsg),
 }

@@ -71,7 +71,9 @@ pub async fn run_signed_in(
         client: c.client.clone(),
         who,
     };
-    let mut n = nc::notifier(config, data_dir, &cache, Some(src))?;
+    // Notifying takes the data-dir lock: a console on this data dir notifies by itself.
+    let store = crate::store::open_headless(data_dir)?;
+    let mut n = nc::notifier(config, data_dir, store.client()?, cache, Some(src)).await?;
     n.dry_run = dry_run;
     nc::run(n, &c.client, config, data_dir, once, &mut std::io::stdout()).await
 }

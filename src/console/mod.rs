@@ -159,6 +159,10 @@ fn draw_status_bar(frame: &mut Frame, app: &App, area: Rect) {
         sep(),
         session,
     ];
+    if let Some(notices) = status::notices::status_bar_span(app) {
+        spans.push(sep());
+        spans.push(notices);
+    }
     if let Some(last) = app.failed_tasks.last() {
         spans.push(sep());
         spans.push(Span::styled(

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
+use super::esp::{self, Groups};
 use super::manifest::{FORMAT, FileEntry, MANIFEST, Manifest, Missing, sha256_hex};
 use super::redact::Redactor;
 use crate::graph::ops::{ESP_TYPE, Fetched};
@@ -230,7 +231,7 @@ pub async fn collect(
     autopilot(client, serial, &mut b).await;
 
     progress(format!("{serial}: Enrollment Status Page"));
-    esp(client, &mut b).await;
+    esp(client, device.as_ref().map(|(_, v)| v), &mut b).await;
 
     match &device {
         Some((id, dv)) => {
@@ -354,10 +355,9 @@ async fn autopilot(client: &GraphClient, serial: &str, b: &mut Bundle) {
     }
 }
 
-/// The ESPs with their assignments, and which one applies: the lowest `priority` among those
-/// that target the device; the default profile otherwise. Group membership is not read, so
-/// every candidate is kept with its targets.
-async fn esp(client: &GraphClient, b: &mut Bundle) {
+/// The ESPs with their assignments, and which one applies and why (`super::esp`): the device's
+/// and the enrolling user's groups are read (`transitiveMemberOf`) to match the assignments.
+async fn esp(client: &GraphClient, device: Option<&Value>, b: &mut Bundle) {
     let item = "Enrollment Status Page configurations";
     let all = match client.evidence_enrollment_configurations().await {
         Ok(f) => f,
@@ -393,23 +393,49 @@ async fn esp(client: &GraphClient, b: &mut Bundle) {
         }
     }
     esps.sort_by_key(|e| e["priority"].as_i64().unwrap_or(i64::MAX));
-    let is_default = |e: &Value| {
-        e["deviceEnrollmentConfigurationType"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("default"))
-            || e["id"].as_str().is_some_and(|i| {
-                i.ends_with("_DefaultWindows10EnrollmentCompletionPageConfiguration")
-            })
+
+    // Whose groups: the Entra device behind the managed device, and the user who enrolled it.
+    let text = |v: Option<&Value>, k: &str| {
+        v.and_then(|d| d[k].as_str())
+            .filter(|s| !s.is_empty() && *s != "00000000-0000-0000-0000-000000000000")
+            .map(str::to_string)
     };
-    let applies = esps
-        .iter()
-        .find(|e| !is_default(e) && e["assignments"].as_array().is_some_and(|a| !a.is_empty()))
-        .or_else(|| esps.iter().find(|e| is_default(e)));
+    let aad = text(device, "azureADDeviceId");
+    let user =
+        text(device, "enrolledByUserPrincipalName").or_else(|| text(device, "userPrincipalName"));
+    let no_device = "no managed device with an Entra device id yet";
+    let (device_groups, device_read) = match &aad {
+        Some(id) => member_of(client.evidence_device_member_of(id).await, &mut sources),
+        None => (
+            Groups::Unknown(no_device.into()),
+            json!({ "not collected": no_device }),
+        ),
+    };
+    let (user_groups, user_read) = match (&user, device) {
+        (Some(u), _) => member_of(client.evidence_user_member_of(u).await, &mut sources),
+        (None, Some(_)) => (
+            Groups::None,
+            json!({ "not collected": "the device has no enrolling user (self-deploying or pre-provisioned)" }),
+        ),
+        (None, None) => (
+            Groups::Unknown(no_device.into()),
+            json!({ "not collected": no_device }),
+        ),
+    };
+    let r = esp::resolve(&esps, &device_groups, &user_groups);
+    let mut applies = r.applies.clone().unwrap_or(Value::Null);
+    if let Some(o) = applies.as_object_mut() {
+        o.insert("targeted".into(), json!(r.targeted));
+        o.insert("why".into(), json!(r.why));
+    }
     let out = json!({
-        "applies": applies.map(|e| json!({
-            "id": e["id"], "displayName": e["displayName"], "priority": e["priority"],
-        })),
-        "rule": "the assigned ESP with the lowest priority value applies; the default (All users and all devices) applies when none targets the device. Group membership is not read: confirm the device (or its user) is in the target group listed below",
+        "applies": applies,
+        "caveats": r.caveats,
+        "rule": "Intune applies the highest-priority ESP (lowest priority number) assigned to the device; if none, the highest-priority ESP assigned to the enrolling user (when there is one); otherwise the default ESP. A group assignment counts when the device (the user) is a transitive member of the group; an exclusion group holding it takes the ESP away",
+        "membership": {
+            "device": { "azureADDeviceId": aad, "groups": device_read },
+            "enrollingUser": { "userPrincipalName": user, "groups": user_read },
+        },
         "candidates": esps,
     });
     b.add_json(
@@ -418,6 +444,26 @@ async fn esp(client: &GraphClient, b: &mut Bundle) {
         &sources.join(" ; "),
         &out,
     );
+}
+
+/// The groups of a `transitiveMemberOf` answer (other directory objects, such as administrative
+/// units and roles, are kept in the file but match no assignment).
+fn member_of(r: Result<Fetched, GraphError>, sources: &mut Vec<String>) -> (Groups, Value) {
+    match r {
+        Ok(f) => {
+            sources.push(f.request);
+            let items = f.value["value"].as_array().cloned().unwrap_or_default();
+            let ids = items
+                .iter()
+                .filter(|g| g["@odata.type"] == "#microsoft.graph.group")
+                .filter_map(|g| g["id"].as_str());
+            (Groups::of(ids), Value::Array(items))
+        }
+        Err(e) => (
+            Groups::Unknown(why(&e)),
+            json!({ "not collected": why(&e) }),
+        ),
+    }
 }
 
 async fn per_device(client: &GraphClient, id: &str, device: &Value, b: &mut Bundle) {

@@ -102,6 +102,53 @@ pub fn local_records(data_dir: &Path) -> (Vec<QueueEntry>, Vec<AuditRecord>, Vec
     (queue, audit, notes)
 }
 
+/// What stagehand knows locally of one device: its status row, its queue entry and every audit
+/// record naming its serial or its managed device id.
+pub fn local_for<'a>(
+    serial: &str,
+    status: Option<&'a DeviceStatus>,
+    queue: Option<&'a QueueEntry>,
+    audit: &'a [AuditRecord],
+) -> Local<'a> {
+    let key = serial_key(serial);
+    let device_id = status.and_then(|s| s.managed_device_id.as_deref());
+    Local {
+        status,
+        queue,
+        audit: audit
+            .iter()
+            .filter(|r| {
+                r.serial.as_deref().is_some_and(|s| serial_key(s) == key)
+                    || (device_id.is_some()
+                        && r.device_id.as_deref().map(str::to_ascii_lowercase)
+                            == device_id.map(str::to_ascii_lowercase))
+            })
+            .collect(),
+    }
+}
+
+/// One device's bundle into `<data dir>/evidence/<serial>-<time>/`, as `stagehand evidence
+/// SERIAL` writes it, for the console's evidence key (which has the row and queue entry
+/// already; the audit log is read without the data-dir lock). Returns the folder.
+pub async fn collect_into_data_dir(
+    client: &GraphClient,
+    who: &Collector,
+    data_dir: &Path,
+    serial: &str,
+    status: Option<&DeviceStatus>,
+    queue: Option<&QueueEntry>,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> anyhow::Result<PathBuf> {
+    let audit = audit_records(data_dir);
+    let local = local_for(serial, status, queue, &audit);
+    let b = collect(client, who, serial, &local, &Options::default(), progress).await;
+    let folders = super::write_dirs(&data_dir.join("evidence"), &[b])?;
+    folders
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("no folder was written"))
+}
+
 /// Collects, redacts if asked, and writes. Progress and the summary go to `out`.
 pub async fn run_with(
     client: &GraphClient,
@@ -147,20 +194,8 @@ pub async fn run_with(
     for serial in &args.serials {
         let key = serial_key(serial);
         let status = rows.iter().find(|r| serial_key(&r.serial) == key);
-        let device_id = status.and_then(|s| s.managed_device_id.as_deref());
-        let local = Local {
-            status,
-            queue: entries.iter().find(|e| serial_key(&e.serial) == key),
-            audit: audit
-                .iter()
-                .filter(|r| {
-                    r.serial.as_deref().is_some_and(|s| serial_key(s) == key)
-                        || (device_id.is_some()
-                            && r.device_id.as_deref().map(str::to_ascii_lowercase)
-                                == device_id.map(str::to_ascii_lowercase))
-                })
-                .collect(),
-        };
+        let queue = entries.iter().find(|e| serial_key(&e.serial) == key);
+        let local = local_for(serial, status, queue, &audit);
         let mut lines = Vec::new();
         let mut progress = |l: String| lines.push(l);
         let mut b = collect(client, who, serial, &local, &opts, &mut progress).await;

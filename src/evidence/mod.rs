@@ -4,6 +4,7 @@
 
 pub mod collect;
 pub mod command;
+pub mod esp;
 pub mod manifest;
 pub mod redact;
 

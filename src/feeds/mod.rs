@@ -3,6 +3,7 @@
 
 pub mod conn;
 pub mod devices;
+pub mod evidence;
 pub mod intake;
 pub mod review;
 pub mod session;

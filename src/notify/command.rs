@@ -198,7 +198,7 @@ pub async fn test(
 
 /// `notify status`.
 pub fn status(data_dir: &Path, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let s = super::sent::SentState::load(&super::state_path(data_dir))?;
+    let s = super::sent::SentState::read_only(data_dir)?;
     writeln!(out, "{} open episode(s)", s.open.len())?;
     for e in s.open.values() {
         writeln!(
@@ -241,7 +241,9 @@ pub async fn run(
     loop {
         let (queue, _, _) = crate::evidence::command::local_records(data_dir);
         let rows = poller.cycle(&queue, chrono::Utc::now()).await?;
-        let changes = n.observe(rows.iter().map(|r| &**r), chrono::Utc::now())?;
+        let changes = n
+            .observe(rows.iter().map(|r| &**r), chrono::Utc::now())
+            .await?;
         for c in changes {
             writeln!(out, "{c:?}")?;
         }
@@ -260,13 +262,16 @@ pub async fn run(
     }
 }
 
-/// Builds the notifier the console or `notify run` uses (blocking: the credential store).
-pub fn notifier(
+/// Builds the notifier the console or `notify run` uses: the secrets from the credential store
+/// (read off the async workers), what was sent from the store.
+pub async fn notifier(
     config: &crate::config::Config,
     data_dir: &Path,
-    cache: &CredentialCache,
+    store: crate::store::StoreClient,
+    cache: CredentialCache,
     evidence: Option<EvidenceSource>,
 ) -> anyhow::Result<Notifier> {
-    let (sn, teams) = clients(&config.notify, cache)?;
-    Notifier::open(config.notify.clone(), data_dir, sn, teams, evidence)
+    let cfg = config.notify.clone();
+    let (sn, teams) = tokio::task::spawn_blocking(move || clients(&cfg, &cache)).await??;
+    Notifier::open(config.notify.clone(), store, data_dir, sn, teams, evidence).await
 }

@@ -11,14 +11,15 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::NotifyConfig;
 use super::episodes::Change;
 use super::sent::{Episode, Notice, SentState, Step};
 use super::servicenow::{SendError, SnClient};
 use super::teams::{Fact, TeamsClient, card};
-use super::{NotifyConfig, state_path};
 use crate::evidence::{Collector, Local, Options};
 use crate::graph::GraphClient;
 use crate::status::DeviceStatus;
+use crate::store::StoreClient;
 
 /// Where a bundle for an incident comes from.
 #[derive(Clone)]
@@ -63,7 +64,8 @@ impl std::fmt::Display for Outcome {
 
 pub struct Notifier {
     cfg: NotifyConfig,
-    path: PathBuf,
+    /// The store thread: what was sent is saved there (`keyed_state`).
+    store: StoreClient,
     data_dir: PathBuf,
     pub state: SentState,
     sn: Option<SnClient>,
@@ -79,7 +81,6 @@ pub struct Notifier {
 impl std::fmt::Debug for Notifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Notifier")
-            .field("path", &self.path)
             .field("open", &self.state.open.len())
             .field("outbox", &self.state.outbox.len())
             .finish_non_exhaustive()
@@ -87,19 +88,22 @@ impl std::fmt::Debug for Notifier {
 }
 
 impl Notifier {
-    /// Loads the sent state from the data dir.
-    pub fn open(
+    /// Loads what was sent from the store (importing an older `notify-state.json` once).
+    pub async fn open(
         cfg: NotifyConfig,
+        store: StoreClient,
         data_dir: &Path,
         sn: Option<SnClient>,
         teams: Option<TeamsClient>,
         evidence: Option<EvidenceSource>,
     ) -> anyhow::Result<Self> {
-        let path = state_path(data_dir);
-        let state = SentState::load(&path)?;
+        let state = store
+            .call(SentState::open_in)
+            .await
+            .map_err(|e| anyhow::anyhow!("notifications: {e}"))?;
         Ok(Self {
             cfg,
-            path,
+            store,
             data_dir: data_dir.to_path_buf(),
             state,
             sn,
@@ -111,23 +115,28 @@ impl Notifier {
         })
     }
 
-    fn save(&self) -> anyhow::Result<()> {
+    /// Saves the whole state in one transaction on the store thread.
+    async fn save(&self) -> anyhow::Result<()> {
         if self.dry_run {
             return Ok(());
         }
-        self.state.save(&self.path)
+        let state = self.state.clone();
+        self.store
+            .call(move |s| s.write("save the notifications", |tx| state.write(tx)))
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
     }
 
     /// Records a poll's rows; new and closed episodes are queued (and saved) before anything
     /// is sent, so a crash in between loses nothing.
-    pub fn observe<'a>(
+    pub async fn observe<'a>(
         &mut self,
         rows: impl IntoIterator<Item = &'a DeviceStatus>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Vec<Change>> {
         let changes = self.state.observe(rows, &self.cfg, now);
         if !changes.is_empty() {
-            self.save()?;
+            self.save().await?;
         }
         Ok(changes)
     }
@@ -177,7 +186,7 @@ impl Notifier {
                     i += 1;
                 }
             }
-            if let Err(e) = self.save() {
+            if let Err(e) = self.save().await {
                 tracing::error!(error = %e, "cannot save the notification state");
             }
         }
@@ -209,7 +218,7 @@ impl Notifier {
                     what,
                 });
             }
-            if let Err(e) = self.save() {
+            if let Err(e) = self.save().await {
                 tracing::error!(error = %e, "cannot save the notification state");
             }
         }
@@ -287,11 +296,11 @@ impl Notifier {
         }
     }
 
-    fn update_episode(&mut self, id: &str, f: impl FnOnce(&mut Episode)) {
+    async fn update_episode(&mut self, id: &str, f: impl FnOnce(&mut Episode)) {
         if let Some(e) = self.state.episode_mut(id) {
             f(e);
         }
-        if let Err(e) = self.save() {
+        if let Err(e) = self.save().await {
             tracing::error!(error = %e, "cannot save the notification state");
         }
     }
@@ -323,7 +332,8 @@ impl Notifier {
                     self.update_episode(&ep.id, |e| {
                         e.incident = Some(found);
                         e.create_unclear = false;
-                    });
+                    })
+                    .await;
                     return Ok(Some(format!(
                         "incident {n} (found after an unclear answer)"
                     )));
@@ -341,12 +351,14 @@ impl Notifier {
                         self.update_episode(&ep.id, |e| {
                             e.incident = Some(inc);
                             e.create_unclear = false;
-                        });
+                        })
+                        .await;
                         Ok(Some(format!("incident {n}")))
                     }
                     Err(e) => {
                         if matches!(e, SendError::Failed { unclear: true, .. }) {
-                            self.update_episode(&ep.id, |e| e.create_unclear = true);
+                            self.update_episode(&ep.id, |e| e.create_unclear = true)
+                                .await;
                         }
                         Err(e)
                     }
@@ -363,7 +375,7 @@ impl Notifier {
                             return Ok(None);
                         };
                         self.state.outbox[i].bundle = Some(p.clone());
-                        let _ = self.save();
+                        let _ = self.save().await;
                         p
                     }
                 };
@@ -463,16 +475,72 @@ impl Notifier {
     }
 }
 
+/// A notice not delivered yet, as the console lists it (never a secret: the errors are the
+/// clients' own, which name no credential).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub serial: String,
+    /// `failed`, `stuck`, `noncompliant`.
+    pub condition: &'static str,
+    /// A recovery's notice (work note, card) rather than the opening one.
+    pub recovered: bool,
+    /// The steps left, in order.
+    pub steps: Vec<Step>,
+    pub attempts: u32,
+    pub next_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+/// What one round of the notifier task did, and what is still undelivered after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub outcomes: Vec<Outcome>,
+    pub pending: Vec<Pending>,
+}
+
+impl Notifier {
+    /// The outbox as the console lists it.
+    pub fn pending_list(&self) -> Vec<Pending> {
+        self.state
+            .outbox
+            .iter()
+            .map(|n| {
+                let ep = self.state.episode(&n.episode);
+                Pending {
+                    serial: ep.map_or_else(
+                        || n.episode.split(':').next().unwrap_or_default().to_string(),
+                        |e| e.serial.clone(),
+                    ),
+                    condition: ep.map_or("?", |e| e.kind.label()),
+                    recovered: n.recovered,
+                    steps: n.steps.clone(),
+                    attempts: n.attempts,
+                    next_at: n.next_at,
+                    last_error: n.last_error.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// Runs the notifier: rows arrive on `rows` (one message per poll); delivery happens as notices
-/// fall due. `report` gets every outcome (for the screen); the log gets them too.
+/// fall due. `report` gets a [`Round`] at start and after every round that sent, failed or
+/// queued something (for the screen); the log gets every outcome too.
 pub fn spawn(
     mut n: Notifier,
     mut rows: mpsc::UnboundedReceiver<Vec<Arc<DeviceStatus>>>,
-    report: Option<mpsc::UnboundedSender<Outcome>>,
+    report: Option<mpsc::UnboundedSender<Round>>,
     cancel: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        if let Some(tx) = &report {
+            let _ = tx.send(Round {
+                outcomes: Vec::new(),
+                pending: n.pending_list(),
+            });
+        }
         loop {
+            let mut changed = false;
             let wait = n
                 .next_due()
                 .map(|t| (t - Utc::now()).to_std().unwrap_or_default())
@@ -481,22 +549,31 @@ pub fn spawn(
                 _ = cancel.cancelled() => return,
                 r = rows.recv() => match r {
                     Some(r) => {
-                        if let Err(e) = n.observe(r.iter().map(|x| &**x), Utc::now()) {
-                            tracing::error!(error = %e, "notifications: cannot record a poll");
+                        match n.observe(r.iter().map(|x| &**x), Utc::now()).await {
+                            Ok(c) => changed = !c.is_empty(),
+                            Err(e) => {
+                                tracing::error!(error = %e, "notifications: cannot record a poll")
+                            }
                         }
                     }
                     None => return,
                 },
                 _ = tokio::time::sleep(wait) => {}
             }
-            for o in n.deliver_due(Utc::now()).await {
-                match &o {
+            let outcomes = n.deliver_due(Utc::now()).await;
+            for o in &outcomes {
+                match o {
                     Outcome::Retry { .. } => tracing::warn!(outcome = %o, "notification"),
                     _ => tracing::info!(outcome = %o, "notification"),
                 }
-                if let Some(tx) = &report {
-                    let _ = tx.send(o);
-                }
+            }
+            if let Some(tx) = &report
+                && (changed || !outcomes.is_empty())
+            {
+                let _ = tx.send(Round {
+                    outcomes,
+                    pending: n.pending_list(),
+                });
             }
         }
     })

@@ -159,7 +159,7 @@ impl NotifyConfig {
     }
 }
 
-/// Where the sent-notification state lives.
+/// Where an older stagehand kept the sent-notification state (imported into the store once).
 pub fn state_path(data_dir: &Path) -> PathBuf {
-    data_dir.join("notify-state.json")
+    data_dir.join(sent::LEGACY_FILE)
 }

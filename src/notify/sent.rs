@@ -1,13 +1,13 @@
 //! What was sent, durably: the open episodes (with their incident once created), the recent
-//! closed ones, and the outbox of notices not yet fully delivered. One JSON file in the data
-//! dir, replaced atomically (temp file, fsync, rename, fsync the dir) after every change, so a
-//! crash or restart never forgets an incident it created.
-//!
-//! This is the small type the store's SQLite table replaces once it lands; the rules (one
-//! incident per device and episode, a recovery adds a note) live in [`SentState::observe`].
+//! closed ones, and the outbox of notices not yet fully delivered. They live in the store's
+//! `keyed_state` table (kind `notification_sent`: one row per episode, key its id; kind
+//! `notification_outbox`: one row per notice, key its place), rewritten in one transaction after
+//! every change through the store thread, so a crash or restart never forgets an incident it
+//! created. The `notify-state.json` of an older stagehand is imported once ([`SentState::open_in`]).
+//! The rules (one incident per device and episode, a recovery adds a note) live in
+//! [`SentState::observe`].
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -17,6 +17,24 @@ use super::NotifyConfig;
 use super::episodes::{Change, Kind};
 use crate::status::DeviceStatus;
 use crate::store::queue::serial_key;
+use crate::store::{Store, StoreError, state};
+use rusqlite::{Connection, Transaction};
+
+/// `keyed_state` kind of the episodes (key: the episode id).
+pub const KIND_EPISODE: &str = "notification_sent";
+/// `keyed_state` kind of the notices not yet delivered (key: the place in the outbox).
+pub const KIND_OUTBOX: &str = "notification_outbox";
+/// The file an older stagehand kept this in.
+pub const LEGACY_FILE: &str = "notify-state.json";
+
+/// One `notification_sent` row.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredEpisode {
+    open: bool,
+    /// Open ones first, then closed in the order they closed.
+    position: usize,
+    episode: Episode,
+}
 
 /// How many closed episodes are kept for `notify status`.
 const CLOSED_KEPT: usize = 200;
@@ -85,38 +103,90 @@ fn key(serial: &str, kind: Kind) -> String {
 }
 
 impl SentState {
-    /// Reads the state; a missing file is an empty state, a damaged one an error naming it.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
-        match std::fs::read(path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: line {}, column {}: {e} (move it away to start over; open incidents would be opened again)",
-                    path.display(),
+    /// Reads the JSON file an older stagehand kept (`notify-state.json`); a damaged one is an
+    /// error naming it.
+    pub fn from_file(path: &Path, bytes: &[u8]) -> Result<Self, StoreError> {
+        serde_json::from_slice(bytes).map_err(|e| StoreError::Io {
+            file: path.to_path_buf(),
+            action: "import the notification state",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "line {}, column {}: {e} (move it away to start over; open incidents would be opened again)",
                     e.line(),
                     e.column()
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
-        }
+                ),
+            ),
+        })
     }
 
-    /// Atomic replace.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let tmp = path.with_extension("json.tmp");
-        let text = serde_json::to_vec_pretty(self)?;
-        let mut f = std::fs::File::create(&tmp)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-        f.write_all(&text)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-        #[cfg(unix)]
-        if let Some(dir) = path.parent() {
-            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    /// Replaces what the store holds with `self` (inside the caller's transaction).
+    pub fn write(&self, tx: &Transaction<'_>) -> rusqlite::Result<()> {
+        state::delete_kind(tx, KIND_EPISODE)?;
+        state::delete_kind(tx, KIND_OUTBOX)?;
+        for (position, (open, e)) in self
+            .open
+            .values()
+            .map(|e| (true, e))
+            .chain(self.closed.iter().map(|e| (false, e)))
+            .enumerate()
+        {
+            let row = StoredEpisode {
+                open,
+                position,
+                episode: e.clone(),
+            };
+            state::put(tx, KIND_EPISODE, &e.id, &row)?;
+        }
+        for (i, n) in self.outbox.iter().enumerate() {
+            state::put(tx, KIND_OUTBOX, &format!("{i:08}"), n)?;
         }
         Ok(())
+    }
+
+    /// What the store holds.
+    pub fn read(conn: &Connection, path: &Path) -> Result<Self, StoreError> {
+        let mut episodes: Vec<StoredEpisode> = state::all(conn, path, KIND_EPISODE)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        episodes.sort_by_key(|e| e.position);
+        let mut s = Self::default();
+        for e in episodes {
+            if e.open {
+                s.open
+                    .insert(key(&e.episode.serial, e.episode.kind), e.episode);
+            } else {
+                s.closed.push(e.episode);
+            }
+        }
+        s.outbox = state::all(conn, path, KIND_OUTBOX)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        Ok(s)
+    }
+
+    /// On the store thread: imports `notify-state.json` once (kept as
+    /// `notify-state.json.migrated`), then reads what the store holds.
+    pub fn open_in(store: &mut Store) -> Result<Self, StoreError> {
+        state::import_file_once(store, LEGACY_FILE, Self::from_file, |tx, s| s.write(tx))?;
+        Self::read(store.conn(), store.path())
+    }
+
+    /// Read without the data-dir lock (beside a running console): the store's rows, or a
+    /// `notify-state.json` not imported yet.
+    pub fn read_only(data_dir: &Path) -> anyhow::Result<Self> {
+        let file = data_dir.join(LEGACY_FILE);
+        if file.exists() {
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            return Ok(Self::from_file(&file, &bytes)?);
+        }
+        match crate::store::db::open_read_only(data_dir)? {
+            Some(conn) => Ok(Self::read(&conn, &data_dir.join(crate::store::DB_FILE))?),
+            None => Ok(Self::default()),
+        }
     }
 
     pub fn episode(&self, id: &str) -> Option<&Episode> {
@@ -329,23 +399,32 @@ mod tests {
     }
 
     #[test]
-    fn state_survives_a_reload_and_a_damaged_file_is_named() {
+    fn state_survives_a_reopen_of_the_store_and_a_damaged_old_file_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("notify-state.json");
         let mut s = SentState::default();
-        s.observe([&row("PF1", Stage::Failed, false)], &cfg(), Utc::now());
-        s.save(&p).unwrap();
-        let mut back = SentState::load(&p).unwrap();
+        let now = Utc::now();
+        s.observe([&row("PF1", Stage::Failed, false)], &cfg(), now);
+        s.observe([&row("PF2", Stage::Failed, false)], &cfg(), now);
+        s.observe([&row("PF2", Stage::Provisioned, false)], &cfg(), now);
+        {
+            let (mut store, _, _) = Store::open(dir.path()).unwrap();
+            store.write("t", |tx| s.write(tx)).unwrap();
+        }
+        let (mut store, _, _) = Store::open(dir.path()).unwrap();
+        let mut back = SentState::open_in(&mut store).unwrap();
         assert_eq!(back, s);
         assert!(
             back.observe([&row("PF1", Stage::Failed, false)], &cfg(), Utc::now())
                 .is_empty()
         );
-        std::fs::write(&p, "{\n  \"open\": 3").unwrap();
-        let e = SentState::load(&p).unwrap_err().to_string();
+        drop(store);
+        std::fs::write(dir.path().join(LEGACY_FILE), "{\n  \"open\": 3").unwrap();
+        let (mut store, _, _) = Store::open(dir.path()).unwrap();
+        let e = SentState::open_in(&mut store).unwrap_err().to_string();
         assert!(
             e.contains("notify-state.json") && e.contains("line 2"),
             "{e}"
         );
+        assert!(dir.path().join(LEGACY_FILE).exists(), "left alone");
     }
 }

@@ -33,6 +33,8 @@ pub struct ConsoleEffects {
     /// The rows last handed to the notifier, by address (rows are shared and re-used while
     /// nothing changes, so equal addresses mean nothing new).
     pub notified: Vec<usize>,
+    /// The evidence worker (the Status pane's evidence key).
+    pub evidence: Feed<app::status::evidence::EvidenceCmd>,
 }
 
 impl ConsoleEffects {
@@ -125,6 +127,7 @@ impl super::Effects for ConsoleEffects {
             Cmd::Status(c) => self.statuses.send(c).err().map(Cmd::Status),
             Cmd::Devices(c) => self.devices.send(c).err().map(Cmd::Devices),
             Cmd::SignIn(c) => self.signin.send(c).err().map(Cmd::SignIn),
+            Cmd::Evidence(c) => self.evidence.send(c).err().map(Cmd::Evidence),
         };
         if let Some(cmd) = unsent {
             self.unsent(cmd);

@@ -78,19 +78,10 @@ fn spawn_when_signed_in<C: Send + 'static>(
     tx
 }
 
-/// Starts the notifier task for the console: the credential store is read off the loop, and
-/// a notifier that cannot start (no secret stored, a damaged state file) is logged, never fatal.
-fn spawn_notifier(
-    config: &Config,
-    data_dir: &std::path::Path,
-    live: &Live,
-    tenant: &str,
-    tasks: &mut JoinSet<()>,
-    cancel: CancellationToken,
-) -> mpsc::UnboundedSender<Vec<status::SharedRow>> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let (config, dir) = (config.clone(), data_dir.to_path_buf());
-    let src = notify::deliver::EvidenceSource {
+/// Where the notifier's evidence bundles come from: the console's client, as the account signed
+/// in at start.
+fn evidence_source(config: &Config, live: &Live, tenant: &str) -> notify::deliver::EvidenceSource {
+    notify::deliver::EvidenceSource {
         client: live.client.clone(),
         who: evidence::Collector {
             tenant: config
@@ -100,18 +91,46 @@ fn spawn_notifier(
                 .unwrap_or_else(|| tenant.to_string()),
             collector: live.actor.now().unwrap_or_default(),
         },
-    };
+    }
+}
+
+/// Starts the notifier task for the console: the credential store is read off the loop, and
+/// a notifier that cannot start (no secret stored, a damaged store) is logged, never fatal. What
+/// each round sent and what is kept for retry go to the app as `Msg::Notify` on `back`.
+fn spawn_notifier(
+    config: &Config,
+    data_dir: &std::path::Path,
+    src: notify::deliver::EvidenceSource,
+    store: store::StoreClient,
+    back: mpsc::UnboundedSender<Msg>,
+    tasks: &mut JoinSet<()>,
+    cancel: CancellationToken,
+) -> mpsc::UnboundedSender<Vec<status::SharedRow>> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (config, dir) = (config.clone(), data_dir.to_path_buf());
     tasks.spawn(async move {
-        let built = tokio::task::spawn_blocking(move || {
-            let cache = auth::CredentialCache::platform()?;
-            notify::command::notifier(&config, &dir, &cache, Some(src))
-        })
-        .await;
-        match built {
-            Ok(Ok(n)) => {
-                let _ = notify::deliver::spawn(n, rx, None, cancel).await;
+        let built = match tokio::task::spawn_blocking(auth::CredentialCache::platform).await {
+            Ok(Ok(cache)) => {
+                notify::command::notifier(&config, &dir, store, cache, Some(src)).await
             }
-            Ok(Err(e)) => tracing::error!(error = %e, "notifications are off"),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e.into()),
+        };
+        match built {
+            Ok(n) => {
+                // Each round's outcomes and the notices kept for retry go to the Status pane.
+                let (report, mut rounds) = mpsc::unbounded_channel();
+                let forward = tokio::spawn(async move {
+                    while let Some(r) = rounds.recv().await {
+                        let r: notify::deliver::Round = r;
+                        if back.send(Msg::Notify(r.into())).is_err() {
+                            return;
+                        }
+                    }
+                });
+                let _ = notify::deliver::spawn(n, rx, Some(report), cancel).await;
+                forward.abort();
+            }
             Err(e) => tracing::error!(error = %e, "notifications are off"),
         }
     });
@@ -242,12 +261,37 @@ pub async fn console(
         Some(l) if app.config.notify.enabled() => Some(spawn_notifier(
             &app.config,
             &data_dir,
-            l,
-            &app.tenant,
+            evidence_source(&app.config, l, &app.tenant),
+            store_client.clone(),
+            input_tx.clone(),
             &mut tasks,
             cancel.clone(),
         )),
         _ => None,
+    };
+    // The Status pane's evidence key: bundles collected off the loop into `<data dir>/evidence`.
+    let evidence_feed = match &live {
+        Some(l) => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            let runner = feeds::evidence::Runner {
+                client: l.client.clone(),
+                tenant: app
+                    .config
+                    .tenant
+                    .id
+                    .clone()
+                    .unwrap_or_else(|| app.tenant.clone()),
+                actor: l.actor.clone(),
+                data_dir: data_dir.clone(),
+                back: input_tx.clone(),
+            };
+            let task = feeds::evidence::spawn(runner, rx, cancel.clone());
+            tasks.spawn(async move {
+                let _ = task.await;
+            });
+            Feed::to(tx)
+        }
+        None => Feed::none(),
     };
     if let Some(client) = live.as_ref().map(|l| &l.client) {
         // The readiness checks once per session; the F9 overlay shows them when they arrive.
@@ -278,6 +322,7 @@ pub async fn console(
         queue_version: app.intake.queue_version,
         notify,
         notified: Vec::new(),
+        evidence: evidence_feed,
     };
     let result = super::run_loop(&mut guard.terminal, &mut app, &mut inbox, &mut effects).await;
 

@@ -69,12 +69,12 @@ pub(crate) fn import(store: &mut Store) -> Result<(Vec<String>, Option<String>),
     Ok((imported, notice))
 }
 
-fn done(store: &Store, name: &str) -> Result<bool, StoreError> {
+pub(crate) fn done(store: &Store, name: &str) -> Result<bool, StoreError> {
     marker(store.conn(), name)
         .map_err(|e| StoreError::db(store.path(), "read the import markers", e))
 }
 
-fn mark(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
+pub(crate) fn mark(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO keyed_state (kind, key, value, updated_at)
          VALUES ('migrated_file', ?1, ?2, ?3)",
@@ -88,7 +88,7 @@ fn mark(tx: &rusqlite::Transaction<'_>, name: &str) -> rusqlite::Result<()> {
 }
 
 /// Renames `name` to `name.migrated` (replacing an older one) and makes the rename durable.
-fn retire(dir: &Path, name: &str) -> Result<(), StoreError> {
+pub(crate) fn retire(dir: &Path, name: &str) -> Result<(), StoreError> {
     let from = dir.join(name);
     let to = dir.join(format!("{name}{MIGRATED}"));
     std::fs::rename(&from, &to).map_err(|e| StoreError::io(&from, "rename to .migrated", e))?;

@@ -14,7 +14,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::StoreError;
-use super::db::time_text;
+use super::db::{Store, time_text};
+use super::legacy;
 
 /// Sets `kind/key` to `value` inside the caller's transaction.
 pub fn put<T: Serialize>(
@@ -92,4 +93,39 @@ pub fn all<T: DeserializeOwned>(
         out.push((key, value));
     }
     Ok(out)
+}
+
+/// Imports `<data dir>/name`, a file of an older stagehand, once: `parse` reads it (an error
+/// names the file and nothing is imported), `write` stores it in one transaction together with the
+/// `migrated_file` marker, then the file is renamed to `name.migrated`. A crash between the commit
+/// and the rename finds the marker next time and only renames. `true` when a file was there.
+pub fn import_file_once<T>(
+    store: &mut Store,
+    name: &str,
+    parse: impl FnOnce(&Path, &[u8]) -> Result<T, StoreError>,
+    write: impl FnOnce(&Transaction<'_>, T) -> rusqlite::Result<()>,
+) -> Result<bool, StoreError> {
+    let dir = store.dir().to_path_buf();
+    let file = dir.join(name);
+    if !file.exists() {
+        return Ok(false);
+    }
+    if !legacy::done(store, name)? {
+        let bytes =
+            std::fs::read(&file).map_err(|e| StoreError::io(&file, "read for import", e))?;
+        let value = parse(&file, &bytes)?;
+        store.write("import an older file", |tx| {
+            write(tx, value)?;
+            legacy::mark(tx, name)
+        })?;
+    }
+    legacy::retire(&dir, name)?;
+    Ok(true)
+}
+
+/// Deletes every row of `kind` (inside the caller's transaction).
+pub fn delete_kind(tx: &Transaction<'_>, kind: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM keyed_state WHERE kind = ?1")?
+        .execute(params![kind])?;
+    Ok(())
 }

@@ -183,11 +183,20 @@ async fn a_failed_devices_bundle_holds_every_item_the_simulator_provides_and_ver
     let dev = json(b, "graph/managed-device.json");
     assert_eq!(dev["serialNumber"], serial.as_str());
     let esp = json(b, "graph/enrollment-status-page.json");
-    assert_eq!(esp["applies"]["displayName"], "Staging ESP");
-    assert_eq!(esp["applies"]["priority"], 1);
+    // Without Device.Read.All the device's groups are unknown: the user-targeted ESP applies,
+    // and the bundle says the answer may have missed a device assignment.
+    assert_eq!(esp["applies"]["displayName"], "Staging accounts ESP");
+    assert_eq!(esp["applies"]["targeted"], "user");
+    assert!(
+        esp["caveats"][0]
+            .as_str()
+            .unwrap()
+            .contains("permission missing"),
+        "{esp}"
+    );
     assert_eq!(
         esp["candidates"].as_array().unwrap().len(),
-        2,
+        3,
         "the limit config is not an ESP"
     );
     let states = json(b, "graph/configuration-policy-states.json");
@@ -477,4 +486,99 @@ async fn diagnostics_that_do_not_arrive_in_time_are_listed_with_the_open_request
             .any(|f| f.path == "graph/log-collection-request.json")
     );
     assert!(!m.files.iter().any(|f| f.path == "logs/diagnostics.zip"));
+}
+
+/// A token with `scopes`, on the same tenant.
+fn client_with(sim: &SimHandle, scopes: &[&str]) -> GraphClient {
+    let token = sim.issue_token(scopes, Duration::from_secs(3600));
+    GraphClient::new(
+        sim.base_url.clone(),
+        Timeouts::default(),
+        Arc::new(StaticToken(token)),
+        Arc::new(Governor::new(&[])),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundle_says_which_esp_applies_by_the_devices_and_users_groups() {
+    let (sim, client, who) = tenant().await;
+    let serial = failed_serial(&client).await;
+    let mut scopes = ALL_DELEGATED.to_vec();
+    scopes.push("Device.Read.All");
+    let client = client_with(&sim, &scopes);
+    let local = stagehand::evidence::Local {
+        status: None,
+        queue: None,
+        audit: Vec::new(),
+    };
+    let b = stagehand::evidence::collect(
+        &client,
+        &who,
+        &serial,
+        &local,
+        &stagehand::evidence::Options::default(),
+        &mut |_| {},
+    )
+    .await;
+    let esp = json(&b, "graph/enrollment-status-page.json");
+    let dev = json(&b, "graph/managed-device.json");
+    let group = SimOptions::default().tenant.device_group_id;
+
+    // Both the device-targeted (priority 1) and the user-targeted (priority 2) ESP match; the
+    // device's wins, and the bundle says through which group.
+    assert_eq!(esp["applies"]["displayName"], "Staging ESP", "{esp:#}");
+    assert_eq!(esp["applies"]["priority"], 1);
+    assert_eq!(esp["applies"]["targeted"], "device");
+    let why = esp["applies"]["why"].as_str().unwrap();
+    assert!(why.contains(&group), "{why}");
+    assert_eq!(esp["caveats"], serde_json::json!([]));
+
+    // The memberships it decided on, as Graph answered them, and the reads in the manifest.
+    let m = &esp["membership"];
+    assert_eq!(m["device"]["azureADDeviceId"], dev["azureADDeviceId"]);
+    assert_eq!(m["device"]["groups"][0]["id"], group.as_str());
+    assert_eq!(
+        m["enrollingUser"]["userPrincipalName"],
+        dev["enrolledByUserPrincipalName"]
+    );
+    assert!(
+        m["enrollingUser"]["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|g| g["displayName"] == "Staging accounts"),
+        "{m}"
+    );
+    let sample = {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/graph/user-transitiveMemberOf.json");
+        serde_json::from_slice::<Value>(&std::fs::read(p).unwrap()).unwrap()
+    };
+    for k in sample["value"][0].as_object().unwrap().keys() {
+        assert!(
+            m["device"]["groups"][0].get(k).is_some(),
+            "a group lacks {k}: {m}"
+        );
+    }
+    let entry = b
+        .manifest
+        .files
+        .iter()
+        .find(|f| f.path == "graph/enrollment-status-page.json")
+        .unwrap();
+    let aad = dev["azureADDeviceId"].as_str().unwrap();
+    assert!(
+        entry.source.contains("GET /v1.0/devices(deviceId=")
+            && entry
+                .source
+                .contains(&format!("{aad}%27)/transitiveMemberOf")),
+        "{}",
+        entry.source
+    );
+    assert!(
+        entry.source.contains("GET /v1.0/users/"),
+        "{}",
+        entry.source
+    );
 }

@@ -35,6 +35,7 @@ mod e2e_intake;
 mod e2e_review;
 mod e2e_shell;
 mod e2e_signin;
+mod evidence_console;
 mod evidence_sim;
 mod export_cli;
 mod graph_content_length;

@@ -28,6 +28,7 @@ use stagehand::secret::Secret;
 use stagehand::sim::{self, ALL_DELEGATED, SimOptions};
 use stagehand::status::poll::Poller;
 use stagehand::status::{DeviceStatus, Stage};
+use stagehand::store::StoreHandle;
 
 const PASSWORD: &str = "sn-PASSWORD-7731";
 const HOOK_SECRET: &str = "SECRETPATH-4c1e9";
@@ -335,8 +336,20 @@ async fn world() -> World {
     }
 }
 
+/// The store thread on `data`, as the console runs it (it holds the data-dir lock).
+fn open_store(data: &Path) -> StoreHandle {
+    stagehand::store::open_headless(data).unwrap()
+}
+
+/// Stops the store thread the way the console does on exit (everything written first).
+async fn close_store(store: StoreHandle) {
+    tokio::task::spawn_blocking(move || store.shutdown().unwrap())
+        .await
+        .unwrap();
+}
+
 impl World {
-    fn notifier(&self, data: &Path) -> Notifier {
+    async fn notifier(&self, data: &Path, store: &StoreHandle) -> Notifier {
         let sn = SnClient::new(
             self.config.notify.servicenow.clone().unwrap(),
             SnSecrets {
@@ -353,11 +366,13 @@ impl World {
         };
         let mut n = Notifier::open(
             self.config.notify.clone(),
+            store.client().unwrap(),
             data,
             Some(sn),
             Some(teams),
             Some(src),
         )
+        .await
         .unwrap();
         n.backoff = Duration::from_secs(1);
         n
@@ -417,14 +432,15 @@ async fn a_device_that_stays_failed_over_five_polls_and_a_restart_gets_exactly_o
     let data = tempfile::tempdir().unwrap();
     let mut poller = Poller::new(w.client.clone(), w.config.clone());
     poller.extra_serials = vec![w.serial.clone()];
-    let mut n = w.notifier(data.path());
+    let store = open_store(data.path());
+    let mut n = w.notifier(data.path(), &store).await;
     let start = chrono::Utc::now();
     let mut outcomes = Vec::new();
     for i in 0..5 {
         let rows = w.poll(&mut poller).await;
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].stage, Stage::Failed, "{:?}", rows[0]);
-        n.observe(rows.iter(), chrono::Utc::now()).unwrap();
+        n.observe(rows.iter(), chrono::Utc::now()).await.unwrap();
         outcomes.extend(
             n.deliver_due(start + chrono::Duration::seconds(10 * i))
                 .await,
@@ -463,12 +479,15 @@ async fn a_device_that_stays_failed_over_five_polls_and_a_restart_gets_exactly_o
 
     // A restart: a new notifier on the same data dir, a new poller, the device still failed.
     drop(n);
-    let mut n = w.notifier(data.path());
+    close_store(store).await;
+    let store = open_store(data.path());
+    let mut n = w.notifier(data.path(), &store).await;
     let mut poller = Poller::new(w.client.clone(), w.config.clone());
     poller.extra_serials = vec![w.serial.clone()];
     let rows = w.poll(&mut poller).await;
     assert!(
         n.observe(rows.iter(), chrono::Utc::now())
+            .await
             .unwrap()
             .is_empty()
     );
@@ -515,7 +534,7 @@ async fn a_device_that_stays_failed_over_five_polls_and_a_restart_gets_exactly_o
     let mut ok = rows[0].clone();
     ok.stage = Stage::Provisioned;
     ok.message = "deployment succeeded".into();
-    n.observe([&ok], chrono::Utc::now()).unwrap();
+    n.observe([&ok], chrono::Utc::now()).await.unwrap();
     n.deliver_due(chrono::Utc::now()).await;
     {
         let s = w.st.lock().unwrap();
@@ -547,11 +566,12 @@ async fn an_incident_whose_answer_was_lost_is_found_not_created_again() {
     let w = world().await;
     w.st.lock().unwrap().lose_create_answers = 1;
     let data = tempfile::tempdir().unwrap();
-    let mut n = w.notifier(data.path());
+    let store = open_store(data.path());
+    let mut n = w.notifier(data.path(), &store).await;
     let mut poller = Poller::new(w.client.clone(), w.config.clone());
     poller.extra_serials = vec![w.serial.clone()];
     let rows = w.poll(&mut poller).await;
-    n.observe(rows.iter(), chrono::Utc::now()).unwrap();
+    n.observe(rows.iter(), chrono::Utc::now()).await.unwrap();
     let first = n.deliver_due(chrono::Utc::now()).await;
     assert!(
         matches!(&first[0], Outcome::Retry { error, .. } if error.contains("502")),
@@ -559,7 +579,9 @@ async fn an_incident_whose_answer_was_lost_is_found_not_created_again() {
     );
     // A restart in between: the unclear create is remembered.
     drop(n);
-    let mut n = w.notifier(data.path());
+    close_store(store).await;
+    let store = open_store(data.path());
+    let mut n = w.notifier(data.path(), &store).await;
     let again = n
         .deliver_due(chrono::Utc::now() + chrono::Duration::minutes(5))
         .await;
@@ -574,21 +596,29 @@ async fn an_incident_whose_answer_was_lost_is_found_not_created_again() {
 async fn dry_run_sends_and_remembers_nothing() {
     let w = world().await;
     let data = tempfile::tempdir().unwrap();
-    let mut n = w.notifier(data.path());
+    let store = open_store(data.path());
+    let mut n = w.notifier(data.path(), &store).await;
     n.dry_run = true;
     let mut poller = Poller::new(w.client.clone(), w.config.clone());
     poller.extra_serials = vec![w.serial.clone()];
     let rows = w.poll(&mut poller).await;
-    n.observe(rows.iter(), chrono::Utc::now()).unwrap();
+    n.observe(rows.iter(), chrono::Utc::now()).await.unwrap();
     let out = n.deliver_due(chrono::Utc::now()).await;
     let text: String = out.iter().map(|o| o.to_string()).collect();
     assert!(
         text.contains("ServiceNow incident") && text.contains("AdaptiveCard"),
         "{text}"
     );
-    let s = w.st.lock().unwrap();
-    assert_eq!((s.create_calls, s.cards.len()), (0, 0));
+    {
+        let s = w.st.lock().unwrap();
+        assert_eq!((s.create_calls, s.cards.len()), (0, 0));
+    }
     assert!(!stagehand::notify::state_path(data.path()).exists());
+    // Nothing was remembered: a restart finds no episode.
+    drop(n);
+    close_store(store).await;
+    let store = open_store(data.path());
+    assert!(w.notifier(data.path(), &store).await.state.open.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -659,4 +689,215 @@ fn notify_login_keeps_the_secrets_in_the_credential_store_only() {
         stagehand::notify::command::login(&cfg, &cache, false, true, &mut input, &mut Vec::new())
             .is_err()
     );
+}
+
+/// `notify-state.json` as the stagehand before the store wrote it (pretty JSON of the open
+/// episodes, the closed ones and the outbox): an incident already open for `serial` and its Teams
+/// card still undelivered after two tries.
+fn old_state_file(serial: &str, episode: &str) -> String {
+    format!(
+        r#"{{
+  "open": {{
+    "{serial}|failed": {{
+      "id": "{episode}",
+      "serial": "{serial}",
+      "kind": "failed",
+      "opened_at": "2026-12-01T08:15:00Z",
+      "device_name": "DESKTOP-OLD1",
+      "managed_device_id": null,
+      "message": "deployment failed",
+      "code": "0x80180014",
+      "incident": {{
+        "sys_id": "9d385017c611228701d22104cc95c371",
+        "number": "INC0000042"
+      }},
+      "create_unclear": false,
+      "recovered_at": null
+    }}
+  }},
+  "closed": [],
+  "outbox": [
+    {{
+      "episode": "{episode}",
+      "recovered": false,
+      "steps": [
+        "teams"
+      ],
+      "attempts": 2,
+      "next_at": "2026-12-01T08:20:00Z",
+      "last_error": "HTTP 500 from the webhook",
+      "bundle": null
+    }}
+  ]
+}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_old_notify_state_file_is_imported_once_and_its_incident_is_not_opened_again() {
+    let w = world().await;
+    let data = tempfile::tempdir().unwrap();
+    let key = w.serial.trim().to_uppercase();
+    let episode = format!("{key}:failed:2026-12-01T08:15:00Z");
+    let old = data.path().join("notify-state.json");
+    std::fs::write(&old, old_state_file(&key, &episode)).unwrap();
+    // ServiceNow knows the incident the old file names.
+    w.st.lock().unwrap().incidents.push(json!({
+        "sys_id": "9d385017c611228701d22104cc95c371",
+        "number": "INC0000042",
+        "correlation_id": episode,
+    }));
+
+    let store = open_store(data.path());
+    let mut n = w.notifier(data.path(), &store).await;
+    assert!(!old.exists(), "the old file is retired");
+    let kept = data.path().join("notify-state.json.migrated");
+    assert_eq!(
+        std::fs::read_to_string(&kept).unwrap(),
+        old_state_file(&key, &episode),
+        "kept as it was"
+    );
+    assert_eq!(n.pending().len(), 1, "the undelivered card came along");
+
+    // The device is still failed: no second incident, the kept card goes out naming the old one.
+    let mut poller = Poller::new(w.client.clone(), w.config.clone());
+    poller.extra_serials = vec![w.serial.clone()];
+    let rows = w.poll(&mut poller).await;
+    assert_eq!(rows[0].stage, Stage::Failed);
+    assert!(
+        n.observe(rows.iter(), chrono::Utc::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let out = n.deliver_due(chrono::Utc::now()).await;
+    assert!(
+        matches!(&out[..], [Outcome::Sent { what, .. }] if what == "Teams card"),
+        "{out:?}"
+    );
+    {
+        let s = w.st.lock().unwrap();
+        assert_eq!(s.create_calls, 0);
+        assert_eq!(s.cards.len(), 1);
+        assert!(s.cards[0].to_string().contains("INC0000042"));
+    }
+
+    // What was sent is in the database now; `notify status` reads it beside the running store.
+    let mut shown = Vec::new();
+    stagehand::notify::command::status(data.path(), &mut shown).unwrap();
+    let shown = String::from_utf8(shown).unwrap();
+    assert!(
+        shown.contains("INC0000042") && shown.contains("0 notice(s) not yet delivered"),
+        "{shown}"
+    );
+
+    // A restart imports nothing again (the delivered card is not back) and keeps the incident.
+    drop(n);
+    close_store(store).await;
+    let store = open_store(data.path());
+    let mut n = w.notifier(data.path(), &store).await;
+    assert!(n.pending().is_empty(), "{:?}", n.pending());
+    let mut ok = rows[0].clone();
+    ok.stage = Stage::Provisioned;
+    n.observe([&ok], chrono::Utc::now()).await.unwrap();
+    n.deliver_due(chrono::Utc::now()).await;
+    let s = w.st.lock().unwrap();
+    assert_eq!(s.create_calls, 0);
+    assert_eq!(
+        s.notes
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        ["9d385017c611228701d22104cc95c371"],
+        "the recovery notes the imported incident"
+    );
+}
+
+/// The console's screen (status bar included) for `app`, as text.
+fn console_screen(app: &mut stagehand::app::App) -> String {
+    app.settle();
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    term.draw(|f| stagehand::console::draw(f, app)).unwrap();
+    let b = term.backend().buffer().clone();
+    (0..b.area.height)
+        .map(|y| {
+            (0..b.area.width)
+                .map(|x| b[(x, y)].symbol().to_string())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_a_refused_incident_as_undelivered_then_its_ticket() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use stagehand::app::{App, Msg};
+
+    let w = world().await;
+    // ServiceNow refuses the first create (429, Retry-After: 1), then accepts.
+    w.st.lock().unwrap().throttle_creates = 1;
+    let data = tempfile::tempdir().unwrap();
+    let store = open_store(data.path());
+    let n = w.notifier(data.path(), &store).await;
+    let (rows_tx, rows_rx) = tokio::sync::mpsc::unbounded_channel();
+    let (report_tx, mut rounds) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = stagehand::notify::deliver::spawn(n, rows_rx, Some(report_tx), cancel.clone());
+
+    let mut app = App::new(stagehand::config::Config::default(), chrono::Utc::now());
+    app.update(Msg::Resize {
+        width: 120,
+        height: 30,
+    });
+    app.update(Msg::Key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE)));
+    let mut poller = Poller::new(w.client.clone(), w.config.clone());
+    poller.extra_serials = vec![w.serial.clone()];
+    let rows = w.poll(&mut poller).await;
+    assert_eq!(rows[0].stage, Stage::Failed);
+    rows_tx
+        .send(rows.into_iter().map(Arc::new).collect())
+        .unwrap();
+
+    // Every round the notifier reports goes to the app as the console forwards it; the status
+    // bar is read after each.
+    let mut bars = Vec::new();
+    while let Some(round) = rounds.recv().await {
+        app.set_clock(chrono::Utc::now());
+        app.update(Msg::Notify(round.into()));
+        let screen = console_screen(&mut app);
+        let bar = screen.lines().last().unwrap().to_string();
+        let done = bar.contains("INC0010001");
+        bars.push(bar);
+        if done {
+            break;
+        }
+    }
+    let undelivered = bars
+        .iter()
+        .position(|b| b.contains("✉ 1 undelivered (n)"))
+        .unwrap_or_else(|| panic!("never undelivered: {bars:#?}"));
+    let ticket = bars
+        .iter()
+        .position(|b| b.contains("incident INC0010001 opened"))
+        .unwrap_or_else(|| panic!("never the ticket: {bars:#?}"));
+    assert!(undelivered < ticket, "{bars:#?}");
+    assert!(!bars[ticket].contains("undelivered"), "{}", bars[ticket]);
+
+    // The list says what happened, in order, newest first.
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('n'),
+        KeyModifiers::NONE,
+    )));
+    let screen = console_screen(&mut app);
+    assert!(screen.contains("Kept for retry: 0"), "{screen}");
+    let opened = screen.find("incident INC0010001 opened").unwrap();
+    let refused = screen.find("not delivered").unwrap();
+    assert!(opened < refused, "{screen}");
+    assert!(!screen.contains(PASSWORD) && !screen.contains(HOOK_SECRET));
+    assert_eq!(w.st.lock().unwrap().incidents.len(), 1);
+
+    cancel.cancel();
+    let _ = task.await;
+    close_store(store).await;
 }

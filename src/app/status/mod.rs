@@ -3,6 +3,8 @@
 //! Rows arrive whole (`StatusMsg::Snapshot`); sorting, filtering and stage counts are computed here
 //! in `update`/`settle`, never in `draw`. The selection follows the serial.
 
+pub mod evidence;
+pub mod notices;
 pub mod sort;
 
 use chrono::{DateTime, Utc};
@@ -63,6 +65,10 @@ pub struct StatusState {
     pub generation: u64,
     /// When the rows shown last arrived (kept while offline).
     pub last_ready: Option<DateTime<Utc>>,
+    /// Evidence bundles collected from the pane (the `e` key).
+    pub evidence: evidence::EvidenceJobs,
+    /// Notices sent and kept for retry (ServiceNow, Teams), from the notifier task.
+    pub notices: notices::Notices,
     /// Sorting or filtering must be recomputed in `settle`.
     resort: bool,
     refilter: bool,

@@ -292,3 +292,72 @@ fn enter_opens_the_detail_of_the_selection_and_esc_closes_it() {
     assert!(!empty.status.detail);
     assert_eq!(empty.focus, Pane::Status);
 }
+
+mod evidence_key {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::app::Cmd;
+    use crate::app::status::evidence::{EvidenceMsg, Job};
+
+    #[test]
+    fn e_on_a_row_asks_for_its_bundle_once_and_the_outcome_shows_the_folder() {
+        let mut a = app_with(vec![
+            row("PF1", Stage::Failed, 5),
+            row("PF2", Stage::Provisioning, 3),
+        ]);
+        let selected = a.status.selected().unwrap().serial.to_string();
+        let cmds = a.update(key(KeyCode::Char('e')));
+        let [Cmd::Evidence(c)] = &cmds[..] else {
+            panic!("{cmds:?}")
+        };
+        assert_eq!(c.serial, selected);
+        assert_eq!(c.status.as_ref().unwrap().serial.as_ref(), selected);
+        assert!(c.queue.is_none(), "not in this bench's queue");
+        // A second press while it runs starts nothing.
+        assert!(a.update(key(KeyCode::Char('e'))).is_empty());
+        let (text, bad) = a.status.evidence.line().unwrap();
+        assert!(text.contains("starting") && !bad, "{text}");
+
+        a.update(Msg::Evidence(EvidenceMsg::Progress {
+            serial: selected.clone(),
+            step: "Autopilot record".into(),
+        }));
+        assert_eq!(
+            a.status.evidence.line().unwrap().0,
+            format!("evidence {selected}: Autopilot record…")
+        );
+        let folder = PathBuf::from("/data/evidence/PF1-20261122T090000Z");
+        a.update(Msg::Evidence(EvidenceMsg::Done {
+            serial: selected.clone(),
+            result: Ok(folder.clone()),
+        }));
+        assert_eq!(a.status.evidence.jobs[0].1, Job::Written(folder));
+        let (text, bad) = a.status.evidence.line().unwrap();
+        assert!(text.ends_with("PF1-20261122T090000Z") && !bad, "{text}");
+        // A late progress line does not bring it back; a new press starts again.
+        a.update(Msg::Evidence(EvidenceMsg::Progress {
+            serial: selected.clone(),
+            step: "late".into(),
+        }));
+        assert!(matches!(a.status.evidence.jobs[0].1, Job::Written(_)));
+        assert_eq!(a.update(key(KeyCode::Char('e'))).len(), 1);
+    }
+
+    #[test]
+    fn a_failure_is_shown_as_such_and_no_row_means_no_command() {
+        let mut a = app_with(vec![]);
+        assert!(a.update(key(KeyCode::Char('e'))).is_empty());
+        let mut a = app_with(vec![row("PF1", Stage::Failed, 5)]);
+        let cmds = a.update(key(KeyCode::Char('e')));
+        // Nobody takes the command (not connected): its unanswered reply is a failure.
+        let reply = cmds.into_iter().next().unwrap().unanswered().unwrap();
+        a.update(reply);
+        let (text, bad) = a.status.evidence.line().unwrap();
+        assert!(bad && text.contains("not connected"), "{text}");
+        // While the filter is typed, e is a letter of the filter.
+        a.update(key(KeyCode::Char('/')));
+        assert!(a.update(key(KeyCode::Char('e'))).is_empty());
+        assert_eq!(a.status.filter.text, "e");
+    }
+}

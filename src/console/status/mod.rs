@@ -2,6 +2,8 @@
 //! built), and the detail view of the selected device over it.
 
 mod detail;
+mod evidence;
+pub mod notices;
 
 use chrono::{DateTime, Duration, Utc};
 use ratatui::Frame;
@@ -65,8 +67,13 @@ pub fn draw(frame: &mut Frame, app: &App, area: Rect) {
         ]));
     }
     block = super::devices::decorate(block, app);
+    block = evidence::decorate(block, app);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    if s.notices.open {
+        notices::draw_list(frame, app, inner);
+        return;
+    }
     if s.detail
         && let Some(row) = s.selected()
     {

@@ -295,3 +295,122 @@ fn medium_width_keeps_primary_user_and_compliance() {
         assert!(text.contains(col), "{col} missing:\n{text}");
     }
 }
+
+#[test]
+fn the_evidence_outcome_is_in_the_border_escaped() {
+    use crate::app::status::evidence::EvidenceMsg;
+    let mut a = app();
+    a.update(Msg::Key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE)));
+    a.update(Msg::Status(StatusMsg::Snapshot {
+        generation: 0,
+        at: t0(),
+        rows: vec![std::sync::Arc::new(row(
+            "PF1",
+            Stage::Failed,
+            5,
+            Flags::default(),
+            "failed",
+        ))],
+    }));
+    a.settle();
+    a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('e'),
+        KeyModifiers::NONE,
+    )));
+    a.update(Msg::Evidence(EvidenceMsg::Progress {
+        serial: "PF1".into(),
+        step: "Enrollment Status Page".into(),
+    }));
+    let text = |a: &mut App| {
+        let t = render(a, 160, 48);
+        let b = t.backend().buffer().clone();
+        (0..b.area.height)
+            .map(|y| {
+                (0..b.area.width)
+                    .map(|x| b[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        text(&mut a).contains("evidence PF1: Enrollment Status Page…"),
+        "{}",
+        text(&mut a)
+    );
+    a.update(Msg::Evidence(EvidenceMsg::Done {
+        serial: "PF1".into(),
+        result: Err("disk full\u{1b}[2J".into()),
+    }));
+    let shown = text(&mut a);
+    assert!(shown.contains("evidence PF1 failed: disk full"), "{shown}");
+    assert!(!shown.contains('\u{1b}'), "escaped");
+}
+
+#[test]
+fn undelivered_notices_are_counted_in_the_status_bar_and_listed_by_n() {
+    use crate::app::status::notices::{NotifyMsg, Said, Undelivered};
+    let screen = |a: &mut App| {
+        let t = render(a, 120, 30);
+        let b = t.backend().buffer().clone();
+        (0..b.area.height)
+            .map(|y| {
+                (0..b.area.width)
+                    .map(|x| b[(x, y)].symbol().to_string())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut a = app();
+    a.update(Msg::Key(KeyEvent::new(KeyCode::F(3), KeyModifiers::NONE)));
+    assert!(
+        !screen(&mut a).contains('✉'),
+        "nothing before the notifier reports"
+    );
+    a.update(Msg::Notify(NotifyMsg {
+        said: vec![Said {
+            text: "PF1: not delivered: ServiceNow answered 429 \u{1b}[31m; next try 09:00:30"
+                .into(),
+            bad: true,
+        }],
+        undelivered: vec![Undelivered {
+            serial: "PF1".into(),
+            what: "failed: incident, evidence, Teams card".into(),
+            attempts: 1,
+            next_at: t0() + Duration::seconds(30),
+            last_error: Some("ServiceNow answered 429".into()),
+        }],
+    }));
+    let s = screen(&mut a);
+    let bar = s.lines().last().unwrap();
+    assert!(bar.contains("✉ 1 undelivered (n)"), "{bar}");
+    // n opens the list over the table; Esc closes it.
+    a.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('n'),
+        KeyModifiers::NONE,
+    )));
+    let s = screen(&mut a);
+    assert!(s.contains("Kept for retry: 1"), "{s}");
+    assert!(
+        s.contains("PF1 failed: incident, evidence, Teams card · tries 1 · next 09:00:30 UTC"),
+        "{s}"
+    );
+    assert!(s.contains("not delivered: ServiceNow answered 429"), "{s}");
+    assert!(!s.contains('\u{1b}'), "escaped");
+    a.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
+    assert!(!screen(&mut a).contains("Kept for retry"));
+    // Delivered: the count goes, the ticket is named.
+    a.update(Msg::Notify(NotifyMsg {
+        said: vec![Said {
+            text: "PF1: incident INC0010001 opened".into(),
+            bad: false,
+        }],
+        undelivered: vec![],
+    }));
+    let bar = screen(&mut a).lines().last().unwrap().to_string();
+    assert!(
+        bar.contains("✉ PF1: incident INC0010001 opened (n)"),
+        "{bar}"
+    );
+}

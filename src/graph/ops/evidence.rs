@@ -140,6 +140,31 @@ impl GraphClient {
         .await
     }
 
+    /// `GET /v1.0/devices(deviceId='…')/transitiveMemberOf`: the groups (nested ones too) of the
+    /// Entra device whose `deviceId` is the managed device's `azureADDeviceId`.
+    pub async fn evidence_device_member_of(
+        &self,
+        azure_ad_device_id: &str,
+    ) -> Result<Fetched, GraphError> {
+        self.fetch_collection(self.v1(
+            &format!(
+                "/devices(deviceId={})/transitiveMemberOf",
+                seg(&literal(azure_ad_device_id))
+            ),
+            &Query::new(),
+        ))
+        .await
+    }
+
+    /// `GET /v1.0/users/{id | userPrincipalName}/transitiveMemberOf`.
+    pub async fn evidence_user_member_of(&self, user: &str) -> Result<Fetched, GraphError> {
+        self.fetch_collection(self.v1(
+            &format!("/users/{}/transitiveMemberOf", seg(user)),
+            &Query::new(),
+        ))
+        .await
+    }
+
     pub async fn evidence_enrollment_assignments(&self, id: &str) -> Result<Fetched, GraphError> {
         self.fetch_collection(self.beta(
             &format!(

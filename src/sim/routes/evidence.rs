@@ -55,6 +55,36 @@ pub enum Ev {
     LogCollection(String, String),
     LogDownloadUrl(String, String),
     SignIns,
+    /// `devices(deviceId='…')/transitiveMemberOf` (the Entra device's `deviceId`).
+    DeviceMemberOf(String),
+    /// `users/{id | userPrincipalName}/transitiveMemberOf`.
+    UserMemberOf(String),
+}
+
+/// `device-list-transitivememberof`: least privileged Device.Read.All.
+const DEVICE_GROUPS_READ: &[&str] = &[
+    "Device.Read.All",
+    "Device.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// `user-list-transitivememberof`: GroupMember.Read.All (with a user read permission).
+const USER_GROUPS_READ: &[&str] = &[
+    "GroupMember.Read.All",
+    "Group.Read.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+/// The security group the staging accounts are in (user-targeted assignments in this tenant).
+pub const STAGING_USERS_GROUP_ID: &str = "3c5e7a91-0b2d-4f46-8e13-5a7c9d1e2f30";
+
+/// `devices(deviceId='x')` or `devices(deviceId=%27x%27)` → `x`.
+fn device_alternate_key(seg: &str) -> Option<String> {
+    let s = percent_encoding::percent_decode_str(seg)
+        .decode_utf8_lossy()
+        .to_string();
+    let inner = s.strip_prefix("devices(deviceId=")?.strip_suffix(')')?;
+    crate::graph::odata::parse_literal(inner)
 }
 
 /// Remote diagnostics requested in this tenant.
@@ -157,6 +187,10 @@ pub fn parse(method: &str, version: &str, segs: &[&str]) -> Option<Ev> {
             ],
         ) if beta => Ev::LogDownloadUrl(id(x), id(r)),
         ("GET", ["auditLogs", "signIns"]) if !beta => Ev::SignIns,
+        ("GET", [d, "transitiveMemberOf"]) if d.starts_with("devices(") => {
+            Ev::DeviceMemberOf(device_alternate_key(d)?)
+        }
+        ("GET", ["users", x, "transitiveMemberOf"]) => Ev::UserMemberOf(id(x)),
         _ => return None,
     })
 }
@@ -182,6 +216,8 @@ impl Ev {
             Ev::CreateLogCollection(_) => s(Family::Devices, true, LOGS_WRITE),
             Ev::LogCollection(..) | Ev::LogDownloadUrl(..) => s(Family::Devices, false, DEV_READ),
             Ev::SignIns => s(Family::Identity, false, AUDIT_LOG),
+            Ev::DeviceMemberOf(_) => s(Family::Identity, false, DEVICE_GROUPS_READ),
+            Ev::UserMemberOf(_) => s(Family::Identity, false, USER_GROUPS_READ),
         }
     }
 }
@@ -194,6 +230,8 @@ pub fn handle(st: &mut State, inc: &Incoming, ev: &Ev, token: &Token) -> Reply {
             page(st, inc, items, &ctx)
         }
         Ev::EnrollmentConfigurationAssignments(id) => assignments(st, inc, id),
+        Ev::DeviceMemberOf(aad) => device_member_of(st, inc, aad),
+        Ev::UserMemberOf(raw) => user_member_of(st, inc, raw),
         Ev::ConfigurationStates(id) => with_device(st, inc, id, |st, d, now| {
             let upn = staging_upn(d);
             let rows: Vec<Value> = configuration_policies(d, now)
@@ -268,6 +306,80 @@ fn with_device(
     }
 }
 
+fn group(id: &str, name: &str, description: &str) -> Value {
+    json!({
+        "@odata.type": "#microsoft.graph.group",
+        "id": id, "deletedDateTime": null, "classification": null,
+        "createdDateTime": "2026-01-12T08:40:00Z", "description": description,
+        "displayName": name, "groupTypes": [], "mail": null, "mailEnabled": false,
+        "mailNickname": name.replace(' ', "-").to_lowercase(), "securityEnabled": true,
+        "membershipRule": null, "membershipRuleProcessingState": null, "visibility": null,
+    })
+}
+
+fn directory_objects(st: &State, inc: &Incoming, value: Vec<Value>) -> Reply {
+    let ctx = context(st, inc, "directoryObjects");
+    Reply::json(200, json!({"@odata.context": ctx, "value": value}))
+}
+
+/// Every enrolled device is in the Device Preparation device group (Intune adds it at
+/// enrollment), which the staging ESP targets.
+fn device_member_of(st: &mut State, inc: &Incoming, aad: &str) -> Reply {
+    let now = st.clock.now();
+    let known = st
+        .fleet
+        .devices
+        .iter()
+        .any(|d| d.enroll_at <= now && d.aad_id.eq_ignore_ascii_case(aad));
+    if !known {
+        return error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{aad}' does not exist or one of its queried reference-property objects are not present."
+            ),
+            inc,
+        );
+    }
+    let g = group(
+        &st.opts.tenant.device_group_id,
+        "Device Preparation devices",
+        "Devices enrolled through Windows Autopilot device preparation",
+    );
+    directory_objects(st, inc, vec![g])
+}
+
+/// Everyone is in "All Staff"; the staging accounts are also in "Staging accounts".
+fn user_member_of(st: &mut State, inc: &Incoming, raw: &str) -> Reply {
+    let key = percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .to_string();
+    let Some(u) = st.dir.find(&key) else {
+        return error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{key}' does not exist or one of its queried reference-property objects are not present."
+            ),
+            inc,
+        );
+    };
+    let staging = st.dir.staging().iter().any(|s| s.id == u.id);
+    let mut value = vec![group(
+        "5f3b2c1a-0000-4000-8000-00000000a11a",
+        "All Staff",
+        "Everyone",
+    )];
+    if staging {
+        value.push(group(
+            STAGING_USERS_GROUP_ID,
+            "Staging accounts",
+            "Accounts technicians enroll devices with",
+        ));
+    }
+    directory_objects(st, inc, value)
+}
+
 /// The id the default ESP carries: `{tenant}_DefaultWindows10EnrollmentCompletionPageConfiguration`.
 fn default_esp_id(st: &State) -> String {
     format!(
@@ -276,6 +388,10 @@ fn default_esp_id(st: &State) -> String {
     )
 }
 const STAGING_ESP_ID: &str = "4b1d9c3e-2a7f-4e61-9b58-0c3d2e1f6a70";
+/// Assigned to the staging accounts' group (user-targeted), excluding nobody here.
+const STAGING_USERS_ESP_ID: &str = "7e2a4c6b-8d1f-4b3a-9c5e-1f0a2b3c4d5e";
+/// A group nobody is in, excluded from the user-targeted ESP.
+const KIOSK_GROUP_ID: &str = "0d9e8f7a-6b5c-4d3e-8f2a-1b0c9d8e7f6a";
 const LIMIT_ID_SUFFIX: &str = "_DefaultLimit";
 
 /// The default ESP, the staging ESP (assigned to the Device Preparation device group) and the
@@ -311,6 +427,13 @@ fn enrollment_configurations(st: &State) -> Vec<Value> {
             "windows10EnrollmentCompletionPageConfiguration",
             true,
         ),
+        esp(
+            STAGING_USERS_ESP_ID,
+            "Staging accounts ESP",
+            2,
+            "windows10EnrollmentCompletionPageConfiguration",
+            true,
+        ),
         json!({
             "@odata.type": "#microsoft.graph.deviceEnrollmentLimitConfiguration",
             "id": format!("{}{LIMIT_ID_SUFFIX}", st.tenant_id),
@@ -322,17 +445,35 @@ fn enrollment_configurations(st: &State) -> Vec<Value> {
 }
 
 fn assignments(st: &State, inc: &Incoming, id: &str) -> Reply {
-    let assign = |target: Value| {
-        json!([{
+    let one = |n: usize, target: Value| {
+        json!({
             "@odata.type": "#microsoft.graph.enrollmentConfigurationAssignment",
-            "id": format!("{id}_assignment"), "target": target,
+            "id": format!("{id}_assignment{n}"), "target": target,
             "source": "direct", "sourceId": id,
-        }])
+        })
     };
+    let assign = |target: Value| json!([one(0, target)]);
     let value = if id.eq_ignore_ascii_case(&default_esp_id(st))
         || (id.ends_with(LIMIT_ID_SUFFIX) && id.starts_with(&st.tenant_id))
     {
         assign(json!({"@odata.type": "#microsoft.graph.allDevicesAssignmentTarget"}))
+    } else if id.eq_ignore_ascii_case(STAGING_USERS_ESP_ID) {
+        json!([
+            one(
+                0,
+                json!({
+                    "@odata.type": "#microsoft.graph.groupAssignmentTarget",
+                    "groupId": STAGING_USERS_GROUP_ID,
+                })
+            ),
+            one(
+                1,
+                json!({
+                    "@odata.type": "#microsoft.graph.exclusionGroupAssignmentTarget",
+                    "groupId": KIOSK_GROUP_ID,
+                })
+            ),
+        ])
     } else if id.eq_ignore_ascii_case(STAGING_ESP_ID) {
         assign(json!({
             "@odata.type": "#microsoft.graph.groupAssignmentTarget",
