@@ -122,6 +122,8 @@ pub const ALL_DELEGATED: &[&str] = &[
     "GroupMember.Read.All",
     "Application.Read.All",
     "Policy.Read.All",
+    // A device's groups (`transitiveMemberOf`): which Enrollment Status Page applies to it.
+    "Device.Read.All",
 ];
 
 /// Who signs in interactively.
@@ -140,6 +142,8 @@ pub enum Role {
 const TECHNICIAN: &[&str] = &[
     "DeviceManagementServiceConfig.ReadWrite.All",
     "DeviceManagementManagedDevices.Read.All",
+    // Evidence: the device's groups decide which Enrollment Status Page applies.
+    "Device.Read.All",
 ];
 const LEAD_EXTRA: &[&str] = &[
     "DeviceManagementManagedDevices.ReadWrite.All",
@@ -296,5 +300,18 @@ mod tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod readme_tests {
+    #[test]
+    fn the_readme_lists_each_role_s_permissions_as_the_code_asks_for_them() {
+        let readme = include_str!("../../README.md");
+        let want = super::readme_table();
+        assert!(
+            readme.contains(&want),
+            "README.md's \"Permissions by role\" table is stale; replace it with:\n{want}"
+        );
     }
 }

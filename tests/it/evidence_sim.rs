@@ -183,17 +183,9 @@ async fn a_failed_devices_bundle_holds_every_item_the_simulator_provides_and_ver
     let dev = json(b, "graph/managed-device.json");
     assert_eq!(dev["serialNumber"], serial.as_str());
     let esp = json(b, "graph/enrollment-status-page.json");
-    // Without Device.Read.All the device's groups are unknown: the user-targeted ESP applies,
-    // and the bundle says the answer may have missed a device assignment.
-    assert_eq!(esp["applies"]["displayName"], "Staging accounts ESP");
-    assert_eq!(esp["applies"]["targeted"], "user");
-    assert!(
-        esp["caveats"][0]
-            .as_str()
-            .unwrap()
-            .contains("permission missing"),
-        "{esp}"
-    );
+    // The app registration has Device.Read.All: the device's group decides.
+    assert_eq!(esp["applies"]["displayName"], "Staging ESP", "{esp:#}");
+    assert_eq!(esp["applies"]["targeted"], "device");
     assert_eq!(
         esp["candidates"].as_array().unwrap().len(),
         3,
@@ -580,5 +572,43 @@ async fn the_bundle_says_which_esp_applies_by_the_devices_and_users_groups() {
         entry.source.contains("GET /v1.0/users/"),
         "{}",
         entry.source
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_device_read_all_the_user_targeted_esp_applies_with_a_caveat() {
+    let (sim, client, who) = tenant().await;
+    let serial = failed_serial(&client).await;
+    let scopes: Vec<&str> = ALL_DELEGATED
+        .iter()
+        .copied()
+        .filter(|s| *s != "Device.Read.All")
+        .collect();
+    let client = client_with(&sim, &scopes);
+    let local = stagehand::evidence::Local {
+        status: None,
+        queue: None,
+        audit: Vec::new(),
+    };
+    let b = stagehand::evidence::collect(
+        &client,
+        &who,
+        &serial,
+        &local,
+        &stagehand::evidence::Options::default(),
+        &mut |_| {},
+    )
+    .await;
+    let esp = json(&b, "graph/enrollment-status-page.json");
+    // The device's groups are unknown: the user-targeted ESP applies, and the bundle says the
+    // answer may have missed a device assignment.
+    assert_eq!(esp["applies"]["displayName"], "Staging accounts ESP");
+    assert_eq!(esp["applies"]["targeted"], "user");
+    assert!(
+        esp["caveats"][0]
+            .as_str()
+            .unwrap()
+            .contains("permission missing"),
+        "{esp}"
     );
 }
