@@ -3,14 +3,11 @@
 //! `ok`, `refused: …` (nothing reached Intune) or `failed: …`.
 
 use chrono::{DateTime, Utc};
-use reqwest::Method;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::graph::client::Request;
 use crate::graph::models::{ManagedDevice, WipeOptions};
-use crate::graph::odata::{Query, encode};
-use crate::graph::{GraphClient, GraphError, RetrySafety};
+use crate::graph::{GraphClient, GraphError};
 use crate::store::{AuditRecord, AuditSink};
 
 use super::guard::{self, Authority, Refusal};
@@ -289,36 +286,17 @@ async fn attempt(
     })
 }
 
-/// The call itself, through [`GraphClient::execute`] so Graph's `request-id` reaches the audit
-/// log on success too. Never replayed after an unclear outcome.
+/// The call itself; Graph's `request-id` reaches the audit log on success too. Never replayed
+/// after an unclear outcome.
 async fn send(
     client: &GraphClient,
     device_id: &str,
     action: &Destructive,
 ) -> Result<Option<String>, GraphError> {
-    let body = match action {
-        Destructive::Retire => None,
-        Destructive::Wipe(o) => Some(
-            serde_json::to_vec(o).map_err(|e| GraphError::Invalid(format!("wipe options: {e}")))?,
-        ),
-    };
-    let url = client.beta(
-        &format!(
-            "/deviceManagement/managedDevices/{}/{}",
-            encode(device_id),
-            action.name()
-        ),
-        &Query::new(),
-    );
-    let answer = client
-        .execute(Request {
-            method: Method::POST,
-            url,
-            body,
-            safety: RetrySafety::NotIdempotent,
-        })
-        .await?;
-    Ok(answer.request_id)
+    match action {
+        Destructive::Retire => client.retire(device_id).await,
+        Destructive::Wipe(o) => client.wipe(device_id, o).await,
+    }
 }
 
 #[cfg(test)]

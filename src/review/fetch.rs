@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::docs::{DEVICES, UserDoc, body_of, facts, get_each, item_error};
+use super::docs::{UserDoc, body_of, facts, get_each, item_error};
 use super::verdict::{
     Assessment, DeviceFacts, Person, PlanFact, Rules, SignIn, UserFacts, UserLookup, assess,
     assess_pick, has_intune,
@@ -16,7 +16,7 @@ use super::verdict::{
 use crate::app::review::{Candidate, Choice};
 use crate::config::Config;
 use crate::graph::models::{LicenseDetails, ManagedDevice};
-use crate::graph::{BatchResponse, GraphClient, GraphError};
+use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError};
 
 pub use super::docs::{read_primaries, signins};
 
@@ -28,8 +28,21 @@ const LIST_SELECT: &[&str] = &[
     "joinType",
     "userPrincipalName",
 ];
-const DEVICE_SELECT: &str = "id,deviceName,serialNumber,operatingSystem,joinType,usersLoggedOn";
-const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,assignedPlans";
+const DEVICE_SELECT: &[&str] = &[
+    "id",
+    "deviceName",
+    "serialNumber",
+    "operatingSystem",
+    "joinType",
+    "usersLoggedOn",
+];
+const USER_SELECT: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "accountEnabled",
+    "assignedPlans",
+];
 
 /// Counters of one run, for the bench and the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,10 +82,10 @@ impl<'a> Fetcher<'a> {
     async fn get_each<'i>(
         &mut self,
         ids: &'i [String],
-        path: impl Fn(&str) -> String,
+        request: impl Fn(&str) -> BatchRequest,
     ) -> Result<Vec<(&'i String, BatchResponse)>, GraphError> {
         self.stats.batches += ids.len().div_ceil(crate::graph::batch::MAX_BATCH);
-        get_each(self.client, ids, path).await
+        get_each(self.client, ids, request).await
     }
 
     /// The primary user of each device (see [`read_primaries`]).
@@ -90,8 +103,8 @@ impl<'a> Fetcher<'a> {
         ids: &[String],
     ) -> Result<BTreeMap<String, ManagedDevice>, GraphError> {
         let mut out = BTreeMap::new();
-        let path = |id: &str| format!("{DEVICES}/{id}?$select={DEVICE_SELECT}");
-        for (id, r) in self.get_each(ids, path).await? {
+        let read = |id: &str| BatchRequest::managed_device(id, DEVICE_SELECT);
+        for (id, r) in self.get_each(ids, read).await? {
             match r.status {
                 200..=299 => {
                     let d: ManagedDevice = body_of(&format!("device {id}"), &r)?;
@@ -117,8 +130,8 @@ impl<'a> Fetcher<'a> {
         }
         self.stats.user_lookups += todo.len();
         let mut need_licences = Vec::new();
-        let path = |id: &str| format!("/users/{id}?$select={USER_SELECT}");
-        for (id, r) in self.get_each(&todo, path).await? {
+        let read = |id: &str| BatchRequest::user_with(id, USER_SELECT);
+        for (id, r) in self.get_each(&todo, read).await? {
             let lookup = match r.status {
                 200..=299 => {
                     let u: UserDoc = body_of(&format!("user {id}"), &r)?;
@@ -170,8 +183,10 @@ impl<'a> Fetcher<'a> {
     }
 
     async fn licences(&mut self, ids: &[String]) -> Result<(), GraphError> {
-        let path = |id: &str| format!("/users/{id}/licenseDetails");
-        for (id, r) in self.get_each(ids, path).await? {
+        for (id, r) in self
+            .get_each(ids, BatchRequest::user_license_details)
+            .await?
+        {
             if !(200..300).contains(&r.status) {
                 tracing::info!(user = %id, status = r.status, "licenseDetails unreadable; using assignedPlans");
                 continue;
