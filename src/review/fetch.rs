@@ -9,11 +9,10 @@ use chrono::Duration;
 use serde::Deserialize;
 
 use super::docs::{UserDoc, body_of, facts, get_each, item_error};
+use super::proposal::{Proposal, propose};
 use super::verdict::{
-    Assessment, DeviceFacts, Person, PlanFact, Rules, SignIn, UserFacts, UserLookup, assess,
-    assess_pick, has_intune,
+    DeviceFacts, Person, PlanFact, Rules, SignIn, UserFacts, UserLookup, has_intune,
 };
-use crate::app::review::{Candidate, Choice};
 use crate::config::Config;
 use crate::graph::models::{LicenseDetails, ManagedDevice};
 use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError};
@@ -215,7 +214,7 @@ impl<'a> Fetcher<'a> {
     }
 
     /// The whole review: every device whose primary user is a staging account, assessed.
-    pub async fn candidates(&mut self) -> Result<Vec<Candidate>, GraphError> {
+    pub async fn candidates(&mut self) -> Result<Vec<Proposal>, GraphError> {
         let fleet = self.client.list_managed_devices(None, LIST_SELECT).await?;
         self.stats.devices = fleet.len();
         let staging = &self.config.staging;
@@ -275,25 +274,7 @@ impl<'a> Fetcher<'a> {
         device: DeviceFacts,
         primary: &Person,
         signins: &[SignIn],
-    ) -> Option<Candidate> {
-        let rules = self.rules();
-        let assessment: Assessment = assess(&device, Some(primary), signins, &self.users, &rules)?;
-        let mut choices: Vec<Choice> = Vec::new();
-        for h in assessment.history.iter().filter(|h| !h.staging) {
-            if let Some(p) = &h.person
-                && !choices.iter().any(|c| c.person.id == p.id)
-            {
-                choices.push(Choice {
-                    person: p.clone(),
-                    at: h.at,
-                    verdict: assess_pick(&device, &p.id, &self.users, &rules),
-                });
-            }
-        }
-        Some(Candidate {
-            device,
-            assessment,
-            choices,
-        })
+    ) -> Option<Proposal> {
+        propose(device, primary, signins, &self.users, &self.rules())
     }
 }
