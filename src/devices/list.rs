@@ -41,26 +41,13 @@ pub fn stage_of(d: &ManagedDevice, staging: &StagingConfig) -> Stage {
 /// Parses a `complianceState` as Graph spells it (`noncompliant`, `inGracePeriod`, ...),
 /// case-insensitively; the error lists the accepted values.
 pub fn parse_compliance(text: &str) -> Result<ComplianceState, String> {
-    const NAMES: &[&str] = &[
-        "unknown",
-        "compliant",
-        "noncompliant",
-        "conflict",
-        "error",
-        "inGracePeriod",
-        "configManager",
-    ];
-    let name = NAMES
-        .iter()
-        .find(|n| n.eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| {
-            format!(
-                "compliance state {text:?} is not one of {}",
-                NAMES.join(", ")
-            )
-        })?;
-    serde_json::from_value(serde_json::Value::String((*name).to_string()))
-        .map_err(|e| e.to_string())
+    ComplianceState::from_graph(text).ok_or_else(|| {
+        let names: Vec<&str> = ComplianceState::ALL.map(ComplianceState::as_graph).to_vec();
+        format!(
+            "compliance state {text:?} is not one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// List filters; `None` = any. All given filters must hold.

@@ -127,7 +127,10 @@ async fn show_has_every_detail_by_serial_and_by_id() {
         ident.identifier.ends_with(&format!(",{}", d.serial)),
         "{ident:?}"
     );
-    assert_eq!(ident.enrollment_state.as_deref(), Some("enrolled"));
+    assert_eq!(
+        ident.enrollment_state.map(|s| s.as_graph()),
+        Some("enrolled")
+    );
     let dep = d
         .deployment
         .as_ref()
