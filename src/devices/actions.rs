@@ -10,7 +10,7 @@ use crate::graph::models::{ManagedDevice, WipeOptions};
 use crate::graph::{GraphClient, GraphError};
 use crate::store::{AuditRecord, AuditSink};
 
-use super::guard::{self, Authority, Refusal};
+use super::guard::{self, Authority, GuardRefusal};
 use super::{DeviceKey, DevicesError, resolve};
 
 /// `POST syncDevice` on the device `key` names: it checks in and compliance is re-evaluated.
@@ -227,7 +227,8 @@ async fn attempt(
     req: &DestructiveRequest,
     confirm_final: impl FnOnce(&Plan) -> bool,
 ) -> Attempt {
-    let refused = |id: Option<&str>, r: Refusal| (id.map(String::from), DevicesError::Refused(r));
+    let refused =
+        |id: Option<&str>, r: GuardRefusal| (id.map(String::from), DevicesError::Refused(r));
     let serial = req.serial.trim();
     guard::check_confirmation(serial, req.confirm.as_deref()).map_err(|r| refused(None, r))?;
     let authority = guard::check_authority(client, config, actor)
@@ -237,11 +238,11 @@ async fn attempt(
         Ok(d) => d,
         Err(DevicesError::Graph(GraphError::Ambiguous { count, .. })) => {
             let serial = serial.to_string();
-            return Err(refused(None, Refusal::Ambiguous { serial, count }));
+            return Err(refused(None, GuardRefusal::Ambiguous { serial, count }));
         }
         Err(DevicesError::NotFound(_)) => {
             let serial = serial.to_string();
-            return Err(refused(None, Refusal::NoDevice { serial }));
+            return Err(refused(None, GuardRefusal::NoDevice { serial }));
         }
         Err(e) => return Err((None, e)),
     };
@@ -273,7 +274,7 @@ async fn attempt(
         authority,
     };
     if !confirm_final(&plan) {
-        return Err(refused(id, Refusal::Declined));
+        return Err(refused(id, GuardRefusal::Declined));
     }
     let request_id = send(client, &current.id, &req.action)
         .await

@@ -240,7 +240,11 @@ fn compliance_names_are_the_wire_names() {
     for c in C::ALL {
         assert_eq!(C::from_graph(&c.as_graph().to_uppercase()), Some(c));
     }
-    assert_eq!(C::from_graph("other"), None, "only documented members parse");
+    assert_eq!(
+        C::from_graph("other"),
+        None,
+        "only documented members parse"
+    );
 }
 
 #[test]
