@@ -75,3 +75,4 @@ mod status_feed;
 mod status_sim;
 mod store_db;
 mod store_process;
+mod structure_names;
