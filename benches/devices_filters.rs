@@ -14,6 +14,7 @@ use stagehand::app::devices::DevicesMsg;
 use stagehand::app::status::StatusMsg;
 use stagehand::app::{App, Msg};
 use stagehand::config::Config;
+use stagehand::graph::models::ComplianceState;
 use stagehand::status::{Change, DeviceStatus, Flags, Stage};
 
 const DEVICES: usize = 10_000;
@@ -25,7 +26,12 @@ fn t0() -> DateTime<Utc> {
 }
 
 fn rows() -> Vec<DeviceStatus> {
-    const COMPLIANCE: [&str; 4] = ["compliant", "noncompliant", "inGracePeriod", "unknown"];
+    const COMPLIANCE: [ComplianceState; 4] = [
+        ComplianceState::Compliant,
+        ComplianceState::Noncompliant,
+        ComplianceState::InGracePeriod,
+        ComplianceState::Unknown,
+    ];
     (0..DEVICES)
         .map(|i| {
             let stage = Stage::ALL[i % Stage::ALL.len()];
@@ -37,7 +43,7 @@ fn rows() -> Vec<DeviceStatus> {
                 managed_device_id: Some(format!("md-{i}").into()),
                 primary_user: Some(format!("user{}@contoso.example", i % 500).into()),
                 enrolled_by: Some("stage01@contoso.example".into()),
-                enrollment_state: Some("enrolled"),
+                enrollment_state: Some(stagehand::graph::models::EnrollmentState::Enrolled),
                 deployment_status: None,
                 last_sync: Some(t0()),
                 compliance: Some(COMPLIANCE[i % COMPLIANCE.len()]),

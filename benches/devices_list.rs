@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use stagehand::auth::StaticToken;
 use stagehand::config::StagingConfig;
-use stagehand::devices::{ListFilter, Stage, list};
+use stagehand::devices::{Lifecycle, ListFilter, list};
 use stagehand::graph::models::ComplianceState;
 use stagehand::graph::{Governor, GraphClient, Timeouts};
 use stagehand::sim::{ALL_DELEGATED, SimOptions};
@@ -53,7 +53,7 @@ fn main() {
             .unwrap();
         let user = all
             .iter()
-            .find(|r| r.stage == Stage::Assigned)
+            .find(|r| r.stage == Lifecycle::Assigned)
             .map(|r| r.user.clone())
             .unwrap();
         let cases = [
@@ -61,7 +61,7 @@ fn main() {
             (
                 "stage=staging compliance=inGracePeriod",
                 ListFilter {
-                    stage: Some(Stage::Staging),
+                    stage: Some(Lifecycle::Staging),
                     compliance: Some(ComplianceState::InGracePeriod),
                     ..ListFilter::default()
                 },

@@ -180,7 +180,10 @@ pub fn status_table<'a>(rows: impl IntoIterator<Item = &'a crate::status::Device
                     Column::EnrolledBy => text(&r.enrolled_by),
                     Column::PrimaryUser => text(&r.primary_user),
                     Column::LastSync => time(r.last_sync),
-                    Column::Compliance => r.compliance.unwrap_or("").to_string(),
+                    Column::Compliance => r
+                        .compliance
+                        .map_or("", crate::graph::models::ComplianceState::as_graph)
+                        .to_string(),
                     Column::Message => r.message.to_string(),
                 })
                 .collect()

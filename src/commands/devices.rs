@@ -13,7 +13,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::devices::{
-    self, ActionContext, DestructiveRequest, DeviceKey, DevicesError, ListFilter, Plan, Stage,
+    self, ActionContext, DestructiveRequest, DeviceKey, DevicesError, Lifecycle, ListFilter, Plan,
 };
 use crate::graph::models::WipeOptions;
 use crate::graph::{Governor, GraphClient, Timeouts};
@@ -74,7 +74,7 @@ pub struct ListArgs {
     #[arg(long, value_name = "EMAIL")]
     pub user: Option<String>,
     #[arg(long, value_enum)]
-    pub stage: Option<Stage>,
+    pub stage: Option<Lifecycle>,
     /// complianceState as Graph spells it: compliant, noncompliant, inGracePeriod, …
     #[arg(long, value_name = "STATE")]
     pub compliance: Option<String>,

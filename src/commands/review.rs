@@ -18,7 +18,6 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::Args;
 
-use crate::app::review::Candidate;
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::confirm::{human, parse_duration, wait_confirmed};
@@ -27,8 +26,8 @@ use crate::review::plan::rejected_reason;
 use crate::review::rejections::{self, Rejections};
 use crate::review::write::Writer;
 use crate::review::{
-    ApplyJob, ApplyState, Drift, PlanRow, Rejection, Verdict, assess_pick, fingerprint, read_plan,
-    recheck, write_plan,
+    ApplyJob, ApplyState, Drift, PlanRow, Proposal, Rejection, Verdict, assess_pick, fingerprint,
+    read_plan, recheck, write_plan,
 };
 use crate::store::Actor;
 use crate::text::{Escaped, escape as esc};
@@ -80,12 +79,12 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_UNCONFIRMED: u8 = 3;
 
 /// The rejection that still holds for this candidate's current data, if any.
-pub fn rejection_of<'r>(rejected: &'r Rejections, c: &Candidate) -> Option<&'r Rejection> {
+pub fn rejection_of<'r>(rejected: &'r Rejections, c: &Proposal) -> Option<&'r Rejection> {
     rejected.matching(&c.device.id, &fingerprint(&c.device.id, &c.assessment))
 }
 
 /// The plan rows of every candidate; rejected ones (same data as when rejected) read `rejected`.
-pub fn plan_rows(candidates: &[Candidate], rejected: &Rejections) -> Vec<PlanRow> {
+pub fn plan_rows(candidates: &[Proposal], rejected: &Rejections) -> Vec<PlanRow> {
     candidates
         .iter()
         .map(|c| match rejection_of(rejected, c) {
@@ -141,7 +140,7 @@ pub async fn review(
 
 /// The Review pane's export of every candidate, proposals first; a row a lead rejected (for the
 /// same data) reads `rejected` with who and when.
-pub fn review_table(candidates: Vec<Candidate>, rejected: &Rejections) -> crate::export::Table {
+pub fn review_table(candidates: Vec<Proposal>, rejected: &Rejections) -> crate::export::Table {
     use crate::app::review::{ReviewRow, text};
     let mut rows: Vec<ReviewRow> = candidates
         .into_iter()
@@ -224,12 +223,12 @@ type Chosen = (ApplyJob, String);
 /// re-check and were not rejected since.
 fn select(
     fetcher: &Fetcher<'_>,
-    candidates: &[Candidate],
+    candidates: &[Proposal],
     rejected: &Rejections,
     plan: Option<&[PlanRow]>,
     report: &mut ReassignReport,
 ) -> Vec<Chosen> {
-    let job = |c: &Candidate, to: &crate::review::Person, verdict: &str| {
+    let job = |c: &Proposal, to: &crate::review::Person, verdict: &str| {
         let d = &c.device;
         let job = ApplyJob::new(
             &d.id,

@@ -3,17 +3,14 @@
 //! `ok`, `refused: …` (nothing reached Intune) or `failed: …`.
 
 use chrono::{DateTime, Utc};
-use reqwest::Method;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::graph::client::Request;
 use crate::graph::models::{ManagedDevice, WipeOptions};
-use crate::graph::odata::{Query, encode};
-use crate::graph::{GraphClient, GraphError, RetrySafety};
+use crate::graph::{GraphClient, GraphError};
 use crate::store::{AuditRecord, AuditSink};
 
-use super::guard::{self, Authority, Refusal};
+use super::guard::{self, Authority, GuardRefusal};
 use super::{DeviceKey, DevicesError, resolve};
 
 /// `POST syncDevice` on the device `key` names: it checks in and compliance is re-evaluated.
@@ -230,7 +227,8 @@ async fn attempt(
     req: &DestructiveRequest,
     confirm_final: impl FnOnce(&Plan) -> bool,
 ) -> Attempt {
-    let refused = |id: Option<&str>, r: Refusal| (id.map(String::from), DevicesError::Refused(r));
+    let refused =
+        |id: Option<&str>, r: GuardRefusal| (id.map(String::from), DevicesError::Refused(r));
     let serial = req.serial.trim();
     guard::check_confirmation(serial, req.confirm.as_deref()).map_err(|r| refused(None, r))?;
     let authority = guard::check_authority(client, config, actor)
@@ -240,11 +238,11 @@ async fn attempt(
         Ok(d) => d,
         Err(DevicesError::Graph(GraphError::Ambiguous { count, .. })) => {
             let serial = serial.to_string();
-            return Err(refused(None, Refusal::Ambiguous { serial, count }));
+            return Err(refused(None, GuardRefusal::Ambiguous { serial, count }));
         }
         Err(DevicesError::NotFound(_)) => {
             let serial = serial.to_string();
-            return Err(refused(None, Refusal::NoDevice { serial }));
+            return Err(refused(None, GuardRefusal::NoDevice { serial }));
         }
         Err(e) => return Err((None, e)),
     };
@@ -276,7 +274,7 @@ async fn attempt(
         authority,
     };
     if !confirm_final(&plan) {
-        return Err(refused(id, Refusal::Declined));
+        return Err(refused(id, GuardRefusal::Declined));
     }
     let request_id = send(client, &current.id, &req.action)
         .await
@@ -289,36 +287,17 @@ async fn attempt(
     })
 }
 
-/// The call itself, through [`GraphClient::execute`] so Graph's `request-id` reaches the audit
-/// log on success too. Never replayed after an unclear outcome.
+/// The call itself; Graph's `request-id` reaches the audit log on success too. Never replayed
+/// after an unclear outcome.
 async fn send(
     client: &GraphClient,
     device_id: &str,
     action: &Destructive,
 ) -> Result<Option<String>, GraphError> {
-    let body = match action {
-        Destructive::Retire => None,
-        Destructive::Wipe(o) => Some(
-            serde_json::to_vec(o).map_err(|e| GraphError::Invalid(format!("wipe options: {e}")))?,
-        ),
-    };
-    let url = client.beta(
-        &format!(
-            "/deviceManagement/managedDevices/{}/{}",
-            encode(device_id),
-            action.name()
-        ),
-        &Query::new(),
-    );
-    let answer = client
-        .execute(Request {
-            method: Method::POST,
-            url,
-            body,
-            safety: RetrySafety::NotIdempotent,
-        })
-        .await?;
-    Ok(answer.request_id)
+    match action {
+        Destructive::Retire => client.retire(device_id).await,
+        Destructive::Wipe(o) => client.wipe(device_id, o).await,
+    }
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ pub const INTUNE_ADMIN_ROLE_TEMPLATE: &str = "3a2c62db-5318-420d-8d74-23affee5d9
 
 /// Why a destructive action was refused before anything reached Intune.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub enum GuardRefusal {
     /// The signed-in identity holds neither Intune Administrator nor a configured RBAC role.
     NoRole { actor: String },
     /// Running as the app, whose token lacks the application permission for retire and wipe.
@@ -35,7 +35,7 @@ pub enum Refusal {
     Declined,
 }
 
-impl std::fmt::Display for Refusal {
+impl std::fmt::Display for GuardRefusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NoRole { actor } => write!(
@@ -124,7 +124,7 @@ pub async fn check_authority(
     let caller = client.caller().await?;
     if caller.is_app() {
         return decide_app_authority(&caller).ok_or_else(|| {
-            DevicesError::Refused(Refusal::NoAppPermission {
+            DevicesError::Refused(GuardRefusal::NoAppPermission {
                 actor: actor.to_string(),
             })
         });
@@ -140,7 +140,7 @@ pub async fn check_authority(
         Some(client.assigned_role_details().await?)
     };
     decide_authority(&member_of, rbac.as_ref(), configured).ok_or_else(|| {
-        DevicesError::Refused(Refusal::NoRole {
+        DevicesError::Refused(GuardRefusal::NoRole {
             actor: actor.to_string(),
         })
     })
@@ -148,14 +148,14 @@ pub async fn check_authority(
 
 /// The user must have typed the serial. Compared trimmed and ASCII-case-insensitively, as the
 /// scanner path normalises serials.
-pub fn check_confirmation(serial: &str, typed: Option<&str>) -> Result<(), Refusal> {
+pub fn check_confirmation(serial: &str, typed: Option<&str>) -> Result<(), GuardRefusal> {
     let Some(typed) = typed.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Err(Refusal::MissingConfirmation);
+        return Err(GuardRefusal::MissingConfirmation);
     };
     if typed.eq_ignore_ascii_case(serial.trim()) {
         Ok(())
     } else {
-        Err(Refusal::WrongConfirmation {
+        Err(GuardRefusal::WrongConfirmation {
             typed: typed.to_string(),
             serial: serial.trim().to_string(),
         })
@@ -164,14 +164,14 @@ pub fn check_confirmation(serial: &str, typed: Option<&str>) -> Result<(), Refus
 
 /// Refuses when a retire or wipe is already under way: `managementState` says so, or a
 /// `deviceActionResults` entry for retire/wipe is pending or active.
-pub fn check_not_pending(device: &ManagedDevice) -> Result<(), Refusal> {
+pub fn check_not_pending(device: &ManagedDevice) -> Result<(), GuardRefusal> {
     let by_state = match device.management_state {
         Some(ManagementState::RetirePending | ManagementState::RetireIssued) => Some("a retire"),
         Some(ManagementState::WipePending | ManagementState::WipeIssued) => Some("a wipe"),
         _ => None,
     };
     if let Some(what) = by_state {
-        return Err(Refusal::AlreadyPending { what: what.into() });
+        return Err(GuardRefusal::AlreadyPending { what: what.into() });
     }
     let by_action = device.device_action_results.iter().find(|r| {
         matches!(
@@ -184,7 +184,7 @@ pub fn check_not_pending(device: &ManagedDevice) -> Result<(), Refusal> {
         })
     });
     match by_action {
-        Some(r) => Err(Refusal::AlreadyPending {
+        Some(r) => Err(GuardRefusal::AlreadyPending {
             what: format!("a {}", r.action_name.as_deref().unwrap_or("remote action")),
         }),
         None => Ok(()),
@@ -260,7 +260,7 @@ mod tests {
         };
         assert_eq!(decide_app_authority(&without), None);
         assert_eq!(decide_app_authority(&Caller::User), None);
-        let msg = Refusal::NoAppPermission {
+        let msg = GuardRefusal::NoAppPermission {
             actor: "app:c1".into(),
         }
         .to_string();
@@ -271,15 +271,15 @@ mod tests {
     fn confirmation_must_be_the_serial() {
         assert_eq!(
             check_confirmation("5CG123", None),
-            Err(Refusal::MissingConfirmation)
+            Err(GuardRefusal::MissingConfirmation)
         );
         assert_eq!(
             check_confirmation("5CG123", Some("  ")),
-            Err(Refusal::MissingConfirmation)
+            Err(GuardRefusal::MissingConfirmation)
         );
         assert!(matches!(
             check_confirmation("5CG123", Some("5CG124")),
-            Err(Refusal::WrongConfirmation { .. })
+            Err(GuardRefusal::WrongConfirmation { .. })
         ));
         assert_eq!(check_confirmation("5CG123", Some(" 5cg123 ")), Ok(()));
     }
@@ -306,7 +306,7 @@ mod tests {
         d.device_action_results[1].action_state = Some(ActionState::Active);
         assert!(matches!(
             check_not_pending(&d),
-            Err(Refusal::AlreadyPending { .. })
+            Err(GuardRefusal::AlreadyPending { .. })
         ));
         let retiring = ManagedDevice {
             management_state: Some(ManagementState::RetirePending),
@@ -314,7 +314,7 @@ mod tests {
         };
         assert_eq!(
             check_not_pending(&retiring),
-            Err(Refusal::AlreadyPending {
+            Err(GuardRefusal::AlreadyPending {
                 what: "a retire".into()
             })
         );

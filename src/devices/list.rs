@@ -12,7 +12,7 @@ use crate::graph::{DeviceFilter, GraphClient, GraphError};
 /// Where a device is in the staging life cycle, as seen from its managed-device record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
-pub enum Stage {
+pub enum Lifecycle {
     /// The primary user is a staging account: still at the bench or awaiting hand-over.
     Staging,
     /// The primary user is a real person: handed over.
@@ -26,14 +26,14 @@ pub enum Stage {
 }
 
 /// The stage of `d`; a pending action wins over the primary user.
-pub fn stage_of(d: &ManagedDevice, staging: &StagingConfig) -> Stage {
+pub fn stage_of(d: &ManagedDevice, staging: &StagingConfig) -> Lifecycle {
     match d.management_state {
-        Some(ManagementState::RetirePending | ManagementState::RetireIssued) => Stage::Retiring,
-        Some(ManagementState::WipePending | ManagementState::WipeIssued) => Stage::Wiping,
+        Some(ManagementState::RetirePending | ManagementState::RetireIssued) => Lifecycle::Retiring,
+        Some(ManagementState::WipePending | ManagementState::WipeIssued) => Lifecycle::Wiping,
         _ => match d.user_principal_name.as_deref().map(str::trim) {
-            None | Some("") => Stage::Unassigned,
-            Some(upn) if staging.is_staging(upn) => Stage::Staging,
-            Some(_) => Stage::Assigned,
+            None | Some("") => Lifecycle::Unassigned,
+            Some(upn) if staging.is_staging(upn) => Lifecycle::Staging,
+            Some(_) => Lifecycle::Assigned,
         },
     }
 }
@@ -41,26 +41,13 @@ pub fn stage_of(d: &ManagedDevice, staging: &StagingConfig) -> Stage {
 /// Parses a `complianceState` as Graph spells it (`noncompliant`, `inGracePeriod`, ...),
 /// case-insensitively; the error lists the accepted values.
 pub fn parse_compliance(text: &str) -> Result<ComplianceState, String> {
-    const NAMES: &[&str] = &[
-        "unknown",
-        "compliant",
-        "noncompliant",
-        "conflict",
-        "error",
-        "inGracePeriod",
-        "configManager",
-    ];
-    let name = NAMES
-        .iter()
-        .find(|n| n.eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| {
-            format!(
-                "compliance state {text:?} is not one of {}",
-                NAMES.join(", ")
-            )
-        })?;
-    serde_json::from_value(serde_json::Value::String((*name).to_string()))
-        .map_err(|e| e.to_string())
+    ComplianceState::from_graph(text).ok_or_else(|| {
+        let names: Vec<&str> = ComplianceState::ALL.map(ComplianceState::as_graph).to_vec();
+        format!(
+            "compliance state {text:?} is not one of {}",
+            names.join(", ")
+        )
+    })
 }
 
 /// List filters; `None` = any. All given filters must hold.
@@ -68,7 +55,7 @@ pub fn parse_compliance(text: &str) -> Result<ComplianceState, String> {
 pub struct ListFilter {
     /// Primary user's UPN (exact, case-insensitive).
     pub user: Option<String>,
-    pub stage: Option<Stage>,
+    pub stage: Option<Lifecycle>,
     pub compliance: Option<ComplianceState>,
 }
 
@@ -111,12 +98,12 @@ pub fn compliance_matches(
 
 /// One line of `devices list` (and its `--json` element).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DeviceRow {
+pub struct DeviceListRow {
     pub id: String,
     pub serial: String,
     pub name: String,
     pub user: String,
-    pub stage: Stage,
+    pub stage: Lifecycle,
     pub compliance: Option<ComplianceState>,
     pub management_state: Option<ManagementState>,
     pub last_sync: Option<DateTime<Utc>>,
@@ -135,7 +122,7 @@ pub const LIST_SELECT: &[&str] = &[
     "osVersion",
 ];
 
-impl DeviceRow {
+impl DeviceListRow {
     pub fn of(d: &ManagedDevice, staging: &StagingConfig) -> Self {
         let s = |v: &Option<String>| v.clone().unwrap_or_default();
         Self {
@@ -158,17 +145,17 @@ pub async fn list(
     client: &GraphClient,
     staging: &StagingConfig,
     filter: &ListFilter,
-) -> Result<Vec<DeviceRow>, GraphError> {
+) -> Result<Vec<DeviceListRow>, GraphError> {
     let server = match filter.user.as_deref().map(str::trim) {
         Some("") => return Err(GraphError::Invalid("--user must not be empty".into())),
         Some(u) => Some(DeviceFilter::UserPrincipalName(u.to_string())),
         None => None,
     };
     let devices = client.list_managed_devices(server, LIST_SELECT).await?;
-    let mut rows: Vec<DeviceRow> = devices
+    let mut rows: Vec<DeviceListRow> = devices
         .iter()
         .filter(|d| filter.matches(d, staging))
-        .map(|d| DeviceRow::of(d, staging))
+        .map(|d| DeviceListRow::of(d, staging))
         .collect();
     rows.sort_by(|a, b| a.serial.cmp(&b.serial).then_with(|| a.id.cmp(&b.id)));
     Ok(rows)
@@ -201,17 +188,17 @@ mod tests {
         let c = ComplianceState::Compliant;
         assert_eq!(
             stage_of(&device("STAGING@contoso.example", m, c), &st),
-            Stage::Staging
+            Lifecycle::Staging
         );
         assert_eq!(
             stage_of(&device("adele@contoso.example", m, c), &st),
-            Stage::Assigned
+            Lifecycle::Assigned
         );
-        assert_eq!(stage_of(&device("", m, c), &st), Stage::Unassigned);
+        assert_eq!(stage_of(&device("", m, c), &st), Lifecycle::Unassigned);
         let wiping = device("adele@contoso.example", ManagementState::WipePending, c);
-        assert_eq!(stage_of(&wiping, &st), Stage::Wiping);
+        assert_eq!(stage_of(&wiping, &st), Lifecycle::Wiping);
         let retiring = device("staging@contoso.example", ManagementState::RetireIssued, c);
-        assert_eq!(stage_of(&retiring, &st), Stage::Retiring);
+        assert_eq!(stage_of(&retiring, &st), Lifecycle::Retiring);
     }
 
     #[test]
@@ -224,7 +211,7 @@ mod tests {
         );
         let all = ListFilter {
             user: Some("ADELE@contoso.example".into()),
-            stage: Some(Stage::Assigned),
+            stage: Some(Lifecycle::Assigned),
             compliance: Some(ComplianceState::Noncompliant),
         };
         assert!(all.matches(&d, &st));
@@ -234,7 +221,7 @@ mod tests {
                 ..all.clone()
             },
             ListFilter {
-                stage: Some(Stage::Staging),
+                stage: Some(Lifecycle::Staging),
                 ..all.clone()
             },
             ListFilter {

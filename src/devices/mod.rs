@@ -14,8 +14,8 @@ pub use actions::{
     ActionContext, ActionOutcome, Destructive, DestructiveRequest, Plan, SYNC_AUDIT_ACTION,
     run_destructive, sync, sync_audited,
 };
-pub use guard::{Authority, Refusal, check_authority};
-pub use list::{DeviceRow, ListFilter, Stage, list};
+pub use guard::{Authority, GuardRefusal, check_authority};
+pub use list::{DeviceListRow, Lifecycle, ListFilter, list};
 pub use show::{DeviceDetail, show};
 
 /// Why a device operation did not happen.
@@ -23,7 +23,7 @@ pub use show::{DeviceDetail, show};
 pub enum DevicesError {
     /// A guard rail said no; nothing was sent to Intune.
     #[error("refused: {0}")]
-    Refused(Refusal),
+    Refused(GuardRefusal),
     #[error("no managed device with {0}")]
     NotFound(String),
     #[error(transparent)]

@@ -7,9 +7,10 @@ use serde::Serialize;
 
 use crate::graph::GraphClient;
 use crate::graph::models::{
-    ActionState, ComplianceState, JoinType, ManagedDevice, ManagementState,
+    ActionState, ComplianceState, EnrollmentState, JoinType, ManagedDevice, ManagementState,
 };
 use crate::graph::ops::AutopilotDeployment;
+use crate::status::deployment::{self, Deployment};
 
 use super::{DeviceKey, DevicesError, resolve};
 
@@ -27,12 +28,12 @@ pub struct PendingAction {
 pub struct CorporateIdentifier {
     pub id: Option<String>,
     pub identifier: String,
-    pub enrollment_state: Option<String>,
+    pub enrollment_state: Option<EnrollmentState>,
 }
 
 /// The device's APv2 deployment row (codes raw: their labels are undocumented).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Deployment {
+pub struct DeviceDeployment {
     /// `succeeded`, `failed` or `in progress` (observed codes 2 and 3; anything else in progress).
     pub status: String,
     pub status_code: String,
@@ -41,12 +42,13 @@ pub struct Deployment {
     pub upn: String,
 }
 
-impl Deployment {
+impl DeviceDeployment {
+    /// The row as shown; the status code is read by `status::deployment`, the one reader.
     fn of(row: &AutopilotDeployment) -> Self {
-        let status = match row.deployment_status.trim() {
-            "2" => "succeeded",
-            "3" => "failed",
-            _ => "in progress",
+        let status = match deployment::deployment(&row.deployment_status) {
+            Deployment::Succeeded => "succeeded",
+            Deployment::Failed => "failed",
+            Deployment::InProgress => "in progress",
         };
         Self {
             status: status.into(),
@@ -79,7 +81,7 @@ pub struct DeviceDetail {
     pub pending_actions: Vec<PendingAction>,
     pub corporate_identifier: Option<CorporateIdentifier>,
     /// `None` when not asked for or no row names this device.
-    pub deployment: Option<Deployment>,
+    pub deployment: Option<DeviceDeployment>,
 }
 
 /// Properties only a single GET fills in reliably (docs/graph.md §2.3).
@@ -135,7 +137,7 @@ pub async fn deployment_of(
     client: &GraphClient,
     device_id: &str,
     serial: &str,
-) -> Result<Option<Deployment>, DevicesError> {
+) -> Result<Option<DeviceDeployment>, DevicesError> {
     Ok(client
         .autopilot_v2_deployments(None)
         .await?
@@ -144,7 +146,7 @@ pub async fn deployment_of(
             r.device_id.eq_ignore_ascii_case(device_id)
                 || (!serial.is_empty() && r.serial_number.eq_ignore_ascii_case(serial))
         })
-        .map(Deployment::of))
+        .map(DeviceDeployment::of))
 }
 
 /// The identifier whose serial part is exactly `serial` (the list filter is `contains`).
@@ -165,10 +167,7 @@ async fn corporate_identifier(
         .map(|i| CorporateIdentifier {
             id: i.id,
             identifier: i.imported_device_identifier.unwrap_or_default(),
-            enrollment_state: i
-                .enrollment_state
-                .and_then(|s| serde_json::to_value(s).ok())
-                .and_then(|v| v.as_str().map(String::from)),
+            enrollment_state: i.enrollment_state,
         }))
 }
 
@@ -176,7 +175,7 @@ fn detail(
     d: &ManagedDevice,
     primary_user: Option<String>,
     corporate_identifier: Option<CorporateIdentifier>,
-    deployment: Option<Deployment>,
+    deployment: Option<DeviceDeployment>,
 ) -> DeviceDetail {
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     DeviceDetail {
@@ -228,7 +227,10 @@ pub fn render_text(d: &DeviceDetail) -> String {
         ("Id", d.id.clone()),
         ("OS", format!("{} {}", d.operating_system, d.os_version)),
         ("Last sync", t(&d.last_sync)),
-        ("Compliance", e(&d.compliance)),
+        (
+            "Compliance",
+            d.compliance.map_or("-", ComplianceState::as_graph).into(),
+        ),
         ("Primary user", o(&d.primary_user)),
         ("Enrolled by", o(&d.enrolled_by)),
         ("Enrollment profile", o(&d.enrollment_profile)),
@@ -256,7 +258,7 @@ pub fn render_text(d: &DeviceDetail) -> String {
                 format!(
                     "{} ({})",
                     c.identifier,
-                    c.enrollment_state.as_deref().unwrap_or("?")
+                    c.enrollment_state.map_or("?", EnrollmentState::as_graph)
                 )
             },
         ),
@@ -290,9 +292,9 @@ mod tests {
             deployment_status: code.into(),
             ..AutopilotDeployment::default()
         };
-        assert_eq!(Deployment::of(&row("2")).status, "succeeded");
-        assert_eq!(Deployment::of(&row("3")).status, "failed");
-        let odd = Deployment::of(&row("7"));
+        assert_eq!(DeviceDeployment::of(&row("2")).status, "succeeded");
+        assert_eq!(DeviceDeployment::of(&row("3")).status, "failed");
+        let odd = DeviceDeployment::of(&row("7"));
         assert_eq!(
             (odd.status.as_str(), odd.status_code.as_str()),
             ("in progress", "7")

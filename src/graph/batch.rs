@@ -84,11 +84,21 @@ impl BatchRequest {
     /// properties the list call leaves empty (REFERENCE: `managedDevice`, single-device GET).
     /// Batch id `"0"`; set another with [`Self::with_id`].
     pub fn device_details(device_id: &str) -> Self {
+        Self::managed_device(
+            device_id,
+            &["id", "usersLoggedOn", "enrolledByUserPrincipalName"],
+        )
+    }
+
+    /// `GET managedDevices/{id}?$select=…`: one device with the properties `select` names (all
+    /// of them when it is empty).
+    pub fn managed_device(device_id: &str, select: &[&str]) -> Self {
         Self::get(
             "0",
             format!(
-                "/deviceManagement/managedDevices/{}?$select=id,usersLoggedOn,enrolledByUserPrincipalName",
-                seg(device_id)
+                "/deviceManagement/managedDevices/{}{}",
+                seg(device_id),
+                select_suffix(select)
             ),
         )
     }
@@ -104,10 +114,22 @@ impl BatchRequest {
 
     /// `GET /users/{id}?$select=id,userPrincipalName`: who a user id is (404 once deleted).
     pub fn user(user_id: &str) -> Self {
+        Self::user_with(user_id, &["id", "userPrincipalName"])
+    }
+
+    /// `GET /users/{id}?$select=…`: a user with the properties `select` names (all of them when
+    /// it is empty; 404 once deleted).
+    pub fn user_with(user_id: &str, select: &[&str]) -> Self {
         Self::get(
             "0",
-            format!("/users/{}?$select=id,userPrincipalName", seg(user_id)),
+            format!("/users/{}{}", seg(user_id), select_suffix(select)),
         )
+    }
+
+    /// `GET /users/{id}/licenseDetails`: the user's licences with their service plans by name
+    /// (delegated tokens; an app-only token gets 403).
+    pub fn user_license_details(user_id: &str) -> Self {
+        Self::get("0", format!("/users/{}/licenseDetails", seg(user_id)))
     }
 
     /// Whether sending this again after an unclear outcome cannot act twice.
@@ -116,6 +138,15 @@ impl BatchRequest {
             self.method.to_ascii_uppercase().as_str(),
             "GET" | "HEAD" | "PUT" | "DELETE"
         )
+    }
+}
+
+/// `?$select=a,b` for a relative batch URL (Graph reads property names as they are), or nothing.
+fn select_suffix(select: &[&str]) -> String {
+    if select.is_empty() {
+        String::new()
+    } else {
+        format!("?$select={}", select.join(","))
     }
 }
 
@@ -336,6 +367,15 @@ mod tests {
         assert_eq!(
             BatchRequest::user("u/1").url,
             "/users/u%2F1?$select=id,userPrincipalName"
+        );
+        assert_eq!(
+            BatchRequest::managed_device("a b", &["id", "usersLoggedOn"]).url,
+            "/deviceManagement/managedDevices/a%20b?$select=id,usersLoggedOn"
+        );
+        assert_eq!(BatchRequest::user_with("u#1", &[]).url, "/users/u%231");
+        assert_eq!(
+            BatchRequest::user_license_details("u?1").url,
+            "/users/u%3F1/licenseDetails"
         );
         let all = [
             BatchRequest::device_details("x"),

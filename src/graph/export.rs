@@ -15,7 +15,7 @@ use super::retry::RetrySafety;
 use crate::secret::Secret;
 
 /// One CSV row: column name → value.
-pub type ReportRow = BTreeMap<String, String>;
+pub type ExportRow = BTreeMap<String, String>;
 
 /// How patiently to wait for a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl GraphClient {
         name: &str,
         select: &[&str],
         filter: Option<&str>,
-    ) -> Result<Vec<ReportRow>, GraphError> {
+    ) -> Result<Vec<ExportRow>, GraphError> {
         self.export_report_with(name, select, filter, ExportPolling::default())
             .await
     }
@@ -57,7 +57,7 @@ impl GraphClient {
         select: &[&str],
         filter: Option<&str>,
         polling: ExportPolling,
-    ) -> Result<Vec<ReportRow>, GraphError> {
+    ) -> Result<Vec<ExportRow>, GraphError> {
         let mut rows = Vec::new();
         self.export_report_each(name, select, filter, polling, |r| rows.push(r.to_row()))
             .await?;
@@ -160,7 +160,7 @@ impl<'a> ReportRecord<'a> {
     }
 
     /// The row as an owned map.
-    pub fn to_row(&self) -> ReportRow {
+    pub fn to_row(&self) -> ExportRow {
         self.headers
             .iter()
             .map(str::to_string)
@@ -170,7 +170,7 @@ impl<'a> ReportRecord<'a> {
 }
 
 /// Unzips the export and parses its CSV into rows. Errors name the report, entry and line.
-pub fn parse_report_zip(name: &str, zip: &[u8]) -> Result<Vec<ReportRow>, GraphError> {
+pub fn parse_report_zip(name: &str, zip: &[u8]) -> Result<Vec<ExportRow>, GraphError> {
     let mut rows = Vec::new();
     parse_report_zip_each(name, zip, |r| rows.push(r.to_row()))?;
     Ok(rows)

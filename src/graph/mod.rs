@@ -5,6 +5,8 @@
 //! path as production. The bearer token only ever goes to the configured Graph origin.
 
 pub mod batch;
+#[cfg(test)]
+mod boundary_tests;
 pub mod client;
 pub mod error;
 pub mod export;

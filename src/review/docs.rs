@@ -6,10 +6,7 @@ use serde::Deserialize;
 
 use super::verdict::{DeviceFacts, Join, Person, SignIn};
 use crate::graph::models::{JoinType, ManagedDevice, parse_entity};
-use crate::graph::odata::encode;
 use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError};
-
-pub(super) const DEVICES: &str = "/deviceManagement/managedDevices";
 
 /// `user` with the facts the rules need; `assignedPlans` is readable with an app-only token.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -104,17 +101,17 @@ pub(super) fn body_of<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// One GET per id, in `$batch` calls of 20; each answer comes back paired with its id. `path` gets
-/// the id already percent-encoded.
+/// One GET per id, in `$batch` calls of 20; each answer comes back paired with its id. `request`
+/// is a typed read of `graph::BatchRequest` (e.g. [`BatchRequest::device_users`]).
 pub(super) async fn get_each<'i>(
     client: &GraphClient,
     ids: &'i [String],
-    path: impl Fn(&str) -> String,
+    request: impl Fn(&str) -> BatchRequest,
 ) -> Result<Vec<(&'i String, BatchResponse)>, GraphError> {
     let reqs = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| BatchRequest::get(i.to_string(), path(&encode(id))))
+        .map(|(i, id)| request(id).with_id(i.to_string()))
         .collect();
     client
         .batch(reqs)
@@ -141,7 +138,7 @@ pub async fn read_primaries(
     ids: &[String],
 ) -> Result<BTreeMap<String, Option<Person>>, GraphError> {
     let mut out = BTreeMap::new();
-    for (id, r) in get_each(client, ids, |id| format!("{DEVICES}/{id}/users")).await? {
+    for (id, r) in get_each(client, ids, BatchRequest::device_users).await? {
         let what = || format!("primary user of device {id}");
         match r.status {
             200..=299 => {

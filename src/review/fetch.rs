@@ -8,15 +8,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::docs::{DEVICES, UserDoc, body_of, facts, get_each, item_error};
+use super::docs::{UserDoc, body_of, facts, get_each, item_error};
+use super::proposal::{Proposal, propose};
 use super::verdict::{
-    Assessment, DeviceFacts, Person, PlanFact, Rules, SignIn, UserFacts, UserLookup, assess,
-    assess_pick, has_intune,
+    DeviceFacts, Person, PlanFact, Rules, SignIn, UserFacts, UserLookup, has_intune,
 };
-use crate::app::review::{Candidate, Choice};
 use crate::config::Config;
 use crate::graph::models::{LicenseDetails, ManagedDevice};
-use crate::graph::{BatchResponse, GraphClient, GraphError};
+use crate::graph::{BatchRequest, BatchResponse, GraphClient, GraphError};
 
 pub use super::docs::{read_primaries, signins};
 
@@ -28,8 +27,21 @@ const LIST_SELECT: &[&str] = &[
     "joinType",
     "userPrincipalName",
 ];
-const DEVICE_SELECT: &str = "id,deviceName,serialNumber,operatingSystem,joinType,usersLoggedOn";
-const USER_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,assignedPlans";
+const DEVICE_SELECT: &[&str] = &[
+    "id",
+    "deviceName",
+    "serialNumber",
+    "operatingSystem",
+    "joinType",
+    "usersLoggedOn",
+];
+const USER_SELECT: &[&str] = &[
+    "id",
+    "userPrincipalName",
+    "displayName",
+    "accountEnabled",
+    "assignedPlans",
+];
 
 /// Counters of one run, for the bench and the tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,10 +81,10 @@ impl<'a> Fetcher<'a> {
     async fn get_each<'i>(
         &mut self,
         ids: &'i [String],
-        path: impl Fn(&str) -> String,
+        request: impl Fn(&str) -> BatchRequest,
     ) -> Result<Vec<(&'i String, BatchResponse)>, GraphError> {
         self.stats.batches += ids.len().div_ceil(crate::graph::batch::MAX_BATCH);
-        get_each(self.client, ids, path).await
+        get_each(self.client, ids, request).await
     }
 
     /// The primary user of each device (see [`read_primaries`]).
@@ -90,8 +102,8 @@ impl<'a> Fetcher<'a> {
         ids: &[String],
     ) -> Result<BTreeMap<String, ManagedDevice>, GraphError> {
         let mut out = BTreeMap::new();
-        let path = |id: &str| format!("{DEVICES}/{id}?$select={DEVICE_SELECT}");
-        for (id, r) in self.get_each(ids, path).await? {
+        let read = |id: &str| BatchRequest::managed_device(id, DEVICE_SELECT);
+        for (id, r) in self.get_each(ids, read).await? {
             match r.status {
                 200..=299 => {
                     let d: ManagedDevice = body_of(&format!("device {id}"), &r)?;
@@ -117,8 +129,8 @@ impl<'a> Fetcher<'a> {
         }
         self.stats.user_lookups += todo.len();
         let mut need_licences = Vec::new();
-        let path = |id: &str| format!("/users/{id}?$select={USER_SELECT}");
-        for (id, r) in self.get_each(&todo, path).await? {
+        let read = |id: &str| BatchRequest::user_with(id, USER_SELECT);
+        for (id, r) in self.get_each(&todo, read).await? {
             let lookup = match r.status {
                 200..=299 => {
                     let u: UserDoc = body_of(&format!("user {id}"), &r)?;
@@ -170,8 +182,10 @@ impl<'a> Fetcher<'a> {
     }
 
     async fn licences(&mut self, ids: &[String]) -> Result<(), GraphError> {
-        let path = |id: &str| format!("/users/{id}/licenseDetails");
-        for (id, r) in self.get_each(ids, path).await? {
+        for (id, r) in self
+            .get_each(ids, BatchRequest::user_license_details)
+            .await?
+        {
             if !(200..300).contains(&r.status) {
                 tracing::info!(user = %id, status = r.status, "licenseDetails unreadable; using assignedPlans");
                 continue;
@@ -200,7 +214,7 @@ impl<'a> Fetcher<'a> {
     }
 
     /// The whole review: every device whose primary user is a staging account, assessed.
-    pub async fn candidates(&mut self) -> Result<Vec<Candidate>, GraphError> {
+    pub async fn candidates(&mut self) -> Result<Vec<Proposal>, GraphError> {
         let fleet = self.client.list_managed_devices(None, LIST_SELECT).await?;
         self.stats.devices = fleet.len();
         let staging = &self.config.staging;
@@ -260,25 +274,7 @@ impl<'a> Fetcher<'a> {
         device: DeviceFacts,
         primary: &Person,
         signins: &[SignIn],
-    ) -> Option<Candidate> {
-        let rules = self.rules();
-        let assessment: Assessment = assess(&device, Some(primary), signins, &self.users, &rules)?;
-        let mut choices: Vec<Choice> = Vec::new();
-        for h in assessment.history.iter().filter(|h| !h.staging) {
-            if let Some(p) = &h.person
-                && !choices.iter().any(|c| c.person.id == p.id)
-            {
-                choices.push(Choice {
-                    person: p.clone(),
-                    at: h.at,
-                    verdict: assess_pick(&device, &p.id, &self.users, &rules),
-                });
-            }
-        }
-        Some(Candidate {
-            device,
-            assessment,
-            choices,
-        })
+    ) -> Option<Proposal> {
+        propose(device, primary, signins, &self.users, &self.rules())
     }
 }

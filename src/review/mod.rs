@@ -7,12 +7,14 @@ pub mod confirm;
 mod docs;
 pub mod fetch;
 pub mod plan;
+pub mod proposal;
 pub mod rejections;
 pub mod verdict;
 pub mod write;
 
 pub use apply::{ApplyError, ApplyJob, ApplyState, CONFIRM_TIMEOUT};
 pub use plan::{Drift, PlanError, PlanRow, fingerprint, read_plan, recheck, write_plan};
+pub use proposal::{Choice, Proposal, propose};
 pub use rejections::{Rejection, RejectionLine, Rejections};
 pub use verdict::{
     Assessment, BlockReason, DeviceFacts, HistoryEntry, Join, Person, PlanFact, Rules, SignIn,

@@ -5,14 +5,10 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use reqwest::Method;
-use serde_json::json;
 
 use super::apply::{ApplyJob, ApplyState};
 use super::fetch::read_primaries;
-use crate::graph::client::Request;
-use crate::graph::odata::{Query, encode};
-use crate::graph::{GraphClient, GraphError, RetrySafety};
+use crate::graph::{GraphClient, GraphError};
 use crate::store::{Actor, AuditRecord};
 
 pub use super::apply::CONFIRM_TIMEOUT;
@@ -80,32 +76,11 @@ impl Writer {
         }
     }
 
+    /// Replacing the primary user with the same user twice leaves it in place: repeatable.
     async fn post(&self, job: &ApplyJob) -> Result<Option<String>, GraphError> {
-        uuid::Uuid::parse_str(&job.to.id)
-            .map_err(|_| GraphError::Invalid(format!("user id {:?} is not a GUID", job.to.id)))?;
-        let target = self
-            .client
-            .beta(&format!("/users/{}", encode(&job.to.id)), &Query::new());
-        let url = self.client.beta(
-            &format!(
-                "/deviceManagement/managedDevices/{}/users/$ref",
-                encode(&job.device_id)
-            ),
-            &Query::new(),
-        );
-        let body = serde_json::to_vec(&json!({ "@odata.id": target.as_str() }))
-            .map_err(|e| GraphError::Invalid(e.to_string()))?;
-        // Replacing the primary user with the same user twice leaves it in place: repeatable.
-        let answer = self
-            .client
-            .execute(Request {
-                method: Method::POST,
-                url,
-                body: Some(body),
-                safety: RetrySafety::Idempotent,
-            })
-            .await?;
-        Ok(answer.request_id)
+        self.client
+            .set_primary_user(&job.device_id, &job.to.id)
+            .await
     }
 
     /// One read-back pass over the confirming jobs (batches of 20). Returns the indices of jobs

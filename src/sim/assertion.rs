@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::certs::Registered;
 
 /// Why an assertion was refused: (AADSTS code, description). Never contains the assertion.
-pub type Refusal = (u32, String);
+pub type AssertionRefusal = (u32, String);
 
 pub fn check(
     assertion: &str,
@@ -22,7 +22,7 @@ pub fn check(
     audiences: &[String],
     certificates: &[Registered],
     now_unix: i64,
-) -> Result<(), Refusal> {
+) -> Result<(), AssertionRefusal> {
     let parts: Vec<&str> = assertion.split('.').collect();
     if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
         return Err((
@@ -30,12 +30,12 @@ pub fn check(
             "JWT token is invalid or malformed: expected three dot-separated parts.".into(),
         ));
     }
-    let b64 = |p: &str, what: &str| -> Result<Vec<u8>, Refusal> {
+    let b64 = |p: &str, what: &str| -> Result<Vec<u8>, AssertionRefusal> {
         URL_SAFE_NO_PAD
             .decode(p.trim_end_matches('='))
             .map_err(|_| (50027, format!("JWT {what} is not base64url.")))
     };
-    let json = |p: &str, what: &str| -> Result<Value, Refusal> {
+    let json = |p: &str, what: &str| -> Result<Value, AssertionRefusal> {
         serde_json::from_slice(&b64(p, what)?)
             .map_err(|_| (50027, format!("JWT {what} is not JSON.")))
     };

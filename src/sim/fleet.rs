@@ -14,34 +14,34 @@ use super::rng::Rng;
 /// `AutopilotV2DeploymentStatus.DeploymentStatus` codes (docs/graph.md §4.1: "2" success and "3"
 /// failed are observed; "1" in progress is this simulator's assumption). The one place they live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Deployment {
+pub enum SimDeployment {
     InProgress { phase: u8 },
     Succeeded,
     Failed { phase: u8 },
 }
 
-impl Deployment {
+impl SimDeployment {
     pub fn status_code(self) -> u8 {
         match self {
-            Deployment::InProgress { .. } => 1,
-            Deployment::Succeeded => 2,
-            Deployment::Failed { .. } => 3,
+            SimDeployment::InProgress { .. } => 1,
+            SimDeployment::Succeeded => 2,
+            SimDeployment::Failed { .. } => 3,
         }
     }
     /// `CurrentProvisioningPhase`: 1 policy installation, 2 script installation, 3 app
     /// installation, 4 complete (sim convention; the real mapping is undocumented).
     pub fn current_phase(self) -> u8 {
         match self {
-            Deployment::InProgress { phase } | Deployment::Failed { phase } => phase,
-            Deployment::Succeeded => 4,
+            SimDeployment::InProgress { phase } | SimDeployment::Failed { phase } => phase,
+            SimDeployment::Succeeded => 4,
         }
     }
     /// (`Phase`, `ResultCode`) columns, mirroring the observed rows in docs/graph.md §4.1.
     pub fn phase_and_result(self) -> (&'static str, &'static str) {
         match self {
-            Deployment::InProgress { .. } => ("0", "0"),
-            Deployment::Succeeded => ("6", "0"),
-            Deployment::Failed { .. } => ("1796", "-2147023436"),
+            SimDeployment::InProgress { .. } => ("0", "0"),
+            SimDeployment::Succeeded => ("6", "0"),
+            SimDeployment::Failed { .. } => ("1796", "-2147023436"),
         }
     }
 }
@@ -446,7 +446,7 @@ fn identity_value(ident: &Identity, (state, contacted): (&str, Option<DateTime<U
 }
 
 impl Device {
-    pub fn deployment(&self, now: DateTime<Utc>) -> Option<Deployment> {
+    pub fn deployment(&self, now: DateTime<Utc>) -> Option<SimDeployment> {
         if now < self.enroll_at {
             return None;
         }
@@ -456,10 +456,10 @@ impl Device {
             .position(|end| now < *end)
             .map(|p| p as u8 + 1);
         Some(match (phase, self.fails_in) {
-            (Some(p), Some(f)) if p > f => Deployment::Failed { phase: f },
-            (None, Some(f)) => Deployment::Failed { phase: f },
-            (Some(p), _) => Deployment::InProgress { phase: p },
-            (None, None) => Deployment::Succeeded,
+            (Some(p), Some(f)) if p > f => SimDeployment::Failed { phase: f },
+            (None, Some(f)) => SimDeployment::Failed { phase: f },
+            (Some(p), _) => SimDeployment::InProgress { phase: p },
+            (None, None) => SimDeployment::Succeeded,
         })
     }
 
@@ -547,7 +547,7 @@ impl Device {
             "lastSyncDateTime": iso(self.last_sync(now)),
             "complianceState": match &self.shape.compliance {
                 Some(c) => c.as_str(),
-                None if matches!(self.deployment(now), Some(Deployment::Succeeded)) => "compliant",
+                None if matches!(self.deployment(now), Some(SimDeployment::Succeeded)) => "compliant",
                 None => "inGracePeriod",
             },
             "managementState": self.management_state,

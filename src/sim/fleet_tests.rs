@@ -33,18 +33,19 @@ fn seeded_fleet_has_every_stage() {
     let d = dir();
     let mut f = fleet(7, 0.1);
     f.seed(8, now(), &d);
-    let states: Vec<Option<Deployment>> = f.devices.iter().map(|x| x.deployment(now())).collect();
+    let states: Vec<Option<SimDeployment>> =
+        f.devices.iter().map(|x| x.deployment(now())).collect();
     assert_eq!(
         states,
         vec![
             None,
-            Some(Deployment::InProgress { phase: 1 }),
-            Some(Deployment::InProgress { phase: 2 }),
-            Some(Deployment::InProgress { phase: 3 }),
-            Some(Deployment::Succeeded),
-            Some(Deployment::Failed { phase: 2 }),
-            Some(Deployment::Succeeded),
-            Some(Deployment::Succeeded),
+            Some(SimDeployment::InProgress { phase: 1 }),
+            Some(SimDeployment::InProgress { phase: 2 }),
+            Some(SimDeployment::InProgress { phase: 3 }),
+            Some(SimDeployment::Succeeded),
+            Some(SimDeployment::Failed { phase: 2 }),
+            Some(SimDeployment::Succeeded),
+            Some(SimDeployment::Succeeded),
         ]
     );
     let staging_id = d.find("staging@contoso.example").map(|u| u.id.clone());
@@ -113,10 +114,10 @@ fn imported_identity_enrolls_progresses_and_gets_a_user() {
     assert_eq!(
         seen,
         vec![
-            Deployment::InProgress { phase: 1 },
-            Deployment::InProgress { phase: 2 },
-            Deployment::InProgress { phase: 3 },
-            Deployment::Succeeded
+            SimDeployment::InProgress { phase: 1 },
+            SimDeployment::InProgress { phase: 2 },
+            SimDeployment::InProgress { phase: 3 },
+            SimDeployment::Succeeded
         ]
     );
     assert_eq!(f.identity_state(&ident, t).0, "enrolled");
@@ -136,7 +137,7 @@ fn imported_identity_enrolls_progresses_and_gets_a_user() {
     let dev = &g.devices[0];
     assert!(matches!(
         dev.deployment(now() + Span::hours(2)),
-        Some(Deployment::Failed { .. })
+        Some(SimDeployment::Failed { .. })
     ));
     assert!(dev.logon.is_none());
     assert_eq!(dev.serial, "SERIAL9");
@@ -159,9 +160,9 @@ fn list_rows_hide_what_only_single_get_shows() {
     assert!(single.get("enrolledByUserPrincipalName").is_some());
     assert!(row.get("enrolledByUserPrincipalName").is_none());
     for (code, dep) in [
-        (1, Deployment::InProgress { phase: 2 }),
-        (2, Deployment::Succeeded),
-        (3, Deployment::Failed { phase: 1 }),
+        (1, SimDeployment::InProgress { phase: 2 }),
+        (2, SimDeployment::Succeeded),
+        (3, SimDeployment::Failed { phase: 1 }),
     ] {
         assert_eq!(dep.status_code(), code);
     }

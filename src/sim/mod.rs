@@ -30,7 +30,7 @@ use url::Url;
 
 pub use cli::{SimArgs, app_secret_line, banner, env_line, run_cli};
 pub use faults::{Faults, Scripted};
-pub use fleet::{Deployment, Shape};
+pub use fleet::{Shape, SimDeployment};
 pub use reports::COLUMNS as DEPLOYMENT_REPORT_COLUMNS;
 pub use routes::{ALL_DELEGATED, DEVICE_PREP_AUTOMATIC_TEMPLATE_ID, DEVICE_PREP_TEMPLATE_ID};
 pub use stats::{RequestRecord, SimStats};

@@ -148,7 +148,7 @@ pub fn poll(st: &mut State, inc: &Incoming, id: &str) -> Reply {
     Reply::json(200, v)
 }
 
-/// One CSV row per enrolled device; DeploymentStatus codes come from `fleet::Deployment`.
+/// One CSV row per enrolled device; DeploymentStatus codes come from `fleet::SimDeployment`.
 pub fn csv_rows(devices: &[&Device], now: DateTime<Utc>) -> Vec<Vec<String>> {
     devices
         .iter()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::graph::models::ComplianceState;
 use crate::store::EntryState;
 
 /// The local queue's view of a serial.
@@ -15,42 +16,8 @@ pub struct QueueInput {
     pub message: Option<String>,
 }
 
-/// `importedDeviceIdentity.enrollmentState` (docs/graph.md §1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum EnrollmentState {
-    Unknown,
-    Enrolled,
-    PendingReset,
-    Failed,
-    NotContacted,
-    Blocked,
-}
-
-impl EnrollmentState {
-    /// Graph's enum member name; anything unknown maps to `Unknown`.
-    pub fn from_graph(name: &str) -> Self {
-        match name {
-            "enrolled" => Self::Enrolled,
-            "pendingReset" => Self::PendingReset,
-            "failed" => Self::Failed,
-            "notContacted" => Self::NotContacted,
-            "blocked" => Self::Blocked,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn as_graph(self) -> &'static str {
-        match self {
-            Self::Unknown => "unknown",
-            Self::Enrolled => "enrolled",
-            Self::PendingReset => "pendingReset",
-            Self::Failed => "failed",
-            Self::NotContacted => "notContacted",
-            Self::Blocked => "blocked",
-        }
-    }
-}
+/// `importedDeviceIdentity.enrollmentState` (docs/graph.md §1.1), typed once when read.
+pub use crate::graph::models::EnrollmentState;
 
 /// The corporate identifier in Intune.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +36,8 @@ pub struct DeviceRow {
     pub user_principal_name: Option<Arc<str>>,
     pub enrolled_at: Option<DateTime<Utc>>,
     pub last_sync: Option<DateTime<Utc>>,
-    /// `complianceState` as Graph names it.
-    pub compliance: Option<&'static str>,
+    /// `complianceState`, typed once when the list is read.
+    pub compliance: Option<ComplianceState>,
 }
 
 /// One `usersLoggedOn` entry; `upn` once the feed resolved the id.

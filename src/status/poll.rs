@@ -22,9 +22,7 @@ use super::{
     ReadAnswer, ReportRow, SharedRow, Thresholds, Tracker, UserRef,
 };
 use crate::config::Config;
-use crate::graph::models::{
-    ComplianceState, ImportedDeviceIdentity, ManagedDevice, ManagedDeviceSummary, User,
-};
+use crate::graph::models::{ImportedDeviceIdentity, ManagedDevice, ManagedDeviceSummary, User};
 use crate::graph::ops::AutopilotDeployment;
 use crate::graph::{BatchRequest, BatchResponse, DeviceFilter, GraphClient, GraphError};
 use crate::store::queue::serial_key;
@@ -586,12 +584,6 @@ fn device_answer(read: Read, resp: BatchResponse) -> Option<ReadAnswer> {
     }
 }
 
-fn graph_name<T: serde::Serialize>(v: &T) -> Option<String> {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-}
-
 /// `device_row`, re-using `previous` when nothing changed, and its text where it is the same.
 fn device_row_like(d: ManagedDeviceSummary, previous: Option<&Arc<DeviceRow>>) -> Arc<DeviceRow> {
     let Some(p) = previous else {
@@ -605,7 +597,7 @@ fn device_row_like(d: ManagedDeviceSummary, previous: Option<&Arc<DeviceRow>>) -
         }
     };
     let row = DeviceRow {
-        compliance: d.compliance_state.map(ComplianceState::as_graph),
+        compliance: d.compliance_state,
         id: same(&p.id, d.id),
         device_name: same(&p.device_name, d.device_name.unwrap_or_default()),
         user_principal_name: match (&p.user_principal_name, d.user_principal_name) {
@@ -620,7 +612,7 @@ fn device_row_like(d: ManagedDeviceSummary, previous: Option<&Arc<DeviceRow>>) -
 
 fn device_row(d: ManagedDeviceSummary) -> DeviceRow {
     DeviceRow {
-        compliance: d.compliance_state.map(ComplianceState::as_graph),
+        compliance: d.compliance_state,
         id: d.id.into(),
         device_name: d.device_name.unwrap_or_default().into(),
         user_principal_name: d.user_principal_name.map(Arc::from),
@@ -633,15 +625,15 @@ fn device_row(d: ManagedDeviceSummary) -> DeviceRow {
 fn identity(i: &ImportedDeviceIdentity) -> Option<(String, IdentityInput)> {
     let value = i.imported_device_identifier.as_deref()?;
     let serial = value.rsplit([',', ';']).next().unwrap_or(value);
-    let state = i
-        .enrollment_state
-        .as_ref()
-        .and_then(graph_name)
-        .unwrap_or_default();
+    // A member this build does not know reads as `unknown`, as a missing one does.
+    let state = match i.enrollment_state {
+        None | Some(EnrollmentState::Other) => EnrollmentState::Unknown,
+        Some(s) => s,
+    };
     Some((
         serial_key(serial),
         IdentityInput {
-            enrollment_state: EnrollmentState::from_graph(&state),
+            enrollment_state: state,
             last_contacted: i.last_contacted_date_time,
         },
     ))

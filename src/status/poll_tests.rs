@@ -32,7 +32,10 @@ fn every_selected_field_lands_in_the_summary() {
         Some("userPrincipalName")
     );
     assert!(row.enrolled_at.is_some() && row.last_sync.is_some());
-    assert_eq!(row.compliance, Some("noncompliant"));
+    assert_eq!(
+        row.compliance,
+        Some(crate::graph::models::ComplianceState::Noncompliant)
+    );
 }
 
 #[test]

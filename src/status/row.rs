@@ -10,9 +10,12 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use serde::{Serialize, Serializer};
 
-use super::inputs::{DeviceRow, IdentityInput, PrimaryRead, ReportRow, SingleDevice};
+use super::inputs::{
+    DeviceRow, EnrollmentState, IdentityInput, PrimaryRead, ReportRow, SingleDevice,
+};
 use super::stage::{Derived, Flags, Stage};
 use super::timeline::Change;
+use crate::graph::models::ComplianceState;
 
 /// A row as the feed publishes it and the pane keeps it: shared, never copied per publish.
 pub type SharedRow = Arc<DeviceStatus>;
@@ -30,13 +33,13 @@ pub struct DeviceStatus {
     pub managed_device_id: Option<Arc<str>>,
     pub primary_user: Option<Arc<str>>,
     pub enrolled_by: Option<Arc<str>>,
-    /// `importedDeviceIdentity.enrollmentState`, as Graph names it.
-    pub enrollment_state: Option<&'static str>,
+    /// `importedDeviceIdentity.enrollmentState` (serialised as Graph names it).
+    pub enrollment_state: Option<EnrollmentState>,
     /// The report's raw `DeploymentStatus` code (undocumented; see `status::deployment`).
     pub deployment_status: Option<Arc<str>>,
     pub last_sync: Option<DateTime<Utc>>,
-    /// `complianceState`, as Graph names it.
-    pub compliance: Option<&'static str>,
+    /// `complianceState` (serialised as Graph names it).
+    pub compliance: Option<ComplianceState>,
     pub message: Box<str>,
     pub code: Option<Box<str>>,
     pub phase: Option<Box<str>>,
@@ -82,7 +85,7 @@ impl DeviceStatus {
             managed_device_id: src.device.map(|d| d.id.clone()),
             primary_user,
             enrolled_by,
-            enrollment_state: src.identity.map(|i| i.enrollment_state.as_graph()),
+            enrollment_state: src.identity.map(|i| i.enrollment_state),
             deployment_status: src.report.map(|r| r.deployment_status.clone()),
             last_sync: src.device.and_then(|d| d.last_sync),
             compliance: src.device.and_then(|d| d.compliance),
@@ -214,7 +217,10 @@ impl RawFields {
                 "managedDevice.lastSyncDateTime",
                 ts(&d.last_sync).as_deref(),
             );
-            put("managedDevice.complianceState", d.compliance);
+            put(
+                "managedDevice.complianceState",
+                d.compliance.map(ComplianceState::as_graph),
+            );
         }
         if let Some(s) = &self.single {
             put(
@@ -306,7 +312,7 @@ mod tests {
             user_principal_name: Some("ada@contoso.example".into()),
             enrolled_at: Some(now),
             last_sync: Some(now),
-            compliance: Some("noncompliant"),
+            compliance: Some(ComplianceState::Noncompliant),
         };
         let single = SingleDevice {
             enrolled_by: Some("stage01@contoso.example".into()),

@@ -10,6 +10,7 @@ use super::inputs::{
     DeviceRow, EnrollmentState, IdentityInput, PrimaryRead, QueueInput, ReportRow, SingleDevice,
 };
 use crate::config::StagingConfig;
+use crate::graph::models::ComplianceState;
 use crate::store::EntryState;
 
 /// Where a device is in the pipeline, in pipeline order.
@@ -208,8 +209,7 @@ pub fn derive(i: &Inputs) -> Derived {
         stale: i.poll_failed,
         noncompliant: i
             .device
-            .and_then(|d| d.compliance)
-            .is_some_and(|c| c.eq_ignore_ascii_case("noncompliant")),
+            .is_some_and(|d| d.compliance == Some(ComplianceState::Noncompliant)),
     };
     Derived {
         stage,

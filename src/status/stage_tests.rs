@@ -72,7 +72,7 @@ fn device(upn: Option<&str>) -> Option<DeviceRow> {
         user_principal_name: upn.map(Into::into),
         enrolled_at: Some(t("2026-11-22T09:10:00Z")),
         last_sync: Some(t("2026-11-22T09:55:00Z")),
-        compliance: Some("compliant"),
+        compliance: Some(crate::graph::models::ComplianceState::Compliant),
     })
 }
 
@@ -446,7 +446,7 @@ fn stale_and_noncompliant_flags() {
     let mut fx = base_enrolled();
     fx.poll_failed = true;
     if let Some(d) = fx.device.as_mut() {
-        d.compliance = Some("noncompliant");
+        d.compliance = Some(crate::graph::models::ComplianceState::Noncompliant);
     }
     let d = fx.run();
     assert_eq!(d.flags.names(), vec!["stale", "noncompliant"]);

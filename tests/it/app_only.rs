@@ -15,8 +15,8 @@ use stagehand::auth::access::{Caller, PRIVILEGED_OPERATIONS};
 use stagehand::commands::devices::Session;
 use stagehand::config::Config;
 use stagehand::devices::{
-    ActionContext, Destructive, DestructiveRequest, DevicesError, ListFilter, Refusal, Stage, list,
-    run_destructive,
+    ActionContext, Destructive, DestructiveRequest, DevicesError, GuardRefusal, Lifecycle,
+    ListFilter, list, run_destructive,
 };
 use stagehand::doctor::{self, DoctorOptions, Status, ids};
 use stagehand::graph::models::{ManagementState, WipeOptions};
@@ -188,7 +188,7 @@ async fn serial_of_a_managed_device(c: &GraphClient, config: &Config) -> String 
         .unwrap()
         .into_iter()
         .find(|r| {
-            r.management_state == Some(ManagementState::Managed) && r.stage != Stage::Unassigned
+            r.management_state == Some(ManagementState::Managed) && r.stage != Lifecycle::Unassigned
         })
         .expect("the fleet has managed devices")
         .serial
@@ -252,7 +252,7 @@ async fn app_only_wipe_reaches_intune_once_with_the_permission_and_never_without
         .await
         .unwrap_err();
     match &err {
-        DevicesError::Refused(r @ Refusal::NoAppPermission { actor: a }) => {
+        DevicesError::Refused(r @ GuardRefusal::NoAppPermission { actor: a }) => {
             assert_eq!(a, &actor);
             assert!(r.to_string().contains(PRIVILEGED_OPERATIONS), "{r}");
         }

@@ -5,8 +5,8 @@ use chrono::Utc;
 use stagehand::commands::devices::{DemoRole, Session, demo_session};
 use stagehand::config::Config;
 use stagehand::devices::{
-    ActionContext, DestructiveRequest, DeviceKey, DevicesError, ListFilter, Refusal, Stage,
-    run_destructive,
+    ActionContext, DestructiveRequest, DeviceKey, DevicesError, GuardRefusal, Lifecycle,
+    ListFilter, run_destructive,
 };
 use stagehand::devices::{Destructive, list, resolve};
 use stagehand::graph::models::{ManagementState, WipeOptions};
@@ -25,7 +25,7 @@ async fn some_serial(s: &Session, c: &Config) -> String {
         .unwrap();
     rows.iter()
         .find(|r| {
-            r.management_state == Some(ManagementState::Managed) && r.stage != Stage::Unassigned
+            r.management_state == Some(ManagementState::Managed) && r.stage != Lifecycle::Unassigned
         })
         .expect("the demo fleet has managed devices")
         .serial
@@ -154,7 +154,10 @@ async fn wipe_goes_through_once_with_audit_before_and_after_then_refuses_while_p
     ] {
         let err = attempt(&s, &c, &mut audit, &req, true).await.unwrap_err();
         assert!(
-            matches!(err, DevicesError::Refused(Refusal::AlreadyPending { .. })),
+            matches!(
+                err,
+                DevicesError::Refused(GuardRefusal::AlreadyPending { .. })
+            ),
             "{err}"
         );
     }
@@ -205,7 +208,7 @@ async fn retire_goes_through_with_audit_and_a_repeat_is_refused() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DevicesError::Refused(Refusal::AlreadyPending { ref what }) if what == "a retire"),
+        matches!(err, DevicesError::Refused(GuardRefusal::AlreadyPending { ref what }) if what == "a retire"),
         "{err}"
     );
     assert_eq!(destructive_calls(&s).len(), 1);
@@ -260,7 +263,7 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
     assert!(
         matches!(
             err,
-            DevicesError::Refused(Refusal::Ambiguous { count: 2, .. })
+            DevicesError::Refused(GuardRefusal::Ambiguous { count: 2, .. })
         ),
         "{err}"
     );
@@ -275,7 +278,7 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
     .await
     .unwrap_err();
     assert!(
-        matches!(err, DevicesError::Refused(Refusal::NoDevice { .. })),
+        matches!(err, DevicesError::Refused(GuardRefusal::NoDevice { .. })),
         "{err}"
     );
     // Declined at the last question (a second, unambiguous device).
@@ -290,7 +293,7 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DevicesError::Refused(Refusal::Declined)),
+        matches!(err, DevicesError::Refused(GuardRefusal::Declined)),
         "{err}"
     );
     assert!(destructive_calls(&admin).is_empty());
@@ -301,7 +304,7 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DevicesError::Refused(Refusal::NoRole { .. })),
+        matches!(err, DevicesError::Refused(GuardRefusal::NoRole { .. })),
         "{err}"
     );
     // Configured RBAC roles the technician does not hold: the Intune RBAC call is made too.
@@ -314,7 +317,7 @@ async fn refusals_never_reach_intune_and_are_all_audited() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, DevicesError::Refused(Refusal::NoRole { .. })),
+        matches!(err, DevicesError::Refused(GuardRefusal::NoRole { .. })),
         "{err}"
     );
     let tech_routes: Vec<String> = tech

@@ -15,7 +15,7 @@ use stagehand::app::status::StatusMsg;
 use stagehand::app::{App, Cmd, Msg};
 use stagehand::commands::devices::{DemoRole, Session, demo_session};
 use stagehand::config::Config;
-use stagehand::devices::{ListFilter, Stage as ListStage, list};
+use stagehand::devices::{Lifecycle, ListFilter, list};
 use stagehand::graph::models::ManagementState;
 use stagehand::status::{Change, DeviceStatus, Flags, Stage};
 use stagehand::store::{Actor, AuditLog, AuditPhase};
@@ -145,7 +145,7 @@ async fn some_device(s: &Session) -> (String, String) {
     let r = rows
         .iter()
         .find(|r| {
-            r.management_state == Some(ManagementState::Managed) && r.stage != ListStage::Unassigned
+            r.management_state == Some(ManagementState::Managed) && r.stage != Lifecycle::Unassigned
         })
         .expect("the demo fleet has managed devices");
     (r.serial.clone(), r.id.clone())

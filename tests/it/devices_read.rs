@@ -2,7 +2,7 @@
 
 use stagehand::commands::devices::{DemoRole, demo_session};
 use stagehand::config::Config;
-use stagehand::devices::{DeviceKey, DevicesError, ListFilter, Stage, list, show, sync};
+use stagehand::devices::{DeviceKey, DevicesError, Lifecycle, ListFilter, list, show, sync};
 use stagehand::graph::GraphError;
 use stagehand::graph::models::{ComplianceState, ManagementState};
 
@@ -13,7 +13,7 @@ fn config() -> Config {
 }
 
 /// Rows compared by id: `lastSyncDateTime` moves with the simulated clock between two lists.
-fn ids(rows: &[stagehand::devices::DeviceRow]) -> Vec<String> {
+fn ids(rows: &[stagehand::devices::DeviceListRow]) -> Vec<String> {
     rows.iter().map(|r| r.id.clone()).collect()
 }
 
@@ -26,17 +26,17 @@ async fn list_filters_combine_and_the_user_filter_goes_to_graph() {
         .unwrap();
     assert!(all.len() > 20, "{}", all.len());
     // Every stage the seeded fleet holds shows up, and staging rows name a staging account.
-    assert!(all.iter().any(|r| r.stage == Stage::Staging));
-    assert!(all.iter().any(|r| r.stage == Stage::Assigned));
-    for r in all.iter().filter(|r| r.stage == Stage::Staging) {
+    assert!(all.iter().any(|r| r.stage == Lifecycle::Staging));
+    assert!(all.iter().any(|r| r.stage == Lifecycle::Assigned));
+    for r in all.iter().filter(|r| r.stage == Lifecycle::Staging) {
         assert!(c.staging.is_staging(&r.user), "{r:?}");
     }
 
     // A handed-over user: user + stage + compliance together.
-    let pick = all.iter().find(|r| r.stage == Stage::Assigned).unwrap();
+    let pick = all.iter().find(|r| r.stage == Lifecycle::Assigned).unwrap();
     let f = ListFilter {
         user: Some(pick.user.to_uppercase()),
-        stage: Some(Stage::Assigned),
+        stage: Some(Lifecycle::Assigned),
         compliance: pick.compliance,
     };
     let got = list(&s.client, &c.staging, &f).await.unwrap();
@@ -44,7 +44,7 @@ async fn list_filters_combine_and_the_user_filter_goes_to_graph() {
         .iter()
         .filter(|r| {
             r.user.eq_ignore_ascii_case(&pick.user)
-                && r.stage == Stage::Assigned
+                && r.stage == Lifecycle::Assigned
                 && r.compliance == pick.compliance
         })
         .map(|r| r.id.clone())
@@ -61,14 +61,14 @@ async fn list_filters_combine_and_the_user_filter_goes_to_graph() {
     // Stage + compliance without a user.
     let f = ListFilter {
         user: None,
-        stage: Some(Stage::Staging),
+        stage: Some(Lifecycle::Staging),
         compliance: Some(ComplianceState::InGracePeriod),
     };
     let got = list(&s.client, &c.staging, &f).await.unwrap();
     let want: Vec<_> = all
         .iter()
         .filter(|r| {
-            r.stage == Stage::Staging && r.compliance == Some(ComplianceState::InGracePeriod)
+            r.stage == Lifecycle::Staging && r.compliance == Some(ComplianceState::InGracePeriod)
         })
         .map(|r| r.id.clone())
         .collect();
@@ -99,7 +99,7 @@ async fn show_has_every_detail_by_serial_and_by_id() {
     let all = list(&s.client, &c.staging, &ListFilter::default())
         .await
         .unwrap();
-    let row = all.iter().find(|r| r.stage == Stage::Assigned).unwrap();
+    let row = all.iter().find(|r| r.stage == Lifecycle::Assigned).unwrap();
 
     let d = show(&s.client, &DeviceKey::parse(&row.serial), true)
         .await
@@ -127,7 +127,10 @@ async fn show_has_every_detail_by_serial_and_by_id() {
         ident.identifier.ends_with(&format!(",{}", d.serial)),
         "{ident:?}"
     );
-    assert_eq!(ident.enrollment_state.as_deref(), Some("enrolled"));
+    assert_eq!(
+        ident.enrollment_state.map(|s| s.as_graph()),
+        Some("enrolled")
+    );
     let dep = d
         .deployment
         .as_ref()

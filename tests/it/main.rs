@@ -79,3 +79,4 @@ mod status_sim;
 mod status_timeline;
 mod store_db;
 mod store_process;
+mod structure_names;

@@ -110,7 +110,7 @@ async fn staging_accounts_match_in_any_case_including_the_apostrophe() {
         .map(|a| a.to_uppercase())
         .collect();
     let upper = Fetcher::new(&t.client, &cfg).candidates().await.unwrap();
-    let ids = |c: &[stagehand::app::review::Candidate]| {
+    let ids = |c: &[stagehand::review::Proposal]| {
         c.iter().map(|c| c.device.id.clone()).collect::<Vec<_>>()
     };
     assert_eq!(ids(&exact), ids(&upper));

@@ -9,11 +9,10 @@ use std::collections::BTreeMap;
 
 use crate::review_common::*;
 use chrono::Duration;
-use stagehand::app::review::Candidate;
 use stagehand::review::fetch::Fetcher;
-use stagehand::review::{BlockReason, Join, Person, Verdict};
+use stagehand::review::{BlockReason, Join, Person, Proposal, Verdict};
 
-async fn candidates(t: &Tenant) -> BTreeMap<String, Candidate> {
+async fn candidates(t: &Tenant) -> BTreeMap<String, Proposal> {
     Fetcher::new(&t.client, &t.config())
         .candidates()
         .await
@@ -38,7 +37,7 @@ async fn shaped_devices_reach_every_verdict() {
     let before = candidates(&t).await;
     // Another enabled, licensed employee, signing in on devices proposed to someone else.
     let other: Person = t.some_employee().await;
-    let propose: Vec<&Candidate> = before
+    let propose: Vec<&Proposal> = before
         .values()
         .filter(|c| c.assessment.verdict == Verdict::Propose)
         .filter(|c| {

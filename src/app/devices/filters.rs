@@ -5,7 +5,7 @@
 use crossterm::event::KeyEvent;
 
 use crate::app::filter::{FilterEdit, FilterInput};
-use crate::devices::list::{UserMatch, compliance_matches, parse_compliance, user_matches};
+use crate::devices::list::{UserMatch, compliance_matches, user_matches};
 use crate::graph::models::ComplianceState;
 use crate::status::{DeviceStatus, Stage};
 
@@ -44,12 +44,11 @@ impl DeviceFilters {
         let user_ok =
             user.is_empty() || user_matches(user, r.primary_user.as_deref(), UserMatch::Substring);
         let stage_ok = self.stage.is_none_or(|s| r.stage == s);
-        // A state this build cannot name never passes a set filter.
-        let actual = r.compliance.and_then(|c| parse_compliance(c).ok());
+        // A state this build cannot name (`Other`) never passes a set filter.
         user_ok
             && stage_ok
             && (!self.stuck || r.flags.stuck)
-            && compliance_matches(self.compliance, actual)
+            && compliance_matches(self.compliance, r.compliance)
     }
 
     /// Next stage: none, then each stage in pipeline order, then none again.
@@ -96,10 +95,7 @@ impl DeviceFilters {
 
 /// Graph's spelling (`inGracePeriod`).
 pub fn compliance_name(c: ComplianceState) -> String {
-    serde_json::to_value(c)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_else(|| "other".into())
+    c.as_graph().to_string()
 }
 
 fn next<T: Copy + PartialEq>(all: &[T], current: Option<T>) -> Option<T> {
@@ -137,7 +133,7 @@ mod tests {
     fn filters_combine_and_unknown_compliance_spellings_never_pass() {
         let mut r = row("A1", Stage::Provisioning, 3);
         r.primary_user = Some("Adele.Vance@contoso.example".into());
-        r.compliance = Some("noncompliant");
+        r.compliance = Some(ComplianceState::Noncompliant);
         let mut f = DeviceFilters {
             stage: Some(Stage::Provisioning),
             compliance: Some(ComplianceState::Noncompliant),
@@ -152,7 +148,7 @@ mod tests {
         let mut other = f.clone();
         other.user.text = "lee".into();
         assert!(!other.matches(&r));
-        r.compliance = Some("somethingNew");
+        r.compliance = Some(ComplianceState::Other);
         assert!(!f.matches(&r));
         f.compliance = None;
         assert!(f.matches(&r));

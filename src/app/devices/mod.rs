@@ -28,7 +28,7 @@ pub enum DevicesMsg {
     /// no row names the device.
     Deployment {
         generation: u64,
-        result: Result<Option<crate::devices::show::Deployment>, String>,
+        result: Result<Option<crate::devices::show::DeviceDeployment>, String>,
     },
     /// `syncDevice` was accepted (or not).
     Synced {
@@ -83,7 +83,7 @@ pub enum DetailLoad {
 pub enum DeploymentLoad {
     #[default]
     Loading,
-    Ready(Option<crate::devices::show::Deployment>),
+    Ready(Option<crate::devices::show::DeviceDeployment>),
     Failed(String),
 }
 

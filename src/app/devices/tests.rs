@@ -17,7 +17,7 @@ pub(crate) use crate::app::status::tests::t0;
 /// managed device id `md-SERIAL`.
 pub(crate) fn row(serial: &str, stage: Stage, minutes_in_stage: i64) -> DeviceStatus {
     DeviceStatus {
-        enrollment_state: Some("enrolled"),
+        enrollment_state: Some(crate::graph::models::EnrollmentState::Enrolled),
         ..crate::app::status::tests::row(serial, stage, minutes_in_stage)
     }
 }
@@ -26,9 +26,9 @@ pub(crate) fn fleet() -> Vec<DeviceStatus> {
     let mut a1 = row("A1", Stage::Assigned, 5);
     a1.primary_user = Some("adele.vance@contoso.example".into());
     let mut d4 = row("D4", Stage::Failed, 10);
-    d4.compliance = Some("noncompliant");
+    d4.compliance = Some(crate::graph::models::ComplianceState::Noncompliant);
     let mut e5 = row("E5", Stage::Provisioning, 3);
-    e5.compliance = Some("noncompliant");
+    e5.compliance = Some(crate::graph::models::ComplianceState::Noncompliant);
     vec![
         row("C3", Stage::Provisioning, 40),
         a1,
@@ -111,7 +111,7 @@ pub(crate) fn detail(serial: &str) -> DeviceDetail {
         corporate_identifier: Some(crate::devices::show::CorporateIdentifier {
             id: Some("imp-1".into()),
             identifier: format!("Contoso,Laptop 7,{serial}"),
-            enrollment_state: Some("enrolled".into()),
+            enrollment_state: Some(crate::graph::models::EnrollmentState::Enrolled),
         }),
         deployment: None,
     }

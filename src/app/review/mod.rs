@@ -24,14 +24,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
-pub use msg::{Candidate, Choice, Lift, Reject, ReviewCmd, ReviewMsg};
+pub use msg::{Lift, Reject, ReviewCmd, ReviewMsg};
 use reject::is_rejected;
 
 use super::filter::{FilterEdit, FilterInput};
 use super::keymap::Action;
 use super::list::SelectList;
 use super::{Cmd, LoadState};
-use crate::review::{ApplyJob, ApplyState, Person, Verdict, fingerprint};
+use crate::review::{ApplyJob, ApplyState, Choice, Person, Proposal, Verdict, fingerprint};
 
 /// Rows of the detail box under the review table (border included).
 pub const DETAIL_HEIGHT: usize = 7;
@@ -45,7 +45,8 @@ pub const DRIFTED: &str = "changed since you approved: re-review";
 /// A row of the pane.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReviewRow {
-    pub candidate: Candidate,
+    /// The review's proposal for the device, as the feed last reported it.
+    pub candidate: Proposal,
     pub fingerprint: String,
     /// The user the lead picked with `e`, replacing the proposal.
     pub pick: Option<Choice>,
@@ -393,7 +394,7 @@ impl ReviewState {
     /// written or confirmed, or confirmed this session, stays even when the device has left the
     /// candidates. Rows sort proposals first. Rejections whose device now shows other data are
     /// dropped (and forgotten on disk).
-    fn merge(&mut self, candidates: Vec<Candidate>) -> Vec<Cmd> {
+    fn merge(&mut self, candidates: Vec<Proposal>) -> Vec<Cmd> {
         let mut old: BTreeMap<String, ReviewRow> = self
             .rows
             .drain(..)

@@ -2,35 +2,18 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::review::{ApplyJob, ApplyState, Assessment, DeviceFacts, Person, Rejection, Verdict};
-
-/// A user the lead may pick for a row (a non-staging user from its sign-in history).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub person: Person,
-    pub at: DateTime<Utc>,
-    /// What the user rules say about this user on this device (`propose` or `blocked`).
-    pub verdict: Verdict,
-}
-
-/// One candidate as the feed reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub device: DeviceFacts,
-    pub assessment: Assessment,
-    /// Every resolved non-staging user of the history, newest first, one entry per user.
-    pub choices: Vec<Choice>,
-}
+use crate::review::{ApplyJob, ApplyState, Proposal, Rejection};
 
 /// From the review feed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReviewMsg {
     Loading,
-    /// A complete candidate list; `generation` increases with each refresh.
+    /// A complete candidate list (the review's proposals); `generation` increases with each
+    /// refresh.
     Loaded {
         generation: u64,
         at: DateTime<Utc>,
-        candidates: Vec<Candidate>,
+        candidates: Vec<Proposal>,
     },
     Failed {
         generation: u64,

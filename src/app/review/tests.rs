@@ -8,9 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::*;
 use crate::app::{App, Msg, Pane};
 use crate::config::{Config, StagingConfig};
-use crate::review::{
-    DeviceFacts, Join, PlanFact, Rules, SignIn, UserFacts, UserLookup, assess, assess_pick,
-};
+use crate::review::{DeviceFacts, Join, PlanFact, Rules, SignIn, UserFacts, UserLookup};
 
 pub(crate) fn t(h: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 21, 0, 0, 0).unwrap() + Duration::hours(h)
@@ -48,7 +46,7 @@ fn directory() -> BTreeMap<String, UserLookup> {
 
 /// A candidate on device `n` whose history is `signins` (user id, hour); primary is the staging
 /// account.
-pub(crate) fn candidate(n: u32, signins: &[(&str, i64)]) -> Candidate {
+pub(crate) fn candidate(n: u32, signins: &[(&str, i64)]) -> Proposal {
     let dir = directory();
     let staging = StagingConfig {
         accounts: vec!["stage@contoso.com".into()],
@@ -77,24 +75,7 @@ pub(crate) fn candidate(n: u32, signins: &[(&str, i64)]) -> Candidate {
         UserLookup::Found(u) => u.person.clone(),
         UserLookup::NotFound => unreachable!(),
     };
-    let assessment = assess(&device, Some(&primary), &signins, &dir, &rules).unwrap();
-    let mut choices: Vec<Choice> = Vec::new();
-    for h in assessment.history.iter().filter(|h| !h.staging) {
-        if let Some(p) = &h.person
-            && !choices.iter().any(|c| c.person.id == p.id)
-        {
-            choices.push(Choice {
-                person: p.clone(),
-                at: h.at,
-                verdict: assess_pick(&device, &p.id, &dir, &rules),
-            });
-        }
-    }
-    Candidate {
-        device,
-        assessment,
-        choices,
-    }
+    crate::review::propose(device, &primary, &signins, &dir, &rules).unwrap()
 }
 
 /// Four rows: 1 propose (Ana), 2 ambiguous (Ana, Bo 5 h before), 3 waiting, 4 blocked (Cy disabled).

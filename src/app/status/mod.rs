@@ -234,7 +234,7 @@ fn row_matches(filter: &FilterInput, r: &DeviceStatus) -> bool {
         r.stage.label(),
         r.enrolled_by.as_deref().unwrap_or(""),
         r.primary_user.as_deref().unwrap_or(""),
-        r.compliance.unwrap_or(""),
+        r.compliance.map(|c| c.as_graph()).unwrap_or(""),
         &r.message,
         flags.as_str(),
     ])

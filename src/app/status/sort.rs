@@ -130,7 +130,12 @@ fn by_column(c: Column, a: &DeviceStatus, b: &DeviceStatus) -> Ordering {
             (Some(x), Some(y)) => y.cmp(&x),
             _ => opt(&a.last_sync, &b.last_sync),
         },
-        Column::Compliance => ci(a.compliance, b.compliance),
+        Column::Compliance => ci(
+            a.compliance
+                .map(crate::graph::models::ComplianceState::as_graph),
+            b.compliance
+                .map(crate::graph::models::ComplianceState::as_graph),
+        ),
         Column::Message => ci_str(&a.message, &b.message),
     }
 }

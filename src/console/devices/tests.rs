@@ -8,7 +8,7 @@ use crate::app::devices::{ActionFailure, DevicesMsg};
 use crate::app::status::StatusMsg;
 use crate::app::{App, Msg};
 use crate::console::test_support::{app, render};
-use crate::devices::show::Deployment;
+use crate::devices::show::DeviceDeployment;
 
 fn status_app() -> App {
     let mut a = app();
@@ -57,7 +57,7 @@ fn detail_view_shows_the_device_as_intune_has_it() {
         }));
         a.update(Msg::Devices(DevicesMsg::Deployment {
             generation,
-            result: Ok(Some(Deployment {
+            result: Ok(Some(DeviceDeployment {
                 status: "in progress".into(),
                 status_code: "1".into(),
                 phase: "2".into(),

@@ -176,7 +176,8 @@ fn fields(app: &App, d: &DeviceDetail, deployment: &DeploymentLoad) -> Vec<Line<
             format!(
                 "{} ({})",
                 c.identifier,
-                c.enrollment_state.as_deref().unwrap_or("?")
+                c.enrollment_state
+                    .map_or("?", crate::graph::models::EnrollmentState::as_graph)
             )
         },
     );
@@ -192,7 +193,12 @@ fn fields(app: &App, d: &DeviceDetail, deployment: &DeploymentLoad) -> Vec<Line<
     [
         ("OS", format!("{} {}", d.operating_system, d.os_version)),
         ("Last sync", d.last_sync.map_or_else(|| "never".into(), ago)),
-        ("Compliance", graph_name(&d.compliance)),
+        (
+            "Compliance",
+            d.compliance
+                .map_or("—", crate::graph::models::ComplianceState::as_graph)
+                .into(),
+        ),
         ("Primary user", o(&d.primary_user)),
         ("Enrolled by", o(&d.enrolled_by)),
         ("Enrollment profile", o(&d.enrollment_profile)),

@@ -247,7 +247,11 @@ fn cell(r: &DeviceStatus, c: Column, now: DateTime<Utc>, wide: bool) -> Line<'_>
             } else {
                 Style::new()
             };
-            Line::styled(r.compliance.unwrap_or("—"), style)
+            Line::styled(
+                r.compliance
+                    .map_or("—", crate::graph::models::ComplianceState::as_graph),
+                style,
+            )
         }
         Column::Message => Line::raw(&*r.message),
     }

@@ -51,14 +51,14 @@ fn row(serial: &str, stage: Stage, minutes: i64, flags: Flags, message: &str) ->
             .into()
         }),
         enrolled_by: enrolled.then(|| "stage01@contoso.example".into()),
-        enrollment_state: Some("enrolled"),
+        enrollment_state: Some(crate::graph::models::EnrollmentState::Enrolled),
         deployment_status: None,
         last_sync: enrolled.then(|| t0() - Duration::minutes(3)),
         compliance: enrolled.then_some({
             if flags.noncompliant {
-                "noncompliant"
+                crate::graph::models::ComplianceState::Noncompliant
             } else {
-                "compliant"
+                crate::graph::models::ComplianceState::Compliant
             }
         }),
         message: message.into(),

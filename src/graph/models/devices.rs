@@ -15,6 +15,24 @@ graph_enum!(ComplianceState {
     ConfigManager
 });
 impl ComplianceState {
+    /// Every member Graph documents, in its order.
+    pub const ALL: [Self; 7] = [
+        Self::Unknown,
+        Self::Compliant,
+        Self::Noncompliant,
+        Self::Conflict,
+        Self::Error,
+        Self::InGracePeriod,
+        Self::ConfigManager,
+    ];
+
+    /// A documented member by its Graph name, ASCII-case-insensitively (`INGRACEPERIOD`).
+    pub fn from_graph(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_graph().eq_ignore_ascii_case(name.trim()))
+    }
+
     /// Graph's member name (`other` for one this build does not know).
     pub fn as_graph(self) -> &'static str {
         match self {

@@ -13,6 +13,20 @@ graph_enum!(
     /// Enrollment state of an imported identity.
     EnrollmentState { Unknown, Enrolled, PendingReset, Failed, NotContacted, Blocked }
 );
+impl EnrollmentState {
+    /// Graph's member name (`other` for one this build does not know).
+    pub fn as_graph(self) -> &'static str {
+        match self {
+            Self::Unknown => "unknown",
+            Self::Enrolled => "enrolled",
+            Self::PendingReset => "pendingReset",
+            Self::Failed => "failed",
+            Self::NotContacted => "notContacted",
+            Self::Blocked => "blocked",
+            Self::Other => "other",
+        }
+    }
+}
 graph_enum!(
     /// Device platform. The wire strings are case-sensitive and follow the metadata: `macOS`,
     /// `visionOS`, `tvOS` (the docs page spells it `tvos`, still read) (docs/graph.md §1.1).

@@ -237,6 +237,30 @@ fn compliance_names_are_the_wire_names() {
     ] {
         assert_eq!(serde_json::to_value(c).unwrap(), c.as_graph(), "{c:?}");
     }
+    for c in C::ALL {
+        assert_eq!(C::from_graph(&c.as_graph().to_uppercase()), Some(c));
+    }
+    assert_eq!(
+        C::from_graph("other"),
+        None,
+        "only documented members parse"
+    );
+}
+
+#[test]
+fn enrollment_names_are_the_wire_names() {
+    use super::identities::EnrollmentState as E;
+    for e in [
+        E::Unknown,
+        E::Enrolled,
+        E::PendingReset,
+        E::Failed,
+        E::NotContacted,
+        E::Blocked,
+        E::Other,
+    ] {
+        assert_eq!(serde_json::to_value(e).unwrap(), e.as_graph(), "{e:?}");
+    }
 }
 
 /// The doc samples of payloads stagehand has no serde type for keep the fields docs/graph.md

@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use super::super::client::GraphClient;
+use super::super::client::{GraphClient, Request};
 use super::super::error::GraphError;
 use super::super::models::{ManagedDevice, User, WipeOptions};
 use super::super::odata::{DeviceFilter, Query};
@@ -43,58 +43,78 @@ impl GraphClient {
     }
 
     /// `POST managedDevices/{id}/users/$ref`. Idempotent: it *replaces* the primary user, so a
-    /// repeat leaves the same user in place.
-    pub async fn set_primary_user(&self, device_id: &str, user_id: &str) -> Result<(), GraphError> {
+    /// repeat leaves the same user in place. Returns Graph's `request-id` (for the audit log).
+    pub async fn set_primary_user(
+        &self,
+        device_id: &str,
+        user_id: &str,
+    ) -> Result<Option<String>, GraphError> {
         uuid::Uuid::parse_str(user_id)
             .map_err(|_| GraphError::Invalid(format!("user id {user_id:?} is not a GUID")))?;
         let target = self.beta(&format!("/users/{}", seg(user_id)), &Query::new());
-        self.send_json(
-            Method::POST,
-            self.beta(
-                &format!("{BASE}/{}/users/$ref", seg(device_id)),
-                &Query::new(),
-            ),
-            Some(&json!({ "@odata.id": target.as_str() })),
-            RetrySafety::Idempotent,
-        )
-        .await
+        let body = serde_json::to_vec(&json!({ "@odata.id": target.as_str() }))
+            .map_err(|e| GraphError::Invalid(e.to_string()))?;
+        let answer = self
+            .execute(Request {
+                method: Method::POST,
+                url: self.beta(
+                    &format!("{BASE}/{}/users/$ref", seg(device_id)),
+                    &Query::new(),
+                ),
+                body: Some(body),
+                safety: RetrySafety::Idempotent,
+            })
+            .await?;
+        Ok(answer.request_id)
     }
 
     /// `POST syncDevice`: asking a device to check in twice is harmless, so retried.
     pub async fn sync_device(&self, id: &str) -> Result<(), GraphError> {
         self.action(id, "syncDevice", None, RetrySafety::Idempotent)
             .await
+            .map(|_| ())
     }
 
     /// `POST retire`: destructive; never replayed after an unclear outcome. Read
-    /// `managementState` (`retirePending`) before issuing it again.
-    pub async fn retire(&self, id: &str) -> Result<(), GraphError> {
+    /// `managementState` (`retirePending`) before issuing it again. Returns Graph's
+    /// `request-id` (for the audit log).
+    pub async fn retire(&self, id: &str) -> Result<Option<String>, GraphError> {
         self.action(id, "retire", None, RetrySafety::NotIdempotent)
             .await
     }
 
     /// `POST wipe`: destructive; never replayed after an unclear outcome. Read
-    /// `managementState` (`wipePending`) before issuing it again.
-    pub async fn wipe(&self, id: &str, options: &WipeOptions) -> Result<(), GraphError> {
-        let body = serde_json::to_value(options).map_err(|e| GraphError::Invalid(e.to_string()))?;
+    /// `managementState` (`wipePending`) before issuing it again. Returns Graph's `request-id`
+    /// (for the audit log).
+    pub async fn wipe(
+        &self,
+        id: &str,
+        options: &WipeOptions,
+    ) -> Result<Option<String>, GraphError> {
+        let body = serde_json::to_vec(options)
+            .map_err(|e| GraphError::Invalid(format!("wipe options: {e}")))?;
         self.action(id, "wipe", Some(body), RetrySafety::NotIdempotent)
             .await
     }
 
+    /// A device action, through [`GraphClient::execute`] so the `request-id` of a success is
+    /// kept too.
     async fn action(
         &self,
         id: &str,
         action: &str,
-        body: Option<serde_json::Value>,
+        body: Option<Vec<u8>>,
         safety: RetrySafety,
-    ) -> Result<(), GraphError> {
-        self.send_json(
-            Method::POST,
-            self.beta(&format!("{BASE}/{}/{action}", seg(id)), &Query::new()),
-            body.as_ref(),
-            safety,
-        )
-        .await
+    ) -> Result<Option<String>, GraphError> {
+        let answer = self
+            .execute(Request {
+                method: Method::POST,
+                url: self.beta(&format!("{BASE}/{}/{action}", seg(id)), &Query::new()),
+                body,
+                safety,
+            })
+            .await?;
+        Ok(answer.request_id)
     }
 
     /// The one device with this serial, `None` if there is none; more than one is an error so

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::table::Spec;
 use super::{body_json, context, error, page};
 use crate::sim::auth::Token;
-use crate::sim::fleet::{Deployment, Device, iso};
+use crate::sim::fleet::{Device, SimDeployment as Deployment, iso};
 use crate::sim::limits::Family;
 use crate::sim::server::{Incoming, Reply, ReplyBody, State};
 
