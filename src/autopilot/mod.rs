@@ -1,7 +1,8 @@
 //! Windows Autopilot hardware hashes end to end: read them ([`hash`], [`file`]), check them
 //! ([`check`]), import them into Intune and wait for the deployment profile ([`import`]).
 
-pub mod api;
+/// The Graph calls (in `graph/`, the only place that builds Graph paths).
+pub use crate::graph::ops::autopilot as api;
 pub mod bench;
 pub mod check;
 pub mod codes;

@@ -4,7 +4,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{ConnState, Msg};
-use crate::graph::governor::ConnState as GraphConn;
+use crate::graph::governor::GraphConn;
 
 /// Maps the governor's state (monotonic instants) to the app's (wall-clock deadlines).
 pub fn to_app(state: &GraphConn) -> ConnState {

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::error::{GraphError, map_status, map_transport};
-use super::governor::{ConnState, Family, Governor};
+use super::governor::{Family, Governor, GraphConn};
 use super::models::parse_entity;
 use super::odata::Query;
 use super::retry::{
@@ -145,7 +145,7 @@ impl GraphClient {
     }
 
     /// The connection state for the status bar.
-    pub fn conn_state(&self) -> watch::Receiver<ConnState> {
+    pub fn conn_state(&self) -> watch::Receiver<GraphConn> {
         self.governor.subscribe()
     }
 

@@ -80,7 +80,7 @@ impl Limits {
 
 /// What the status bar shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConnState {
+pub enum GraphConn {
     Online,
     /// Throttled; requests resume at `until`.
     Throttled {
@@ -105,7 +105,7 @@ struct FamilyState {
 pub struct Governor {
     limits: HashMap<Family, Limits>,
     state: Mutex<HashMap<Family, FamilyState>>,
-    conn: watch::Sender<ConnState>,
+    conn: watch::Sender<GraphConn>,
     /// The signed-out gate: `Some(reason)` while no usable session exists.
     gate: watch::Sender<Option<String>>,
     /// Requests waiting at the gate right now (a positive signal for tests and the log).
@@ -128,7 +128,7 @@ impl Governor {
         Governor {
             limits,
             state: Mutex::new(HashMap::new()),
-            conn: watch::channel(ConnState::Online).0,
+            conn: watch::channel(GraphConn::Online).0,
             gate: watch::channel(None).0,
             at_gate: AtomicUsize::new(0),
         }
@@ -141,7 +141,7 @@ impl Governor {
     }
 
     /// The connection state, for the status bar.
-    pub fn subscribe(&self) -> watch::Receiver<ConnState> {
+    pub fn subscribe(&self) -> watch::Receiver<GraphConn> {
         self.conn.subscribe()
     }
 
@@ -199,7 +199,7 @@ impl Governor {
         if let Some(until) = latest
             && self.signed_out().is_none()
         {
-            self.conn.send_replace(ConnState::Throttled { until });
+            self.conn.send_replace(GraphConn::Throttled { until });
         }
     }
 
@@ -213,8 +213,8 @@ impl Governor {
             .any(|p| p > now);
         if !still_paused && self.signed_out().is_none() {
             self.conn.send_if_modified(|c| {
-                let changed = *c != ConnState::Online;
-                *c = ConnState::Online;
+                let changed = *c != GraphConn::Online;
+                *c = GraphConn::Online;
                 changed
             });
         }
@@ -224,17 +224,17 @@ impl Governor {
     pub fn offline(&self, reason: &str) {
         if self.signed_out().is_none() {
             self.conn
-                .send_replace(ConnState::Offline(reason.to_string()));
+                .send_replace(GraphConn::Offline(reason.to_string()));
         }
     }
 
     /// Closes the signed-out gate: from now on every [`Governor::acquire`] (every feed, every
     /// task of this process) waits until [`Governor::sign_in`]. Published as
-    /// [`ConnState::SignedOut`]. `reason` must not contain a secret (it is shown and logged).
+    /// [`GraphConn::SignedOut`]. `reason` must not contain a secret (it is shown and logged).
     pub fn sign_out(&self, reason: &str) {
         self.gate.send_replace(Some(reason.to_string()));
         self.conn
-            .send_replace(ConnState::SignedOut(reason.to_string()));
+            .send_replace(GraphConn::SignedOut(reason.to_string()));
         tracing::warn!(
             reason,
             "signed out: every Graph request waits for a new sign-in"
@@ -245,7 +245,7 @@ impl Governor {
     pub fn sign_in(&self) {
         let was_closed = self.gate.send_replace(None).is_some();
         if was_closed {
-            self.conn.send_replace(ConnState::Online);
+            self.conn.send_replace(GraphConn::Online);
             tracing::info!("signed in: Graph requests resume");
         }
     }
@@ -366,7 +366,7 @@ mod tests {
         g.throttled(Family::Devices, Duration::from_secs(3));
         assert_eq!(
             *rx.borrow_and_update(),
-            ConnState::Throttled {
+            GraphConn::Throttled {
                 until: start + Duration::from_secs(3)
             }
         );
@@ -386,7 +386,7 @@ mod tests {
             assert!(t.await.unwrap() >= start + Duration::from_secs(3));
         }
         g.answered();
-        assert_eq!(*rx.borrow_and_update(), ConnState::Online);
+        assert_eq!(*rx.borrow_and_update(), GraphConn::Online);
     }
 
     #[tokio::test(start_paused = true)]
@@ -413,7 +413,7 @@ mod tests {
         g.sign_out("refresh token revoked");
         assert_eq!(
             *rx.borrow_and_update(),
-            ConnState::SignedOut("refresh token revoked".into())
+            GraphConn::SignedOut("refresh token revoked".into())
         );
         assert_eq!(g.signed_out().as_deref(), Some("refresh token revoked"));
         let tasks: Vec<_> = [Family::Devices, Family::Enrollment, Family::Identity]
@@ -432,7 +432,7 @@ mod tests {
         g.answered();
         g.throttled(Family::Devices, Duration::from_secs(1));
         g.offline("connection refused");
-        assert!(matches!(*rx.borrow_and_update(), ConnState::SignedOut(_)));
+        assert!(matches!(*rx.borrow_and_update(), GraphConn::SignedOut(_)));
         g.sign_in();
         for t in tasks {
             t.await.unwrap();
@@ -440,7 +440,7 @@ mod tests {
         assert_eq!(g.waiting_at_gate(), 0);
         assert_eq!(g.granted(Family::Devices), 1);
         assert_eq!(g.granted(Family::Enrollment), 1);
-        assert_eq!(*rx.borrow_and_update(), ConnState::Online);
+        assert_eq!(*rx.borrow_and_update(), GraphConn::Online);
         assert_eq!(g.signed_out(), None);
     }
 

@@ -23,6 +23,6 @@ pub mod retry;
 pub use batch::{BatchRequest, BatchResponse};
 pub use client::{GraphClient, Timeouts};
 pub use error::GraphError;
-pub use governor::{ConnState, Family, Governor, Limits};
+pub use governor::{Family, Governor, GraphConn, Limits};
 pub use odata::DeviceFilter;
 pub use retry::{RetryPolicy, RetrySafety};

@@ -19,7 +19,7 @@ use stagehand::auth::store::{AccountRecord, SecretKind, key};
 use stagehand::auth::{CredentialCache, Role, TokenEndpoint};
 use stagehand::graph::client::Request;
 use stagehand::graph::odata::Query;
-use stagehand::graph::{ConnState, Governor, GraphClient, RetrySafety, Timeouts};
+use stagehand::graph::{Governor, GraphClient, GraphConn, RetrySafety, Timeouts};
 use stagehand::sim::{SimHandle, SimOptions};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -108,7 +108,7 @@ async fn session_loss_pauses_every_request_and_a_new_sign_in_resumes_them() {
     let live = LiveSession::new(governor.clone(), None);
     let mut session_state = live.watch();
     let mut conn = governor.subscribe();
-    assert!(matches!(*conn.borrow_and_update(), ConnState::SignedOut(_)));
+    assert!(matches!(*conn.borrow_and_update(), GraphConn::SignedOut(_)));
     let client = GraphClient::new(
         sim.base_url.clone(),
         Timeouts::default(),
@@ -184,7 +184,7 @@ async fn session_loss_pauses_every_request_and_a_new_sign_in_resumes_them() {
     assert!(
         matches!(&*session_state.borrow_and_update(), SessionState::Expired { reason } if reason.contains("invalid_grant"))
     );
-    assert!(matches!(*conn.borrow_and_update(), ConnState::SignedOut(_)));
+    assert!(matches!(*conn.borrow_and_update(), GraphConn::SignedOut(_)));
     // The poller's next request reaches the gate and waits there: nothing more went out.
     until("the poller at the gate", || governor.waiting_at_gate() == 1).await;
     let flat = graph_requests(&sim);

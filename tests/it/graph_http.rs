@@ -10,7 +10,7 @@ use serde_json::json as j;
 use stagehand::auth::{AuthError, StaticToken, TokenProvider};
 use stagehand::graph::models::User;
 use stagehand::graph::odata::Query;
-use stagehand::graph::{ConnState, Governor, GraphClient, GraphError, RetryPolicy, Timeouts};
+use stagehand::graph::{Governor, GraphClient, GraphConn, GraphError, RetryPolicy, Timeouts};
 use stagehand::secret::Secret;
 use url::Url;
 
@@ -152,7 +152,7 @@ async fn throttling_waits_for_fractional_retry_after_and_publishes_state() {
     );
     // The status bar saw the throttle and then the recovery.
     assert!(state.has_changed().unwrap());
-    assert_eq!(*state.borrow_and_update(), ConnState::Online);
+    assert_eq!(*state.borrow_and_update(), GraphConn::Online);
 }
 
 #[tokio::test]
@@ -383,7 +383,7 @@ async fn a_429_seen_by_one_task_pauses_the_family_for_every_client_sharing_the_g
     let task = tokio::spawn(async move { a.get_managed_device("a", &[]).await });
     // Wait until the status bar shows the throttle, then start an unrelated device read.
     state
-        .wait_for(|s| matches!(s, ConnState::Throttled { .. }))
+        .wait_for(|s| matches!(s, GraphConn::Throttled { .. }))
         .await
         .unwrap();
     b.get_managed_device("b", &[]).await.unwrap();

@@ -11,7 +11,7 @@ use axum::http::Response;
 use stagehand::auth::StaticToken;
 use stagehand::graph::export::ExportPolling;
 use stagehand::graph::limits::MAX_RESPONSE_BYTES;
-use stagehand::graph::{ConnState, Governor, GraphClient, GraphError, Timeouts};
+use stagehand::graph::{Governor, GraphClient, GraphConn, GraphError, Timeouts};
 use stagehand::secret::Secret;
 use url::Url;
 
@@ -104,7 +104,7 @@ async fn one_429_pauses_its_family_no_longer_than_a_retry_would_wait() {
         assert!(matches!(err, GraphError::Throttled { .. }), "{err:?}");
         let state = c.conn_state().borrow().clone();
         match state {
-            ConnState::Throttled { until } => assert!(
+            GraphConn::Throttled { until } => assert!(
                 until <= before + ceiling + Duration::from_secs(1),
                 "{retry_after}: paused {:?}",
                 until - before

@@ -10,7 +10,6 @@ use std::path::Path;
 /// name that says what it is, then take it off this list.
 const KNOWN: &[&str] = &[
     "Change",     // notify::episodes, status::timeline
-    "ConnState",  // graph::governor, app::msg (the composition-root work)
     "ExportJob",  // graph::models::reports, sim::reports
     "Family",     // graph::governor, sim::limits
     "ImportArgs", // commands::intake, commands::autopilot

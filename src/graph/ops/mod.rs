@@ -1,6 +1,7 @@
 //! Typed operations, one file per resource family. Each write says why retrying it is (or is
 //! not) safe; see [`crate::graph::retry::RetrySafety`].
 
+pub mod autopilot;
 mod devices;
 mod directory;
 mod evidence;

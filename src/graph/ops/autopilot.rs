@@ -1,4 +1,4 @@
-//! The Graph calls for Autopilot registration (beta): hash import and its records, Autopilot
+//! The Graph calls for Autopilot registration (beta; `autopilot::api` re-exports them): hash import and its records, Autopilot
 //! devices, `updateDeviceProperties`, and the sync with the Autopilot service.
 
 use reqwest::Method;
