@@ -7,7 +7,7 @@
 //!
 //! [`clean`] borrows the input when nothing needs removing, so a valid scan costs no allocation.
 
-pub mod rules;
+pub(crate) mod rules;
 
 use std::borrow::Cow;
 use std::fmt;

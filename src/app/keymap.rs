@@ -568,6 +568,7 @@ pub fn lookup(pane: Pane, typing: bool, key: &KeyEvent) -> Option<Action> {
 
 /// The bindings shown in the help overlay for a pane: global ones first, then the pane's own.
 /// Privileged actions are left out: see [`help_for_role`].
+#[cfg(test)]
 pub fn help_for(pane: Pane) -> Vec<(String, &'static str)> {
     help_for_role(pane, false)
 }
@@ -594,6 +595,7 @@ pub fn help_for_role(pane: Pane, privileged: bool) -> Vec<(String, &'static str)
 
 /// The README's key table, generated from [`BINDINGS`] (a test holds README.md to it, so the
 /// README, the help overlay and the bindings cannot drift apart).
+#[cfg(test)]
 pub fn readme_table() -> String {
     let mut out = String::from("| key | where | does |\n|---|---|---|\n");
     let mut rows = |scope_of: &dyn Fn(Scope) -> bool, place: &str| {

@@ -1,17 +1,17 @@
 //! The model: plain data, no IO, no async. `App::update(Msg) -> Vec<Cmd>`.
 
-pub mod cmd;
+pub(crate) mod cmd;
 pub mod devices;
-pub mod filter;
+pub(crate) mod filter;
 pub mod intake;
-pub mod keymap;
-pub mod list;
-pub mod msg;
+pub(crate) mod keymap;
+pub(crate) mod list;
+pub(crate) mod msg;
 pub mod review;
-pub mod scanner;
+pub(crate) mod scanner;
 pub mod signin;
 pub mod status;
-pub mod tabs;
+pub(crate) mod tabs;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;

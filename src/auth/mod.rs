@@ -23,8 +23,8 @@ pub mod endpoint;
 pub mod interactive;
 pub mod live;
 pub mod pkce;
-pub mod roles;
-pub mod session;
+pub(crate) mod roles;
+pub(crate) mod session;
 pub mod store;
 
 use futures::future::BoxFuture;

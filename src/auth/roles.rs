@@ -225,6 +225,7 @@ pub fn app_scope_param() -> String {
 }
 
 /// The README's "Permissions by role" section, generated from the table above.
+#[cfg(test)]
 pub fn readme_table() -> String {
     let mut out = String::from(
         "| Role | Delegated Graph permissions (plus openid, profile, offline_access) |\n|---|---|\n",

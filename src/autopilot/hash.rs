@@ -104,6 +104,7 @@ pub enum HashError {
 
 impl HashError {
     /// Where the problem is: `(offset, in_text)`.
+    #[cfg(test)]
     pub fn offset(&self) -> Option<(usize, bool)> {
         match self {
             HashError::Base64 { offset, .. } => Some((*offset, true)),

@@ -4,14 +4,14 @@
 /// The Graph calls (in `graph/`, the only place that builds Graph paths).
 pub use crate::graph::ops::autopilot as api;
 pub mod bench;
-pub mod check;
-pub mod codes;
+pub(crate) mod check;
+pub(crate) mod codes;
 pub mod encode;
-pub mod file;
-pub mod hash;
+pub(crate) mod file;
+pub(crate) mod hash;
 pub mod import;
-pub mod show;
-pub mod uploader;
+pub(crate) mod show;
+pub(crate) mod uploader;
 
 /// Outside text made safe for a terminal: control characters (escape sequences, line breaks)
 /// are shown escaped, everything else as is.

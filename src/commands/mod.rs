@@ -4,15 +4,15 @@
 
 pub mod autopilot;
 mod autopilot_push;
-pub mod connect;
+pub(crate) mod connect;
 mod console;
 mod demo;
 pub mod devices;
 pub mod doctor;
-pub mod intake;
+pub(crate) mod intake;
 mod notify;
 pub mod review;
-pub mod status;
+pub(crate) mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,16 +1,16 @@
 //! The view: functions of `&App`, no mutation. Tabs on top, the focused pane, the status bar,
 //! overlays in z-order, and a notice when the terminal is too small.
 
-pub mod devices;
-pub mod doctor;
-pub mod footer;
-pub mod help;
-pub mod intake;
-pub mod paste;
-pub mod review;
-pub mod signin;
-pub mod status;
-pub mod theme;
+pub(crate) mod devices;
+pub(crate) mod doctor;
+pub(crate) mod footer;
+pub(crate) mod help;
+pub(crate) mod intake;
+pub(crate) mod paste;
+pub(crate) mod review;
+pub(crate) mod signin;
+pub(crate) mod status;
+pub(crate) mod theme;
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};

@@ -2,8 +2,8 @@
 //! actions retire and wipe. Library functions over a `&GraphClient`, so the CLI, the console and
 //! the tests share one path; the guard rails are pure steps in [`guard`].
 
-pub mod actions;
-pub mod guard;
+pub(crate) mod actions;
+pub(crate) mod guard;
 pub mod list;
 pub mod show;
 

@@ -4,11 +4,11 @@
 //! exit code. Each check lives in its own file and splits into an async read and a pure verdict,
 //! so the verdicts are unit-tested on hand-made data and end to end against the simulator.
 
-pub mod identities;
-pub mod permissions;
-pub mod report;
-pub mod staging;
-pub mod tenant;
+pub(crate) mod identities;
+pub(crate) mod permissions;
+pub(crate) mod report;
+pub(crate) mod staging;
+pub(crate) mod tenant;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;

@@ -4,9 +4,9 @@
 
 pub mod collect;
 pub mod command;
-pub mod esp;
-pub mod manifest;
-pub mod redact;
+pub(crate) mod esp;
+pub(crate) mod manifest;
+pub(crate) mod redact;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -146,18 +146,14 @@ pub struct ErrorBody {
     pub inner_error: Option<Box<InnerError>>,
 }
 
+/// What stagehand reads of Graph's `innerError` (it also carries `message`, `date` and
+/// `client-request-id`, which nothing here uses).
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct InnerError {
     #[serde(default)]
     pub code: Option<String>,
-    #[serde(default)]
-    pub message: Option<String>,
     #[serde(default, rename = "request-id")]
     pub request_id: Option<String>,
-    #[serde(default, rename = "client-request-id")]
-    pub client_request_id: Option<String>,
-    #[serde(default)]
-    pub date: Option<String>,
     #[serde(default, alias = "innererror", rename = "innerError")]
     pub inner_error: Option<Box<InnerError>>,
 }

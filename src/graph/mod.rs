@@ -4,11 +4,11 @@
 //! Everything is built from the injected base URL so tests and the simulator run the same code
 //! path as production. The bearer token only ever goes to the configured Graph origin.
 
-pub mod batch;
+pub(crate) mod batch;
 #[cfg(test)]
 mod boundary_tests;
 pub mod client;
-pub mod error;
+pub(crate) mod error;
 pub mod export;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -17,8 +17,8 @@ pub mod limits;
 pub mod models;
 pub mod odata;
 pub mod ops;
-pub mod paging;
-pub mod retry;
+pub(crate) mod paging;
+pub(crate) mod retry;
 
 pub use batch::{BatchRequest, BatchResponse};
 pub use client::{GraphClient, Timeouts};

@@ -6,9 +6,9 @@
 
 pub mod command;
 pub mod deliver;
-pub mod episodes;
+pub(crate) mod episodes;
 pub mod secrets;
-pub mod sent;
+pub(crate) mod sent;
 pub mod servicenow;
 pub mod teams;
 

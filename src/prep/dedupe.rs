@@ -30,7 +30,6 @@ pub struct SeenSerials {
     arena: Vec<u8>,
     slots: Vec<u64>,
     len: usize,
-    key: Vec<u8>,
     /// A batch's keys back to back, and their hashes ([`SeenSerials::insert_batch`]).
     batch_keys: Vec<u8>,
     hashes: Vec<u64>,
@@ -67,31 +66,25 @@ impl SeenSerials {
             arena: Vec::with_capacity(capacity.saturating_mul(24)),
             slots: vec![0; slots],
             len: 0,
-            key: Vec::with_capacity(64),
             batch_keys: Vec::new(),
             hashes: Vec::new(),
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// Records `serial` as seen at `first` and returns `None`, or, when an equal serial (ignoring
     /// ASCII case) was recorded before, returns where. Serials are at most 64 bytes (validation
     /// refuses longer ones; longer keys are compared on their first 255 bytes), and the arena
     /// holds up to 32 GiB of records (over a billion serials).
+    #[cfg(test)]
     pub fn insert(&mut self, serial: &str, first: FirstSeen) -> Option<FirstSeen> {
-        let mut key = std::mem::take(&mut self.key);
-        key.clear();
+        let mut key = Vec::with_capacity(64);
         set_key(&mut key, serial);
-        let answer = self.insert_key(&key, hash(&key), first);
-        self.key = key;
-        answer
+        self.insert_key(&key, hash(&key), first)
     }
 
     /// [`insert`](Self::insert) for each item in order, answers in `out` (cleared first). The

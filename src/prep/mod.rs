@@ -4,19 +4,19 @@
 //! validates every row with [`crate::serial`], and writes exactly what Intune accepts.
 //! Exit codes: 0 clean, 1 rows rejected, 2 usage error or unreadable input/output.
 
-pub mod damage;
-pub mod decode;
-pub mod dedupe;
+pub(crate) mod damage;
+pub(crate) mod decode;
+pub(crate) mod dedupe;
 mod hashes;
 mod pipeline;
-pub mod reader;
+pub(crate) mod reader;
 mod records;
-pub mod report;
-pub mod row;
+pub(crate) mod report;
+pub(crate) mod row;
 pub mod sniff;
-pub mod split;
-pub mod utf16;
-pub mod writer;
+pub(crate) mod split;
+pub(crate) mod utf16;
+pub(crate) mod writer;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};

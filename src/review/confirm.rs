@@ -10,9 +10,6 @@ use tokio::time::Instant;
 use super::apply::{ApplyJob, ApplyState};
 use super::write::Writer;
 
-/// The default bound of `reassign --confirm-timeout`.
-pub const DEFAULT_WAIT: Duration = Duration::from_secs(600);
-
 /// The longest pause between two read-backs.
 pub const MAX_PAUSE: Duration = Duration::from_secs(30);
 

@@ -2,14 +2,14 @@
 //! (`plan`), and the apply state machine with its audit records (`apply`). No IO except plan-file
 //! read/write; no async.
 
-pub mod apply;
-pub mod confirm;
+pub(crate) mod apply;
+pub(crate) mod confirm;
 mod docs;
 pub mod fetch;
-pub mod plan;
-pub mod proposal;
+pub(crate) mod plan;
+pub(crate) mod proposal;
 pub mod rejections;
-pub mod verdict;
+pub(crate) mod verdict;
 pub mod write;
 
 pub use apply::{ApplyError, ApplyJob, ApplyState, CONFIRM_TIMEOUT};

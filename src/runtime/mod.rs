@@ -2,11 +2,11 @@
 //! applies it through `App::update`, runs the returned effects, then draws once — only when
 //! something changed, and at most about 60 times a second.
 
-pub mod effects;
-pub mod input;
-pub mod signals;
-pub mod supervise;
-pub mod wire;
+pub(crate) mod effects;
+pub(crate) mod input;
+pub(crate) mod signals;
+pub(crate) mod supervise;
+pub(crate) mod wire;
 
 use std::time::Duration;
 

@@ -2,15 +2,15 @@
 //! and flags per device, decide what to read each poll cycle, and keep the observed timeline;
 //! and the poller (`poll`) that does the reads they plan.
 
-pub mod codes;
-pub mod deployment;
-pub mod inputs;
+pub(crate) mod codes;
+pub(crate) mod deployment;
+pub(crate) mod inputs;
 pub mod plan;
 pub mod poll;
-pub mod row;
-pub mod stage;
-pub mod timeline;
-pub mod tracker;
+pub(crate) mod row;
+pub(crate) mod stage;
+pub(crate) mod timeline;
+pub(crate) mod tracker;
 
 pub use inputs::{
     DeviceRow, EnrollmentState, IdentityInput, LoggedOn, PrimaryRead, QueueInput, ReportRow,

@@ -9,16 +9,16 @@
 //! fsync'd after a create or rename (Unix); a failed fsync is never retried and trusted. The tables
 //! are documented in `docs/store.md`.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod db;
 pub mod legacy;
-pub mod lock;
-pub mod queue;
-pub mod rejections;
-pub mod schema;
-pub mod state;
-pub mod task;
-pub mod timeline;
+pub(crate) mod lock;
+pub(crate) mod queue;
+pub(crate) mod rejections;
+pub(crate) mod schema;
+pub(crate) mod state;
+pub(crate) mod task;
+pub(crate) mod timeline;
 
 use std::io;
 use std::path::{Path, PathBuf};

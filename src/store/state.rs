@@ -9,7 +9,7 @@
 use std::path::Path;
 
 use chrono::Utc;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -36,6 +36,7 @@ pub fn put<T: Serialize>(
 }
 
 /// Removes `kind/key` (no error when it is not there).
+#[cfg(test)]
 pub fn delete(tx: &Transaction<'_>, kind: &str, key: &str) -> rusqlite::Result<()> {
     tx.prepare_cached("DELETE FROM keyed_state WHERE kind = ?1 AND key = ?2")?
         .execute(params![kind, key])?;
@@ -57,12 +58,14 @@ fn decode<T: DeserializeOwned>(
 }
 
 /// The value of `kind/key`, if set.
+#[cfg(test)]
 pub fn get<T: DeserializeOwned>(
     conn: &Connection,
     path: &Path,
     kind: &str,
     key: &str,
 ) -> Result<Option<T>, StoreError> {
+    use rusqlite::OptionalExtension;
     let json: Option<String> = conn
         .query_row(
             "SELECT value FROM keyed_state WHERE kind = ?1 AND key = ?2",

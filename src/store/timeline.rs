@@ -36,6 +36,7 @@ pub fn record(tx: &Transaction<'_>, changes: &[StageChange]) -> rusqlite::Result
 }
 
 /// Forgets the timelines of these serials (a device that left the bench).
+#[cfg(test)]
 pub fn forget(tx: &Transaction<'_>, serials: &[String]) -> rusqlite::Result<()> {
     let mut st = tx.prepare_cached("DELETE FROM stage_timeline WHERE serial_key = ?1")?;
     for s in serials {

@@ -2,9 +2,9 @@
 //! detail fetched once per opening, sync, and retire/wipe behind the confirmation modal. Plain
 //! state; the devices feed does the Graph calls and answers with `DevicesMsg`.
 
-pub mod filters;
-pub mod keys;
-pub mod modal;
+pub(crate) mod filters;
+pub(crate) mod keys;
+pub(crate) mod modal;
 
 use chrono::{DateTime, Utc};
 

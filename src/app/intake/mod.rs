@@ -4,8 +4,8 @@
 //! A scan shows as queued only after the store task acknowledged it durable; until then it shows
 //! as saving. Nothing here does IO: saving and uploading are `Cmd`s, their answers are `Msg`s.
 
-pub mod note;
-pub mod paste;
+pub(crate) mod note;
+pub(crate) mod paste;
 mod remove;
 pub mod scan;
 mod upload;

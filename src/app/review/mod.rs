@@ -16,7 +16,7 @@ mod modal;
 mod msg;
 mod reject;
 mod targets;
-pub mod text;
+pub(crate) mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -3,9 +3,9 @@
 //! Rows arrive whole (`StatusMsg::Snapshot`); sorting, filtering and stage counts are computed here
 //! in `update`/`settle`, never in `draw`. The selection follows the serial.
 
-pub mod evidence;
-pub mod notices;
-pub mod sort;
+pub(crate) mod evidence;
+pub(crate) mod notices;
+pub(crate) mod sort;
 
 use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;

@@ -1,7 +1,7 @@
 //! Device operations on the status pane: the filters and the last outcome in the pane's border,
 //! and the retire/wipe modal over the pane.
 
-pub mod modal;
+pub(crate) mod modal;
 
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};

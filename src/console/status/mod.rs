@@ -3,7 +3,7 @@
 
 mod detail;
 mod evidence;
-pub mod notices;
+pub(crate) mod notices;
 
 use chrono::{DateTime, Duration, Utc};
 use ratatui::Frame;
