@@ -5,12 +5,10 @@
 //! `roles`; doctor reads licences from `assignedPlans` and says the Intune role check does not
 //! apply. docs/graph.md §4.3, §6, §7.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::Value;
-use stagehand::auth::StaticToken;
 use stagehand::auth::access::{Caller, PRIVILEGED_OPERATIONS};
 use stagehand::commands::devices::Session;
 use stagehand::config::Config;
@@ -19,8 +17,8 @@ use stagehand::devices::{
     ListFilter, list, run_destructive,
 };
 use stagehand::doctor::{self, DoctorOptions, Status, ids};
+use stagehand::graph::GraphClient;
 use stagehand::graph::models::{ManagementState, WipeOptions};
-use stagehand::graph::{Governor, GraphClient, Timeouts};
 use stagehand::secret::Secret;
 use stagehand::sim::{self, SimHandle, SimOptions, TenantSetup};
 use stagehand::store::{AuditLog, AuditPhase, StoreClient};
@@ -34,13 +32,7 @@ fn config() -> Config {
 }
 
 fn client(sim: &SimHandle, token: Secret) -> GraphClient {
-    GraphClient::new(
-        sim.base_url.clone(),
-        Timeouts::default(),
-        Arc::new(StaticToken(token)),
-        Arc::new(Governor::new(&[])),
-    )
-    .unwrap()
+    crate::common_graph::sim_client_with_token(sim, token)
 }
 
 /// The app's roles in the healthy simulated tenant, minus `drop`.

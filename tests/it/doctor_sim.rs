@@ -2,14 +2,12 @@
 //! broken setup, with every verdict asserted.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use stagehand::auth::StaticToken;
 use stagehand::commands::doctor::Broken;
 use stagehand::config::Config;
 use stagehand::doctor::{self, CheckResult, DoctorOptions, Status, ids};
-use stagehand::graph::{Governor, GraphClient, Timeouts};
+use stagehand::graph::GraphClient;
 use stagehand::sim::{self, SimHandle, SimOptions, TenantSetup};
 
 const STAGING: &str = "staging@contoso.example";
@@ -25,14 +23,7 @@ async fn start(tenant: TenantSetup) -> SimHandle {
 }
 
 fn client(sim: &SimHandle, scopes: &[&str]) -> GraphClient {
-    let token = sim.issue_token(scopes, Duration::from_secs(3600));
-    GraphClient::new(
-        sim.base_url.clone(),
-        Timeouts::default(),
-        Arc::new(StaticToken(token)),
-        Arc::new(Governor::new(&[])),
-    )
-    .unwrap()
+    crate::common_graph::sim_client(sim, scopes)
 }
 
 fn config() -> Config {

@@ -482,14 +482,7 @@ async fn diagnostics_that_do_not_arrive_in_time_are_listed_with_the_open_request
 
 /// A token with `scopes`, on the same tenant.
 fn client_with(sim: &SimHandle, scopes: &[&str]) -> GraphClient {
-    let token = sim.issue_token(scopes, Duration::from_secs(3600));
-    GraphClient::new(
-        sim.base_url.clone(),
-        Timeouts::default(),
-        Arc::new(StaticToken(token)),
-        Arc::new(Governor::new(&[])),
-    )
-    .unwrap()
+    crate::common_graph::sim_client(sim, scopes)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,20 +492,7 @@ async fn the_bundle_says_which_esp_applies_by_the_devices_and_users_groups() {
     let mut scopes = ALL_DELEGATED.to_vec();
     scopes.push("Device.Read.All");
     let client = client_with(&sim, &scopes);
-    let local = stagehand::evidence::Local {
-        status: None,
-        queue: None,
-        audit: Vec::new(),
-    };
-    let b = stagehand::evidence::collect(
-        &client,
-        &who,
-        &serial,
-        &local,
-        &stagehand::evidence::Options::default(),
-        &mut |_| {},
-    )
-    .await;
+    let b = bundle_without_local_state(&client, &who, &serial).await;
     let esp = json(&b, "graph/enrollment-status-page.json");
     let dev = json(&b, "graph/managed-device.json");
     let group = SimOptions::default().tenant.device_group_id;
@@ -585,20 +565,7 @@ async fn without_device_read_all_the_user_targeted_esp_applies_with_a_caveat() {
         .filter(|s| *s != "Device.Read.All")
         .collect();
     let client = client_with(&sim, &scopes);
-    let local = stagehand::evidence::Local {
-        status: None,
-        queue: None,
-        audit: Vec::new(),
-    };
-    let b = stagehand::evidence::collect(
-        &client,
-        &who,
-        &serial,
-        &local,
-        &stagehand::evidence::Options::default(),
-        &mut |_| {},
-    )
-    .await;
+    let b = bundle_without_local_state(&client, &who, &serial).await;
     let esp = json(&b, "graph/enrollment-status-page.json");
     // The device's groups are unknown: the user-targeted ESP applies, and the bundle says the
     // answer may have missed a device assignment.
@@ -611,4 +578,26 @@ async fn without_device_read_all_the_user_targeted_esp_applies_with_a_caveat() {
             .contains("permission missing"),
         "{esp}"
     );
+}
+
+/// A bundle of Graph's items only (no status row, queue or audit of this bench).
+async fn bundle_without_local_state(
+    client: &GraphClient,
+    who: &Collector,
+    serial: &str,
+) -> stagehand::evidence::Bundle {
+    let local = stagehand::evidence::Local {
+        status: None,
+        queue: None,
+        audit: Vec::new(),
+    };
+    stagehand::evidence::collect(
+        client,
+        who,
+        serial,
+        &local,
+        &stagehand::evidence::Options::default(),
+        &mut |_| {},
+    )
+    .await
 }

@@ -4,13 +4,10 @@
 //! same data dir shows the same "in stage since" and the same timeline for every device.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use stagehand::auth::StaticToken;
 use stagehand::config::Config;
-use stagehand::graph::{Governor, GraphClient, Timeouts};
+use stagehand::graph::GraphClient;
 use stagehand::sim::{self, SimHandle, SimOptions};
 use stagehand::status::poll::Poller;
 use stagehand::status::{SharedRow, Stage};
@@ -32,14 +29,7 @@ fn seen(rows: &[SharedRow]) -> Seen {
 }
 
 fn client(sim: &SimHandle) -> GraphClient {
-    let token = sim.issue_token(sim::ALL_DELEGATED, Duration::from_secs(3600));
-    GraphClient::new(
-        sim.base_url.clone(),
-        Timeouts::default(),
-        Arc::new(StaticToken(token)),
-        Arc::new(Governor::new(&[])),
-    )
-    .unwrap()
+    crate::common_graph::sim_client(sim, sim::ALL_DELEGATED)
 }
 
 /// A poller on the store of `dir` (which takes the data-dir lock), every staged device in scope.

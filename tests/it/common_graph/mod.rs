@@ -145,3 +145,26 @@ pub async fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bo
     }
     cond()
 }
+
+/// A Graph client for the simulator with `token`, its own governor (documented limits) and the
+/// default retry policy: what most simulator tests talk through.
+pub fn sim_client_with_token(
+    sim: &stagehand::sim::SimHandle,
+    token: stagehand::secret::Secret,
+) -> stagehand::graph::GraphClient {
+    stagehand::graph::GraphClient::new(
+        sim.base_url.clone(),
+        stagehand::graph::Timeouts::default(),
+        Arc::new(stagehand::auth::StaticToken(token)),
+        Arc::new(stagehand::graph::Governor::new(&[])),
+    )
+    .unwrap()
+}
+
+/// [`sim_client_with_token`] with a delegated token of `scopes`, valid for an hour.
+pub fn sim_client(
+    sim: &stagehand::sim::SimHandle,
+    scopes: &[&str],
+) -> stagehand::graph::GraphClient {
+    sim_client_with_token(sim, sim.issue_token(scopes, Duration::from_secs(3600)))
+}
