@@ -93,6 +93,8 @@ pub struct Poller {
     pub autopilot_db: Option<std::path::PathBuf>,
     /// The rows of hash devices last published, re-used while nothing about them changed.
     autopilot_rows: HashMap<String, SharedRow>,
+    /// The Autopilot devices of the last listing, by serial key (kept while no listing runs).
+    autopilot_devices: HashMap<String, crate::graph::ops::autopilot::AutopilotDevice>,
     /// Where the observed stage changes are kept (the store thread), once
     /// [`Poller::keep_timeline`] loaded what an earlier run saw.
     store: Option<StoreClient>,
@@ -120,6 +122,7 @@ impl Poller {
             autopilot: HashMap::new(),
             autopilot_db: None,
             autopilot_rows: HashMap::new(),
+            autopilot_devices: HashMap::new(),
             store: None,
         }
     }
@@ -324,23 +327,20 @@ impl Poller {
             self.autopilot_rows.clear();
             return rows;
         }
-        let needed = tracked
-            .iter()
-            .filter_map(|r| self.autopilot.get(&serial_key(&r.serial)))
-            .any(bench::imported);
-        let (devices, failed) = if needed {
+        let needed = autopilot_list_needed(&tracked, &self.autopilot, &self.autopilot_devices);
+        let mut failed = false;
+        if needed {
             cost.autopilot_lists = 1;
             match bench::devices_for(&self.client, &self.autopilot).await {
-                Ok(d) => (d, false),
+                Ok(d) => self.autopilot_devices = d,
                 Err(e) => {
                     tracing::warn!(error = %e, "Autopilot device list failed; rows marked stale");
                     self.pending += 1;
-                    (HashMap::new(), true)
+                    failed = true;
                 }
             }
-        } else {
-            (HashMap::new(), false)
-        };
+        }
+        let devices = &self.autopilot_devices;
         let mut kept = HashMap::new();
         for row in rows.iter_mut() {
             let key = serial_key(&row.serial);
@@ -666,3 +666,21 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 #[cfg(test)]
 #[path = "poll_tests.rs"]
 mod tests;
+
+/// Whether this cycle lists the Autopilot devices: while some imported registration still
+/// waits for its profile, or its device has not enrolled. Once each is assigned and enrolled
+/// nothing the listing says can change its row, so the whole-tenant listing stops.
+fn autopilot_list_needed(
+    tracked: &[&SharedRow],
+    regs: &HashMap<String, crate::autopilot::bench::Registration>,
+    last: &HashMap<String, crate::graph::ops::autopilot::AutopilotDevice>,
+) -> bool {
+    tracked.iter().any(|r| {
+        let key = serial_key(&r.serial);
+        regs.get(&key).is_some_and(|reg| {
+            crate::autopilot::bench::imported(reg)
+                && !(r.managed_device_id.is_some()
+                    && last.get(&key).is_some_and(|d| d.is_assigned()))
+        })
+    })
+}

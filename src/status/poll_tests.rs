@@ -86,3 +86,66 @@ fn identity_serial_is_the_last_field() {
     assert_eq!(k, "PF1ABC");
     assert_eq!(v.enrollment_state, EnrollmentState::Unknown);
 }
+
+#[test]
+fn the_autopilot_listing_stops_once_every_hash_device_is_assigned_and_enrolled() {
+    use crate::autopilot::bench::{ImportPhase, Registration};
+    use crate::graph::ops::autopilot::AutopilotDevice;
+    use crate::status::Stage;
+    let reg = |serial: &str, state: ImportPhase| {
+        let mut r = Registration::queued(serial, "T0E=", "", None, None, "a.csv:2".into());
+        r.import_state = state;
+        r
+    };
+    let row = |serial: &str, enrolled: bool| {
+        let mut r = crate::app::status::tests::row(serial, Stage::Registered, 1);
+        r.managed_device_id = enrolled.then(|| format!("md-{serial}").into());
+        SharedRow::new(r)
+    };
+    let device = |status: &str| AutopilotDevice {
+        deployment_profile_assignment_status: Some(status.into()),
+        ..AutopilotDevice::default()
+    };
+    let regs: HashMap<String, Registration> = [
+        ("PFA".to_string(), reg("PFA", ImportPhase::Complete)),
+        (
+            "PFB".to_string(),
+            reg("PFB", ImportPhase::AlreadyRegistered),
+        ),
+    ]
+    .into();
+    let (a_waiting, b_waiting) = (row("PFA", false), row("PFB", false));
+    let (a_in, b_in) = (row("PFA", true), row("PFB", true));
+    let assigned: HashMap<String, AutopilotDevice> = [
+        ("PFA".to_string(), device("assignedUnknownSyncState")),
+        ("PFB".to_string(), device("assignedInSync")),
+    ]
+    .into();
+    let mut half = assigned.clone();
+    half.insert("PFB".into(), device("pending"));
+
+    // Nothing listed yet: list.
+    assert!(autopilot_list_needed(
+        &[&a_waiting, &b_waiting],
+        &regs,
+        &HashMap::new()
+    ));
+    // Assigned but not enrolled: keep listing (the profile can still change before OOBE).
+    assert!(autopilot_list_needed(
+        &[&a_waiting, &b_waiting],
+        &regs,
+        &assigned
+    ));
+    // Enrolled, but one profile still pending: keep listing.
+    assert!(autopilot_list_needed(&[&a_in, &b_in], &regs, &half));
+    // Every device assigned and enrolled: no more whole-tenant listings.
+    assert!(!autopilot_list_needed(&[&a_in, &b_in], &regs, &assigned));
+    // A registration not imported yet needs no listing at all.
+    let queued: HashMap<String, Registration> =
+        [("PFA".to_string(), reg("PFA", ImportPhase::Queued))].into();
+    assert!(!autopilot_list_needed(
+        &[&a_waiting],
+        &queued,
+        &HashMap::new()
+    ));
+}
