@@ -85,9 +85,10 @@ fn step(out: &str, i: usize) -> (&str, i32) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secret_service_keeps_the_sign_in_across_processes_until_logout() {
     if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
-        eprintln!(
-            "\n!!!! SKIPPED auth_keyring: dbus-run-session or gnome-keyring-daemon is missing \
-             (apt-get install -y dbus gnome-keyring) !!!!\n"
+        crate::common::missing(
+            "auth_keyring",
+            "dbus-run-session or gnome-keyring-daemon",
+            "apt-get install -y dbus gnome-keyring",
         );
         return;
     }
@@ -169,8 +170,10 @@ async fn secret_service_keeps_the_sign_in_across_processes_until_logout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_sign_in_is_reported_by_whoami_in_a_later_session() {
     if !have("dbus-run-session") || !have("gnome-keyring-daemon") {
-        eprintln!(
-            "\n!!!! SKIPPED auth_keyring: dbus-run-session or gnome-keyring-daemon is missing !!!!\n"
+        crate::common::missing(
+            "auth_keyring",
+            "dbus-run-session or gnome-keyring-daemon",
+            "apt-get install -y dbus gnome-keyring",
         );
         return;
     }

@@ -147,8 +147,10 @@ fn rows_with_run(w: usize, h: usize, px: &[[u8; 3]], c: [u8; 3], min: usize) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_report_renders_in_headless_chromium_with_its_timelines_drawn() {
     let Some(browser) = chromium() else {
-        eprintln!(
-            "\n!!!! SKIPPED report_browser: no chromium (apt-get install -y chromium; .ci/run installs it) !!!!\n"
+        crate::common::missing(
+            "report_browser",
+            "chromium",
+            "apt-get install -y chromium; .ci/run installs it",
         );
         return;
     };

@@ -225,3 +225,13 @@ impl Sandbox {
 pub fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
+
+/// A test that needs a program this machine lacks: skipped with a loud line on a developer's
+/// machine, a failure in CI (`.ci/run` sets `STAGEHAND_TESTS_REQUIRE_ALL=1` after installing
+/// everything), so a missing package can never turn a real test into a silent pass there.
+pub fn missing(test: &str, what: &str, install: &str) {
+    if std::env::var_os("STAGEHAND_TESTS_REQUIRE_ALL").is_some() {
+        panic!("{test}: {what} is missing ({install}), and this run requires every test");
+    }
+    eprintln!("\n!!!! SKIPPED {test}: {what} is missing ({install}) !!!!\n");
+}
