@@ -20,6 +20,10 @@ pub struct Timing {
     pub sync_running: Duration,
     /// A sync within this of the previous one is 429.
     pub sync_gap: Duration,
+    /// The technician resets an imported device this long after its profile is assigned, and
+    /// it enrolls through a staging account (a managed device with its serial appears and moves
+    /// through the usual stages). `None` (the default): nobody resets it in the simulator.
+    pub enroll_after_profile: Option<Duration>,
 }
 
 impl Default for Timing {
@@ -30,6 +34,7 @@ impl Default for Timing {
             after_sync: Duration::minutes(2),
             sync_running: Duration::minutes(1),
             sync_gap: Duration::minutes(10),
+            enroll_after_profile: None,
         }
     }
 }

@@ -194,6 +194,27 @@ impl Fleet {
         ident
     }
 
+    /// A device that enrolls at `enroll_at` without a corporate identifier (Windows Autopilot:
+    /// its hardware hash was imported), then moves through the usual stages.
+    pub fn add_enrolling(
+        &mut self,
+        serial: &str,
+        manufacturer: &str,
+        model: &str,
+        enroll_at: DateTime<Utc>,
+        dir: &Directory,
+    ) {
+        let dev = self.timeline(
+            None,
+            serial.to_string(),
+            manufacturer.to_string(),
+            model.to_string(),
+            enroll_at,
+            dir,
+        );
+        self.push_device(dev);
+    }
+
     fn timeline(
         &mut self,
         identity_id: Option<String>,

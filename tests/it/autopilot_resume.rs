@@ -317,3 +317,64 @@ async fn an_import_record_gone_from_intune_is_posted_again_on_the_next_push() {
     );
     assert_eq!(import_posts(&sim), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hash_device_goes_from_profile_assigned_on_through_the_usual_stages() {
+    let opts = SimOptions {
+        devices: 0,
+        speed: 600.0,
+        ..SimOptions::default()
+    };
+    let staging = opts.staging_accounts.clone();
+    let sim = sim::start(opts).await.unwrap();
+    // The technician resets the laptop two minutes after its profile is assigned.
+    sim.set_autopilot_timing(stagehand::sim::autopilot::Timing {
+        enroll_after_profile: Some(chrono::Duration::minutes(2)),
+        ..Default::default()
+    });
+    let sb = Sandbox::new();
+    config(&sb, &staging);
+    let file = hash_file(sb.path(), "h.csv", "PFOOBE001", 71);
+    let out = run(&sb, &sim, &["intake", "import", &file]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(&sb, &sim, &["intake", "push"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // Before the reset: assigned, not enrolled; the row says where the registration stands.
+    let out = run(&sb, &sim, &["status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let r = &rows[0];
+    assert!(r["managed_device_id"].is_null(), "{r}");
+    assert!(
+        r["message"]
+            .as_str()
+            .unwrap()
+            .contains("Autopilot profile assigned"),
+        "{r}"
+    );
+
+    // An hour later it has enrolled through a staging account and moved on.
+    sim.advance(Duration::from_secs(60 * 60));
+    let out = run(&sb, &sim, &["status", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[0];
+    assert_eq!(r["serial"], "PFOOBE001", "{r}");
+    assert!(!r["managed_device_id"].is_null(), "{r}");
+    let stage = r["stage"].as_str().unwrap();
+    assert!(
+        [
+            "enrolled",
+            "provisioning",
+            "provisioned",
+            "failed",
+            "in_use",
+            "assigned"
+        ]
+        .contains(&stage),
+        "{r}"
+    );
+    assert_eq!(r["autopilot"]["profile_assigned"], true, "{r}");
+}

@@ -41,6 +41,7 @@ async fn tenant() -> Tenant {
         after_sync: chrono::Duration::minutes(1),
         sync_running: chrono::Duration::minutes(1),
         sync_gap: chrono::Duration::minutes(10),
+        ..Default::default()
     });
     let token = sim.issue_token(sim::ALL_DELEGATED, Duration::from_secs(3600));
     let client = GraphClient::new(

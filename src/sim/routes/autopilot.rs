@@ -31,11 +31,26 @@ pub fn import(st: &mut State, inc: &Incoming) -> Reply {
         );
     };
     let now = st.clock.now();
+    let before = st.autopilot.devices.len();
     match st.autopilot.import(items, now, new_id) {
-        Ok(out) => Reply::json(
-            200,
-            json!({"@odata.context": context(st, inc, "Collection(microsoft.graph.importedWindowsAutopilotDeviceIdentity)"), "value": out}),
-        ),
+        Ok(out) => {
+            if let Some(after) = st.autopilot.timing.enroll_after_profile {
+                let new: Vec<_> = st.autopilot.devices[before..].to_vec();
+                for d in new {
+                    st.fleet.add_enrolling(
+                        &d.serial,
+                        &d.manufacturer,
+                        &d.model,
+                        d.profile_at + after,
+                        &st.dir,
+                    );
+                }
+            }
+            Reply::json(
+                200,
+                json!({"@odata.context": context(st, inc, "Collection(microsoft.graph.importedWindowsAutopilotDeviceIdentity)"), "value": out}),
+            )
+        }
         Err(bad) => error(400, "BadRequest", &bad.0, inc),
     }
 }
