@@ -83,6 +83,6 @@ fn identity_serial_is_the_last_field() {
         ..Default::default()
     };
     let (k, v) = identity(&i).unwrap();
-    assert_eq!(k, "PF1ABC");
+    assert_eq!(k, SerialKey::new("PF1ABC"));
     assert_eq!(v.enrollment_state, EnrollmentState::Unknown);
 }
