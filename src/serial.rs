@@ -225,8 +225,9 @@ pub fn check_label<'a>(field: &'static str, value: &'a str) -> Result<&'a str, L
 /// serde (a JSON string) and SQLite (a `TEXT` value), so the files and outputs it is written
 /// to keep their format. It derefs to `str` for reading; it deliberately does not implement
 /// `Borrow<str>`: a map keyed by `SerialKey` is looked up with a `SerialKey`, never with a raw
-/// `&str` that might not have been normalised (which would silently miss).
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `&str` that might not have been normalised (which would silently miss). `Default` is the key
+/// of the empty serial (for containers that need one, such as an empty `SelectList`).
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SerialKey(std::sync::Arc<str>);
 
 impl SerialKey {

@@ -280,7 +280,7 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
             bench: &bench,
             now,
         };
-        match scan::accept(&r.serial, &ctx, |k| queue.contains(k)) {
+        match scan::accept(&r.serial, &ctx, |k| queue.contains_key(k)) {
             Ok(a) => {
                 if let Some(reg) = &r.autopilot {
                     let mut reg = reg.clone();
@@ -556,7 +556,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
     let mut refused = 0;
     let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
     for raw in &args.serials {
-        match scan::accept(raw, &ctx, |k| queue.contains(k)) {
+        match scan::accept(raw, &ctx, |k| queue.contains_key(k)) {
             Ok(a) => {
                 if let Some(n) = &a.notice {
                     writeln!(out, "{}: {}", escape(&a.entry.serial), escape(n))?;

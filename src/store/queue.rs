@@ -83,19 +83,13 @@ pub enum QueueEvent {
     MarkedFailed { serial: String, reason: String },
 }
 
-/// The queue: entries in insertion order plus a case-insensitive serial index. Entries are shared
-/// (`Arc`): the status feed gets the queue by cloning pointers, not 10,000 entries, on every scan;
-/// a change copies only the entry it changes.
+/// The queue: entries in insertion order plus a case-insensitive serial index ([`SerialKey`]).
+/// Entries are shared (`Arc`): the status feed gets the queue by cloning pointers, not 10,000
+/// entries, on every scan; a change copies only the entry it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Queue {
     entries: Vec<Arc<QueueEntry>>,
     index: HashMap<SerialKey, usize>,
-}
-
-/// The key of a serial as a `String`: the intake pane's row keys and sets are still plain
-/// strings. Everything else uses [`SerialKey`], whose rule this is (trim, upper-case).
-pub fn serial_key(serial: &str) -> String {
-    serial.trim().to_uppercase()
 }
 
 impl Queue {
