@@ -26,7 +26,7 @@ pub mod report;
 pub mod review;
 pub(crate) mod runtime;
 pub mod secret;
-pub(crate) mod serial;
+pub mod serial;
 pub mod sim;
 pub mod status;
 pub mod store;

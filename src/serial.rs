@@ -215,6 +215,106 @@ pub fn check_label<'a>(field: &'static str, value: &'a str) -> Result<&'a str, L
     }
 }
 
+/// A serial as devices are matched on: trimmed and upper-cased, so `" pf3abc12"` and
+/// `"PF3ABC12"` are one key. The only way to make one is to normalise ([`SerialKey::new`],
+/// `From<&str>`, deserializing), so a map keyed by `SerialKey` cannot hold a serial that was
+/// not. Cloning copies a pointer (`Arc<str>`), so the status tracker and poller hand one key
+/// around a poll instead of normalising the serial again at every look-up.
+///
+/// It reads as the plain string everywhere: `Display`, `Debug` (as a `String` would, quoted),
+/// serde (a JSON string) and SQLite (a `TEXT` value), so the files and outputs it is written
+/// to keep their format. It derefs to `str` for reading; it deliberately does not implement
+/// `Borrow<str>`: a map keyed by `SerialKey` is looked up with a `SerialKey`, never with a raw
+/// `&str` that might not have been normalised (which would silently miss). `Default` is the key
+/// of the empty serial (for containers that need one, such as an empty `SelectList`).
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SerialKey(std::sync::Arc<str>);
+
+impl SerialKey {
+    /// The key of `serial`: trimmed, upper-cased. A serial that already is (the usual case:
+    /// validation upper-cases scans) costs one allocation, no intermediate `String`.
+    pub fn new(serial: &str) -> Self {
+        let t = serial.trim();
+        if t.is_ascii() {
+            if t.bytes().any(|b| b.is_ascii_lowercase()) {
+                Self(t.to_ascii_uppercase().into())
+            } else {
+                Self(t.into())
+            }
+        } else {
+            Self(t.to_uppercase().into())
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for SerialKey {
+    fn from(serial: &str) -> Self {
+        Self::new(serial)
+    }
+}
+
+impl From<&String> for SerialKey {
+    fn from(serial: &String) -> Self {
+        Self::new(serial)
+    }
+}
+
+impl std::ops::Deref for SerialKey {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for SerialKey {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SerialKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SerialKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl serde::Serialize for SerialKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SerialKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        Ok(Self::new(&s))
+    }
+}
+
+impl rusqlite::ToSql for SerialKey {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(
+            rusqlite::types::ValueRef::Text(self.0.as_bytes()),
+        ))
+    }
+}
+
+impl rusqlite::types::FromSql for SerialKey {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        v.as_str().map(Self::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,5 +488,45 @@ mod tests {
                 Err(SerialError::TooLong { len }) => proptest::prop_assert!(len > MAX_LEN),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::SerialKey;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_key_is_the_serial_trimmed_and_upper_cased() {
+        assert_eq!(&*SerialKey::new("  pf3abc12\t"), "PF3ABC12");
+        assert_eq!(SerialKey::new("Pf3-Ab/c_1 2").as_str(), "PF3-AB/C_1 2");
+        assert_eq!(SerialKey::from("PF3ABC12"), SerialKey::new(" pf3Abc12 "));
+        // Beyond ASCII, as `str::to_uppercase` does.
+        assert_eq!(&*SerialKey::new("straße"), "STRASSE");
+        assert_eq!(&*SerialKey::new(""), "");
+    }
+
+    #[test]
+    fn two_spellings_are_one_map_key() {
+        let mut m = HashMap::new();
+        m.insert(SerialKey::new("pf1"), 1);
+        m.insert(SerialKey::new(" PF1 "), 2);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[&SerialKey::new("Pf1")], 2);
+    }
+
+    #[test]
+    fn it_reads_as_the_plain_string() {
+        let k = SerialKey::new("pf1");
+        assert_eq!(k.to_string(), "PF1");
+        assert_eq!(format!("{k:?}"), format!("{:?}", "PF1".to_string()));
+        assert_eq!(serde_json::to_string(&k).unwrap(), r#""PF1""#);
+        let back: SerialKey = serde_json::from_str(r#"" pf1""#).unwrap();
+        assert_eq!(back, k);
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        let (text, back): (String, SerialKey) = db
+            .query_row("SELECT ?1, ?1", [&k], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((text.as_str(), back), ("PF1", k));
     }
 }

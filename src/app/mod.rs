@@ -322,12 +322,12 @@ impl App {
             .selected_index()
             .and_then(|i| self.status.rows.get(i));
         let queue = row.and_then(|r| {
-            let k = crate::store::queue::serial_key(&r.serial);
+            let k = crate::serial::SerialKey::new(&r.serial);
             self.intake
                 .queue
                 .entries()
                 .iter()
-                .find(|e| crate::store::queue::serial_key(&e.serial) == k)
+                .find(|e| crate::serial::SerialKey::new(&e.serial) == k)
                 .cloned()
         });
         self.status

@@ -16,8 +16,8 @@ use serde::Serialize;
 
 use super::api::AutopilotDevice;
 use crate::graph::{GraphClient, GraphError};
+use crate::serial::SerialKey;
 use crate::store::db::time_text;
-use crate::store::queue::serial_key;
 
 /// How long "waiting for profile assignment" may last after the import completed before the
 /// device is flagged stuck. The service usually assigns within minutes; a sync brings it down.
@@ -124,7 +124,7 @@ pub fn put(tx: &Transaction<'_>, r: &Registration) -> rusqlite::Result<()> {
              completed_at = excluded.completed_at, updated_at = excluded.updated_at",
     )?
     .execute(params![
-        serial_key(&r.serial),
+        SerialKey::new(&r.serial),
         r.serial,
         r.hash_text,
         r.product_id,
@@ -151,7 +151,7 @@ pub fn record(
     let key;
     match p {
         Progress::Posted { serial, import_id } => {
-            key = serial_key(serial);
+            key = SerialKey::new(serial);
             tx.prepare_cached(
                 "UPDATE autopilot_registrations SET import_id = ?2, import_state = 'importing',
                      message = NULL, updated_at = ?3 WHERE serial_key = ?1",
@@ -159,7 +159,7 @@ pub fn record(
             .execute(params![key, import_id, time_text(&now)])?;
         }
         Progress::Lost { serial } => {
-            key = serial_key(serial);
+            key = SerialKey::new(serial);
             tx.prepare_cached(
                 "UPDATE autopilot_registrations SET import_id = NULL, import_state = 'queued',
                      updated_at = ?2 WHERE serial_key = ?1",
@@ -172,7 +172,7 @@ pub fn record(
             registration_id,
             message,
         } => {
-            key = serial_key(serial);
+            key = SerialKey::new(serial);
             let completed = matches!(
                 phase,
                 ImportPhase::Complete | ImportPhase::AlreadyRegistered
@@ -198,7 +198,7 @@ pub fn record(
 }
 
 /// Every queued registration by serial key. A row this version cannot read is an error naming it.
-pub fn load(conn: &Connection) -> Result<HashMap<String, Registration>, String> {
+pub fn load(conn: &Connection) -> Result<HashMap<SerialKey, Registration>, String> {
     let mut st = conn
         .prepare_cached(
             "SELECT serial_key, serial, hash, product_id, group_tag, assigned_user, source,
@@ -209,7 +209,7 @@ pub fn load(conn: &Connection) -> Result<HashMap<String, Registration>, String> 
     let rows = st
         .query_map([], |r| {
             Ok((
-                r.get::<_, String>(0)?,
+                r.get::<_, SerialKey>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
@@ -292,8 +292,8 @@ pub fn imported(r: &Registration) -> bool {
 /// No request at all while no import has completed.
 pub async fn devices_for(
     client: &GraphClient,
-    regs: &HashMap<String, Registration>,
-) -> Result<HashMap<String, AutopilotDevice>, GraphError> {
+    regs: &HashMap<SerialKey, Registration>,
+) -> Result<HashMap<SerialKey, AutopilotDevice>, GraphError> {
     let mut out = HashMap::new();
     if !regs.values().any(imported) {
         return Ok(out);
@@ -303,7 +303,7 @@ pub async fn devices_for(
             let Some(serial) = d.serial_number.as_deref() else {
                 return;
             };
-            let key = serial_key(serial);
+            let key = SerialKey::new(serial);
             let Some(r) = regs.get(&key) else { return };
             // Several devices with one serial: the registration's own id wins.
             let own = r.registration_id.as_deref() == Some(d.id.as_str());
@@ -318,7 +318,7 @@ pub async fn devices_for(
 /// Reads the registrations from the database file without the data-dir lock (a reader beside
 /// the writer, as `docs/store.md` allows): the status poller of the console and `status`.
 /// A missing database has none.
-pub fn load_file(db: &std::path::Path) -> Result<HashMap<String, Registration>, String> {
+pub fn load_file(db: &std::path::Path) -> Result<HashMap<SerialKey, Registration>, String> {
     if !db.exists() {
         return Ok(HashMap::new());
     }
@@ -491,13 +491,13 @@ mod tests {
         .unwrap();
         tx.commit().unwrap();
         let all = load(&c).unwrap();
-        let a = &all["PF1"];
+        let a = &all[&SerialKey::new("PF1")];
         assert_eq!(a.import_id.as_deref(), Some("imp-1"));
         assert_eq!(a.import_state, ImportPhase::Complete);
         assert_eq!(a.registration_id.as_deref(), Some("ap-1"));
         assert_eq!(a.completed_at, Some(t0));
         assert_eq!(a.group_tag.as_deref(), Some("Kiosk"));
-        let b = &all["PF2"];
+        let b = &all[&SerialKey::new("PF2")];
         assert_eq!(b.import_state, ImportPhase::Error);
         assert_eq!(b.completed_at, None);
         // Removing the queue entry removes its registration.
@@ -510,7 +510,7 @@ mod tests {
         )
         .unwrap();
         tx.commit().unwrap();
-        assert!(!load(&c).unwrap().contains_key("PF2"));
+        assert!(!load(&c).unwrap().contains_key(&SerialKey::new("PF2")));
     }
 
     #[test]

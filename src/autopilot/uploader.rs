@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use super::bench::{ImportPhase, Registration};
 use super::import::{Outcome, Planned, Report, Run};
 use crate::app::intake::{UploadOutcome, UploadResult};
+use crate::serial::SerialKey;
 use crate::store::QueueEntry;
-use crate::store::queue::serial_key;
 
 /// What the entry shows while its profile is not assigned yet.
 pub const WAITING: &str = "imported to Autopilot; waiting for profile assignment";
@@ -25,12 +25,12 @@ pub const WAITING: &str = "imported to Autopilot; waiting for profile assignment
 /// Splits hash entries into imports to run and entries already settled by an earlier run.
 pub fn prepare(
     entries: &[QueueEntry],
-    regs: &HashMap<String, Registration>,
+    regs: &HashMap<SerialKey, Registration>,
 ) -> (Vec<Planned>, Vec<UploadOutcome>) {
     let mut planned = Vec::new();
     let mut done = Vec::new();
     for e in entries {
-        let Some(r) = regs.get(&serial_key(&e.serial)) else {
+        let Some(r) = regs.get(&SerialKey::new(&e.serial)) else {
             continue;
         };
         let settled = match r.import_state {
@@ -115,7 +115,7 @@ pub fn outcomes(report: Report) -> Vec<UploadOutcome> {
 pub async fn upload(
     run: Run<'_>,
     entries: &[QueueEntry],
-    regs: &HashMap<String, Registration>,
+    regs: &HashMap<SerialKey, Registration>,
 ) -> Vec<UploadOutcome> {
     let (planned, mut done) = prepare(entries, regs);
     if !planned.is_empty() {
@@ -160,7 +160,7 @@ mod tests {
         c.import_state = ImportPhase::Error;
         c.import_id = Some("imp-3".into());
         for r in [a, b, c] {
-            regs.insert(r.serial.clone(), r);
+            regs.insert(SerialKey::new(&r.serial), r);
         }
         let entries = [entry("PF1"), entry("PF2"), entry("PF3"), entry("PLAIN")];
         let (planned, done) = prepare(&entries, &regs);

@@ -25,7 +25,7 @@ use crate::text::escape;
 pub(crate) async fn push(
     db: &mut Store,
     queue: &mut Queue,
-    regs: &HashMap<String, Registration>,
+    regs: &HashMap<crate::serial::SerialKey, Registration>,
     hashes: &[QueueEntry],
     client: &GraphClient,
     data_dir: &Path,

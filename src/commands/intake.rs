@@ -280,7 +280,7 @@ fn import(args: &ImportArgs, config: &Config, data_dir: &Path) -> anyhow::Result
             bench: &bench,
             now,
         };
-        match scan::accept(&r.serial, &ctx, |k| queue.contains(k)) {
+        match scan::accept(&r.serial, &ctx, |k| queue.contains_key(k)) {
             Ok(a) => {
                 if let Some(reg) = &r.autopilot {
                     let mut reg = reg.clone();
@@ -342,7 +342,7 @@ pub async fn run_push(
         .iter()
         .filter(|e| matches!(e.state, EntryState::Queued | EntryState::Uploading))
         .map(|e| QueueEntry::clone(e))
-        .partition(|e| registrations.contains_key(&crate::store::queue::serial_key(&e.serial)));
+        .partition(|e| registrations.contains_key(&crate::serial::SerialKey::new(&e.serial)));
     let (mut registered, mut rejected, mut failed) = (0usize, 0usize, 0usize);
     if !hashes.is_empty() {
         let counts = super::autopilot_push::push(
@@ -442,7 +442,7 @@ pub async fn run_remove(
     actor: &str,
     confirm: &mut dyn FnMut(&str) -> bool,
 ) -> anyhow::Result<ExitCode> {
-    use crate::store::queue::serial_key;
+    use crate::serial::SerialKey;
     use crate::store::{AuditLog, AuditRecord, EntryState};
     let (mut journal, mut queue, report) = Store::open(data_dir)?;
     if report.notice.is_some() {
@@ -452,7 +452,7 @@ pub async fn run_remove(
     let mut refused = 0usize;
     for raw in &args.serials {
         let serial = raw.trim();
-        match queue.get(&serial_key(serial)) {
+        match queue.get(&SerialKey::new(serial)) {
             Some(e) if e.state == EntryState::Registered && e.imported_id.is_some() => {
                 targets.push((e.serial.clone(), e.imported_id.clone().unwrap_or_default()));
             }
@@ -556,7 +556,7 @@ fn add(args: &AddArgs, config: &Config, data_dir: &Path) -> anyhow::Result<ExitC
     let mut refused = 0;
     let mut out = crate::text::TermWriter::new(std::io::stdout().lock());
     for raw in &args.serials {
-        match scan::accept(raw, &ctx, |k| queue.contains(k)) {
+        match scan::accept(raw, &ctx, |k| queue.contains_key(k)) {
             Ok(a) => {
                 if let Some(n) = &a.notice {
                     writeln!(out, "{}: {}", escape(&a.entry.serial), escape(n))?;

@@ -18,10 +18,10 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::graph::GraphClient;
+use crate::serial::SerialKey;
 use crate::status::DeviceStatus;
 use crate::status::poll::Poller;
 use crate::store::Store;
-use crate::store::queue::serial_key;
 use crate::text::escape as esc;
 
 #[derive(Debug, Clone, Args)]
@@ -92,11 +92,11 @@ async fn answer(
     if report.notice.is_some() {
         eprintln!("{report}");
     }
-    let wanted: Vec<String> = args.serials.iter().map(|s| serial_key(s)).collect();
+    let wanted: Vec<SerialKey> = args.serials.iter().map(|s| SerialKey::new(s)).collect();
     let entries: Vec<_> = queue
         .entries()
         .iter()
-        .filter(|e| wanted.is_empty() || wanted.contains(&serial_key(&e.serial)))
+        .filter(|e| wanted.is_empty() || wanted.contains(&SerialKey::new(&e.serial)))
         .cloned()
         .collect();
     let mut poller = Poller::new(client, config.clone());

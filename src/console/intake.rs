@@ -153,7 +153,7 @@ fn draw_queue(frame: &mut Frame, app: &App, area: Rect) {
     let selected = if s.input_focused {
         None
     } else {
-        s.list.selected_key().map(String::as_str)
+        s.list.selected_key().map(|k| k.as_str())
     };
     let rows = s.list.window().iter().filter_map(|&i| {
         let key = s.list_key(i)?;

@@ -12,9 +12,9 @@ use super::{Bundle, Collector, Local, Options, Redactor, collect, verify};
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::confirm::parse_duration;
+use crate::serial::SerialKey;
 use crate::status::DeviceStatus;
 use crate::status::poll::Poller;
-use crate::store::queue::serial_key;
 use crate::store::{AuditLog, AuditRecord, QueueEntry};
 
 #[derive(Debug, Clone, Args)]
@@ -110,7 +110,7 @@ pub fn local_for<'a>(
     queue: Option<&'a QueueEntry>,
     audit: &'a [AuditRecord],
 ) -> Local<'a> {
-    let key = serial_key(serial);
+    let key = SerialKey::new(serial);
     let device_id = status.and_then(|s| s.managed_device_id.as_deref());
     Local {
         status,
@@ -118,7 +118,9 @@ pub fn local_for<'a>(
         audit: audit
             .iter()
             .filter(|r| {
-                r.serial.as_deref().is_some_and(|s| serial_key(s) == key)
+                r.serial
+                    .as_deref()
+                    .is_some_and(|s| SerialKey::new(s) == key)
                     || (device_id.is_some()
                         && r.device_id.as_deref().map(str::to_ascii_lowercase)
                             == device_id.map(str::to_ascii_lowercase))
@@ -166,10 +168,10 @@ pub async fn run_with(
     for n in &notes {
         writeln!(out, "note: {n}")?;
     }
-    let keys: Vec<String> = args.serials.iter().map(|s| serial_key(s)).collect();
+    let keys: Vec<SerialKey> = args.serials.iter().map(|s| SerialKey::new(s)).collect();
     let entries: Vec<QueueEntry> = queue
         .into_iter()
-        .filter(|e| keys.contains(&serial_key(&e.serial)))
+        .filter(|e| keys.contains(&SerialKey::new(&e.serial)))
         .collect();
     let mut poller = Poller::new(client.clone(), config.clone());
     poller.extra_serials = args.serials.clone();
@@ -192,9 +194,9 @@ pub async fn run_with(
     };
     let mut bundles = Vec::new();
     for serial in &args.serials {
-        let key = serial_key(serial);
-        let status = rows.iter().find(|r| serial_key(&r.serial) == key);
-        let queue = entries.iter().find(|e| serial_key(&e.serial) == key);
+        let key = SerialKey::new(serial);
+        let status = rows.iter().find(|r| SerialKey::new(&r.serial) == key);
+        let queue = entries.iter().find(|e| SerialKey::new(&e.serial) == key);
         let local = local_for(serial, status, queue, &audit);
         let mut lines = Vec::new();
         let mut progress = |l: String| lines.push(l);

@@ -214,7 +214,7 @@ pub async fn upload_any(
     let (hash, plain): (Vec<QueueEntry>, Vec<QueueEntry>) = batch
         .iter()
         .cloned()
-        .partition(|e| regs.contains_key(&crate::store::queue::serial_key(&e.serial)));
+        .partition(|e| regs.contains_key(&crate::serial::SerialKey::new(&e.serial)));
     let mut out = Vec::with_capacity(batch.len());
     if !hash.is_empty() {
         let mut lines = LogLines;

@@ -440,7 +440,7 @@ impl Notifier {
             return Ok(None);
         };
         let audit = crate::evidence::command::audit_records(&self.data_dir);
-        let key = crate::store::queue::serial_key(&ep.serial);
+        let key = crate::serial::SerialKey::new(&ep.serial);
         let local = Local {
             status: None,
             queue: None,
@@ -449,7 +449,7 @@ impl Notifier {
                 .filter(|r| {
                     r.serial
                         .as_deref()
-                        .is_some_and(|s| crate::store::queue::serial_key(s) == key)
+                        .is_some_and(|s| crate::serial::SerialKey::new(s) == key)
                 })
                 .collect(),
         };

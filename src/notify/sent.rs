@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::NotifyConfig;
 use super::episodes::{Change, Kind};
+use crate::serial::SerialKey;
 use crate::status::DeviceStatus;
-use crate::store::queue::serial_key;
 use crate::store::{Store, StoreError, state};
 use rusqlite::{Connection, Transaction};
 
@@ -99,7 +99,7 @@ pub struct SentState {
 }
 
 fn key(serial: &str, kind: Kind) -> String {
-    format!("{}|{}", serial_key(serial), kind.label())
+    format!("{}|{}", SerialKey::new(serial), kind.label())
 }
 
 impl SentState {
@@ -223,7 +223,7 @@ impl SentState {
                     (true, false) => {
                         let id = format!(
                             "{}:{}:{}",
-                            serial_key(&row.serial),
+                            SerialKey::new(&row.serial),
                             kind.label(),
                             now.format("%Y%m%dT%H%M%SZ")
                         );

@@ -20,10 +20,10 @@ pub use svg::colour;
 use crate::config::Config;
 use crate::graph::GraphClient;
 use crate::review::confirm::parse_duration;
+use crate::serial::SerialKey;
 use crate::status::poll::Poller;
 use crate::status::{DeviceStatus, Stage};
 use crate::store::QueueEntry;
-use crate::store::queue::serial_key;
 
 #[derive(Debug, Clone, Args)]
 pub struct ReportArgs {
@@ -157,8 +157,8 @@ pub fn build(
     let devices = rows
         .iter()
         .map(|r| {
-            let key = serial_key(&r.serial);
-            let q = queue.iter().find(|e| serial_key(&e.serial) == key);
+            let key = SerialKey::new(&r.serial);
+            let q = queue.iter().find(|e| SerialKey::new(&e.serial) == key);
             let code = r.code.as_deref().map(str::to_string);
             let explained = code
                 .as_deref()
@@ -175,7 +175,7 @@ pub fn build(
                 milestones: milestones(r, q),
                 evidence: bundles
                     .iter()
-                    .find(|(s, _)| serial_key(s) == key)
+                    .find(|(s, _)| SerialKey::new(s) == key)
                     .map(|(_, p)| link(page, p)),
             }
         })
@@ -201,14 +201,14 @@ pub async fn run(
     for n in &notes {
         writeln!(out, "note: {n}")?;
     }
-    let keys: Vec<String> = args.serials.iter().map(|s| serial_key(s)).collect();
+    let keys: Vec<SerialKey> = args.serials.iter().map(|s| SerialKey::new(s)).collect();
     let cutoff = args
         .since
         .and_then(|d| chrono::Duration::from_std(d).ok())
         .and_then(|d| now.checked_sub_signed(d));
     let entries: Vec<QueueEntry> = queue
         .into_iter()
-        .filter(|e| keys.is_empty() || keys.contains(&serial_key(&e.serial)))
+        .filter(|e| keys.is_empty() || keys.contains(&SerialKey::new(&e.serial)))
         .filter(|e| cutoff.is_none_or(|c| e.scanned_at >= c))
         .collect();
     let mut scope = match (&args.since, args.serials.len()) {

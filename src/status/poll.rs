@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::plan::{self, Cadence, Read};
-use super::tracker::PlannedRead;
+use super::tracker::{ListedSerial, PlannedRead};
 use super::{
     DeviceRow, EnrollmentState, IdentityInput, Listed, LoggedOn, PrimaryRead, QueueInput,
     ReadAnswer, ReportRow, SharedRow, Thresholds, Tracker, UserRef,
@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::graph::models::{ImportedDeviceIdentity, ManagedDevice, ManagedDeviceSummary, User};
 use crate::graph::ops::AutopilotDeployment;
 use crate::graph::{BatchRequest, BatchResponse, DeviceFilter, GraphClient, GraphError};
-use crate::store::queue::serial_key;
+use crate::serial::SerialKey;
 use crate::store::{QueueEntry, StoreClient};
 
 /// The list `$select`: only what the pane and the derivation read.
@@ -62,7 +62,7 @@ pub struct CycleCost {
 }
 
 /// The deployment report by serial key, shared with the rows built from it.
-type ReportMap = HashMap<String, Arc<ReportRow>>;
+type ReportMap = HashMap<SerialKey, Arc<ReportRow>>;
 
 /// Polling state kept between cycles.
 pub struct Poller {
@@ -72,10 +72,10 @@ pub struct Poller {
     pub all_staged: bool,
     cadence: Cadence,
     report: Option<(DateTime<Utc>, ReportMap)>,
-    identities: Option<(DateTime<Utc>, HashMap<String, IdentityInput>)>,
+    identities: Option<(DateTime<Utc>, HashMap<SerialKey, IdentityInput>)>,
     /// The tracked devices as listed last cycle: a device listed again re-uses what did not
     /// change (the whole row, or its text), so two polls do not hold two copies.
-    listed: HashMap<String, Arc<DeviceRow>>,
+    listed: HashMap<SerialKey, Arc<DeviceRow>>,
     pub last_cost: CycleCost,
     /// Some device was still moving at the last cycle (true before the first).
     pub moving: bool,
@@ -88,13 +88,13 @@ pub struct Poller {
     /// Devices queued from hash files (`autopilot_registrations`), by serial key: their rows
     /// show the import and the profile assignment until they enroll. Read from `autopilot_db`
     /// at each cycle when that is set.
-    pub autopilot: HashMap<String, crate::autopilot::bench::Registration>,
+    pub autopilot: HashMap<SerialKey, crate::autopilot::bench::Registration>,
     /// The database to read the registrations from at each cycle (a reader beside the writer).
     pub autopilot_db: Option<std::path::PathBuf>,
     /// The rows of hash devices last published, re-used while nothing about them changed.
-    autopilot_rows: HashMap<String, SharedRow>,
+    autopilot_rows: HashMap<SerialKey, SharedRow>,
     /// The Autopilot devices of the last listing, by serial key (kept while no listing runs).
-    autopilot_devices: HashMap<String, crate::graph::ops::autopilot::AutopilotDevice>,
+    autopilot_devices: HashMap<SerialKey, crate::graph::ops::autopilot::AutopilotDevice>,
     /// Where the observed stage changes are kept (the store thread), once
     /// [`Poller::keep_timeline`] loaded what an earlier run saw.
     store: Option<StoreClient>,
@@ -252,7 +252,7 @@ impl Poller {
             }
         }
         // Only tracked serials are kept.
-        let tracked: HashSet<String> = l.serials.iter().map(|s| serial_key(s)).collect();
+        let tracked: HashSet<&SerialKey> = l.serials.iter().map(|s| &s.key).collect();
         l.devices.retain(|k, _| tracked.contains(k));
 
         // Round 1: the device reads whose answers may have changed.
@@ -281,7 +281,7 @@ impl Poller {
         self.last_cost = cost;
         self.pending = self.tracker.pending(&l, now) + slow_failed;
         let rows = self.tracker.finish(&l, now);
-        let rows = self.autopilot_rows(rows, now, &mut cost).await;
+        let rows = self.autopilot_rows(rows, &l.serials, now, &mut cost).await;
         self.last_cost = cost;
         self.save_changes().await;
         self.listed = std::mem::take(&mut l.devices);
@@ -300,10 +300,11 @@ impl Poller {
     /// by serial. Until a device enrolls its message is the registration's ("importing to
     /// Autopilot", "waiting for profile assignment: 6 min", …), and a wait for the profile past
     /// `PROFILE_STUCK_AFTER` flags it stuck. A failed listing keeps what the store knows and
-    /// flags those rows stale.
+    /// flags those rows stale. `listed` are the rows' serials, in the same order.
     async fn autopilot_rows(
         &mut self,
         mut rows: Vec<SharedRow>,
+        listed: &[ListedSerial],
         now: DateTime<Utc>,
         cost: &mut CycleCost,
     ) -> Vec<SharedRow> {
@@ -319,15 +320,15 @@ impl Poller {
             self.autopilot_rows.clear();
             return rows;
         }
-        let tracked: Vec<&SharedRow> = rows
+        let tracked: Vec<&bench::Registration> = listed
             .iter()
-            .filter(|r| self.autopilot.contains_key(&serial_key(&r.serial)))
+            .filter_map(|s| self.autopilot.get(&s.key))
             .collect();
         if tracked.is_empty() {
             self.autopilot_rows.clear();
             return rows;
         }
-        let needed = autopilot_list_needed(&tracked, &self.autopilot, &self.autopilot_devices);
+        let needed = autopilot_list_needed(&rows, listed, &self.autopilot, &self.autopilot_devices);
         let mut failed = false;
         if needed {
             cost.autopilot_lists = 1;
@@ -342,19 +343,18 @@ impl Poller {
         }
         let devices = &self.autopilot_devices;
         let mut kept = HashMap::new();
-        for row in rows.iter_mut() {
-            let key = serial_key(&row.serial);
-            let Some(reg) = self.autopilot.get(&key) else {
+        for (row, ListedSerial { key, .. }) in rows.iter_mut().zip(listed) {
+            let Some(reg) = self.autopilot.get(key) else {
                 continue;
             };
-            let view = bench::view_of(reg, devices.get(&key), now);
+            let view = bench::view_of(reg, devices.get(key), now);
             let new = bench::row_with(row, view, failed && bench::imported(reg));
-            let shared = match self.autopilot_rows.get(&key) {
+            let shared = match self.autopilot_rows.get(key) {
                 Some(old) if **old == new => old.clone(),
                 _ => Arc::new(new),
             };
             *row = shared.clone();
-            kept.insert(key, shared);
+            kept.insert(key.clone(), shared);
         }
         self.autopilot_rows = kept;
         rows
@@ -365,8 +365,11 @@ impl Poller {
         let mut l = Listed::default();
         for e in queue {
             let e = e.borrow();
-            let key = serial_key(&e.serial);
-            l.serials.push(e.serial.clone());
+            let key = SerialKey::new(&e.serial);
+            l.serials.push(ListedSerial {
+                serial: e.serial.clone(),
+                key: key.clone(),
+            });
             l.queue.insert(
                 key.clone(),
                 QueueInput {
@@ -384,8 +387,12 @@ impl Poller {
             }
         }
         for s in &self.extra_serials {
-            if !l.queue.contains_key(&serial_key(s)) {
-                l.serials.push(s.clone());
+            let key = SerialKey::new(s);
+            if !l.queue.contains_key(&key) {
+                l.serials.push(ListedSerial {
+                    serial: s.clone(),
+                    key,
+                });
             }
         }
         l
@@ -399,7 +406,7 @@ impl Poller {
         self.client
             .each_autopilot_v2_deployment(None, |r| {
                 if !r.serial_number.is_empty() {
-                    let key = serial_key(&r.serial_number);
+                    let key = SerialKey::new(&r.serial_number);
                     let row = report_row(&r);
                     let row = match previous.get(&key) {
                         Some(old) if **old == row => old.clone(),
@@ -417,7 +424,7 @@ impl Poller {
     async fn list_devices(
         &self,
         window: DateTime<Utc>,
-    ) -> Result<HashMap<String, Arc<DeviceRow>>, GraphError> {
+    ) -> Result<HashMap<SerialKey, Arc<DeviceRow>>, GraphError> {
         let mut out = HashMap::new();
         let filter = DeviceFilter::EnrolledAfter(window);
         self.client
@@ -426,7 +433,7 @@ impl Poller {
                 else {
                     return;
                 };
-                let key = serial_key(serial);
+                let key = SerialKey::new(serial);
                 let row = device_row_like(d, self.listed.get(&key));
                 out.insert(key, row);
             })
@@ -435,7 +442,7 @@ impl Poller {
     }
 
     /// Corporate identifiers by serial, converted page by page.
-    async fn list_identities(&self) -> Result<HashMap<String, IdentityInput>, GraphError> {
+    async fn list_identities(&self) -> Result<HashMap<SerialKey, IdentityInput>, GraphError> {
         let mut out = HashMap::new();
         self.client
             .for_each_imported_identity(|i| out.extend(identity(&i)))
@@ -447,8 +454,8 @@ impl Poller {
     /// or a single read's `enrolledByUserPrincipalName`).
     fn add_staged(&self, l: &mut Listed) {
         let staging = &self.config.staging;
-        let tracked: HashSet<String> = l.serials.iter().map(|s| serial_key(s)).collect();
-        let mut extra: Vec<String> = l
+        let tracked: HashSet<&SerialKey> = l.serials.iter().map(|s| &s.key).collect();
+        let mut extra: Vec<SerialKey> = l
             .devices
             .iter()
             .filter(|(k, _)| !tracked.contains(*k))
@@ -468,7 +475,11 @@ impl Poller {
             .map(|(k, _)| k.clone())
             .collect();
         extra.sort();
-        l.serials.extend(extra);
+        // Found by scope, not scanned: the row shows the key.
+        l.serials.extend(extra.into_iter().map(|key| ListedSerial {
+            serial: key.to_string(),
+            key,
+        }));
     }
 
     /// Runs the planned device reads in `$batch`es of 20, a few batches at a time, recording each
@@ -492,9 +503,10 @@ impl Poller {
             let mut unusable = 0;
             for (r, resp) in chunk.iter().zip(answers) {
                 match device_answer(r.read, resp) {
-                    Some(a) => self
-                        .tracker
-                        .record(&r.serial, &r.device_id, a, r.row.clone()),
+                    Some(a) => {
+                        self.tracker
+                            .record(r.serial.clone(), &r.device_id, a, r.row.clone())
+                    }
                     None => unusable += 1,
                 }
             }
@@ -622,7 +634,7 @@ fn device_row(d: ManagedDeviceSummary) -> DeviceRow {
 }
 
 /// The serial of an identity: the last field of `manufacturer,model,serial`, else the whole value.
-fn identity(i: &ImportedDeviceIdentity) -> Option<(String, IdentityInput)> {
+fn identity(i: &ImportedDeviceIdentity) -> Option<(SerialKey, IdentityInput)> {
     let value = i.imported_device_identifier.as_deref()?;
     let serial = value.rsplit([',', ';']).next().unwrap_or(value);
     // A member this build does not know reads as `unknown`, as a missing one does.
@@ -631,7 +643,7 @@ fn identity(i: &ImportedDeviceIdentity) -> Option<(String, IdentityInput)> {
         Some(s) => s,
     };
     Some((
-        serial_key(serial),
+        SerialKey::new(serial),
         IdentityInput {
             enrollment_state: state,
             last_contacted: i.last_contacted_date_time,
@@ -671,16 +683,16 @@ mod tests;
 /// waits for its profile, or its device has not enrolled. Once each is assigned and enrolled
 /// nothing the listing says can change its row, so the whole-tenant listing stops.
 fn autopilot_list_needed(
-    tracked: &[&SharedRow],
-    regs: &HashMap<String, crate::autopilot::bench::Registration>,
-    last: &HashMap<String, crate::graph::ops::autopilot::AutopilotDevice>,
+    rows: &[SharedRow],
+    listed: &[ListedSerial],
+    regs: &HashMap<SerialKey, crate::autopilot::bench::Registration>,
+    last: &HashMap<SerialKey, crate::graph::ops::autopilot::AutopilotDevice>,
 ) -> bool {
-    tracked.iter().any(|r| {
-        let key = serial_key(&r.serial);
-        regs.get(&key).is_some_and(|reg| {
+    rows.iter().zip(listed).any(|(r, l)| {
+        regs.get(&l.key).is_some_and(|reg| {
             crate::autopilot::bench::imported(reg)
                 && !(r.managed_device_id.is_some()
-                    && last.get(&key).is_some_and(|d| d.is_assigned()))
+                    && last.get(&l.key).is_some_and(|d| d.is_assigned()))
         })
     })
 }

@@ -83,7 +83,7 @@ fn identity_serial_is_the_last_field() {
         ..Default::default()
     };
     let (k, v) = identity(&i).unwrap();
-    assert_eq!(k, "PF1ABC");
+    assert_eq!(k, SerialKey::new("PF1ABC"));
     assert_eq!(v.enrollment_state, EnrollmentState::Unknown);
 }
 
@@ -106,46 +106,39 @@ fn the_autopilot_listing_stops_once_every_hash_device_is_assigned_and_enrolled()
         deployment_profile_assignment_status: Some(status.into()),
         ..AutopilotDevice::default()
     };
-    let regs: HashMap<String, Registration> = [
-        ("PFA".to_string(), reg("PFA", ImportPhase::Complete)),
-        (
-            "PFB".to_string(),
-            reg("PFB", ImportPhase::AlreadyRegistered),
-        ),
+    let k = SerialKey::new;
+    let regs: HashMap<SerialKey, Registration> = [
+        (k("PFA"), reg("PFA", ImportPhase::Complete)),
+        (k("PFB"), reg("PFB", ImportPhase::AlreadyRegistered)),
     ]
     .into();
-    let (a_waiting, b_waiting) = (row("PFA", false), row("PFB", false));
-    let (a_in, b_in) = (row("PFA", true), row("PFB", true));
-    let assigned: HashMap<String, AutopilotDevice> = [
-        ("PFA".to_string(), device("assignedUnknownSyncState")),
-        ("PFB".to_string(), device("assignedInSync")),
+    let both = [ListedSerial::new("PFA"), ListedSerial::new("PFB")];
+    let waiting = [row("PFA", false), row("PFB", false)];
+    let enrolled = [row("PFA", true), row("PFB", true)];
+    let assigned: HashMap<SerialKey, AutopilotDevice> = [
+        (k("PFA"), device("assignedUnknownSyncState")),
+        (k("PFB"), device("assignedInSync")),
     ]
     .into();
     let mut half = assigned.clone();
-    half.insert("PFB".into(), device("pending"));
+    half.insert(k("PFB"), device("pending"));
+    let none = HashMap::new();
 
     // Nothing listed yet: list.
-    assert!(autopilot_list_needed(
-        &[&a_waiting, &b_waiting],
-        &regs,
-        &HashMap::new()
-    ));
+    assert!(autopilot_list_needed(&waiting, &both, &regs, &none));
     // Assigned but not enrolled: keep listing (the profile can still change before OOBE).
-    assert!(autopilot_list_needed(
-        &[&a_waiting, &b_waiting],
-        &regs,
-        &assigned
-    ));
+    assert!(autopilot_list_needed(&waiting, &both, &regs, &assigned));
     // Enrolled, but one profile still pending: keep listing.
-    assert!(autopilot_list_needed(&[&a_in, &b_in], &regs, &half));
+    assert!(autopilot_list_needed(&enrolled, &both, &regs, &half));
     // Every device assigned and enrolled: no more whole-tenant listings.
-    assert!(!autopilot_list_needed(&[&a_in, &b_in], &regs, &assigned));
+    assert!(!autopilot_list_needed(&enrolled, &both, &regs, &assigned));
     // A registration not imported yet needs no listing at all.
-    let queued: HashMap<String, Registration> =
-        [("PFA".to_string(), reg("PFA", ImportPhase::Queued))].into();
+    let queued: HashMap<SerialKey, Registration> =
+        [(k("PFA"), reg("PFA", ImportPhase::Queued))].into();
     assert!(!autopilot_list_needed(
-        &[&a_waiting],
+        &waiting[..1],
+        &both[..1],
         &queued,
-        &HashMap::new()
+        &none
     ));
 }

@@ -17,23 +17,46 @@ use super::stage::Stage;
 use super::stage::{Inputs, Thresholds, derive};
 use super::timeline::Timeline;
 use crate::config::StagingConfig;
-use crate::store::queue::serial_key;
+use crate::serial::SerialKey;
 use crate::store::timeline::{StageChange, Timelines};
 
-/// What one cycle listed, keyed by `serial_key`.
+/// What one cycle listed, keyed by [`SerialKey`].
 #[derive(Debug, Clone, Default)]
 pub struct Listed {
-    /// Serials to show, in the order given (queue order, then devices found by scope).
-    pub serials: Vec<String>,
-    pub queue: HashMap<String, QueueInput>,
+    /// Serials to show, in the order given (queue order, then devices found by scope), each with
+    /// its key, made once when it is listed: a cycle never normalises a serial again.
+    pub serials: Vec<ListedSerial>,
+    pub queue: HashMap<SerialKey, QueueInput>,
     /// Stuck thresholds per serial (from its staging profile); the tracker default otherwise.
-    pub thresholds: HashMap<String, Thresholds>,
-    pub identities: HashMap<String, IdentityInput>,
+    pub thresholds: HashMap<SerialKey, Thresholds>,
+    pub identities: HashMap<SerialKey, IdentityInput>,
     /// Shared with the rows built from them (their raw fields), not copied.
-    pub devices: HashMap<String, Arc<DeviceRow>>,
-    pub report: HashMap<String, Arc<ReportRow>>,
+    pub devices: HashMap<SerialKey, Arc<DeviceRow>>,
+    pub report: HashMap<SerialKey, Arc<ReportRow>>,
     /// Some source failed this cycle: what is shown may be old.
     pub poll_failed: bool,
+}
+
+/// A listed serial: as given (what its row shows) and its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedSerial {
+    pub serial: String,
+    pub key: SerialKey,
+}
+
+impl ListedSerial {
+    pub fn new(serial: &str) -> Self {
+        Self {
+            serial: serial.to_string(),
+            key: SerialKey::new(serial),
+        }
+    }
+}
+
+impl From<&str> for ListedSerial {
+    fn from(serial: &str) -> Self {
+        Self::new(serial)
+    }
 }
 
 /// One answer of a single-device read.
@@ -50,7 +73,7 @@ pub enum ReadAnswer {
 /// whose list row shows `row` now; the answer is recorded under that key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedRead {
-    pub serial: String,
+    pub serial: SerialKey,
     pub device_id: String,
     pub read: Read,
     pub row: RowKey,
@@ -72,7 +95,7 @@ struct Kept {
 pub struct Tracker {
     staging: StagingConfig,
     default_thresholds: Thresholds,
-    kept: HashMap<String, Kept>,
+    kept: HashMap<SerialKey, Kept>,
     /// User id -> UPN (`None`: deleted). Resolved once, shared by every device.
     users: HashMap<String, Option<Arc<str>>>,
     /// Stage changes observed and not yet handed to the store; `None` when nobody keeps them
@@ -130,14 +153,14 @@ impl Tracker {
     }
 
     /// Enrolled-by as last read for this serial.
-    pub fn enrolled_by(&self, serial: &str) -> Option<&str> {
+    pub fn enrolled_by(&self, key: &SerialKey) -> Option<&str> {
         self.kept
-            .get(&serial_key(serial))
+            .get(key)
             .and_then(|k| k.single.as_ref())
             .and_then(|s| s.enrolled_by.as_deref())
     }
 
-    fn derive_at(&self, key: &str, l: &Listed, now: DateTime<Utc>) -> super::stage::Derived {
+    fn derive_at(&self, key: &SerialKey, l: &Listed, now: DateTime<Utc>) -> super::stage::Derived {
         let kept = self.kept.get(key);
         let device = l.devices.get(key);
         // Single data read for another managed device id does not apply.
@@ -167,7 +190,7 @@ impl Tracker {
     ) -> impl Iterator<Item = Stage> + 'a {
         l.serials
             .iter()
-            .map(move |s| self.derive_at(&serial_key(s), l, now).stage)
+            .map(move |s| self.derive_at(&s.key, l, now).stage)
     }
 
     /// The slow sources (report, identities) the tracked devices need now.
@@ -179,20 +202,19 @@ impl Tracker {
     /// `force`: the lead asked for a refresh; every readable device is read again.
     pub fn plan(&self, l: &Listed, now: DateTime<Utc>, force: bool) -> Vec<PlannedRead> {
         let none = ReadsDone::default();
-        let mut rows: Vec<(String, &str, RowKey)> = Vec::new();
+        let mut rows: Vec<(&SerialKey, &str, RowKey)> = Vec::new();
         let mut stages = Vec::new();
-        for serial in &l.serials {
-            let key = serial_key(serial);
-            let Some(device) = l.devices.get(&key) else {
+        for ListedSerial { key, .. } in &l.serials {
+            let Some(device) = l.devices.get(key) else {
                 continue;
             };
-            stages.push(self.derive_at(&key, l, now).stage);
+            stages.push(self.derive_at(key, l, now).stage);
             rows.push((key, &*device.id, RowKey::of(device)));
         }
         let candidates = rows.iter().zip(&stages).map(|((key, id, row), stage)| {
             let kept = self
                 .kept
-                .get(key)
+                .get(*key)
                 .filter(|k| k.device_id.as_deref() == Some(*id));
             plan::Candidate {
                 device_id: id,
@@ -201,13 +223,13 @@ impl Tracker {
                 row,
             }
         });
-        let by_id: HashMap<&str, (&String, &RowKey)> =
-            rows.iter().map(|(k, id, row)| (*id, (k, row))).collect();
+        let by_id: HashMap<&str, (&SerialKey, &RowKey)> =
+            rows.iter().map(|(k, id, row)| (*id, (*k, row))).collect();
         plan::plan_reads(candidates, force)
             .into_iter()
             .filter_map(|(id, read)| {
                 by_id.get(id).map(|(serial, row)| PlannedRead {
-                    serial: (*serial).clone(),
+                    serial: SerialKey::clone(serial),
                     device_id: id.to_string(),
                     read,
                     row: (*row).clone(),
@@ -220,14 +242,13 @@ impl Tracker {
     /// session, whichever devices it signed in to), sorted.
     pub fn unresolved_users(&self, l: &Listed) -> Vec<String> {
         let mut ids = BTreeSet::new();
-        for serial in &l.serials {
-            let key = serial_key(serial);
-            let Some(device) = l.devices.get(&key) else {
+        for ListedSerial { key, .. } in &l.serials {
+            let Some(device) = l.devices.get(key) else {
                 continue;
             };
             let single = self
                 .kept
-                .get(&key)
+                .get(key)
                 .filter(|k| k.device_id.as_deref() == Some(&*device.id))
                 .and_then(|k| k.single.as_deref());
             if let Some(s) = single {
@@ -272,8 +293,14 @@ impl Tracker {
 
     /// Records one read's answer for `serial` whose managed device is `device_id`, answered
     /// while its list row showed `row`.
-    pub fn record(&mut self, serial: &str, device_id: &str, answer: ReadAnswer, row: RowKey) {
-        let kept = self.kept.entry(serial_key(serial)).or_default();
+    pub fn record(
+        &mut self,
+        serial: impl Into<SerialKey>,
+        device_id: &str,
+        answer: ReadAnswer,
+        row: RowKey,
+    ) {
+        let kept = self.kept.entry(serial.into()).or_default();
         if kept.device_id.as_deref() != Some(device_id) {
             kept.device_id = Some(device_id.to_string());
             kept.single = None;
@@ -344,9 +371,8 @@ impl Tracker {
     /// the one published last cycle is the same `Arc`, so an unchanged fleet allocates no rows.
     pub fn finish(&mut self, l: &Listed, now: DateTime<Utc>) -> Vec<SharedRow> {
         let mut rows = Vec::with_capacity(l.serials.len());
-        for serial in &l.serials {
-            let key = serial_key(serial);
-            let d = self.derive_at(&key, l, now);
+        for ListedSerial { serial, key } in &l.serials {
+            let d = self.derive_at(key, l, now);
             let kept = self.kept.entry(key.clone()).or_default();
             if kept.timeline.observe(d.stage, d.since)
                 && let Some(unsaved) = &mut self.unsaved
@@ -357,16 +383,16 @@ impl Tracker {
                     stage: d.stage.label().to_string(),
                 });
             }
-            let device = l.devices.get(&key);
+            let device = l.devices.get(key);
             let single = kept
                 .single
                 .as_ref()
                 .filter(|_| kept.device_id.as_deref() == device.map(|d| &*d.id));
             let src = Sources {
-                identity: l.identities.get(&key),
+                identity: l.identities.get(key),
                 device,
                 single,
-                report: l.report.get(&key),
+                report: l.report.get(key),
             };
             let row = DeviceStatus::build(serial, d, src, kept.timeline.shared());
             let shared = match &kept.row {

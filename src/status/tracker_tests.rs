@@ -27,7 +27,7 @@ fn listed(serial: &str) -> Listed {
         ..Listed::default()
     };
     l.queue.insert(
-        serial_key(serial),
+        SerialKey::new(serial),
         QueueInput {
             state: EntryState::Registered,
             scanned_at: t(0),
@@ -39,7 +39,7 @@ fn listed(serial: &str) -> Listed {
 
 /// The key a read is answered under: what the listed row of `l`'s first serial shows.
 fn key(l: &Listed) -> RowKey {
-    RowKey::of(&l.devices[&serial_key(&l.serials[0])])
+    RowKey::of(&l.devices[&l.serials[0].key])
 }
 
 fn reads(plan: &[PlannedRead]) -> Vec<(&str, Read)> {
@@ -50,7 +50,7 @@ fn reads(plan: &[PlannedRead]) -> Vec<(&str, Read)> {
 
 /// The device of `l`'s first serial checks in at `m` (its list row's sync time moves).
 fn synced(mut l: Listed, m: i64) -> Listed {
-    let k = serial_key(&l.serials[0]);
+    let k = l.serials[0].key.clone();
     let mut row = (*l.devices[&k]).clone();
     row.last_sync = Some(t(m));
     l.devices.insert(k, std::sync::Arc::new(row));
@@ -58,7 +58,7 @@ fn synced(mut l: Listed, m: i64) -> Listed {
 }
 
 fn with_device(mut l: Listed, id: &str) -> Listed {
-    let key = serial_key(&l.serials[0]);
+    let key = l.serials[0].key.clone();
     l.identities.insert(
         key.clone(),
         IdentityInput {
@@ -99,7 +99,7 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
         vec![("md-1", Read::Details), ("md-1", Read::PrimaryUser)],
         "both reads the first time"
     );
-    assert_eq!(plan[0].serial, "PF1");
+    assert_eq!(plan[0].serial, SerialKey::new("PF1"));
     assert_eq!(plan[0].row, key(&l));
     tr.record(
         "pf1",
@@ -156,7 +156,7 @@ fn a_device_walks_the_pipeline_and_the_timeline_records_it() {
     assert_eq!(tr.plan(&l, t(44), true).len(), 2);
     // Handed over: the list row names the new primary user, so /users is read again.
     let mut l = l;
-    let mut row = (*l.devices["PF1"]).clone();
+    let mut row = (*l.devices[&SerialKey::new("PF1")]).clone();
     row.user_principal_name = Some("ada@contoso.example".into());
     l.devices.insert("PF1".into(), std::sync::Arc::new(row));
     let plan = tr.plan(&l, t(45), false);
@@ -271,16 +271,19 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
     // A second device the same people signed in to.
     let mut two = with_device(listed("pf2"), "md-2");
     l.serials.push("pf2".into());
-    l.devices
-        .insert("PF2".into(), two.devices.remove("PF2").unwrap());
-    l.report.insert("PF2".into(), l.report["PF1"].clone());
+    l.devices.insert(
+        "PF2".into(),
+        two.devices.remove(&SerialKey::new("PF2")).unwrap(),
+    );
+    l.report
+        .insert("PF2".into(), l.report[&SerialKey::new("PF1")].clone());
     let logon = |id: &str, m| LoggedOn {
         user_id: id.into(),
         upn: None,
         at: t(m),
     };
     for (serial, id) in [("pf1", "md-1"), ("pf2", "md-2")] {
-        let row = RowKey::of(&l.devices[&serial_key(serial)]);
+        let row = RowKey::of(&l.devices[&SerialKey::new(serial)]);
         tr.record(
             serial,
             id,
@@ -336,7 +339,7 @@ fn logged_on_ids_are_resolved_once_and_deleted_users_dropped() {
 
     // The same answers read again (deleted user included) change nothing: the row keeps the
     // very same single-device data and is itself re-used.
-    let shared = |tr: &Tracker| tr.kept["PF1"].single.clone().unwrap();
+    let shared = |tr: &Tracker| tr.kept[&SerialKey::new("PF1")].single.clone().unwrap();
     let before = shared(&tr);
     let k = key(&l);
     tr.record(
@@ -420,4 +423,38 @@ fn changes_are_kept_for_the_store_only_once_restored_and_a_restore_continues_the
     // A change that could not be saved goes out again with the next ones.
     second.unsaved(changes.clone());
     assert_eq!(second.take_changes(), changes);
+}
+
+#[test]
+fn two_spellings_of_one_serial_are_one_device_in_the_tracker() {
+    let mut tr = tracker();
+    // Scanned as "pf1 ", listed by Intune as "PF1": one key, one kept state.
+    let l = with_device(listed(" pf1 "), "md-1");
+    assert_eq!(l.serials[0].key, SerialKey::new("PF1"));
+    let plan = tr.plan(&l, t(10), false);
+    assert_eq!(plan[0].serial, SerialKey::new("pf1"));
+    tr.record(
+        "Pf1",
+        "md-1",
+        ReadAnswer::Details {
+            enrolled_by: Some("stage01@contoso.example".into()),
+            users_logged_on: vec![],
+        },
+        key(&l),
+    );
+    assert_eq!(
+        tr.enrolled_by(&SerialKey::new("PF1")),
+        Some("stage01@contoso.example")
+    );
+    let rows = tr.finish(&l, t(10));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].stage, Stage::Enrolled);
+    // The row shows the serial as scanned; the state is kept once, under the key.
+    assert_eq!(&*rows[0].serial, " pf1 ");
+    assert_eq!(tr.kept.len(), 1);
+    assert_eq!(
+        reads(&tr.plan(&l, t(11), false)),
+        vec![("md-1", Read::PrimaryUser)],
+        "the answer recorded under another spelling counts"
+    );
 }

@@ -15,8 +15,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::lock::DataDirLock;
-use super::queue::{EntryState, Queue, QueueEntry, QueueEvent, apply, serial_key};
+use super::queue::{EntryState, Queue, QueueEntry, QueueEvent, apply};
 use super::{StoreError, legacy, schema, sync_dir};
+use crate::serial::SerialKey;
 
 pub const DB_FILE: &str = "stagehand.db";
 
@@ -317,7 +318,7 @@ pub(crate) fn apply_sql(tx: &Transaction<'_>, ev: &QueueEvent) -> rusqlite::Resu
                      imported_id = excluded.imported_id, attempts = excluded.attempts",
             )?;
             st.execute(params![
-                serial_key(&e.serial),
+                SerialKey::new(&e.serial),
                 e.serial,
                 e.manufacturer,
                 e.model,
@@ -344,7 +345,7 @@ pub(crate) fn apply_sql(tx: &Transaction<'_>, ev: &QueueEvent) -> rusqlite::Resu
                      attempts = MIN(attempts + ?4, 4294967295) WHERE serial_key = ?1",
             )?
             .execute(params![
-                serial_key(serial),
+                SerialKey::new(serial),
                 enum_text(state),
                 message,
                 attempt
@@ -355,7 +356,7 @@ pub(crate) fn apply_sql(tx: &Transaction<'_>, ev: &QueueEvent) -> rusqlite::Resu
             imported_id,
         } => {
             tx.prepare_cached("UPDATE queue SET imported_id = ?2 WHERE serial_key = ?1")?
-                .execute(params![serial_key(serial), imported_id])?;
+                .execute(params![SerialKey::new(serial), imported_id])?;
         }
         QueueEvent::Edited {
             serials,
@@ -369,24 +370,24 @@ pub(crate) fn apply_sql(tx: &Transaction<'_>, ev: &QueueEvent) -> rusqlite::Resu
                  WHERE serial_key = ?1",
             )?;
             for s in serials {
-                st.execute(params![serial_key(s), manufacturer, model, profile])?;
+                st.execute(params![SerialKey::new(s), manufacturer, model, profile])?;
             }
         }
         QueueEvent::Removed { serial } => {
             tx.prepare_cached("DELETE FROM queue WHERE serial_key = ?1")?
-                .execute(params![serial_key(serial)])?;
+                .execute(params![SerialKey::new(serial)])?;
             // A hash queued for Autopilot leaves with its queue entry.
             tx.prepare_cached("DELETE FROM autopilot_registrations WHERE serial_key = ?1")?
-                .execute(params![serial_key(serial)])?;
+                .execute(params![SerialKey::new(serial)])?;
         }
         QueueEvent::Note { serial, note } => {
             tx.prepare_cached("UPDATE queue SET note = ?2 WHERE serial_key = ?1")?
-                .execute(params![serial_key(serial), note])?;
+                .execute(params![SerialKey::new(serial), note])?;
         }
         QueueEvent::MarkedFailed { serial, reason } => {
             tx.prepare_cached("UPDATE queue SET state = ?2, note = ?3 WHERE serial_key = ?1")?
                 .execute(params![
-                    serial_key(serial),
+                    SerialKey::new(serial),
                     enum_text(&EntryState::Failed),
                     reason
                 ])?;

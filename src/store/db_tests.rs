@@ -123,13 +123,13 @@ fn timelines_and_keyed_state_round_trip() {
     let (mut s, _, _) = Store::open(dir.path()).unwrap();
     let tl = timeline::load(s.conn(), s.path()).unwrap();
     assert_eq!(
-        tl["A1"],
+        tl[&SerialKey::new("A1")],
         [
             (t(1), "queued".to_string()),
             (t(5), "registered".to_string())
         ]
     );
-    assert_eq!(tl["B2"].len(), 1);
+    assert_eq!(tl[&SerialKey::new("B2")].len(), 1);
     let got: Option<String> =
         state::get(s.conn(), s.path(), "notification_sent", "A1/provisioned").unwrap();
     assert_eq!(got.as_deref(), Some("teams+servicenow"));
@@ -143,7 +143,7 @@ fn timelines_and_keyed_state_round_trip() {
     assert!(
         !timeline::load(s.conn(), s.path())
             .unwrap()
-            .contains_key("A1")
+            .contains_key(&SerialKey::new("A1"))
     );
     let all: Vec<(String, String)> = state::all(s.conn(), s.path(), "notification_sent").unwrap();
     assert_eq!(all.len(), 1);

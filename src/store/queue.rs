@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{IdentifierType, Platform};
+use crate::serial::SerialKey;
 
 /// Where a scanned device is on its way into Intune.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,19 +83,13 @@ pub enum QueueEvent {
     MarkedFailed { serial: String, reason: String },
 }
 
-/// The queue: entries in insertion order plus a case-insensitive serial index. Entries are shared
-/// (`Arc`): the status feed gets the queue by cloning pointers, not 10,000 entries, on every scan;
-/// a change copies only the entry it changes.
+/// The queue: entries in insertion order plus a case-insensitive serial index ([`SerialKey`]).
+/// Entries are shared (`Arc`): the status feed gets the queue by cloning pointers, not 10,000
+/// entries, on every scan; a change copies only the entry it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Queue {
     entries: Vec<Arc<QueueEntry>>,
-    index: HashMap<String, usize>,
-}
-
-/// The index key of a serial. Validation upper-cases serials already; this makes the lookup
-/// case-insensitive regardless.
-pub fn serial_key(serial: &str) -> String {
-    serial.trim().to_uppercase()
+    index: HashMap<SerialKey, usize>,
 }
 
 impl Queue {
@@ -115,18 +110,26 @@ impl Queue {
         &self.entries
     }
 
+    /// The entry of `serial`, whatever its case and surrounding blanks.
     pub fn get(&self, serial: &str) -> Option<&QueueEntry> {
-        self.index
-            .get(&serial_key(serial))
-            .map(|&i| &*self.entries[i])
+        self.get_key(&SerialKey::new(serial))
+    }
+
+    /// The entry of a serial already normalised: no normalising again.
+    pub fn get_key(&self, key: &SerialKey) -> Option<&QueueEntry> {
+        self.index.get(key).map(|&i| &*self.entries[i])
     }
 
     pub fn contains(&self, serial: &str) -> bool {
-        self.index.contains_key(&serial_key(serial))
+        self.contains_key(&SerialKey::new(serial))
+    }
+
+    pub fn contains_key(&self, key: &SerialKey) -> bool {
+        self.index.contains_key(key)
     }
 
     fn get_mut(&mut self, serial: &str) -> Option<&mut QueueEntry> {
-        let i = *self.index.get(&serial_key(serial))?;
+        let i = *self.index.get(&SerialKey::new(serial))?;
         Some(Arc::make_mut(&mut self.entries[i]))
     }
 
@@ -144,7 +147,7 @@ impl Queue {
 pub fn apply(queue: &mut Queue, event: &QueueEvent) -> bool {
     match event {
         QueueEvent::Added(entry) => {
-            let key = serial_key(&entry.serial);
+            let key = SerialKey::new(&entry.serial);
             if let Some(&i) = queue.index.get(&key) {
                 queue.entries[i] = Arc::new(entry.clone());
             } else {
@@ -191,12 +194,15 @@ pub fn apply(queue: &mut Queue, event: &QueueEvent) -> bool {
             changed
         }
         QueueEvent::Removed { serial } => {
-            let Some(i) = queue.index.remove(&serial_key(serial)) else {
+            let Some(i) = queue.index.remove(&SerialKey::new(serial)) else {
                 return false;
             };
             queue.entries.remove(i);
-            for (j, e) in queue.entries.iter().enumerate().skip(i) {
-                queue.index.insert(serial_key(&e.serial), j);
+            // Entries after it move up one place; their keys stay.
+            for j in queue.index.values_mut() {
+                if *j > i {
+                    *j -= 1;
+                }
             }
             true
         }

@@ -13,12 +13,12 @@ use rusqlite::{Connection, Transaction, params};
 
 use super::StoreError;
 use super::db::{time_from, time_text};
-use super::queue::serial_key;
+use crate::serial::SerialKey;
 
 /// One observed change: `serial` entered `stage` at `at`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageChange {
-    pub serial: String,
+    pub serial: SerialKey,
     pub at: DateTime<Utc>,
     pub stage: String,
 }
@@ -30,7 +30,7 @@ pub fn record(tx: &Transaction<'_>, changes: &[StageChange]) -> rusqlite::Result
         "INSERT OR IGNORE INTO stage_timeline (serial_key, observed_at, stage) VALUES (?1, ?2, ?3)",
     )?;
     for c in changes {
-        st.execute(params![serial_key(&c.serial), time_text(&c.at), c.stage])?;
+        st.execute(params![c.serial, time_text(&c.at), c.stage])?;
     }
     Ok(())
 }
@@ -40,13 +40,13 @@ pub fn record(tx: &Transaction<'_>, changes: &[StageChange]) -> rusqlite::Result
 pub fn forget(tx: &Transaction<'_>, serials: &[String]) -> rusqlite::Result<()> {
     let mut st = tx.prepare_cached("DELETE FROM stage_timeline WHERE serial_key = ?1")?;
     for s in serials {
-        st.execute([serial_key(s)])?;
+        st.execute([SerialKey::new(s)])?;
     }
     Ok(())
 }
 
 /// Every device's changes (when, stage name), oldest first, by serial key (upper-case, trimmed).
-pub type Timelines = BTreeMap<String, Vec<(DateTime<Utc>, String)>>;
+pub type Timelines = BTreeMap<SerialKey, Vec<(DateTime<Utc>, String)>>;
 
 /// Every device's changes, oldest first, by serial key.
 pub fn load(conn: &Connection, path: &Path) -> Result<Timelines, StoreError> {
@@ -60,7 +60,7 @@ pub fn load(conn: &Connection, path: &Path) -> Result<Timelines, StoreError> {
     let mut rows = st.query([]).map_err(read)?;
     let mut out = Timelines::new();
     while let Some(r) = rows.next().map_err(read)? {
-        let key: String = r.get(0).map_err(read)?;
+        let key: SerialKey = r.get(0).map_err(read)?;
         let at: String = r.get(1).map_err(read)?;
         let at = time_from(&at).map_err(|reason| StoreError::BadRow {
             file: path.to_path_buf(),

@@ -44,7 +44,7 @@ fn text(o: &Output) -> String {
 fn import_in_flight(data: &Path, serial: &str) -> Option<String> {
     let regs =
         stagehand::autopilot::bench::load_file(&data.join(stagehand::store::DB_FILE)).ok()?;
-    let r = regs.get(serial)?;
+    let r = regs.get(&stagehand::serial::SerialKey::new(serial))?;
     (r.import_state == stagehand::autopilot::bench::ImportPhase::Importing)
         .then(|| r.import_id.clone())
         .flatten()
@@ -300,11 +300,9 @@ async fn an_import_record_gone_from_intune_is_posted_again_on_the_next_push() {
     );
     let regs =
         stagehand::autopilot::bench::load_file(&sb.data().join(stagehand::store::DB_FILE)).unwrap();
+    let gone = &regs[&stagehand::serial::SerialKey::new("PFGON001")];
     assert_eq!(
-        (
-            regs["PFGON001"].import_state,
-            regs["PFGON001"].import_id.as_deref()
-        ),
+        (gone.import_state, gone.import_id.as_deref()),
         (stagehand::autopilot::bench::ImportPhase::Queued, None)
     );
 

@@ -25,7 +25,8 @@ use super::Cmd;
 use super::keymap::Action;
 use super::list::SelectList;
 use crate::config::{Config, Terminator};
-use crate::store::queue::{apply, serial_key};
+use crate::serial::SerialKey;
+use crate::store::queue::apply;
 use crate::store::{Queue, QueueEntry, QueueEvent, StoreAck};
 
 /// How long a scan's green or red flash lasts.
@@ -73,7 +74,7 @@ pub struct IntakeState {
     /// Scans sent to the store, not yet acknowledged, oldest first.
     pub pending: VecDeque<QueueEntry>,
     /// Serial keys of `pending`, for the duplicate check.
-    pending_keys: HashSet<String>,
+    pending_keys: HashSet<SerialKey>,
     /// Every store request awaiting its acknowledgement, by ticket.
     inflight: BTreeMap<u64, Vec<QueueEvent>>,
     /// Requests the store failed to save; sent again on the next tick.
@@ -81,18 +82,18 @@ pub struct IntakeState {
     next_ticket: u64,
     pub feedback: Option<Feedback>,
     /// Serial keys in display order (newest first); rebuilt once per batch of messages.
-    pub list: SelectList<String>,
+    pub list: SelectList<SerialKey>,
     rows_stale: bool,
     /// Entries per shown state, for the pane title; recomputed with the rows.
     pub counts: [(RowState, usize); 6],
     /// Marked rows (serial keys) for bulk actions.
-    pub marked: BTreeSet<String>,
+    pub marked: BTreeSet<SerialKey>,
     /// Serial keys in the upload in flight: an entry is never in two uploads at once.
-    pub uploading: BTreeSet<String>,
+    pub uploading: BTreeSet<SerialKey>,
     /// The store ticket of the last batch's results; `uploading` clears when it is acknowledged.
     results_ticket: Option<u64>,
     /// Earliest next attempt for entries whose upload failed transiently.
-    pub backoff: HashMap<String, DateTime<Utc>>,
+    pub backoff: HashMap<SerialKey, DateTime<Utc>>,
     /// Uploads may start (signed in, online).
     pub can_upload: bool,
     /// Who is signed in, for audit records.
@@ -326,7 +327,7 @@ impl IntakeState {
             now: self.now,
         };
         let accepted = scan::accept(raw, &ctx, |k| {
-            self.queue.contains(k) || self.pending_keys.contains(k)
+            self.queue.contains_key(k) || self.pending_keys.contains(k)
         });
         let Accepted { entry, notice } = match accepted {
             Ok(a) => a,
@@ -336,7 +337,7 @@ impl IntakeState {
                     .unwrap_or(raw.to_string());
                 let state = self
                     .queue
-                    .get(&serial_key(&serial))
+                    .get(&SerialKey::new(&serial))
                     .map_or("saving", |e| RowState::from(e.state).label());
                 let text = format!("duplicate: already in the queue ({state})");
                 let cmds = self.refuse(FeedbackKind::Duplicate, &serial, text, config);
@@ -348,7 +349,7 @@ impl IntakeState {
                 return (paste::Outcome::Refused(reason), cmds);
             }
         };
-        self.pending_keys.insert(serial_key(&entry.serial));
+        self.pending_keys.insert(SerialKey::new(&entry.serial));
         self.pending.push_back(entry.clone());
         let kind = if notice.is_some() {
             FeedbackKind::Notice
@@ -461,7 +462,7 @@ impl IntakeState {
 
     /// A scan became durable: it leaves `pending` and its flash turns to "queued".
     fn saved(&mut self, serial: &str) {
-        let key = serial_key(serial);
+        let key = SerialKey::new(serial);
         if self.pending_keys.remove(&key) {
             // Acknowledgements come in request order, so the saved scan is almost always first.
             if self
@@ -493,7 +494,7 @@ impl IntakeState {
     }
 
     /// The marked rows, or the selected one when none is marked.
-    fn targets(&self) -> Vec<String> {
+    fn targets(&self) -> Vec<SerialKey> {
         if self.marked.is_empty() {
             self.list.selected_key().cloned().into_iter().collect()
         } else {

@@ -3,7 +3,7 @@
 
 use super::{Feedback, FeedbackKind, IntakeState};
 use crate::app::Cmd;
-use crate::store::queue::serial_key;
+use crate::serial::SerialKey;
 use crate::store::{AuditRecord, EntryState, QueueEvent};
 
 /// A removal waiting for the technician's answer, or for its audit record to be durable.
@@ -141,7 +141,7 @@ impl IntakeState {
                     text: "removed from Intune".into(),
                     at: self.now,
                 });
-                self.marked.remove(&serial_key(&r.serial));
+                self.marked.remove(&SerialKey::new(&r.serial));
                 cmds.push(self.send(vec![QueueEvent::Removed { serial: r.serial }]));
             }
             Err(e) => {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::serial;
-use crate::store::queue::serial_key;
+use crate::serial::SerialKey;
 use crate::store::{EntryState, QueueEntry};
 
 /// Why a scan was not queued; `Display` is written for the technician.
@@ -43,7 +43,7 @@ pub struct ScanContext<'a> {
 pub fn accept(
     raw: &str,
     ctx: &ScanContext<'_>,
-    exists: impl Fn(&str) -> bool,
+    exists: impl Fn(&SerialKey) -> bool,
 ) -> Result<Accepted, Refusal> {
     let cfg = &ctx.config.intake;
     let profile = ctx
@@ -61,7 +61,7 @@ pub fn accept(
     let clean = serial::clean(stripped).map_err(|e| Refusal::Invalid(e.to_string()))?;
     serial::rules::check(&clean.value, &profile.serials)
         .map_err(|e| Refusal::Invalid(e.to_string()))?;
-    if exists(&serial_key(&clean.value)) {
+    if exists(&SerialKey::new(&clean.value)) {
         return Err(Refusal::Duplicate);
     }
     let manufacturer = ctx.manufacturer.unwrap_or(&profile.manufacturer);

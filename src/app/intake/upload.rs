@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::IntakeState;
 use crate::app::Cmd;
 use crate::config::Config;
-use crate::store::queue::serial_key;
+use crate::serial::SerialKey;
 use crate::store::{EntryState, QueueEntry, QueueEvent};
 
 /// Transient upload failures retried automatically before an entry is marked failed.
@@ -56,7 +56,7 @@ impl IntakeState {
             .filter(|e| e.state == EntryState::Uploading || e.scanned_at + self.hold <= now)
             .filter(|e| {
                 self.backoff
-                    .get(&serial_key(&e.serial))
+                    .get(&SerialKey::new(&e.serial))
                     .is_none_or(|t| *t <= now)
             })
             .take(config.intake.batch_size.max(1))
@@ -73,7 +73,7 @@ impl IntakeState {
                 message: None,
             })
             .collect();
-        self.uploading = batch.iter().map(|e| serial_key(&e.serial)).collect();
+        self.uploading = batch.iter().map(|e| SerialKey::new(&e.serial)).collect();
         self.rows_stale = true;
         vec![self.send(events), Cmd::Upload(batch)]
     }
@@ -85,7 +85,7 @@ impl IntakeState {
         let mut events = Vec::new();
         let mut answered = std::collections::BTreeSet::new();
         for o in outcomes {
-            let key = serial_key(&o.serial);
+            let key = SerialKey::new(&o.serial);
             answered.insert(key.clone());
             let attempts = self.queue.get(&key).map_or(1, |e| e.attempts.max(1));
             match o.result {
@@ -159,7 +159,7 @@ impl IntakeState {
             .targets()
             .iter()
             .filter(|k| !self.uploading.contains(*k))
-            .filter_map(|k| self.queue.get(k))
+            .filter_map(|k| self.queue.get_key(k))
             .filter(|e| e.state != EntryState::Registered)
             .map(|e| QueueEvent::Removed {
                 serial: e.serial.clone(),
@@ -188,18 +188,18 @@ impl IntakeState {
     /// Puts failed and rejected entries (the targeted ones, or all when none is marked) back in
     /// the queue and starts an upload.
     pub(crate) fn retry_failed(&mut self) -> Vec<Cmd> {
-        let keys: Vec<String> = if self.marked.is_empty() {
+        let keys: Vec<SerialKey> = if self.marked.is_empty() {
             self.queue
                 .entries()
                 .iter()
-                .map(|e| serial_key(&e.serial))
+                .map(|e| SerialKey::new(&e.serial))
                 .collect()
         } else {
             self.marked.iter().cloned().collect()
         };
         let events: Vec<QueueEvent> = keys
             .iter()
-            .filter_map(|k| self.queue.get(k))
+            .filter_map(|k| self.queue.get_key(k))
             .filter(|e| matches!(e.state, EntryState::Failed | EntryState::Rejected))
             .map(|e| QueueEvent::State {
                 serial: e.serial.clone(),
@@ -227,7 +227,7 @@ impl IntakeState {
             .targets()
             .iter()
             .filter(|k| !self.uploading.contains(*k))
-            .filter_map(|k| self.queue.get(k))
+            .filter_map(|k| self.queue.get_key(k))
             .filter(|e| !matches!(e.state, EntryState::Registered | EntryState::Uploading))
             .map(|e| e.serial.clone())
             .collect();
@@ -245,7 +245,7 @@ impl IntakeState {
 
     /// Seconds left of a queued entry's upload hold (`d` still takes it back), for the view.
     pub fn hold_left(&self, e: &QueueEntry, now: DateTime<Utc>) -> Option<i64> {
-        if e.state != EntryState::Queued || self.uploading.contains(&serial_key(&e.serial)) {
+        if e.state != EntryState::Queued || self.uploading.contains(&SerialKey::new(&e.serial)) {
             return None;
         }
         let left = e.scanned_at + self.hold - now;

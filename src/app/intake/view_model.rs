@@ -2,7 +2,7 @@
 //! rebuilt once per batch of messages rather than once per scan.
 
 use super::IntakeState;
-use crate::store::queue::serial_key;
+use crate::serial::SerialKey;
 use crate::store::{EntryState, QueueEntry};
 
 /// A row's state as shown: the stored state, plus "saving" (not yet durable) and "uploading"
@@ -58,17 +58,17 @@ impl IntakeState {
             return;
         }
         self.rows_stale = false;
-        let keys: Vec<String> = self
+        let keys: Vec<SerialKey> = self
             .pending
             .iter()
             .rev()
-            .map(|e| serial_key(&e.serial))
+            .map(|e| SerialKey::new(&e.serial))
             .chain(
                 self.queue
                     .entries()
                     .iter()
                     .rev()
-                    .map(|e| serial_key(&e.serial)),
+                    .map(|e| SerialKey::new(&e.serial)),
             )
             .collect();
         self.list.set_rows(keys, |_| true);
@@ -80,21 +80,22 @@ impl IntakeState {
     }
 
     /// The key of the `i`th row of `list` (an index from `list.window()`).
-    pub fn list_key(&self, i: usize) -> Option<&str> {
-        self.list.key_at(i).map(String::as_str)
+    pub fn list_key(&self, i: usize) -> Option<&SerialKey> {
+        self.list.key_at(i)
     }
 
     /// The row for a key of `list`.
-    pub fn row<'a>(&'a self, key: &'a str) -> Option<Row<'a>> {
+    pub fn row<'a>(&'a self, key: &'a SerialKey) -> Option<Row<'a>> {
         let marked = self.marked.contains(key);
-        if let Some(entry) = self.queue.get(key) {
+        let key_text = key.as_str();
+        if let Some(entry) = self.queue.get_key(key) {
             let state = if self.uploading.contains(key) {
                 RowState::Uploading
             } else {
                 entry.state.into()
             };
             return Some(Row {
-                key,
+                key: key_text,
                 entry,
                 state,
                 marked,
@@ -102,9 +103,9 @@ impl IntakeState {
         }
         self.pending
             .iter()
-            .find(|e| e.serial.eq_ignore_ascii_case(key))
+            .find(|e| e.serial.eq_ignore_ascii_case(key_text))
             .map(|entry| Row {
-                key,
+                key: key_text,
                 entry,
                 state: RowState::Saving,
                 marked,
@@ -121,7 +122,7 @@ impl IntakeState {
             (RowState::Failed, 0),
         ];
         for e in self.queue.entries() {
-            let s: RowState = if self.uploading.contains(&serial_key(&e.serial)) {
+            let s: RowState = if self.uploading.contains(&SerialKey::new(&e.serial)) {
                 RowState::Uploading
             } else {
                 e.state.into()

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
+use crate::serial::SerialKey;
 use crate::status::SharedRow;
 use crate::store::QueueEntry;
-use crate::store::queue::serial_key;
 
 /// To the runtime: collect the bundle of one device into `<data dir>/evidence/`.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,8 +49,10 @@ pub struct EvidenceJobs {
 
 impl EvidenceJobs {
     fn find(&mut self, serial: &str) -> Option<usize> {
-        let k = serial_key(serial);
-        self.jobs.iter().position(|(s, _, _)| serial_key(s) == k)
+        let k = SerialKey::new(serial);
+        self.jobs
+            .iter()
+            .position(|(s, _, _)| SerialKey::new(s) == k)
     }
 
     /// The key on a row: a command, unless that device's bundle is already being collected.
