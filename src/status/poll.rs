@@ -131,6 +131,16 @@ impl Poller {
     /// "in stage since" and the timeline are the same after a restart) and, from the next cycle
     /// on, hands every stage change to the store thread, the one writer.
     pub async fn keep_timeline(&mut self, store: StoreClient) -> Result<(), String> {
+        // Devices that left the bench long ago: their rows go, so the table stays small.
+        let before = Utc::now() - chrono::Duration::days(crate::store::timeline::KEEP_DAYS);
+        match store.prune_timelines(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                devices = n,
+                "forgot stage timelines older than the retention"
+            ),
+            Err(e) => tracing::warn!(error = %e, "old stage timelines not forgotten"),
+        }
         let timelines = store.timelines().await?;
         self.tracker.restore(&timelines);
         self.store = Some(store);

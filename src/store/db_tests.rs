@@ -136,7 +136,7 @@ fn timelines_and_keyed_state_round_trip() {
     let all: Vec<(String, String)> = state::all(s.conn(), s.path(), "notification_sent").unwrap();
     assert_eq!(all.len(), 2);
     s.write("forget", |tx| {
-        timeline::forget(tx, &["a1".into()])?;
+        timeline::forget(tx, &[SerialKey::new("a1")])?;
         state::delete(tx, "notification_sent", "B2/failed")
     })
     .unwrap();

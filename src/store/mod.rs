@@ -18,7 +18,7 @@ pub(crate) mod rejections;
 pub(crate) mod schema;
 pub(crate) mod state;
 pub(crate) mod task;
-pub(crate) mod timeline;
+pub mod timeline;
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -222,6 +222,24 @@ impl StoreClient {
         self.call(|s| timeline::load(s.conn(), s.path())).await
     }
 
+    /// Forgets the timelines of devices last seen changing before `before` (one transaction);
+    /// answers how many devices were forgotten.
+    pub async fn prune_timelines(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> Result<usize, String> {
+        self.call(move |s| {
+            let gone = timeline::stale(&timeline::load(s.conn(), s.path())?, before);
+            if !gone.is_empty() {
+                s.write("forget old stage timelines", |tx| {
+                    timeline::forget(tx, &gone)
+                })?;
+            }
+            Ok(gone.len())
+        })
+        .await
+    }
+
     /// Records observed stage changes (one transaction).
     pub async fn record_stages(&self, changes: Vec<StageChange>) -> Result<(), String> {
         self.call(move |s| {

@@ -36,13 +36,25 @@ pub fn record(tx: &Transaction<'_>, changes: &[StageChange]) -> rusqlite::Result
 }
 
 /// Forgets the timelines of these serials (a device that left the bench).
-#[cfg(test)]
-pub fn forget(tx: &Transaction<'_>, serials: &[String]) -> rusqlite::Result<()> {
+pub fn forget(tx: &Transaction<'_>, serials: &[SerialKey]) -> rusqlite::Result<()> {
     let mut st = tx.prepare_cached("DELETE FROM stage_timeline WHERE serial_key = ?1")?;
     for s in serials {
-        st.execute([SerialKey::new(s)])?;
+        st.execute([s])?;
     }
     Ok(())
+}
+
+/// How long a device's timeline is kept after its last observed change: long past any staging
+/// run, short enough that a bench running for years keeps a small table.
+pub const KEEP_DAYS: i64 = 30;
+
+/// The serials whose last observed change is before `before`: a device that left the bench.
+pub fn stale(timelines: &Timelines, before: DateTime<Utc>) -> Vec<SerialKey> {
+    timelines
+        .iter()
+        .filter(|(_, changes)| changes.last().is_none_or(|(at, _)| *at < before))
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// Every device's changes (when, stage name), oldest first, by serial key (upper-case, trimmed).

@@ -172,3 +172,57 @@ async fn the_console_feed_starts_from_the_stored_timeline() {
     assert_eq!(runs[1], runs[0]);
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_not_seen_changing_for_the_retention_is_forgotten_at_start() {
+    use stagehand::serial::SerialKey;
+    use stagehand::store::timeline::{KEEP_DAYS, StageChange};
+    let sb = Sandbox::new();
+    let now = Utc::now();
+    let days = |d: i64| now - chrono::Duration::days(d);
+    let change = |serial: &str, at, stage: &str| StageChange {
+        serial: SerialKey::new(serial),
+        at,
+        stage: stage.into(),
+    };
+    {
+        let (db, _, _) = Store::open(&sb.data()).unwrap();
+        let store = stagehand::store::spawn_to(db, None, Box::new(|_| {}));
+        store
+            .client()
+            .unwrap()
+            .record_stages(vec![
+                // Left the bench long ago.
+                change("GONE1", days(KEEP_DAYS + 10), "registered"),
+                change("GONE1", days(KEEP_DAYS + 5), "in_use"),
+                // Started long ago, still moving: kept whole.
+                change("SLOW1", days(KEEP_DAYS + 10), "registered"),
+                change("SLOW1", days(1), "provisioning"),
+                change("NEW1", days(0), "registered"),
+            ])
+            .await
+            .unwrap();
+        tokio::task::spawn_blocking(move || store.shutdown())
+            .await
+            .unwrap();
+    }
+    let sim = sim::start(SimOptions {
+        devices: 0,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let (db, _, _) = Store::open(&sb.data()).unwrap();
+    let store = stagehand::store::spawn_to(db, None, Box::new(|_| {}));
+    let client_store = store.client().unwrap();
+    let mut p = Poller::new(client(&sim), Config::default());
+    p.keep_timeline(client_store.clone()).await.unwrap();
+    let left = client_store.timelines().await.unwrap();
+    let keys: Vec<String> = left.keys().map(|k| k.to_string()).collect();
+    assert_eq!(keys, ["NEW1", "SLOW1"]);
+    assert_eq!(left[&SerialKey::new("SLOW1")].len(), 2, "kept whole");
+    drop((p, client_store));
+    tokio::task::spawn_blocking(move || store.shutdown())
+        .await
+        .unwrap();
+}
