@@ -204,6 +204,7 @@ async fn a_device_not_seen_changing_for_the_retention_is_forgotten_at_start() {
             .unwrap();
         tokio::task::spawn_blocking(move || store.shutdown())
             .await
+            .unwrap()
             .unwrap();
     }
     let sim = sim::start(SimOptions {
@@ -224,5 +225,6 @@ async fn a_device_not_seen_changing_for_the_retention_is_forgotten_at_start() {
     drop((p, client_store));
     tokio::task::spawn_blocking(move || store.shutdown())
         .await
+        .unwrap()
         .unwrap();
 }
