@@ -362,9 +362,9 @@ impl App {
             return self.on_key(key);
         }
         match self.burst.push(key, self.now, &self.config.intake) {
-            scanner::Step::Held => Vec::new(),
-            scanner::Step::Scan(text) => self.intake.scan_burst(&text, &self.config),
-            scanner::Step::Replay(keys) => self.replay(keys),
+            scanner::ScanStep::Held => Vec::new(),
+            scanner::ScanStep::Scan(text) => self.intake.scan_burst(&text, &self.config),
+            scanner::ScanStep::Replay(keys) => self.replay(keys),
         }
     }
 

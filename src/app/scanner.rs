@@ -19,7 +19,7 @@ pub struct Burst {
 
 /// What to do with a key after the burst detector saw it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub enum ScanStep {
     /// Held; nothing to do yet.
     Held,
     /// A complete scan: the text before the terminator.
@@ -74,14 +74,14 @@ impl Burst {
     }
 
     /// Feeds one key that arrived at `now`.
-    pub fn push(&mut self, key: KeyEvent, now: DateTime<Utc>, cfg: &IntakeConfig) -> Step {
+    pub fn push(&mut self, key: KeyEvent, now: DateTime<Utc>, cfg: &IntakeConfig) -> ScanStep {
         let fresh = !self.expired(now, cfg);
         // A serial starts with a letter or digit; `/`, `?` and the like at the start are a
         // person's keys (open the filter, help) and act at once, so what they type next is not
         // taken for a scan.
         let starts_scan = matches!(key.code, KeyCode::Char(c) if c.is_ascii_alphanumeric());
         if self.keys.is_empty() && printable(&key) && !starts_scan {
-            return Step::Replay(vec![key]);
+            return ScanStep::Replay(vec![key]);
         }
         if printable(&key) {
             let mut replay = Vec::new();
@@ -91,19 +91,19 @@ impl Burst {
             if !replay.is_empty() {
                 // The earlier keys were a person's; this one may start a scan.
                 self.hold(key, now);
-                return Step::Replay(replay);
+                return ScanStep::Replay(replay);
             }
             self.hold(key, now);
-            return Step::Held;
+            return ScanStep::Held;
         }
         if !self.keys.is_empty() && fresh && terminator(&key, cfg) {
             let text = std::mem::take(&mut self.text);
             self.take();
-            return Step::Scan(text);
+            return ScanStep::Scan(text);
         }
         let mut keys = self.take();
         keys.push(key);
-        Step::Replay(keys)
+        ScanStep::Replay(keys)
     }
 
     fn hold(&mut self, key: KeyEvent, now: DateTime<Utc>) {
@@ -139,44 +139,56 @@ mod tests {
         let cfg = IntakeConfig::default();
         let mut b = Burst::default();
         for (i, c) in "PF3X1".chars().enumerate() {
-            assert_eq!(b.push(ch(c), at(i as i64 * 5), &cfg), Step::Held);
+            assert_eq!(b.push(ch(c), at(i as i64 * 5), &cfg), ScanStep::Held);
         }
-        assert_eq!(b.push(enter(), at(26), &cfg), Step::Scan("PF3X1".into()));
+        assert_eq!(
+            b.push(enter(), at(26), &cfg),
+            ScanStep::Scan("PF3X1".into())
+        );
         assert!(b.is_empty());
         let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
         b.push(ch('A'), at(100), &cfg);
-        assert_eq!(b.push(tab, at(101), &cfg), Step::Scan("A".into()));
+        assert_eq!(b.push(tab, at(101), &cfg), ScanStep::Scan("A".into()));
     }
 
     #[test]
     fn a_person_typing_gets_the_keys_back_in_order() {
         let cfg = IntakeConfig::default();
         let mut b = Burst::default();
-        assert_eq!(b.push(ch('j'), at(0), &cfg), Step::Held);
+        assert_eq!(b.push(ch('j'), at(0), &cfg), ScanStep::Held);
         assert!(b.expired(at(200), &cfg));
-        assert_eq!(b.push(ch('k'), at(200), &cfg), Step::Replay(vec![ch('j')]));
+        assert_eq!(
+            b.push(ch('k'), at(200), &cfg),
+            ScanStep::Replay(vec![ch('j')])
+        );
         // A slow Enter after a held key: both are ordinary keys.
         assert_eq!(
             b.push(enter(), at(400), &cfg),
-            Step::Replay(vec![ch('k'), enter()])
+            ScanStep::Replay(vec![ch('k'), enter()])
         );
         // Keys that are never printable pass straight through.
         let up = KeyEvent::new(KeyCode::Up, KeyModifiers::NONE);
-        assert_eq!(b.push(up, at(500), &cfg), Step::Replay(vec![up]));
+        assert_eq!(b.push(up, at(500), &cfg), ScanStep::Replay(vec![up]));
         let ctrl = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
-        assert_eq!(b.push(ctrl, at(600), &cfg), Step::Replay(vec![ctrl]));
+        assert_eq!(b.push(ctrl, at(600), &cfg), ScanStep::Replay(vec![ctrl]));
     }
 
     #[test]
     fn a_key_that_cannot_start_a_serial_acts_at_once() {
         let cfg = IntakeConfig::default();
         let mut b = Burst::default();
-        assert_eq!(b.push(ch('/'), at(0), &cfg), Step::Replay(vec![ch('/')]));
-        assert_eq!(b.push(ch('?'), at(1), &cfg), Step::Replay(vec![ch('?')]));
+        assert_eq!(
+            b.push(ch('/'), at(0), &cfg),
+            ScanStep::Replay(vec![ch('/')])
+        );
+        assert_eq!(
+            b.push(ch('?'), at(1), &cfg),
+            ScanStep::Replay(vec![ch('?')])
+        );
         // Inside a serial the same characters are part of it.
         b.push(ch('A'), at(2), &cfg);
-        assert_eq!(b.push(ch('/'), at(3), &cfg), Step::Held);
-        assert_eq!(b.push(enter(), at(4), &cfg), Step::Scan("A/".into()));
+        assert_eq!(b.push(ch('/'), at(3), &cfg), ScanStep::Held);
+        assert_eq!(b.push(enter(), at(4), &cfg), ScanStep::Scan("A/".into()));
     }
 
     #[test]

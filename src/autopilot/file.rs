@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::hash::{self, HardwareHash};
-use crate::prep::sniff::{Role, header_role};
+use crate::prep::sniff::{ColumnRole, header_role};
 
 /// Largest hash file read (a 500-row import file is about 2 MB in UTF-16).
 pub const MAX_FILE: u64 = 64 * 1024 * 1024;
@@ -65,14 +65,14 @@ pub struct HashColumns {
 
 /// The columns when `cells` is a hash-file header (it has a hardware hash column).
 pub fn hash_columns(cells: &[&str]) -> Option<HashColumns> {
-    let roles: Vec<Option<Role>> = cells.iter().map(|c| header_role(c)).collect();
-    let first = |r: Role| roles.iter().position(|x| *x == Some(r));
+    let roles: Vec<Option<ColumnRole>> = cells.iter().map(|c| header_role(c)).collect();
+    let first = |r: ColumnRole| roles.iter().position(|x| *x == Some(r));
     Some(HashColumns {
-        hash: first(Role::HardwareHash)?,
-        serial: first(Role::Serial),
-        product_id: first(Role::ProductId),
-        group_tag: first(Role::GroupTag),
-        user: first(Role::User),
+        hash: first(ColumnRole::HardwareHash)?,
+        serial: first(ColumnRole::Serial),
+        product_id: first(ColumnRole::ProductId),
+        group_tag: first(ColumnRole::GroupTag),
+        user: first(ColumnRole::User),
     })
 }
 

@@ -129,7 +129,7 @@ pub struct WipeArgs {
 }
 
 /// A signed-in Graph session for the devices commands.
-pub struct Session {
+pub struct DevicesSession {
     pub client: GraphClient,
     /// UPN of the signed-in identity (the audit actor).
     pub actor: String,
@@ -141,7 +141,7 @@ pub struct Session {
 pub const DEMO_TECHNICIAN: &str = "adele.vance@contoso.example";
 
 /// Starts a simulated tenant (40 devices, real time) and signs in as `role`.
-pub async fn demo_session(seed: u64, role: DemoRole) -> anyhow::Result<Session> {
+pub async fn demo_session(seed: u64, role: DemoRole) -> anyhow::Result<DevicesSession> {
     let (sim, lead_token) = crate::sim::start_demo(seed, 40, 1.0).await?;
     let (token, actor) = match role {
         DemoRole::Admin => (lead_token, sim.signed_in_user().1),
@@ -161,7 +161,7 @@ pub async fn demo_session(seed: u64, role: DemoRole) -> anyhow::Result<Session> 
         Arc::new(crate::auth::StaticToken(token)),
         Governor::global(),
     )?;
-    Ok(Session {
+    Ok(DevicesSession {
         client,
         actor,
         sim: Some(sim),
@@ -186,7 +186,7 @@ pub async fn run(args: &DevicesArgs, config: &Config, data_dir: &Path) -> anyhow
 /// Runs one command with a session; retire and wipe write `audit.jsonl` in `data_dir`.
 pub async fn run_with(
     cmd: &DevicesCommand,
-    session: &Session,
+    session: &DevicesSession,
     config: &Config,
     data_dir: &Path,
 ) -> anyhow::Result<ExitCode> {
@@ -300,7 +300,7 @@ fn enum_text<T: serde::Serialize>(v: &T) -> String {
 }
 
 async fn destructive(
-    session: &Session,
+    session: &DevicesSession,
     config: &Config,
     data_dir: &Path,
     req: &DestructiveRequest,

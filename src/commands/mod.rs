@@ -187,7 +187,7 @@ async fn signed_in(
     let mut out = text::TermWriter::new(std::io::stdout());
     match command {
         Command::Devices(args) => {
-            let session = devices::Session {
+            let session = devices::DevicesSession {
                 client: c.client.clone(),
                 actor: c.actor.clone(),
                 sim: None,

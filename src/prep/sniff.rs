@@ -5,7 +5,7 @@ use serde::Serialize;
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Role {
+pub enum ColumnRole {
     Serial,
     Manufacturer,
     Model,
@@ -58,7 +58,7 @@ pub fn header_key(cell: &str) -> String {
 
 /// Recognises a header cell (see [`header_key`]): English, the common European languages and
 /// vendor export names.
-pub fn header_role(cell: &str) -> Option<Role> {
+pub fn header_role(cell: &str) -> Option<ColumnRole> {
     let key = header_key(cell);
     Some(match key.as_str() {
         "serial"
@@ -82,26 +82,28 @@ pub fn header_role(cell: &str) -> Option<Role> {
         | "serienummer"
         | "serienr"
         | "sarjanumero"
-        | "numerseryjny" => Role::Serial,
+        | "numerseryjny" => ColumnRole::Serial,
         "manufacturer" | "make" | "vendor" | "oem" | "brand" | "hersteller" | "marke"
         | "fabricant" | "fabricante" | "marca" | "produttore" | "fabrikant" | "tillverkare"
-        | "producent" | "valmistaja" | "manufacturername" => Role::Manufacturer,
+        | "producent" | "valmistaja" | "manufacturername" => ColumnRole::Manufacturer,
         "model" | "modelname" | "devicemodel" | "modell" | "modele" | "modelo" | "modello"
-        | "malli" => Role::Model,
+        | "malli" => ColumnRole::Model,
         "upn" | "user" | "email" | "emailaddress" | "userprincipalname" | "assigneduser"
-        | "benutzer" | "utilisateur" | "usuario" | "utente" => Role::User,
-        "grouptag" | "ordertag" | "orderid" => Role::GroupTag,
-        "hardwarehash" | "hardwareid" | "hash" | "hwid" => Role::HardwareHash,
-        "windowsproductid" | "productid" | "productkey" => Role::ProductId,
+        | "benutzer" | "utilisateur" | "usuario" | "utente" => ColumnRole::User,
+        "grouptag" | "ordertag" | "orderid" => ColumnRole::GroupTag,
+        "hardwarehash" | "hardwareid" | "hash" | "hwid" => ColumnRole::HardwareHash,
+        "windowsproductid" | "productid" | "productkey" => ColumnRole::ProductId,
         "details" | "description" | "notes" | "beschreibung" | "bemerkung" | "commentaire" => {
-            Role::Details
+            ColumnRole::Details
         }
         "devicename" | "id" | "userid" | "deviceid" | "objectid" | "azureaddeviceid"
         | "entradeviceid" | "intunedeviceid" | "manageddeviceid" | "name" | "hostname"
         | "computername" | "geratename" | "os" | "osversion" | "ownership" | "compliance"
         | "lastcheckin" | "lastsync" | "lastsyncdatetime" | "enrolleddatetime" | "primaryuser"
         | "primaryuserupn" | "assettag" | "asset" | "inventarnummer" | "ordernumber"
-        | "purchaseorder" | "date" | "datum" | "status" | "location" | "standort" => Role::Other,
+        | "purchaseorder" | "date" | "datum" | "status" | "location" | "standort" => {
+            ColumnRole::Other
+        }
         _ => return None,
     })
 }
@@ -109,11 +111,11 @@ pub fn header_role(cell: &str) -> Option<Role> {
 /// Maps a header row to columns. `Ok(None)` when the row is not a header; `Err` when it is a
 /// header without a serial column (the message lists what was found).
 pub fn columns_from_header(cells: &[&str]) -> Result<Option<Columns>, String> {
-    let roles: Vec<Option<Role>> = cells.iter().map(|c| header_role(c)).collect();
+    let roles: Vec<Option<ColumnRole>> = cells.iter().map(|c| header_role(c)).collect();
     if roles.iter().all(Option::is_none) {
         return Ok(None);
     }
-    if !roles.contains(&Some(Role::Serial)) {
+    if !roles.contains(&Some(ColumnRole::Serial)) {
         return Err(no_serial_column(cells));
     }
     Ok(Some(header_columns(cells, None)))
@@ -122,7 +124,7 @@ pub fn columns_from_header(cells: &[&str]) -> Result<Option<Columns>, String> {
 /// The columns a header row names; `serial` overrides the header's serial column (and a column
 /// taken as the serial is not also read as anything else).
 pub fn header_columns(cells: &[&str], serial: Option<usize>) -> Columns {
-    let roles: Vec<Option<Role>> = cells
+    let roles: Vec<Option<ColumnRole>> = cells
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -133,16 +135,16 @@ pub fn header_columns(cells: &[&str], serial: Option<usize>) -> Columns {
             }
         })
         .collect();
-    let first = |r: Role| roles.iter().position(|x| *x == Some(r));
+    let first = |r: ColumnRole| roles.iter().position(|x| *x == Some(r));
     Columns {
-        serial: serial.or(first(Role::Serial)).unwrap_or(0),
-        manufacturer: first(Role::Manufacturer),
-        model: first(Role::Model),
-        user: first(Role::User),
-        group_tag: first(Role::GroupTag),
-        hardware_hash: first(Role::HardwareHash),
-        product_id: first(Role::ProductId),
-        details: first(Role::Details),
+        serial: serial.or(first(ColumnRole::Serial)).unwrap_or(0),
+        manufacturer: first(ColumnRole::Manufacturer),
+        model: first(ColumnRole::Model),
+        user: first(ColumnRole::User),
+        group_tag: first(ColumnRole::GroupTag),
+        hardware_hash: first(ColumnRole::HardwareHash),
+        product_id: first(ColumnRole::ProductId),
+        details: first(ColumnRole::Details),
     }
 }
 
@@ -293,19 +295,19 @@ mod tests {
     #[test]
     fn header_variants_are_recognised() {
         for (cell, role) in [
-            ("Serial", Role::Serial),
-            ("SERIAL NUMBER", Role::Serial),
-            ("Device Serial Number", Role::Serial),
-            ("serialnumber", Role::Serial),
-            ("Service Tag", Role::Serial),
-            ("Make", Role::Manufacturer),
-            ("model", Role::Model),
-            ("E-mail", Role::User),
-            ("UPN", Role::User),
-            ("Group Tag", Role::GroupTag),
-            ("Hardware Hash", Role::HardwareHash),
-            ("Windows Product ID", Role::ProductId),
-            ("\u{feff}Serial", Role::Serial),
+            ("Serial", ColumnRole::Serial),
+            ("SERIAL NUMBER", ColumnRole::Serial),
+            ("Device Serial Number", ColumnRole::Serial),
+            ("serialnumber", ColumnRole::Serial),
+            ("Service Tag", ColumnRole::Serial),
+            ("Make", ColumnRole::Manufacturer),
+            ("model", ColumnRole::Model),
+            ("E-mail", ColumnRole::User),
+            ("UPN", ColumnRole::User),
+            ("Group Tag", ColumnRole::GroupTag),
+            ("Hardware Hash", ColumnRole::HardwareHash),
+            ("Windows Product ID", ColumnRole::ProductId),
+            ("\u{feff}Serial", ColumnRole::Serial),
         ] {
             assert_eq!(header_role(cell), Some(role), "{cell}");
         }

@@ -19,7 +19,7 @@ pub enum UserKind {
 }
 
 #[derive(Debug, Clone)]
-pub struct User {
+pub struct DirectoryUser {
     pub id: String,
     pub upn: String,
     pub display_name: String,
@@ -30,7 +30,7 @@ pub struct User {
 
 #[derive(Debug, Clone)]
 pub struct Directory {
-    pub users: Vec<User>,
+    pub users: Vec<DirectoryUser>,
     /// Ids that appear in `usersLoggedOn` but whose users were deleted (404 on `/users/{id}`).
     pub deleted_ids: Vec<String>,
 }
@@ -67,7 +67,7 @@ impl Directory {
     pub fn generate(rng: &mut Rng, staging: &[String], unlicensed_staging: bool) -> Self {
         let mut users = Vec::new();
         let mut push = |rng: &mut Rng, upn: String, name: String, enabled, licensed, kind| {
-            users.push(User {
+            users.push(DirectoryUser {
                 id: rng.guid(),
                 upn,
                 display_name: name,
@@ -117,20 +117,20 @@ impl Directory {
         Self { users, deleted_ids }
     }
 
-    pub fn find(&self, id_or_upn: &str) -> Option<&User> {
+    pub fn find(&self, id_or_upn: &str) -> Option<&DirectoryUser> {
         self.users
             .iter()
             .find(|u| u.id.eq_ignore_ascii_case(id_or_upn) || u.upn.eq_ignore_ascii_case(id_or_upn))
     }
 
-    pub fn lead(&self) -> &User {
+    pub fn lead(&self) -> &DirectoryUser {
         self.users
             .iter()
             .find(|u| u.kind == UserKind::Lead)
             .expect("the directory always has a lead")
     }
 
-    pub fn staging(&self) -> Vec<&User> {
+    pub fn staging(&self) -> Vec<&DirectoryUser> {
         self.users
             .iter()
             .filter(|u| u.kind == UserKind::Staging)
@@ -138,7 +138,7 @@ impl Directory {
     }
 
     /// Employees that can sign in to a device (any licence state: the review pane must cope).
-    pub fn employees(&self) -> Vec<&User> {
+    pub fn employees(&self) -> Vec<&DirectoryUser> {
         self.users
             .iter()
             .filter(|u| u.kind == UserKind::Employee)
@@ -146,7 +146,7 @@ impl Directory {
     }
 }
 
-impl User {
+impl DirectoryUser {
     /// The full entity; `/users/{id}` without `$select` returns only [`DEFAULT_USER_PROPS`].
     pub fn to_json(&self) -> Value {
         let (given, surname) = self

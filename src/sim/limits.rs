@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::rng::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Family {
+pub enum ThrottleFamily {
     Devices,
     Enrollment,
     Reports,
@@ -16,15 +16,15 @@ pub enum Family {
     ConditionalAccess,
 }
 
-impl Family {
+impl ThrottleFamily {
     /// (window, any requests per window, writes per window): the per-app numbers.
     fn limits(self) -> (Duration, u32, u32) {
         let w = Duration::from_secs(20);
         match self {
-            Family::Devices => (w, 2000, 200),
-            Family::Enrollment | Family::Reports => (w, 1000, 100),
-            Family::Identity => (w, 3500, 3500),
-            Family::ConditionalAccess => (Duration::from_secs(1), 1, 1),
+            ThrottleFamily::Devices => (w, 2000, 200),
+            ThrottleFamily::Enrollment | ThrottleFamily::Reports => (w, 1000, 100),
+            ThrottleFamily::Identity => (w, 3500, 3500),
+            ThrottleFamily::ConditionalAccess => (Duration::from_secs(1), 1, 1),
         }
     }
 }
@@ -40,7 +40,7 @@ struct Window {
 
 /// The answer for one request.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub enum ThrottleVerdict {
     Allow {
         violation: bool,
     },
@@ -52,14 +52,14 @@ pub enum Verdict {
 }
 
 #[derive(Debug)]
-pub struct Limits {
-    windows: HashMap<Family, Window>,
+pub struct Throttles {
+    windows: HashMap<ThrottleFamily, Window>,
     /// Which Retry-After flavour the next 429 carries: the three take turns from a seeded
     /// start, so a client meets each within three throttles (a random pick took ~12).
     turn: u64,
 }
 
-impl Limits {
+impl Throttles {
     pub fn new(seed: u64) -> Self {
         Self {
             windows: HashMap::new(),
@@ -67,9 +67,15 @@ impl Limits {
         }
     }
 
-    pub fn check(&mut self, fam: Family, write: bool, now: Instant, burst: Option<u32>) -> Verdict {
+    pub fn check(
+        &mut self,
+        fam: ThrottleFamily,
+        write: bool,
+        now: Instant,
+        burst: Option<u32>,
+    ) -> ThrottleVerdict {
         let (len, mut any_max, mut write_max) = fam.limits();
-        if let (Some(b), false) = (burst, fam == Family::ConditionalAccess) {
+        if let (Some(b), false) = (burst, fam == ThrottleFamily::ConditionalAccess) {
             any_max = b;
             write_max = write_max.min(b);
         }
@@ -103,9 +109,9 @@ impl Limits {
             if write {
                 w.writes += 1;
             }
-            return Verdict::Allow { violation };
+            return ThrottleVerdict::Allow { violation };
         }
-        let (retry_after, block) = if fam == Family::ConditionalAccess {
+        let (retry_after, block) = if fam == ThrottleFamily::ConditionalAccess {
             (None, len.saturating_sub(now.duration_since(w.start)))
         } else {
             self.turn = (self.turn + 1) % 3;
@@ -117,7 +123,7 @@ impl Limits {
         };
         w.blocked_until = Some(now + block);
         w.retry_after_given = retry_after.is_some();
-        Verdict::Throttle {
+        ThrottleVerdict::Throttle {
             retry_after,
             violation,
         }
@@ -130,64 +136,69 @@ mod tests {
 
     #[test]
     fn burst_throttles_then_recovers_after_the_block() {
-        let mut l = Limits::new(1);
+        let mut l = Throttles::new(1);
         let t0 = Instant::now();
         for _ in 0..3 {
             assert_eq!(
-                l.check(Family::Devices, false, t0, Some(3)),
-                Verdict::Allow { violation: false }
+                l.check(ThrottleFamily::Devices, false, t0, Some(3)),
+                ThrottleVerdict::Allow { violation: false }
             );
         }
-        let Verdict::Throttle {
+        let ThrottleVerdict::Throttle {
             retry_after,
             violation,
-        } = l.check(Family::Devices, false, t0, Some(3))
+        } = l.check(ThrottleFamily::Devices, false, t0, Some(3))
         else {
             panic!("expected 429")
         };
         assert!(!violation);
         // Another family is independent.
         assert!(matches!(
-            l.check(Family::Identity, false, t0, Some(3)),
-            Verdict::Allow { .. }
+            l.check(ThrottleFamily::Identity, false, t0, Some(3)),
+            ThrottleVerdict::Allow { .. }
         ));
         // Coming back too early is a violation only if a Retry-After was given.
         let early = l.check(
-            Family::Devices,
+            ThrottleFamily::Devices,
             false,
             t0 + Duration::from_millis(100),
             Some(3),
         );
         assert_eq!(
             early,
-            Verdict::Throttle {
+            ThrottleVerdict::Throttle {
                 retry_after: early_ra(&early),
                 violation: retry_after.is_some()
             }
         );
         // After the block the family serves again.
         assert!(matches!(
-            l.check(Family::Devices, false, t0 + Duration::from_secs(5), Some(3)),
-            Verdict::Allow { violation: false }
+            l.check(
+                ThrottleFamily::Devices,
+                false,
+                t0 + Duration::from_secs(5),
+                Some(3)
+            ),
+            ThrottleVerdict::Allow { violation: false }
         ));
     }
 
-    fn early_ra(v: &Verdict) -> Option<String> {
+    fn early_ra(v: &ThrottleVerdict) -> Option<String> {
         match v {
-            Verdict::Throttle { retry_after, .. } => retry_after.clone(),
-            Verdict::Allow { .. } => None,
+            ThrottleVerdict::Throttle { retry_after, .. } => retry_after.clone(),
+            ThrottleVerdict::Allow { .. } => None,
         }
     }
 
     #[test]
     fn all_three_retry_after_flavours_appear_and_ca_never_sends_one() {
-        let mut l = Limits::new(9);
+        let mut l = Throttles::new(9);
         let mut seen = std::collections::HashSet::new();
         let mut t = Instant::now();
         for _ in 0..60 {
-            l.check(Family::Enrollment, false, t, Some(1));
-            if let Verdict::Throttle { retry_after, .. } =
-                l.check(Family::Enrollment, false, t, Some(1))
+            l.check(ThrottleFamily::Enrollment, false, t, Some(1));
+            if let ThrottleVerdict::Throttle { retry_after, .. } =
+                l.check(ThrottleFamily::Enrollment, false, t, Some(1))
             {
                 seen.insert(retry_after);
             }
@@ -201,40 +212,40 @@ mod tests {
         );
         let t = Instant::now();
         assert!(matches!(
-            l.check(Family::ConditionalAccess, false, t, None),
-            Verdict::Allow { .. }
+            l.check(ThrottleFamily::ConditionalAccess, false, t, None),
+            ThrottleVerdict::Allow { .. }
         ));
         assert_eq!(
-            l.check(Family::ConditionalAccess, false, t, None),
-            Verdict::Throttle {
+            l.check(ThrottleFamily::ConditionalAccess, false, t, None),
+            ThrottleVerdict::Throttle {
                 retry_after: None,
                 violation: false
             }
         );
         assert!(matches!(
             l.check(
-                Family::ConditionalAccess,
+                ThrottleFamily::ConditionalAccess,
                 false,
                 t + Duration::from_millis(1100),
                 None
             ),
-            Verdict::Allow { .. }
+            ThrottleVerdict::Allow { .. }
         ));
     }
 
     #[test]
     fn writes_have_their_own_lower_limit() {
-        let mut l = Limits::new(2);
+        let mut l = Throttles::new(2);
         let t = Instant::now();
         for _ in 0..100 {
             assert!(matches!(
-                l.check(Family::Enrollment, true, t, None),
-                Verdict::Allow { .. }
+                l.check(ThrottleFamily::Enrollment, true, t, None),
+                ThrottleVerdict::Allow { .. }
             ));
         }
         assert!(matches!(
-            l.check(Family::Enrollment, true, t, None),
-            Verdict::Throttle { .. }
+            l.check(ThrottleFamily::Enrollment, true, t, None),
+            ThrottleVerdict::Throttle { .. }
         ));
     }
 }

@@ -218,7 +218,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         dir,
         fleet,
         tokens: Tokens::default(),
-        limits: limits::Limits::new(opts.seed),
+        limits: limits::Throttles::new(opts.seed),
         faults: opts.faults.clone(),
         fault_rng: rng::Rng::new(opts.seed ^ 0xfa17),
         stats: SimStats::default(),

@@ -33,7 +33,7 @@ const POLLS_TO_COMPLETE: u32 = 3;
 const READY_AFTER_SECS: i64 = 5;
 
 #[derive(Debug, Clone)]
-pub struct ExportJob {
+pub struct SimExportJob {
     pub id: String,
     pub select: Vec<String>,
     pub filter: Value,
@@ -44,7 +44,7 @@ pub struct ExportJob {
     pub zip: Option<Vec<u8>>,
 }
 
-impl ExportJob {
+impl SimExportJob {
     fn status(&self, now: DateTime<Utc>) -> &'static str {
         let processed = now - self.requested >= chrono::Duration::seconds(READY_AFTER_SECS);
         match self.polls {
@@ -109,7 +109,7 @@ pub fn create(st: &mut State, inc: &Incoming) -> Reply {
             inc,
         );
     }
-    let job = ExportJob {
+    let job = SimExportJob {
         id: format!("{REPORT}_{}", st.fleet.rng.guid()),
         select,
         filter: body.get("filter").cloned().unwrap_or(Value::Null),
@@ -176,7 +176,11 @@ pub fn csv_rows(devices: &[&Device], now: DateTime<Utc>) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn build_zip(job: &ExportJob, devices: &[&Device], now: DateTime<Utc>) -> anyhow::Result<Vec<u8>> {
+fn build_zip(
+    job: &SimExportJob,
+    devices: &[&Device],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<u8>> {
     let cols: Vec<usize> = if job.select.is_empty() {
         (0..COLUMNS.len()).collect()
     } else {
@@ -243,11 +247,11 @@ pub fn serve_blob(st: &mut State, inc: &Incoming) -> Reply {
 mod tests {
     use super::*;
 
-    fn job(polls: u32) -> (ExportJob, DateTime<Utc>) {
+    fn job(polls: u32) -> (SimExportJob, DateTime<Utc>) {
         let at = DateTime::parse_from_rfc3339("2026-11-22T09:00:00Z")
             .unwrap()
             .to_utc();
-        let job = ExportJob {
+        let job = SimExportJob {
             id: "j".into(),
             select: Vec::new(),
             filter: Value::Null,

@@ -17,8 +17,8 @@ use super::auth::Tokens;
 use super::directory::Directory;
 use super::faults::Faults;
 use super::fleet::Fleet;
-use super::limits::Limits;
-use super::reports::ExportJob;
+use super::limits::Throttles;
+use super::reports::SimExportJob;
 use super::rng::Rng;
 use super::stats::{RequestRecord, SimStats, route_label};
 use super::{SimOptions, routes};
@@ -52,12 +52,12 @@ pub struct State {
     pub dir: Directory,
     pub fleet: Fleet,
     pub tokens: Tokens,
-    pub limits: Limits,
+    pub limits: Throttles,
     pub faults: Faults,
     pub fault_rng: Rng,
     pub stats: SimStats,
     pub records: Vec<RequestRecord>,
-    pub exports: HashMap<String, ExportJob>,
+    pub exports: HashMap<String, SimExportJob>,
     /// Remote diagnostics requests (`routes/evidence.rs`).
     pub evidence: routes::EvidenceState,
     /// Windows Autopilot: hash imports, devices, sync.

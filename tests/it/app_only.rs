@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Value;
 use stagehand::auth::access::{Caller, PRIVILEGED_OPERATIONS};
-use stagehand::commands::devices::Session;
+use stagehand::commands::devices::DevicesSession;
 use stagehand::config::Config;
 use stagehand::devices::{
     ActionContext, Destructive, DestructiveRequest, DevicesError, GuardRefusal, Lifecycle,
@@ -198,7 +198,7 @@ fn wipe(serial: &str) -> DestructiveRequest {
 }
 
 async fn attempt(
-    s: &Session,
+    s: &DevicesSession,
     config: &Config,
     audit: &mut StoreClient,
     serial: &str,
@@ -231,7 +231,7 @@ async fn app_only_wipe_reaches_intune_once_with_the_permission_and_never_without
     // Without DeviceManagementManagedDevices.PrivilegedOperations.All: refused before any write.
     let sim = sim::start(SimOptions::default()).await.unwrap();
     let actor = format!("app:{}", sim.client_id());
-    let without = Session {
+    let without = DevicesSession {
         client: client(
             &sim,
             app_token(&sim, &app_roles_without(PRIVILEGED_OPERATIONS)),
@@ -254,7 +254,7 @@ async fn app_only_wipe_reaches_intune_once_with_the_permission_and_never_without
     none_ask_about_a_user(&sim);
 
     // With it: one wipe, audited before and after as the app.
-    let with = Session {
+    let with = DevicesSession {
         client: client(&sim, app_token(&sim, &TenantSetup::default().app_roles)),
         actor: actor.clone(),
         sim: None,

@@ -2,7 +2,7 @@
 //! refusal, with the simulator's request log proving no refused action reached it.
 
 use chrono::Utc;
-use stagehand::commands::devices::{DemoRole, Session, demo_session};
+use stagehand::commands::devices::{DemoRole, DevicesSession, demo_session};
 use stagehand::config::Config;
 use stagehand::devices::{
     ActionContext, DestructiveRequest, DeviceKey, DevicesError, GuardRefusal, Lifecycle,
@@ -19,7 +19,7 @@ fn config() -> Config {
 }
 
 /// A managed device with nothing pending (by its list row).
-async fn some_serial(s: &Session, c: &Config) -> String {
+async fn some_serial(s: &DevicesSession, c: &Config) -> String {
     let rows = list(&s.client, &c.staging, &ListFilter::default())
         .await
         .unwrap();
@@ -33,7 +33,7 @@ async fn some_serial(s: &Session, c: &Config) -> String {
 }
 
 /// POSTs to retire or wipe the simulator received.
-fn destructive_calls(s: &Session) -> Vec<String> {
+fn destructive_calls(s: &DevicesSession) -> Vec<String> {
     s.sim
         .as_ref()
         .unwrap()
@@ -63,7 +63,7 @@ impl Audit {
 }
 
 async fn attempt(
-    s: &Session,
+    s: &DevicesSession,
     c: &Config,
     audit: &mut Audit,
     req: &DestructiveRequest,

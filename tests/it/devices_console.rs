@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use stagehand::app::devices::{DeploymentLoad, DetailLoad, DevicesCmd, ModalStage};
 use stagehand::app::status::StatusMsg;
 use stagehand::app::{App, Cmd, Msg};
-use stagehand::commands::devices::{DemoRole, Session, demo_session};
+use stagehand::commands::devices::{DemoRole, DevicesSession, demo_session};
 use stagehand::config::Config;
 use stagehand::devices::{Lifecycle, ListFilter, list};
 use stagehand::graph::models::ManagementState;
@@ -43,7 +43,7 @@ struct Harness {
 }
 
 impl Harness {
-    fn start(s: &Session, audit_dir: &std::path::Path) -> Harness {
+    fn start(s: &DevicesSession, audit_dir: &std::path::Path) -> Harness {
         let (tx, rx) = mpsc::channel(64);
         let cancel = CancellationToken::new();
         let to_feed = stagehand::feeds::devices::spawn(
@@ -138,7 +138,7 @@ fn row(serial: &str, id: &str, now: DateTime<Utc>) -> DeviceStatus {
 }
 
 /// A managed device with nothing pending: (serial, id).
-async fn some_device(s: &Session) -> (String, String) {
+async fn some_device(s: &DevicesSession) -> (String, String) {
     let rows = list(&s.client, &config().staging, &ListFilter::default())
         .await
         .unwrap();
@@ -151,7 +151,7 @@ async fn some_device(s: &Session) -> (String, String) {
     (r.serial.clone(), r.id.clone())
 }
 
-fn posts(s: &Session, suffix: &str) -> usize {
+fn posts(s: &DevicesSession, suffix: &str) -> usize {
     s.sim
         .as_ref()
         .unwrap()

@@ -10,20 +10,12 @@ use std::path::Path;
 /// name that says what it is, then take it off this list.
 const KNOWN: &[&str] = &[
     "Change",     // notify::episodes, status::timeline
-    "ExportJob",  // graph::models::reports, sim::reports
-    "Family",     // graph::governor, sim::limits
     "ImportArgs", // commands::intake, commands::autopilot
-    "Limits",     // graph::governor, sim::limits
     "ListArgs",   // commands::intake, commands::devices
     "Notice",     // notify::sent, app::devices
     "Outcome",    // prep, notify::deliver, app::intake::paste, autopilot::import
     "Progress",   // prep::report, autopilot::import
-    "Role",       // prep::sniff, auth::roles
-    "Session",    // auth::session, commands::devices
     "ShowArgs",   // commands::devices, commands::autopilot
-    "Step",       // notify::sent, app::scanner
-    "User",       // graph::models::users, sim::directory
-    "Verdict",    // review::verdict, sim::limits
 ];
 
 fn declarations(dir: &Path, root: &Path, out: &mut BTreeMap<String, Vec<String>>) {

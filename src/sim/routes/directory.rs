@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{context, error, select};
 use crate::sim::auth::{Subject, Token};
-use crate::sim::directory::{DEFAULT_USER_PROPS, INTUNE_ADMIN_ROLE_TEMPLATE, User};
+use crate::sim::directory::{DEFAULT_USER_PROPS, DirectoryUser, INTUNE_ADMIN_ROLE_TEMPLATE};
 use crate::sim::odata::apply_select;
 use crate::sim::server::{Incoming, Reply, State};
 
@@ -38,7 +38,7 @@ fn decode_key(raw: &str) -> String {
     }
 }
 
-fn render(inc: &Incoming, u: &User) -> Result<Value, Reply> {
+fn render(inc: &Incoming, u: &DirectoryUser) -> Result<Value, Reply> {
     let full = u.to_json();
     if inc.query.contains_key("$select") {
         return select(inc, vec![full], USER_PROPS, "user").map(|mut v| v.remove(0));
@@ -87,7 +87,7 @@ pub fn licenses(st: &mut State, inc: &Incoming, raw: &str) -> Reply {
     )
 }
 
-fn signed_in<'a>(st: &'a State, token: &Token) -> Option<&'a User> {
+fn signed_in<'a>(st: &'a State, token: &Token) -> Option<&'a DirectoryUser> {
     match &token.subject {
         Subject::User(id) => st.dir.find(id),
         Subject::App(_) => None,

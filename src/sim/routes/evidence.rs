@@ -15,7 +15,7 @@ use super::table::Spec;
 use super::{body_json, context, error, page};
 use crate::sim::auth::Token;
 use crate::sim::fleet::{Device, SimDeployment as Deployment, iso};
-use crate::sim::limits::Family;
+use crate::sim::limits::ThrottleFamily;
 use crate::sim::server::{Incoming, Reply, ReplyBody, State};
 
 /// Report actions (docs of `getDevicePoliciesComplianceReport` and siblings).
@@ -205,19 +205,21 @@ impl Ev {
         };
         match self {
             Ev::EnrollmentConfigurations | Ev::EnrollmentConfigurationAssignments(_) => {
-                s(Family::Enrollment, false, SVC_READ)
+                s(ThrottleFamily::Enrollment, false, SVC_READ)
             }
             Ev::ConfigurationStates(_) | Ev::CompliancePolicyStates(_) => {
-                s(Family::Devices, false, DEV_READ)
+                s(ThrottleFamily::Devices, false, DEV_READ)
             }
             Ev::CompliancePolicyReport | Ev::AppInstallReport => {
-                s(Family::Reports, false, REPORT_READ)
+                s(ThrottleFamily::Reports, false, REPORT_READ)
             }
-            Ev::CreateLogCollection(_) => s(Family::Devices, true, LOGS_WRITE),
-            Ev::LogCollection(..) | Ev::LogDownloadUrl(..) => s(Family::Devices, false, DEV_READ),
-            Ev::SignIns => s(Family::Identity, false, AUDIT_LOG),
-            Ev::DeviceMemberOf(_) => s(Family::Identity, false, DEVICE_GROUPS_READ),
-            Ev::UserMemberOf(_) => s(Family::Identity, false, USER_GROUPS_READ),
+            Ev::CreateLogCollection(_) => s(ThrottleFamily::Devices, true, LOGS_WRITE),
+            Ev::LogCollection(..) | Ev::LogDownloadUrl(..) => {
+                s(ThrottleFamily::Devices, false, DEV_READ)
+            }
+            Ev::SignIns => s(ThrottleFamily::Identity, false, AUDIT_LOG),
+            Ev::DeviceMemberOf(_) => s(ThrottleFamily::Identity, false, DEVICE_GROUPS_READ),
+            Ev::UserMemberOf(_) => s(ThrottleFamily::Identity, false, USER_GROUPS_READ),
         }
     }
 }

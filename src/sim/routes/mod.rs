@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::auth;
-use super::limits::{Family, Verdict};
+use super::limits::{ThrottleFamily, ThrottleVerdict};
 use super::odata::{self, Dialect};
 use super::server::{Incoming, Reply, State, record};
 pub use evidence::{EvidenceState, serve_log_blob};
@@ -100,7 +100,7 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
         return (r, false);
     }
     if !spec.scopes.iter().any(|s| token.has(s)) {
-        let code = if spec.family == Family::Identity {
+        let code = if spec.family == ThrottleFamily::Identity {
             "Authorization_RequestDenied"
         } else {
             "Forbidden"
@@ -150,8 +150,8 @@ fn dispatch_inner(st: &mut State, inc: &Incoming, in_batch: bool, now: Instant) 
     }
     let burst = st.faults.throttle_burst;
     let violation = match st.limits.check(spec.family, spec.write, now, burst) {
-        Verdict::Allow { violation } => violation,
-        Verdict::Throttle {
+        ThrottleVerdict::Allow { violation } => violation,
+        ThrottleVerdict::Throttle {
             retry_after,
             violation,
         } => {

@@ -6,7 +6,7 @@ use crate::auth::roles::any_of::{
     APPS, CONFIG_READ, DEV_PRIV, DEV_READ, DEV_WRITE, LICENSES, ME, MEMBER_OF, OWNERS, POLICY,
     RBAC, REPORTS, SVC_READ, SVC_WRITE, USERS,
 };
-use crate::sim::limits::Family;
+use crate::sim::limits::ThrottleFamily;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -49,7 +49,7 @@ pub enum Route {
 /// Who may call a route.
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
-    pub family: Family,
+    pub family: ThrottleFamily,
     pub write: bool,
     /// Any one of these (delegated scope or app role) is enough. Empty: no token check here.
     pub scopes: &'static [&'static str],
@@ -196,7 +196,7 @@ impl Route {
     }
 
     pub fn spec(&self) -> Spec {
-        use Family::*;
+        use ThrottleFamily::*;
         let s = |family, write, scopes, delegated_only| Spec {
             family,
             write,
