@@ -73,18 +73,25 @@ fn config(sb: &Sandbox, staging: &[String]) {
     .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_push_killed_with_an_import_in_flight_resumes_by_its_import_id() {
-    // Real time: the import takes 90 s of it, so the first push is still polling when killed.
+/// A simulated tenant with no devices at `speed` and a sandbox configured for its staging
+/// accounts, polling every second.
+async fn bench(speed: f64) -> (SimHandle, Sandbox) {
     let opts = SimOptions {
         devices: 0,
-        speed: 1.0,
+        speed,
         ..SimOptions::default()
     };
     let staging = opts.staging_accounts.clone();
     let sim = sim::start(opts).await.unwrap();
     let sb = Sandbox::new();
     config(&sb, &staging);
+    (sim, sb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_killed_with_an_import_in_flight_resumes_by_its_import_id() {
+    // Real time: the import takes 90 s of it, so the first push is still polling when killed.
+    let (sim, sb) = bench(1.0).await;
     let a = hash_file(sb.path(), "a.csv", "PFRES001", 31);
     let out = run(&sb, &sim, &["intake", "import", &a]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -141,15 +148,7 @@ async fn a_push_killed_with_an_import_in_flight_resumes_by_its_import_id() {
 
 /// Autopilot list and single reads one `status --json` made with `n` hash devices imported.
 async fn status_reads(n: usize) -> (usize, usize, Vec<Value>) {
-    let opts = SimOptions {
-        devices: 0,
-        speed: 600.0,
-        ..SimOptions::default()
-    };
-    let staging = opts.staging_accounts.clone();
-    let sim = sim::start(opts).await.unwrap();
-    let sb = Sandbox::new();
-    config(&sb, &staging);
+    let (sim, sb) = bench(600.0).await;
     let files: Vec<String> = (0..n)
         .map(|i| {
             hash_file(
@@ -205,20 +204,12 @@ async fn status_reads_the_autopilot_devices_with_one_listing_whatever_their_numb
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_wait_for_the_profile_is_stuck_in_status_stuck() {
-    let opts = SimOptions {
-        devices: 0,
-        speed: 600.0,
-        ..SimOptions::default()
-    };
-    let staging = opts.staging_accounts.clone();
-    let sim = sim::start(opts).await.unwrap();
+    let (sim, sb) = bench(600.0).await;
     // The profile never comes.
     sim.set_autopilot_timing(stagehand::sim::autopilot::Timing {
         profile: chrono::Duration::days(30),
         ..Default::default()
     });
-    let sb = Sandbox::new();
-    config(&sb, &staging);
     let a = hash_file(sb.path(), "a.csv", "PFSTK001", 61);
     let b = hash_file(sb.path(), "b.csv", "PFSTK002", 62);
     let out = run(&sb, &sim, &["intake", "import", &a, &b]);
@@ -259,15 +250,7 @@ async fn a_long_wait_for_the_profile_is_stuck_in_status_stuck() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_import_record_gone_from_intune_is_posted_again_on_the_next_push() {
-    let opts = SimOptions {
-        devices: 0,
-        speed: 600.0,
-        ..SimOptions::default()
-    };
-    let staging = opts.staging_accounts.clone();
-    let sim = sim::start(opts).await.unwrap();
-    let sb = Sandbox::new();
-    config(&sb, &staging);
+    let (sim, sb) = bench(600.0).await;
     let a = hash_file(sb.path(), "a.csv", "PFGON001", 71);
     let out = run(&sb, &sim, &["intake", "import", &a]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -318,20 +301,12 @@ async fn an_import_record_gone_from_intune_is_posted_again_on_the_next_push() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hash_device_goes_from_profile_assigned_on_through_the_usual_stages() {
-    let opts = SimOptions {
-        devices: 0,
-        speed: 600.0,
-        ..SimOptions::default()
-    };
-    let staging = opts.staging_accounts.clone();
-    let sim = sim::start(opts).await.unwrap();
+    let (sim, sb) = bench(600.0).await;
     // The technician resets the laptop two minutes after its profile is assigned.
     sim.set_autopilot_timing(stagehand::sim::autopilot::Timing {
         enroll_after_profile: Some(chrono::Duration::minutes(2)),
         ..Default::default()
     });
-    let sb = Sandbox::new();
-    config(&sb, &staging);
     let file = hash_file(sb.path(), "h.csv", "PFOOBE001", 71);
     let out = run(&sb, &sim, &["intake", "import", &file]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -2,7 +2,7 @@
 //! tenant) in tmux: filter the status pane by stage, open a device's detail, request a sync, and
 //! see the tenant's `deviceActionResults` carry it after a refresh; the audit file has the sync.
 
-use crate::common::{Sandbox, Tmux, env_refs};
+use crate::common::Sandbox;
 
 /// The selected (detail) serial: the first word of the detail's first line.
 fn detail_serial(screen: &str) -> Option<String> {
@@ -16,22 +16,7 @@ fn detail_serial(screen: &str) -> Option<String> {
 #[test]
 fn filter_by_stage_open_the_detail_and_sync_a_device() {
     let sb = Sandbox::new();
-    let env = sb.env();
-    let t = Tmux::start(&["demo"], &env_refs(&env), 160, 48);
-    t.wait_until("signed in and online", |s| {
-        s.contains("lead@contoso.example") && s.contains("online")
-    });
-    // The demo opens on every staged device of the simulated fleet.
-    t.keys(&["F3"]);
-    t.wait_for("scope: all staged");
-    t.wait_until("failed devices in the fleet", |s| {
-        s.lines().nth(2).is_some_and(|l| l.contains(" failed"))
-    });
-    // g cycles: queued, registered, enrolled, provisioning, provisioned, failed.
-    for _ in 0..6 {
-        t.keys(&["g"]);
-    }
-    let screen = t.wait_for("filter: failed");
+    let (t, screen) = crate::common::demo_on_failed_rows(&sb);
     let rows: Vec<&str> = screen
         .lines()
         .skip(4)

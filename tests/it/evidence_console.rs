@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-use crate::common::{self, Sandbox, Tmux, env_refs};
+use crate::common::{self, Sandbox};
 
 /// "evidence SERIAL written to PATH (e)" from the pane's bottom border.
 fn written(screen: &str) -> Option<(String, String)> {
@@ -20,20 +20,7 @@ fn written(screen: &str) -> Option<(String, String)> {
 fn e_on_a_failed_row_writes_a_bundle_that_verifies() {
     let sb = Sandbox::new();
     let env = sb.env();
-    let t = Tmux::start(&["demo"], &env_refs(&env), 160, 48);
-    t.wait_until("signed in and online", |s| {
-        s.contains("lead@contoso.example") && s.contains("online")
-    });
-    t.keys(&["F3"]);
-    t.wait_for("scope: all staged");
-    t.wait_until("failed devices in the fleet", |s| {
-        s.lines().nth(2).is_some_and(|l| l.contains(" failed"))
-    });
-    // g cycles: queued, registered, enrolled, provisioning, provisioned, failed.
-    for _ in 0..6 {
-        t.keys(&["g"]);
-    }
-    t.wait_for("filter: failed");
+    let (t, _) = crate::common::demo_on_failed_rows(&sb);
     t.keys(&["e"]);
     let screen = t.wait_until("the bundle's folder in the border", |s| {
         written(s).is_some()

@@ -235,3 +235,25 @@ pub fn missing(test: &str, what: &str, install: &str) {
     }
     eprintln!("\n!!!! SKIPPED {test}: {what} is missing ({install}) !!!!\n");
 }
+
+/// `stagehand demo` at 160x48 on the Status pane, every staged device in scope, filtered to the
+/// failed ones (the simulated fleet always has some). Returns the terminal and the screen.
+pub fn demo_on_failed_rows(sb: &Sandbox) -> (Tmux, String) {
+    let env = sb.env();
+    let t = Tmux::start(&["demo"], &env_refs(&env), 160, 48);
+    t.wait_until("signed in and online", |s| {
+        s.contains("lead@contoso.example") && s.contains("online")
+    });
+    // The demo opens on every staged device of the simulated fleet.
+    t.keys(&["F3"]);
+    t.wait_for("scope: all staged");
+    t.wait_until("failed devices in the fleet", |s| {
+        s.lines().nth(2).is_some_and(|l| l.contains(" failed"))
+    });
+    // g cycles: queued, registered, enrolled, provisioning, provisioned, failed.
+    for _ in 0..6 {
+        t.keys(&["g"]);
+    }
+    let screen = t.wait_for("filter: failed");
+    (t, screen)
+}
